@@ -1,0 +1,225 @@
+// Package aggregate sums evaluated transactions into rows per jurisdiction,
+// tax, currency and period (SPEC §5.1). Sums are exact and commutative, so
+// per-worker accumulators can be merged in any order with the same result.
+package aggregate
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/taxagg/taxagg/internal/money"
+	"github.com/taxagg/taxagg/internal/rules"
+	"github.com/taxagg/taxagg/internal/txn"
+)
+
+// Period is how rows are grouped in time.
+type Period uint8
+
+const (
+	PeriodNone Period = iota
+	PeriodDay
+	PeriodMonth
+	PeriodQuarter
+	PeriodYear
+)
+
+// ParsePeriod reads a --period value.
+func ParsePeriod(s string) (Period, error) {
+	switch s {
+	case "none", "":
+		return PeriodNone, nil
+	case "day":
+		return PeriodDay, nil
+	case "month":
+		return PeriodMonth, nil
+	case "quarter":
+		return PeriodQuarter, nil
+	case "year":
+		return PeriodYear, nil
+	}
+	return 0, fmt.Errorf("period %q must be day, month, quarter, year or none", s)
+}
+
+// Label names the period a day falls in: 2025-03-14, 2025-03, 2025-Q1,
+// 2025; empty for PeriodNone.
+func (p Period) Label(d txn.Date) string {
+	if p == PeriodNone {
+		return ""
+	}
+	y, m, day := d.Time().Date()
+	switch p {
+	case PeriodDay:
+		return fmt.Sprintf("%04d-%02d-%02d", y, m, day)
+	case PeriodMonth:
+		return fmt.Sprintf("%04d-%02d", y, m)
+	case PeriodQuarter:
+		return fmt.Sprintf("%04d-Q%d", y, (int(m)-1)/3+1)
+	}
+	return fmt.Sprintf("%04d", y)
+}
+
+// periodKey is a compact sortable stand-in for a label: the first day of the
+// period (or 0 for none).
+func (p Period) key(d txn.Date) txn.Date {
+	if p == PeriodNone {
+		return 0
+	}
+	t := d.Time()
+	y, m, day := t.Date()
+	switch p {
+	case PeriodMonth:
+		day = 1
+	case PeriodQuarter:
+		m, day = time.Month((int(m)-1)/3*3+1), 1
+	case PeriodYear:
+		m, day = time.January, 1
+	}
+	return txn.DateOf(y, m, day)
+}
+
+// Options choose the grouping.
+type Options struct {
+	Period Period
+	ByRate bool // also split rows by the rate in force
+}
+
+type key struct {
+	tax      *rules.Tax
+	currency string
+	period   txn.Date
+	rate     string // canonical rate text with ByRate ("" for fixed taxes), else ""
+}
+
+type sums struct {
+	digits       int32
+	transactions int64
+	lastTx       uint64 // serial of the last transaction counted, to count each once
+	gross        decimal.Decimal
+	exempt       decimal.Decimal
+	nonTaxable   decimal.Decimal
+	taxable      decimal.Decimal
+	tax          decimal.Decimal
+	exact        decimal.Decimal
+	rate         decimal.Decimal
+	hasRate      bool
+}
+
+// Accumulator sums transactions. It is not safe for concurrent use: give
+// each worker its own and Merge them.
+type Accumulator struct {
+	opt    Options
+	rows   map[key]*sums
+	serial uint64
+}
+
+// New returns an empty Accumulator.
+func New(opt Options) *Accumulator {
+	return &Accumulator{opt: opt, rows: map[key]*sums{}}
+}
+
+// Add counts one evaluated transaction.
+func (a *Accumulator) Add(tx *txn.Transaction, res *rules.Result) {
+	a.serial++
+	pk := a.opt.Period.key(tx.Day)
+	for i := range res.Lines {
+		l := &res.Lines[i]
+		k := key{tax: l.Tax, currency: tx.Currency.Code, period: pk}
+		if a.opt.ByRate && l.HasRate {
+			k.rate = l.Rate.String()
+		}
+		s := a.rows[k]
+		if s == nil {
+			s = &sums{digits: tx.Currency.Digits, rate: l.Rate, hasRate: l.HasRate && a.opt.ByRate}
+			a.rows[k] = s
+		}
+		if s.lastTx != a.serial {
+			s.lastTx = a.serial
+			s.transactions++
+		}
+		s.gross = s.gross.Add(l.Gross)
+		s.exempt = s.exempt.Add(l.Exempt)
+		s.nonTaxable = s.nonTaxable.Add(l.NonTaxable)
+		s.taxable = s.taxable.Add(l.Taxable)
+		s.tax = s.tax.Add(l.Amount)
+		s.exact = s.exact.Add(l.Exact)
+	}
+}
+
+// Merge adds b's sums into a. b must not be used afterwards.
+func (a *Accumulator) Merge(b *Accumulator) {
+	for k, s := range b.rows {
+		t := a.rows[k]
+		if t == nil {
+			s.lastTx = 0
+			a.rows[k] = s
+			continue
+		}
+		t.transactions += s.transactions
+		t.gross = t.gross.Add(s.gross)
+		t.exempt = t.exempt.Add(s.exempt)
+		t.nonTaxable = t.nonTaxable.Add(s.nonTaxable)
+		t.taxable = t.taxable.Add(s.taxable)
+		t.tax = t.tax.Add(s.tax)
+		t.exact = t.exact.Add(s.exact)
+	}
+}
+
+// Row is one output row. Money figures are exact decimals; TaxAmount is
+// rounded to the currency's minor unit with the tax's own mode.
+type Row struct {
+	Jurisdiction string
+	Name         string
+	Level        string
+	Tax          string
+	Period       string
+	Currency     string
+	Digits       int32
+	Rate         decimal.Decimal
+	HasRate      bool
+	Transactions int64
+	Gross        decimal.Decimal
+	Exempt       decimal.Decimal
+	NonTaxable   decimal.Decimal
+	Taxable      decimal.Decimal
+	TaxAmount    decimal.Decimal
+	TaxExact     decimal.Decimal
+}
+
+// Rows returns the rows sorted by jurisdiction, tax, currency, period and
+// rate.
+func (a *Accumulator) Rows() []Row {
+	rows := make([]Row, 0, len(a.rows))
+	for k, s := range a.rows {
+		j := k.tax.Jurisdiction
+		rows = append(rows, Row{
+			Jurisdiction: j.Code, Name: j.Name, Level: j.Level.String(), Tax: k.tax.ID,
+			Period: a.opt.Period.Label(k.period), Currency: k.currency, Digits: s.digits,
+			Rate: s.rate, HasRate: s.hasRate, Transactions: s.transactions,
+			Gross: s.gross, Exempt: s.exempt, NonTaxable: s.nonTaxable, Taxable: s.taxable,
+			// Line and transaction levels are already at the minor unit;
+			// the aggregate level rounds here, once per row.
+			TaxAmount: money.Round(s.tax, s.digits, k.tax.Rounding.Mode),
+			TaxExact:  s.exact,
+		})
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := &rows[i], &rows[j]
+		switch {
+		case a.Jurisdiction != b.Jurisdiction:
+			return a.Jurisdiction < b.Jurisdiction
+		case a.Tax != b.Tax:
+			return a.Tax < b.Tax
+		case a.Currency != b.Currency:
+			return a.Currency < b.Currency
+		case a.Period != b.Period:
+			return a.Period < b.Period
+		case a.HasRate != b.HasRate:
+			return !a.HasRate
+		}
+		return a.Rate.LessThan(b.Rate)
+	})
+	return rows
+}

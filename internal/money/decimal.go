@@ -1,0 +1,176 @@
+package money
+
+import (
+	"fmt"
+	"math/big"
+	"strings"
+
+	"github.com/shopspring/decimal"
+)
+
+// MaxIntegerDigits is the most integer digits an input amount may carry.
+const MaxIntegerDigits = 18
+
+// DivisionPlaces is how many decimal places a division is carried to (half
+// even) before its result is used further.
+const DivisionPlaces = 12
+
+// ParseDecimal reads a decimal written as [-]digits[.digits]: no exponent, no
+// plus sign, no grouping separators, no NaN or Infinity, no leading or
+// trailing point, at most MaxIntegerDigits integer digits. The text is read
+// exactly; it never passes through a binary float.
+func ParseDecimal(s string) (decimal.Decimal, error) {
+	intDigits, fracDigits, err := checkDecimal(s)
+	if err != nil {
+		return decimal.Decimal{}, err
+	}
+	_ = intDigits
+	neg := s[0] == '-'
+	digits := s
+	if neg {
+		digits = s[1:]
+	}
+	// Build the coefficient from the digits alone, skipping the point.
+	var coef int64
+	n := 0
+	fits := true
+	for i := 0; i < len(digits); i++ {
+		c := digits[i]
+		if c == '.' {
+			continue
+		}
+		n++
+		if n > 18 {
+			fits = false
+			break
+		}
+		coef = coef*10 + int64(c-'0')
+	}
+	if fits {
+		if neg {
+			coef = -coef
+		}
+		return decimal.New(coef, -int32(fracDigits)), nil
+	}
+	var b big.Int
+	b.SetString(strings.Replace(digits, ".", "", 1), 10)
+	if neg {
+		b.Neg(&b)
+	}
+	return decimal.NewFromBigInt(&b, -int32(fracDigits)), nil
+}
+
+// checkDecimal validates the grammar and returns the number of integer
+// digits (ignoring leading zeros) and fraction digits.
+func checkDecimal(s string) (intDigits, fracDigits int, err error) {
+	if s == "" {
+		return 0, 0, errDecimal(s, "is empty, not a decimal")
+	}
+	i := 0
+	if s[0] == '-' {
+		i++
+	}
+	start := i
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	intLen := i - start
+	if i < len(s) && s[i] == '.' {
+		i++
+		fstart := i
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+		fracDigits = i - fstart
+		if fracDigits == 0 {
+			return 0, 0, errDecimal(s, "is not a decimal")
+		}
+	}
+	if intLen == 0 || i != len(s) {
+		lower := strings.ToLower(s)
+		switch {
+		case strings.ContainsAny(lower, "e") && !strings.Contains(lower, "n"):
+			return 0, 0, errDecimal(s, "is not a decimal: exponents are not allowed")
+		case strings.Contains(lower, "nan") || strings.Contains(lower, "inf"):
+			return 0, 0, errDecimal(s, "is not a decimal")
+		}
+		return 0, 0, errDecimal(s, "is not a decimal")
+	}
+	// Significant integer digits: leading zeros do not count.
+	sig := intLen
+	for j := start; j < start+intLen-1 && s[j] == '0'; j++ {
+		sig--
+	}
+	if sig > MaxIntegerDigits {
+		return 0, 0, errDecimal(s, fmt.Sprintf("has more than %d integer digits", MaxIntegerDigits))
+	}
+	return sig, fracDigits, nil
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// DecimalError says why a text is not an acceptable decimal.
+type DecimalError struct {
+	Text   string
+	Reason string
+}
+
+func (e *DecimalError) Error() string { return fmt.Sprintf("%q %s", e.Text, e.Reason) }
+
+func errDecimal(s, reason string) error {
+	const maxShown = 40
+	if len(s) > maxShown {
+		s = s[:maxShown] + "..."
+	}
+	return &DecimalError{Text: s, Reason: reason}
+}
+
+// ParseAmount reads an amount of the given currency: a decimal with at most
+// the currency's minor-unit digits after the point.
+func ParseAmount(s string, cur Currency) (decimal.Decimal, error) {
+	d, err := ParseDecimal(s)
+	if err != nil {
+		return d, err
+	}
+	if places := fractionDigits(s); places > int(cur.Digits) {
+		return decimal.Decimal{}, errDecimal(s, fmt.Sprintf("has %d fraction digits; %s allows %d", places, cur.Code, cur.Digits))
+	}
+	return d, nil
+}
+
+func fractionDigits(s string) int {
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		return len(s) - i - 1
+	}
+	return 0
+}
+
+// Div divides a by b, carried to DivisionPlaces decimal places with ties to
+// even, as the contract prescribes for every division. b must not be zero.
+func Div(a, b decimal.Decimal) decimal.Decimal {
+	q, r := a.QuoRem(b, DivisionPlaces)
+	if r.IsZero() {
+		return q
+	}
+	// |r| < |b|·10^-places; compare the dropped fraction with one half.
+	unit := decimal.New(1, -DivisionPlaces)
+	twice := r.Abs().Mul(decimal.NewFromInt(2))
+	bound := b.Abs().Mul(unit)
+	away := false
+	switch twice.Cmp(bound) {
+	case 1:
+		away = true
+	case 0:
+		// A tie: keep the even last digit.
+		last := q.Shift(DivisionPlaces).Abs().BigInt()
+		away = last.Bit(0) == 1
+	}
+	if !away {
+		return q
+	}
+	// The quotient's sign is the sign of a/b.
+	if a.Sign()*b.Sign() < 0 {
+		return q.Sub(unit)
+	}
+	return q.Add(unit)
+}

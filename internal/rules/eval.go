@@ -1,0 +1,643 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/taxagg/taxagg/internal/money"
+	"github.com/taxagg/taxagg/internal/txn"
+)
+
+// Reason says why a tax line came out as it did (SPEC §5.2).
+type Reason uint8
+
+const (
+	ReasonStandardRated Reason = iota
+	ReasonReducedRated
+	ReasonProductExempt
+	ReasonCustomerExempt
+	ReasonPortionTaxable
+	ReasonBelowThreshold
+	ReasonCapped
+	ReasonCompound
+	ReasonFixed
+)
+
+var reasonNames = [...]string{
+	"standard_rated", "reduced_rated", "product_exempt", "customer_exempt",
+	"portion_taxable", "below_threshold", "capped", "compound", "fixed",
+}
+
+func (r Reason) String() string { return reasonNames[r] }
+
+// TaxLine is what one tax makes of one transaction, for the lines that share
+// a rate and a reason. Refunds carry negative figures.
+type TaxLine struct {
+	Tax *Tax
+	// Rate is the rate in force for these lines after taxability (for
+	// exempt lines, the tax's own rate). HasRate is false for fixed taxes.
+	Rate    decimal.Decimal
+	HasRate bool
+	Reason  Reason
+
+	Gross      decimal.Decimal
+	Exempt     decimal.Decimal
+	NonTaxable decimal.Decimal
+	Taxable    decimal.Decimal
+	// Amount is the tax as rounded at the tax's rounding level: per line
+	// or per transaction, already at the currency's minor unit; for the
+	// aggregate level, exact (the totals round it).
+	Amount decimal.Decimal
+	// Exact is the unrounded tax.
+	Exact decimal.Decimal
+}
+
+// Result is the evaluation of one transaction.
+type Result struct {
+	// Jurisdictions the transaction falls in, by code.
+	Jurisdictions []*Jurisdiction
+	// Lines in tax order (jurisdiction code, then the tax's place in its file).
+	Lines []TaxLine
+	// Trace holds per-line details when the Evaluator traces (explain).
+	Trace []LineTrace
+}
+
+// LineTrace is one tax's treatment of one transaction line, for explain.
+type LineTrace struct {
+	Tax     *Tax
+	Line    int // 0-based index into the transaction's lines
+	Reason  Reason
+	Rate    decimal.Decimal
+	HasRate bool
+	Amount  decimal.Decimal // the line amount used (net for tax-included lines)
+	Taxable decimal.Decimal
+	Exact   decimal.Decimal
+	Note    string
+}
+
+// InputError is a transaction the rules cannot evaluate: it names the
+// transaction field at fault.
+type InputError = txn.FieldError
+
+// Evaluator evaluates transactions against a Program. It holds scratch space
+// reused from one transaction to the next, so each goroutine needs its own.
+type Evaluator struct {
+	p     *Program
+	trace bool
+
+	addr     address
+	matched  []bool // by jurisdiction index
+	jlist    []*Jurisdiction
+	active   []activeTax   // applicable taxes in dependency order
+	byOrder  []int         // tax order → index in active, -1 if not applicable
+	cells    []lineCell    // len(active) × len(lines), row-major by tax
+	amounts  []decimal.Decimal // per line: the amount used (net for tax-included)
+	groups   []TaxLine
+}
+
+type activeTax struct {
+	tax    *Tax
+	rate   RateEntry
+	exempt bool // customer or transaction exemption
+}
+
+type lineCell struct {
+	status  Reason // ReasonCustomerExempt, ReasonProductExempt, ReasonBelowThreshold, or a taxed reason
+	rate    decimal.Decimal
+	hasRate bool
+	tb      Taxability
+	taxable decimal.Decimal
+	exact   decimal.Decimal
+	rounded decimal.Decimal // per-line rounding (used at line level and for tax-included lines)
+	perLine bool            // rounded is the amount that counts (tax-included line)
+	done    bool            // taxable/exact already computed (tax-included pass)
+}
+
+// NewEvaluator returns an Evaluator for p. Trace records per-line details
+// in Result.Trace (for explain); it costs time and is off for bulk runs.
+func (p *Program) NewEvaluator(trace bool) *Evaluator {
+	return &Evaluator{
+		p:       p,
+		trace:   trace,
+		matched: make([]bool, len(p.Jurisdictions)),
+		byOrder: make([]int, len(p.Taxes)),
+	}
+}
+
+var (
+	one     = decimal.New(1, 0)
+	errNoFT = errors.New("no rate")
+)
+
+// Eval computes the taxes of tx into res (which it resets). It fails only
+// for input the rules cannot take: an unknown explicit jurisdiction code, or
+// a tax-included line under a tax that is not a plain rate; the error is a
+// *txn.FieldError naming the field.
+func (e *Evaluator) Eval(tx *txn.Transaction, res *Result) error {
+	res.Lines = res.Lines[:0]
+	res.Jurisdictions = res.Jurisdictions[:0]
+	res.Trace = res.Trace[:0]
+	if err := e.findJurisdictions(tx); err != nil {
+		return err
+	}
+	res.Jurisdictions = append(res.Jurisdictions, e.jlist...)
+	e.selectTaxes(tx)
+	if len(e.active) == 0 {
+		return nil
+	}
+	nl := len(tx.Lines)
+	e.cells = growCells(e.cells, len(e.active)*nl)
+	e.amounts = e.amounts[:0]
+	for _, l := range tx.Lines {
+		e.amounts = append(e.amounts, l.Amount)
+	}
+	digits := tx.Currency.Digits
+
+	// Taxability of every line under every tax.
+	for ai := range e.active {
+		a := &e.active[ai]
+		for li, l := range tx.Lines {
+			c := &e.cells[ai*nl+li]
+			*c = lineCell{}
+			e.classify(a, l, c)
+		}
+	}
+	// Tax-included lines: back out the net amount first (SPEC §4.7).
+	for li, l := range tx.Lines {
+		if l.TaxIncluded {
+			if err := e.taxIncluded(tx, li, digits); err != nil {
+				return err
+			}
+		}
+	}
+	// Every tax in dependency order.
+	for ai := range e.active {
+		e.compute(tx, ai, digits)
+	}
+	e.group(tx, res, digits)
+	return nil
+}
+
+func growCells(c []lineCell, n int) []lineCell {
+	if cap(c) < n {
+		return make([]lineCell, n)
+	}
+	return c[:n]
+}
+
+func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
+	for i := range e.matched {
+		e.matched[i] = false
+	}
+	e.jlist = e.jlist[:0]
+	if tx.Jurisdictions != nil {
+		for i, code := range tx.Jurisdictions {
+			j, ok := e.p.byCode[code]
+			if !ok {
+				field := "jurisdictions"
+				if len(tx.Jurisdictions) > 1 {
+					field = fmt.Sprintf("jurisdictions[%d]", i)
+				}
+				return &txn.FieldError{Field: field, Err: fmt.Errorf("unknown jurisdiction code %q", code)}
+			}
+			e.matched[j.index] = true
+		}
+	} else {
+		e.addr.fields[fieldCountry] = fold(tx.Country)
+		e.addr.fields[fieldState] = fold(tx.State)
+		e.addr.fields[fieldCounty] = fold(tx.County)
+		e.addr.fields[fieldCity] = fold(tx.City)
+		pc := fold(tx.PostalCode)
+		if e.addr.fields[fieldCountry] == "us" {
+			pc = zip5(pc)
+		}
+		e.addr.fields[fieldPostalCode] = pc
+		e.p.index.candidates(&e.addr, func(i int) {
+			if !e.matched[i] && e.p.Jurisdictions[i].matches(&e.addr) {
+				e.matched[i] = true
+			}
+		})
+	}
+	for i, m := range e.matched {
+		if m {
+			e.jlist = append(e.jlist, e.p.Jurisdictions[i])
+		}
+	}
+	return nil
+}
+
+// selectTaxes picks the taxes of the matched jurisdictions that are in force
+// on the transaction's rate date, in dependency order.
+func (e *Evaluator) selectTaxes(tx *txn.Transaction) {
+	e.active = e.active[:0]
+	for i := range e.byOrder {
+		e.byOrder[i] = -1
+	}
+	for _, t := range e.p.Taxes {
+		if !e.matched[t.Jurisdiction.index] {
+			continue
+		}
+		r, ok := t.RateAt(tx.RateDay)
+		if !ok {
+			continue
+		}
+		e.byOrder[t.order] = len(e.active)
+		e.active = append(e.active, activeTax{tax: t, rate: r, exempt: e.exempt(tx, t.Jurisdiction)})
+	}
+}
+
+// exempt reports whether the transaction is exempt in j: it carries an
+// exempt_reason, or its customer has an exemption there in force on the
+// transaction's rate date.
+func (e *Evaluator) exempt(tx *txn.Transaction, j *Jurisdiction) bool {
+	if tx.ExemptReason != "" {
+		return true
+	}
+	if tx.Customer == "" {
+		return false
+	}
+	for _, i := range e.p.exemptionsFor[tx.Customer] {
+		x := &e.p.Exemptions[i]
+		if x.HasFrom && tx.RateDay < x.From || x.HasTo && tx.RateDay >= x.To {
+			continue
+		}
+		for _, pat := range x.Jurisdictions {
+			if codeMatches(pat, j.Code) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// classify settles whether a line bears the tax, and at what rate.
+func (e *Evaluator) classify(a *activeTax, l txn.Line, c *lineCell) {
+	t := a.tax
+	c.rate, c.hasRate = a.rate.Rate, t.Fixed == nil
+	if a.exempt {
+		c.status = ReasonCustomerExempt
+		return
+	}
+	tb := t.TaxabilityOf(l.Product)
+	c.tb = tb
+	if tb.Kind == Exempt {
+		c.status = ReasonProductExempt
+		return
+	}
+	if tb.HasExemptBelow {
+		// The unit price as given (for a tax-included line, gross).
+		if money.Div(l.Amount, l.Quantity).LessThan(tb.ExemptBelow) {
+			c.status = ReasonBelowThreshold
+			return
+		}
+	}
+	if tb.HasRate {
+		c.rate = tb.Rate
+	}
+	switch {
+	case t.Fixed != nil:
+		c.status = ReasonFixed
+	case len(t.CompoundOn) > 0:
+		c.status = ReasonCompound
+	case t.Tiers != nil:
+		c.status = ReasonCapped
+	case tb.HasPortion && !tb.Portion.Equal(one):
+		c.status = ReasonPortionTaxable
+	case tb.HasRate:
+		c.status = ReasonReducedRated
+	default:
+		c.status = ReasonStandardRated
+	}
+}
+
+func taxed(r Reason) bool {
+	return r != ReasonCustomerExempt && r != ReasonProductExempt && r != ReasonBelowThreshold
+}
+
+// portionOf is the taxable part of amount under tb, rounded half up to the
+// currency's minor unit (SPEC §4.4).
+func portionOf(amount decimal.Decimal, tb Taxability, digits int32) decimal.Decimal {
+	if !tb.HasPortion {
+		return amount
+	}
+	return money.Round(amount.Mul(tb.Portion), digits, money.HalfUp)
+}
+
+// taxIncluded backs the taxes out of a tax-included line (SPEC §4.7): net =
+// amount / (1 + R) rounded to the minor unit, each tax on net rounded per
+// line, and the remainder added to net so that net + Σ tax = amount.
+func (e *Evaluator) taxIncluded(tx *txn.Transaction, li int, digits int32) error {
+	nl := len(tx.Lines)
+	l := tx.Lines[li]
+	sum := decimal.Decimal{}
+	for ai := range e.active {
+		c := &e.cells[ai*nl+li]
+		if !taxed(c.status) {
+			continue
+		}
+		t := e.active[ai].tax
+		if t.Tiers != nil || t.Fixed != nil || len(t.CompoundOn) > 0 {
+			kind := "tiers"
+			if t.Fixed != nil {
+				kind = "a fixed amount"
+			} else if len(t.CompoundOn) > 0 {
+				kind = "compound_on"
+			}
+			return &txn.FieldError{Field: lineField(tx, li, "tax_included"),
+				Err: fmt.Errorf("tax-included amounts need plain rates, but tax %s has %s", t.ID, kind)}
+		}
+		r := c.rate
+		if c.tb.HasPortion {
+			r = r.Mul(c.tb.Portion)
+		}
+		sum = sum.Add(r)
+	}
+	net := money.Round(money.Div(l.Amount, one.Add(sum)), digits, money.HalfUp)
+	taxTotal := decimal.Decimal{}
+	for ai := range e.active {
+		c := &e.cells[ai*nl+li]
+		if !taxed(c.status) {
+			continue
+		}
+		base := portionOf(net, c.tb, digits)
+		c.exact = base.Mul(c.rate)
+		c.rounded = money.Round(c.exact, digits, e.active[ai].tax.Rounding.Mode)
+		c.perLine = true
+		c.done = true
+		taxTotal = taxTotal.Add(c.rounded)
+	}
+	adjusted := net.Add(l.Amount.Sub(net).Sub(taxTotal))
+	e.amounts[li] = adjusted
+	for ai := range e.active {
+		c := &e.cells[ai*nl+li]
+		if c.done {
+			c.taxable = portionOf(adjusted, c.tb, digits)
+		}
+	}
+	return nil
+}
+
+func lineField(tx *txn.Transaction, li int, field string) string {
+	if len(tx.Lines) == 1 {
+		return field
+	}
+	return fmt.Sprintf("lines[%d].%s", li, field)
+}
+
+// compute works out one tax on every line of the transaction.
+func (e *Evaluator) compute(tx *txn.Transaction, ai int, digits int32) {
+	nl := len(tx.Lines)
+	a := &e.active[ai]
+	t := a.tax
+	if t.Tiers != nil && t.Tiers.Per == PerTransaction {
+		e.computePerTransaction(tx, ai, digits)
+		return
+	}
+	for li, l := range tx.Lines {
+		c := &e.cells[ai*nl+li]
+		if !taxed(c.status) || c.done {
+			continue
+		}
+		amount := e.amounts[li]
+		if t.Fixed != nil {
+			c.taxable = amount
+			c.exact = l.Quantity.Mul(*t.Fixed)
+			c.rounded = money.Round(c.exact, digits, t.Rounding.Mode)
+			continue
+		}
+		sales := portionOf(amount, c.tb, digits)
+		base := sales.Add(e.compoundAddend(t, li, nl))
+		if t.Tiers == nil {
+			c.taxable = sales
+			c.exact = base.Mul(c.rate)
+		} else {
+			var covered decimal.Decimal
+			if t.Tiers.Per == PerUnit {
+				unit := money.Div(base, l.Quantity)
+				cov, tax := t.Tiers.split(unit, c.rate)
+				covered, c.exact = cov.Mul(l.Quantity), tax.Mul(l.Quantity)
+			} else {
+				covered, c.exact = t.Tiers.split(base, c.rate)
+			}
+			if covered.GreaterThan(sales) {
+				covered = sales
+			}
+			c.taxable = money.Round(covered, digits, money.HalfUp)
+		}
+		c.rounded = money.Round(c.exact, digits, t.Rounding.Mode)
+	}
+}
+
+// compoundAddend is the tax already computed on line li by the taxes t
+// compounds on: rounded where their level is line, exact otherwise, zero
+// where they do not apply.
+func (e *Evaluator) compoundAddend(t *Tax, li, nl int) decimal.Decimal {
+	sum := decimal.Decimal{}
+	for _, o := range t.compoundIdx {
+		ai := e.byOrder[o]
+		if ai < 0 {
+			continue
+		}
+		c := &e.cells[ai*nl+li]
+		if !taxed(c.status) {
+			continue
+		}
+		if c.perLine || e.active[ai].tax.Rounding.Level == LevelLine {
+			sum = sum.Add(c.rounded)
+		} else {
+			sum = sum.Add(c.exact)
+		}
+	}
+	return sum
+}
+
+// computePerTransaction splits the transaction's total base for the tax
+// into its brackets. Lines fill the brackets in line order, each part taxed
+// at its bracket's rate or, without one, at its own line's rate.
+func (e *Evaluator) computePerTransaction(tx *txn.Transaction, ai int, digits int32) {
+	nl := len(tx.Lines)
+	t := e.active[ai].tax
+	filled := decimal.Decimal{}
+	for li := range tx.Lines {
+		c := &e.cells[ai*nl+li]
+		if !taxed(c.status) || c.done {
+			continue
+		}
+		sales := portionOf(e.amounts[li], c.tb, digits)
+		base := sales.Add(e.compoundAddend(t, li, nl))
+		covered, tax := t.Tiers.splitFrom(filled, base, c.rate)
+		filled = filled.Add(base)
+		if covered.GreaterThan(sales) {
+			covered = sales
+		}
+		c.taxable = covered // rounded once per transaction, in group()
+		c.exact = tax
+		c.rounded = tax
+	}
+}
+
+// split divides base into the brackets: it returns the part of base the
+// brackets cover and the tax on it. rate is used by brackets without one.
+func (tr *Tiers) split(base, rate decimal.Decimal) (covered, tax decimal.Decimal) {
+	return tr.splitFrom(decimal.Decimal{}, base, rate)
+}
+
+// splitFrom is split for a slice of a larger base: the slice starts at
+// offset and is base long.
+func (tr *Tiers) splitFrom(offset, base, rate decimal.Decimal) (covered, tax decimal.Decimal) {
+	lo := offset
+	hi := offset.Add(base)
+	prev := decimal.Decimal{}
+	for _, b := range tr.Brackets {
+		top := hi
+		if b.HasUpTo && b.UpTo.LessThan(top) {
+			top = b.UpTo
+		}
+		bottom := lo
+		if prev.GreaterThan(bottom) {
+			bottom = prev
+		}
+		if top.GreaterThan(bottom) {
+			part := top.Sub(bottom)
+			r := rate
+			if b.HasRate {
+				r = b.Rate
+			}
+			covered = covered.Add(part)
+			tax = tax.Add(part.Mul(r))
+		}
+		if !b.HasUpTo {
+			break
+		}
+		prev = b.UpTo
+	}
+	return covered, tax
+}
+
+// group folds the per-line cells into TaxLines per (tax, rate, reason) and
+// applies each tax's rounding level.
+func (e *Evaluator) group(tx *txn.Transaction, res *Result, digits int32) {
+	nl := len(tx.Lines)
+	// Report in jurisdiction-code order, each jurisdiction's taxes in file order.
+	for _, j := range e.jlist {
+		for _, t := range j.Taxes {
+			ai := e.byOrder[t.order]
+			if ai < 0 {
+				continue
+			}
+			e.groupTax(tx, ai, nl, digits, res)
+		}
+	}
+	if tx.Refund {
+		for i := range res.Lines {
+			g := &res.Lines[i]
+			g.Gross, g.Exempt, g.NonTaxable, g.Taxable = g.Gross.Neg(), g.Exempt.Neg(), g.NonTaxable.Neg(), g.Taxable.Neg()
+			g.Amount, g.Exact = g.Amount.Neg(), g.Exact.Neg()
+		}
+		for i := range res.Trace {
+			tr := &res.Trace[i]
+			tr.Amount, tr.Taxable, tr.Exact = tr.Amount.Neg(), tr.Taxable.Neg(), tr.Exact.Neg()
+		}
+	}
+}
+
+func (e *Evaluator) groupTax(tx *txn.Transaction, ai, nl int, digits int32, res *Result) {
+	a := &e.active[ai]
+	t := a.tax
+	first := len(res.Lines)
+	level := t.Rounding.Level
+	for li := range tx.Lines {
+		c := &e.cells[ai*nl+li]
+		rate, hasRate := c.rate, c.hasRate
+		gi := -1
+		for k := first; k < len(res.Lines); k++ {
+			g := &res.Lines[k]
+			if g.Reason == c.status && g.HasRate == hasRate && g.Rate.Equal(rate) {
+				gi = k
+				break
+			}
+		}
+		if gi < 0 {
+			res.Lines = append(res.Lines, TaxLine{Tax: t, Rate: rate, HasRate: hasRate, Reason: c.status})
+			gi = len(res.Lines) - 1
+		}
+		g := &res.Lines[gi]
+		amount := e.amounts[li]
+		g.Gross = g.Gross.Add(amount)
+		switch c.status {
+		case ReasonCustomerExempt:
+			g.Exempt = g.Exempt.Add(amount)
+		case ReasonProductExempt, ReasonBelowThreshold:
+			g.NonTaxable = g.NonTaxable.Add(amount)
+		default:
+			g.Taxable = g.Taxable.Add(c.taxable)
+			g.NonTaxable = g.NonTaxable.Add(amount.Sub(c.taxable))
+			g.Exact = g.Exact.Add(c.exact)
+			if c.perLine || level == LevelLine {
+				g.Amount = g.Amount.Add(c.rounded)
+			} else {
+				// Transaction and aggregate levels: exact for now.
+				g.Amount = g.Amount.Add(c.exact)
+			}
+		}
+		if e.trace {
+			res.Trace = append(res.Trace, LineTrace{
+				Tax: t, Line: li, Reason: c.status, Rate: rate, HasRate: hasRate,
+				Amount: amount, Taxable: c.taxable, Exact: c.exact,
+			})
+		}
+	}
+	groups := res.Lines[first:]
+	if t.Tiers != nil && t.Tiers.Per == PerTransaction {
+		// The taxable part is rounded once per transaction; the last
+		// group takes the rounding difference so the groups add up.
+		roundOnce(groups, digits,
+			func(g *TaxLine) *decimal.Decimal { return &g.Taxable },
+			func(d decimal.Decimal) decimal.Decimal { return money.Round(d, digits, money.HalfUp) })
+		for i := range groups {
+			g := &groups[i]
+			if taxed(g.Reason) {
+				// Non-taxable = gross − taxable, re-derived after rounding.
+				g.NonTaxable = g.Gross.Sub(g.Exempt).Sub(g.Taxable)
+				if g.Reason == ReasonProductExempt || g.Reason == ReasonBelowThreshold {
+					continue
+				}
+			}
+		}
+	}
+	if level == LevelTransaction {
+		roundOnce(groups, digits,
+			func(g *TaxLine) *decimal.Decimal { return &g.Amount },
+			func(d decimal.Decimal) decimal.Decimal { return money.Round(d, digits, t.Rounding.Mode) })
+	}
+}
+
+// roundOnce rounds the sum of a field over the groups once, gives each group
+// its own rounded share, and lets the last taxed group absorb the difference
+// so that the groups add up to the once-rounded total.
+func roundOnce(groups []TaxLine, digits int32, field func(*TaxLine) *decimal.Decimal, round func(decimal.Decimal) decimal.Decimal) {
+	total := decimal.Decimal{}
+	last := -1
+	for i := range groups {
+		if taxed(groups[i].Reason) {
+			total = total.Add(*field(&groups[i]))
+			last = i
+		}
+	}
+	if last < 0 {
+		return
+	}
+	want := round(total)
+	got := decimal.Decimal{}
+	for i := range groups {
+		if i == last || !taxed(groups[i].Reason) {
+			continue
+		}
+		f := field(&groups[i])
+		*f = round(*f)
+		got = got.Add(*f)
+	}
+	*field(&groups[last]) = want.Sub(got)
+}

@@ -1,0 +1,64 @@
+// Package txn turns raw input records into validated transactions: typed
+// fields, exact decimals, and errors that name the field at fault.
+package txn
+
+import (
+	"github.com/shopspring/decimal"
+
+	"github.com/taxagg/taxagg/internal/money"
+)
+
+// Transaction is one validated input record (SPEC §2).
+type Transaction struct {
+	ID string
+	// Day is the civil date of the sale in the run's time zone: it picks the
+	// rates in force and the period.
+	Day Date
+	// RateDay is the date rates are taken at: OriginalDate for a refund that
+	// gives one, else Day.
+	RateDay  Date
+	Refund   bool
+	Currency money.Currency
+	Customer string
+	// ExemptReason, when set, makes the whole transaction exempt everywhere.
+	ExemptReason string
+
+	Country, State, County, City, PostalCode string
+	// Jurisdictions, when non-nil, are explicit codes that replace address
+	// matching. They are checked against the rules by the engine.
+	Jurisdictions []string
+
+	Lines []Line
+
+	// IDHash is HashID(ID) and ContentHash a hash of everything the tax
+	// computation reads (canonical decimals, resolved defaults; not the
+	// spelling of the record, nor unknown fields). Both are set by Parser and
+	// feed Dedup (SPEC §3.2). They are seeded per process: compare them
+	// within one run only.
+	IDHash, ContentHash uint64
+}
+
+// Line is one line of a transaction. Amounts are as given (positive); a
+// refund's lines count negative downstream.
+type Line struct {
+	Amount      decimal.Decimal
+	Quantity    decimal.Decimal // 1 when not given; always > 0
+	Product     string          // "default" when not given
+	TaxIncluded bool
+}
+
+// FieldError says which field of a record is bad and why. The stream layer
+// adds the source and line.
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string {
+	if e.Field == "" {
+		return e.Err.Error()
+	}
+	return e.Field + ": " + e.Err.Error()
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
