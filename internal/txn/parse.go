@@ -1,0 +1,835 @@
+package txn
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/taxagg/taxagg/internal/jsonscan"
+	"github.com/taxagg/taxagg/internal/money"
+)
+
+// ParseOptions configures a Parser.
+type ParseOptions struct {
+	// Location is the zone (--timezone) in which an RFC 3339 timestamp is
+	// turned into a civil date. nil means UTC.
+	Location *time.Location
+}
+
+// RawField is one top-level member of a JSON record as written: Key is the
+// decoded key, RawKey the key token with its quotes, Value the raw value
+// text. See Parser.Fields.
+type RawField = jsonscan.Field
+
+// The fields of SPEC §2, in the order they are checked (and so the order in
+// which errors are found when a record has several).
+const (
+	fID = iota
+	fDate
+	fType
+	fOriginalDate
+	fCurrency
+	fAmount
+	fQuantity
+	fProduct
+	fTaxIncluded
+	fCustomer
+	fExemptReason
+	fCountry
+	fState
+	fCounty
+	fCity
+	fPostalCode
+	fJurisdictions
+	fLines
+	nFields
+)
+
+var fieldNames = [nFields]string{
+	"id", "date", "type", "original_date", "currency", "amount", "quantity", "product",
+	"tax_included", "customer", "exempt_reason", "country", "state", "county", "city",
+	"postal_code", "jurisdictions", "lines",
+}
+
+// fieldIndex maps a key to its field, or -1 for a key taxagg does not know
+// (kept by calc, ignored here).
+func fieldIndex(key []byte) int {
+	switch string(key) {
+	case "id":
+		return fID
+	case "date":
+		return fDate
+	case "type":
+		return fType
+	case "original_date":
+		return fOriginalDate
+	case "currency":
+		return fCurrency
+	case "amount":
+		return fAmount
+	case "quantity":
+		return fQuantity
+	case "product":
+		return fProduct
+	case "tax_included":
+		return fTaxIncluded
+	case "customer":
+		return fCustomer
+	case "exempt_reason":
+		return fExemptReason
+	case "country":
+		return fCountry
+	case "state":
+		return fState
+	case "county":
+		return fCounty
+	case "city":
+		return fCity
+	case "postal_code":
+		return fPostalCode
+	case "jurisdictions":
+		return fJurisdictions
+	case "lines":
+		return fLines
+	}
+	return -1
+}
+
+// val is one field's raw value: a JSON value, or a CSV cell.
+type val struct {
+	raw  []byte // JSON: the value text; CSV: the cell's bytes (aliasing s)
+	s    string // CSV: the cell
+	kind jsonscan.Kind
+	csv  bool
+	set  bool
+}
+
+func (v *val) absent() bool {
+	return !v.set || v.kind == jsonscan.Null || (v.csv && v.s == "")
+}
+
+// Parser turns raw records into Transactions. A Parser is reusable and
+// allocates little, but it is not safe for concurrent use: give each
+// goroutine its own.
+type Parser struct {
+	zone zoneCache
+
+	sc        jsonscan.Scanner
+	fields    []jsonscan.Field
+	jsonValid bool // fields hold the last ParseJSON's members
+	lineMem   []jsonscan.Field
+	elems     [][]byte
+	vals      [nFields]val
+	lineDec   [][2][]byte // normalized amount and quantity text per line, for the content hash
+	scratch   []byte      // unescaped strings of the current record
+	numBuf    []byte
+
+	arena   []byte
+	intern  map[string]string
+	currs   map[string]money.Currency
+	hash    maphash.Hash
+	hdr     []string
+	hdrIdx  []int
+	hdrErr  *FieldError
+	cellBuf []string
+}
+
+// NewParser returns a Parser.
+func NewParser(opt ParseOptions) *Parser {
+	p := &Parser{
+		intern: make(map[string]string, 256),
+		currs:  make(map[string]money.Currency, 8),
+	}
+	p.zone.loc = opt.Location
+	if p.zone.loc == nil {
+		p.zone.loc = time.UTC
+	}
+	p.hash.SetSeed(hashSeed)
+	return p
+}
+
+// Fields returns the top-level members of the record last parsed by
+// ParseJSON, in input order and as written, so that a command can write
+// every input field back out unchanged. It is valid until the next parse,
+// and nil after ParseCSV or when the last record was not valid JSON.
+func (p *Parser) Fields() []RawField {
+	if !p.jsonValid {
+		return nil
+	}
+	return p.fields
+}
+
+func fieldErr(field string, format string, args ...any) *FieldError {
+	return &FieldError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+var errRequired = errors.New("is required")
+
+// ParseJSON parses one JSON object into tx. Errors are *FieldError; invalid
+// JSON gives a FieldError without a field.
+//
+// tx is overwritten entirely; its Lines and Jurisdictions slices are reused
+// (truncated and refilled) when they have room, so a caller that keeps a
+// Transaction must not pass it again. Strings in tx are copied out of text
+// (text may be reused freely after the call).
+func (p *Parser) ParseJSON(text []byte, tx *Transaction) error {
+	p.jsonValid = false
+	fields, err := p.sc.Object(text)
+	if err != nil {
+		return &FieldError{Err: err}
+	}
+	p.fields = fields
+	p.scratch = p.scratch[:0]
+	p.vals = [nFields]val{}
+	for i := range fields {
+		f := &fields[i]
+		k := fieldIndex(f.Key)
+		if k < 0 {
+			if err := checkUnknownDup(fields, i); err != nil {
+				return err
+			}
+			continue
+		}
+		if p.vals[k].set {
+			return &FieldError{Field: fieldNames[k], Err: errors.New("duplicate key")}
+		}
+		p.vals[k] = val{raw: f.Value, kind: f.Kind, set: true}
+	}
+	p.jsonValid = true
+	return p.build(tx)
+}
+
+// checkUnknownDup rejects a key that is not one of ours and appeared before.
+func checkUnknownDup(fields []jsonscan.Field, i int) error {
+	key := fields[i].Key
+	for j := 0; j < i; j++ {
+		if string(fields[j].Key) == string(key) {
+			return &FieldError{Field: string(key), Err: errors.New("duplicate key")}
+		}
+	}
+	return nil
+}
+
+// ParseCSV parses one CSV row into tx; header names the columns. Columns
+// taxagg does not know are ignored. An empty cell is an absent field.
+//
+// Strings in tx alias the given cells (Go strings are immutable, so this is
+// safe). Lines and Jurisdictions are reused as in ParseJSON.
+func (p *Parser) ParseCSV(header, fields []string, tx *Transaction) error {
+	p.jsonValid = false
+	if len(header) != len(p.hdr) || len(header) == 0 || unsafe.SliceData(header) != unsafe.SliceData(p.hdr) {
+		p.mapHeader(header)
+	}
+	if p.hdrErr != nil {
+		return p.hdrErr
+	}
+	if len(fields) != len(header) {
+		return &FieldError{Err: fmt.Errorf("row has %d fields, the header has %d", len(fields), len(header))}
+	}
+	p.scratch = p.scratch[:0]
+	p.vals = [nFields]val{}
+	for i, k := range p.hdrIdx {
+		if k < 0 {
+			continue
+		}
+		s := fields[i]
+		p.vals[k] = val{raw: unsafe.Slice(unsafe.StringData(s), len(s)), s: s, csv: true, set: true}
+	}
+	if v := &p.vals[fLines]; !v.absent() {
+		return &FieldError{Field: "lines", Err: errors.New("is not available in CSV")}
+	}
+	return p.build(tx)
+}
+
+func (p *Parser) mapHeader(header []string) {
+	p.hdr = header
+	p.hdrErr = nil
+	p.hdrIdx = p.hdrIdx[:0]
+	var seen [nFields]bool
+	for _, h := range header {
+		k := fieldIndex([]byte(h))
+		if k >= 0 {
+			if seen[k] {
+				p.hdrErr = &FieldError{Field: h, Err: errors.New("duplicate column")}
+			}
+			seen[k] = true
+		}
+		p.hdrIdx = append(p.hdrIdx, k)
+	}
+}
+
+// build checks the collected values and fills tx.
+func (p *Parser) build(tx *Transaction) error {
+	v := &p.vals
+	lines, juris := tx.Lines[:0], tx.Jurisdictions[:0]
+	*tx = Transaction{}
+	p.lineDec = p.lineDec[:0]
+
+	// id
+	if v[fID].absent() {
+		return &FieldError{Field: "id", Err: errRequired}
+	}
+	b, err := p.text(&v[fID], "id")
+	if err != nil {
+		return err
+	}
+	if len(b) == 0 {
+		return &FieldError{Field: "id", Err: errors.New("is empty")}
+	}
+	tx.ID = p.keep(&v[fID], b, false)
+
+	// date
+	if v[fDate].absent() {
+		return &FieldError{Field: "date", Err: errRequired}
+	}
+	if tx.Day, err = p.date(&v[fDate], "date"); err != nil {
+		return err
+	}
+	tx.RateDay = tx.Day
+
+	// type
+	if !v[fType].absent() {
+		b, err := p.text(&v[fType], "type")
+		if err != nil {
+			return err
+		}
+		switch {
+		case strings.EqualFold(string(b), "sale"):
+		case strings.EqualFold(string(b), "refund"):
+			tx.Refund = true
+		default:
+			return fieldErr("type", "%s is not sale or refund", quoteShort(b))
+		}
+	}
+
+	// original_date
+	if !v[fOriginalDate].absent() {
+		d, err := p.date(&v[fOriginalDate], "original_date")
+		if err != nil {
+			return err
+		}
+		if tx.Refund {
+			tx.RateDay = d
+		}
+	}
+
+	// currency
+	if v[fCurrency].absent() {
+		return &FieldError{Field: "currency", Err: errRequired}
+	}
+	if b, err = p.text(&v[fCurrency], "currency"); err != nil {
+		return err
+	}
+	cur, ok := p.currs[string(b)]
+	if !ok {
+		cur, ok = money.LookupCurrency(string(b))
+		if !ok {
+			return fieldErr("currency", "%s is not an ISO 4217 currency code", quoteShort(b))
+		}
+		if len(p.currs) < 64 {
+			p.currs[string(b)] = cur
+		}
+	}
+	tx.Currency = cur
+
+	// The record's own line fields: the one line of a flat record, or the
+	// defaults (product, tax_included) of the lines of a multi-line one.
+	hasLines := !v[fLines].absent()
+	var top Line
+	top.Quantity = one
+	top.Product = defaultProduct
+	var topAmt, topQty []byte = nil, oneText
+	if !v[fAmount].absent() {
+		if hasLines {
+			return &FieldError{Field: "amount", Err: errors.New("is not allowed together with lines")}
+		}
+		if top.Amount, topAmt, err = p.amount(&v[fAmount], "amount", cur); err != nil {
+			return err
+		}
+	} else if !hasLines {
+		return &FieldError{Field: "amount", Err: errRequired}
+	}
+	if !v[fQuantity].absent() {
+		if hasLines {
+			return &FieldError{Field: "quantity", Err: errors.New("is not allowed together with lines")}
+		}
+		if top.Quantity, topQty, err = p.quantity(&v[fQuantity], "quantity"); err != nil {
+			return err
+		}
+	}
+	if !v[fProduct].absent() {
+		if top.Product, err = p.product(&v[fProduct], "product"); err != nil {
+			return err
+		}
+	}
+	if !v[fTaxIncluded].absent() {
+		if top.TaxIncluded, err = p.boolean(&v[fTaxIncluded], "tax_included"); err != nil {
+			return err
+		}
+	}
+
+	// plain strings
+	if tx.Customer, err = p.optString(&v[fCustomer], "customer", false); err != nil {
+		return err
+	}
+	if tx.ExemptReason, err = p.optString(&v[fExemptReason], "exempt_reason", true); err != nil {
+		return err
+	}
+	if v[fCountry].absent() {
+		return &FieldError{Field: "country", Err: errRequired}
+	}
+	if tx.Country, err = p.optString(&v[fCountry], "country", true); err != nil {
+		return err
+	}
+	if tx.Country == "" {
+		return &FieldError{Field: "country", Err: errors.New("is empty")}
+	}
+	if tx.State, err = p.optString(&v[fState], "state", true); err != nil {
+		return err
+	}
+	if tx.County, err = p.optString(&v[fCounty], "county", true); err != nil {
+		return err
+	}
+	if tx.City, err = p.optString(&v[fCity], "city", true); err != nil {
+		return err
+	}
+	if tx.PostalCode, err = p.optString(&v[fPostalCode], "postal_code", true); err != nil {
+		return err
+	}
+
+	// jurisdictions
+	if jv := &v[fJurisdictions]; !jv.absent() {
+		if juris, err = p.jurisdictions(jv, juris); err != nil {
+			return err
+		}
+		if len(juris) > 0 {
+			tx.Jurisdictions = juris
+		}
+	}
+
+	// lines
+	if hasLines {
+		if lines, err = p.lines(&v[fLines], lines, top, cur); err != nil {
+			return err
+		}
+	} else {
+		lines = append(lines, top)
+		p.lineDec = append(p.lineDec, [2][]byte{topAmt, topQty})
+	}
+	tx.Lines = lines
+	tx.IDHash = HashID(tx.ID)
+	tx.ContentHash = p.contentHash(tx)
+	return nil
+}
+
+var (
+	one            = decimal.New(1, 0)
+	oneText        = []byte("1")
+	defaultProduct = "default"
+)
+
+// text returns the text of a string field.
+func (p *Parser) text(v *val, field string) ([]byte, error) {
+	if v.csv {
+		return v.raw, nil
+	}
+	if v.kind != jsonscan.String {
+		return nil, fieldErr(field, "%s is not a string", shortRaw(v.raw))
+	}
+	return p.unquote(v.raw), nil
+}
+
+func (p *Parser) unquote(raw []byte) []byte {
+	inner := raw[1 : len(raw)-1]
+	if !jsonscan.HasEscape(inner) {
+		return inner
+	}
+	off := len(p.scratch)
+	p.scratch = jsonscan.AppendUnquoted(p.scratch, raw)
+	return p.scratch[off:len(p.scratch):len(p.scratch)]
+}
+
+// keep turns field text into a string that outlives the record. CSV cells
+// are already strings; JSON text is interned (low-cardinality fields) or
+// copied into the parser's arena.
+func (p *Parser) keep(v *val, b []byte, intern bool) string {
+	if v.csv && len(b) == len(v.s) {
+		return v.s
+	}
+	if intern {
+		if s, ok := p.intern[string(b)]; ok {
+			return s
+		}
+		s := p.copyString(b)
+		if len(p.intern) < maxInterned {
+			p.intern[s] = s
+		}
+		return s
+	}
+	return p.copyString(b)
+}
+
+const (
+	maxInterned = 8192
+	arenaChunk  = 32 << 10
+	arenaMax    = 512 // longer strings get their own allocation
+)
+
+// copyString copies b into the arena: many small strings share one
+// allocation. The arena's bytes are never written again once handed out,
+// so the strings are immutable like any other.
+func (p *Parser) copyString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > arenaMax {
+		return string(b)
+	}
+	if cap(p.arena)-len(p.arena) < len(b) {
+		p.arena = make([]byte, 0, arenaChunk)
+	}
+	off := len(p.arena)
+	p.arena = append(p.arena, b...)
+	return unsafe.String(&p.arena[off], len(b))
+}
+
+func (p *Parser) optString(v *val, field string, intern bool) (string, error) {
+	if v.absent() {
+		return "", nil
+	}
+	b, err := p.text(v, field)
+	if err != nil {
+		return "", err
+	}
+	return p.keep(v, b, intern), nil
+}
+
+func (p *Parser) product(v *val, field string) (string, error) {
+	s, err := p.optString(v, field, true)
+	if s == "" {
+		s = defaultProduct
+	}
+	return s, err
+}
+
+func (p *Parser) date(v *val, field string) (Date, error) {
+	b, err := p.text(v, field)
+	if err != nil {
+		return 0, err
+	}
+	d, err := parseDay(b, &p.zone)
+	if err != nil {
+		return 0, &FieldError{Field: field, Err: err}
+	}
+	return d, nil
+}
+
+// decText returns the text of a decimal: a JSON string's contents, a JSON
+// number's literal, or a CSV cell.
+func (p *Parser) decText(v *val, field string) ([]byte, error) {
+	switch {
+	case v.csv:
+		return v.raw, nil
+	case v.kind == jsonscan.String:
+		return p.unquote(v.raw), nil
+	case v.kind == jsonscan.Number:
+		return v.raw, nil
+	}
+	return nil, fieldErr(field, "%s is not a decimal", shortRaw(v.raw))
+}
+
+// amount reads a money amount: a decimal with at most the currency's minor
+// digits, not negative. It also returns the normalized text for hashing.
+func (p *Parser) amount(v *val, field string, cur money.Currency) (decimal.Decimal, []byte, error) {
+	b, err := p.decText(v, field)
+	if err != nil {
+		return decimal.Decimal{}, nil, err
+	}
+	d, err := money.ParseAmount(unsafeString(b), cur)
+	if err != nil {
+		// Parse again from a copy: the error keeps the text.
+		_, err = money.ParseAmount(string(b), cur)
+		return decimal.Decimal{}, nil, &FieldError{Field: field, Err: err}
+	}
+	if b[0] == '-' {
+		return decimal.Decimal{}, nil, fieldErr(field, "%s is negative: amounts are given positive (a refund has type refund)", quoteShort(b))
+	}
+	return d, normDecimal(b), nil
+}
+
+// quantity reads a positive decimal.
+func (p *Parser) quantity(v *val, field string) (decimal.Decimal, []byte, error) {
+	b, err := p.decText(v, field)
+	if err != nil {
+		return decimal.Decimal{}, nil, err
+	}
+	if string(b) == "1" {
+		return one, oneText, nil
+	}
+	d, err := money.ParseDecimal(unsafeString(b))
+	if err != nil {
+		_, err = money.ParseDecimal(string(b))
+		return decimal.Decimal{}, nil, &FieldError{Field: field, Err: err}
+	}
+	if d.Sign() <= 0 || b[0] == '-' {
+		return decimal.Decimal{}, nil, fieldErr(field, "%s is not positive", quoteShort(b))
+	}
+	return d, normDecimal(b), nil
+}
+
+func (p *Parser) boolean(v *val, field string) (bool, error) {
+	if !v.csv {
+		switch v.kind {
+		case jsonscan.True:
+			return true, nil
+		case jsonscan.False:
+			return false, nil
+		case jsonscan.String:
+		default:
+			return false, fieldErr(field, "%s is not true or false", shortRaw(v.raw))
+		}
+	}
+	b, err := p.text(v, field)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case strings.EqualFold(string(b), "true"):
+		return true, nil
+	case strings.EqualFold(string(b), "false"):
+		return false, nil
+	}
+	return false, fieldErr(field, "%s is not true or false", quoteShort(b))
+}
+
+// jurisdictions reads a JSON list of codes or a CSV cell of ;-separated codes.
+func (p *Parser) jurisdictions(v *val, dst []string) ([]string, error) {
+	if v.csv {
+		s := v.s
+		for i := 0; ; i++ {
+			j := strings.IndexByte(s, ';')
+			code := s
+			if j >= 0 {
+				code = s[:j]
+			}
+			code = strings.TrimSpace(code)
+			if code == "" {
+				return dst, fieldErr("jurisdictions", "%s has an empty code", strconv.Quote(v.s))
+			}
+			dst = append(dst, code)
+			if j < 0 {
+				return dst, nil
+			}
+			s = s[j+1:]
+		}
+	}
+	if v.kind != jsonscan.Array {
+		return dst, fieldErr("jurisdictions", "%s is not a list of codes", shortRaw(v.raw))
+	}
+	elems, err := p.sc.Elements(v.raw, p.elems[:0])
+	p.elems = elems
+	if err != nil {
+		return dst, &FieldError{Field: "jurisdictions", Err: err}
+	}
+	for i, e := range elems {
+		name := "jurisdictions[" + strconv.Itoa(i) + "]"
+		if jsonscan.KindOf(e) != jsonscan.String {
+			return dst, fieldErr(name, "%s is not a string", shortRaw(e))
+		}
+		b := p.unquote(e)
+		if len(b) == 0 {
+			return dst, &FieldError{Field: name, Err: errors.New("is empty")}
+		}
+		dst = append(dst, p.keep(&val{}, b, true))
+	}
+	return dst, nil
+}
+
+// lines reads the lines list; top carries the record-level defaults
+// (product, tax_included).
+func (p *Parser) lines(v *val, dst []Line, top Line, cur money.Currency) ([]Line, error) {
+	if v.kind != jsonscan.Array {
+		return dst, fieldErr("lines", "%s is not a list of lines", shortRaw(v.raw))
+	}
+	elems, err := p.sc.Elements(v.raw, p.elems[:0])
+	p.elems = elems
+	if err != nil {
+		return dst, &FieldError{Field: "lines", Err: err}
+	}
+	if len(elems) == 0 {
+		return dst, &FieldError{Field: "lines", Err: errors.New("is empty")}
+	}
+	// elems is reused by jurisdictions, which ran before; copy not needed.
+	for i, e := range elems {
+		prefix := "lines[" + strconv.Itoa(i) + "]"
+		if jsonscan.KindOf(e) != jsonscan.Object {
+			return dst, fieldErr(prefix, "%s is not an object", shortRaw(e))
+		}
+		mem, err := p.sc.Members(e, p.lineMem[:0])
+		p.lineMem = mem
+		if err != nil {
+			return dst, &FieldError{Field: prefix, Err: err}
+		}
+		var lv [4]val // amount, quantity, product, tax_included
+		for j := range mem {
+			m := &mem[j]
+			k := -1
+			switch string(m.Key) {
+			case "amount":
+				k = 0
+			case "quantity":
+				k = 1
+			case "product":
+				k = 2
+			case "tax_included":
+				k = 3
+			default:
+				if err := checkUnknownDup(mem, j); err != nil {
+					err.(*FieldError).Field = prefix + "." + err.(*FieldError).Field
+					return dst, err
+				}
+				continue
+			}
+			if lv[k].set {
+				return dst, &FieldError{Field: prefix + "." + string(m.Key), Err: errors.New("duplicate key")}
+			}
+			lv[k] = val{raw: m.Value, kind: m.Kind, set: true}
+		}
+		ln := Line{Quantity: one, Product: top.Product, TaxIncluded: top.TaxIncluded}
+		amt, qty := []byte(nil), oneText
+		if lv[0].absent() {
+			return dst, &FieldError{Field: prefix + ".amount", Err: errRequired}
+		}
+		if ln.Amount, amt, err = p.amount(&lv[0], prefix+".amount", cur); err != nil {
+			return dst, err
+		}
+		if !lv[1].absent() {
+			if ln.Quantity, qty, err = p.quantity(&lv[1], prefix+".quantity"); err != nil {
+				return dst, err
+			}
+		}
+		if !lv[2].absent() {
+			if ln.Product, err = p.product(&lv[2], prefix+".product"); err != nil {
+				return dst, err
+			}
+		}
+		if !lv[3].absent() {
+			if ln.TaxIncluded, err = p.boolean(&lv[3], prefix+".tax_included"); err != nil {
+				return dst, err
+			}
+		}
+		dst = append(dst, ln)
+		p.lineDec = append(p.lineDec, [2][]byte{amt, qty})
+	}
+	return dst, nil
+}
+
+// normDecimal returns the canonical form of a valid, non-negative decimal
+// text as a sub-slice: no leading zeros before the units digit, no trailing
+// fraction zeros, no point when no fraction is left ("012.50" → "12.5").
+func normDecimal(b []byte) []byte {
+	i := 0
+	for i < len(b)-1 && b[i] == '0' && b[i+1] != '.' {
+		i++
+	}
+	b = b[i:]
+	for k := 0; k < len(b); k++ {
+		if b[k] == '.' {
+			j := len(b)
+			for j > k+1 && b[j-1] == '0' {
+				j--
+			}
+			if j == k+1 {
+				j = k
+			}
+			return b[:j]
+		}
+	}
+	return b
+}
+
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// shortRaw shows a raw JSON value in an error, cut to a readable length.
+func shortRaw(raw []byte) string {
+	const max = 40
+	if len(raw) > max {
+		return string(raw[:max]) + "..."
+	}
+	return string(raw)
+}
+
+// hashSeed seeds every hash of this package in one process. It is chosen at
+// random when the process starts and never changes.
+var hashSeed = maphash.MakeSeed()
+
+// HashID returns the 64-bit hash of a transaction id used by Dedup.
+func HashID(id string) uint64 { return maphash.String(hashSeed, id) }
+
+// contentHash hashes what a transaction means (not how it was written):
+// every field that the tax computation reads, with decimals in canonical
+// form, so that the same transaction replayed in CSV or with its keys in
+// another order, "12.50" for "12.5", or with different unknown fields,
+// hashes the same.
+func (p *Parser) contentHash(tx *Transaction) uint64 {
+	h := &p.hash
+	h.Reset()
+	str := func(s string) {
+		var n [4]byte
+		n[0], n[1], n[2], n[3] = byte(len(s)), byte(len(s)>>8), byte(len(s)>>16), byte(len(s)>>24)
+		h.Write(n[:])
+		h.WriteString(s)
+	}
+	byt := func(b []byte) { str(unsafeString(b)) }
+	num := func(v int64) {
+		var n [8]byte
+		for i := range n {
+			n[i] = byte(v >> (8 * i))
+		}
+		h.Write(n[:])
+	}
+	str(tx.ID)
+	num(int64(tx.Day))
+	num(int64(tx.RateDay))
+	if tx.Refund {
+		num(1)
+	} else {
+		num(0)
+	}
+	str(tx.Currency.Code)
+	str(tx.Customer)
+	str(tx.ExemptReason)
+	str(tx.Country)
+	str(tx.State)
+	str(tx.County)
+	str(tx.City)
+	str(tx.PostalCode)
+	num(int64(len(tx.Jurisdictions)))
+	for _, j := range tx.Jurisdictions {
+		str(j)
+	}
+	num(int64(len(tx.Lines)))
+	for i := range tx.Lines {
+		ln := &tx.Lines[i]
+		byt(p.lineDec[i][0])
+		byt(p.lineDec[i][1])
+		str(ln.Product)
+		if ln.TaxIncluded {
+			num(1)
+		} else {
+			num(0)
+		}
+	}
+	return h.Sum64()
+}
