@@ -1,0 +1,370 @@
+// Package importer turns official sales-tax rate files into a taxagg rule
+// file (SPEC §7).
+//
+// Three formats are read:
+//
+//   - FormatSST: Streamlined Sales Tax rate files (and boundary files, told
+//     apart by their content);
+//   - FormatAvalaraZip: Avalara's ZIP5 rate tables;
+//   - FormatCDTFA: California's CDTFA rate list.
+//
+// Import reads every file completely, checks it, and only then writes one
+// YAML rule document to w; on any error nothing is written. Errors name the
+// file and the line: "GAR.csv:17: effective to 20170230 is not a date".
+//
+// See doc.go for the jurisdiction-code scheme and the modelling choices of
+// each format.
+package importer
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/shopspring/decimal"
+)
+
+// Format names an input format of Import.
+type Format string
+
+// The formats Import reads.
+const (
+	FormatSST        Format = "sst"
+	FormatAvalaraZip Format = "avalara-zip"
+	FormatCDTFA      Format = "cdtfa"
+)
+
+// Formats lists the formats Import reads, in the order help text shows them.
+var Formats = []Format{FormatSST, FormatAvalaraZip, FormatCDTFA}
+
+// File is one input file: its name (as the user gave it, used in messages
+// and in the header comment) and its content.
+type File struct {
+	Name string
+	R    io.Reader
+}
+
+// Options tune an import.
+type Options struct {
+	// Effective is the date the imported rates take effect (--effective).
+	// Zero when not given. Required by avalara-zip and by cdtfa (unless the
+	// file states its date); for sst it picks the boundary records in force.
+	Effective time.Time
+	// Now is when the import runs, printed in the header comment. Zero means
+	// time.Now(). Tests set it so that output is reproducible.
+	Now time.Time
+}
+
+// Error is an import error positioned in an input file.
+type Error struct {
+	File string // the file's name as given
+	Line int    // 1-based; 0 when the error concerns the whole file
+	Err  error
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.File, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrNoEffective is returned (wrapped) when a format whose files carry no
+// date is imported without Options.Effective.
+var ErrNoEffective = errors.New("no effective date")
+
+func errAt(file string, line int, format string, args ...any) error {
+	return &Error{File: file, Line: line, Err: fmt.Errorf(format, args...)}
+}
+
+// Import reads the official rate files and writes one rule file (YAML) to w,
+// starting with a header comment naming the source files and the import
+// date and options. Output is deterministic: jurisdictions are sorted by
+// code. Nothing is written when an error is returned.
+func Import(w io.Writer, format Format, files []File, opt Options) error {
+	if len(files) == 0 {
+		return fmt.Errorf("import %s: no input files", format)
+	}
+	var (
+		doc *document
+		err error
+	)
+	switch format {
+	case FormatSST:
+		doc, err = importSST(files, opt)
+	case FormatAvalaraZip:
+		doc, err = importAvalara(files, opt)
+	case FormatCDTFA:
+		doc, err = importCDTFA(files, opt)
+	default:
+		return fmt.Errorf("import: unknown format %q (want sst, avalara-zip or cdtfa)", string(format))
+	}
+	if err != nil {
+		return err
+	}
+	doc.format = format
+	doc.opt = opt
+	var buf bytes.Buffer
+	if err := doc.write(&buf); err != nil {
+		return fmt.Errorf("import %s: %w", format, err)
+	}
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
+// document is the format-independent result of an import.
+type document struct {
+	format        Format
+	opt           Options
+	name          string
+	source        string
+	asOf          time.Time
+	sources       []string // one line per input file for the header comment
+	notes         []string // more header comment lines
+	jurisdictions []*jurisdiction
+}
+
+type jurisdiction struct {
+	code   string
+	name   string
+	level  string // country | state | county | city | district
+	parent string
+	match  *match
+	notes  string
+	taxes  []*tax
+}
+
+type match struct {
+	country, state, county, city string
+	postalCodes                  []string
+}
+
+type tax struct {
+	id         string
+	name       string
+	rates      []rateEntry
+	taxability []taxability // in output order
+	notes      string
+}
+
+type rateEntry struct {
+	from time.Time
+	to   time.Time // zero: open-ended
+	rate decimal.Decimal
+	file string // source file and line, for overlap messages
+	line int
+}
+
+type taxability struct {
+	category string
+	value    string // "taxable", "exempt" or a rendered rate ("4%")
+}
+
+func (d *document) sortJurisdictions() {
+	sort.Slice(d.jurisdictions, func(i, j int) bool {
+		return d.jurisdictions[i].code < d.jurisdictions[j].code
+	})
+}
+
+// checkOverlaps sorts the tax's rates by start and reports the first two
+// entries that overlap, naming both lines.
+func checkOverlaps(code string, rates []rateEntry) error {
+	sort.SliceStable(rates, func(i, j int) bool { return rates[i].from.Before(rates[j].from) })
+	for i := 1; i < len(rates); i++ {
+		p, c := rates[i-1], rates[i]
+		if p.to.IsZero() || p.to.After(c.from) {
+			at := fmt.Sprintf("line %d", p.line)
+			if p.file != c.file {
+				at = fmt.Sprintf("%s:%d", p.file, p.line)
+			}
+			return errAt(c.file, c.line, "%s: the rate in force %s overlaps the one on %s (%s)",
+				code, describeSpan(c), at, describeSpan(p))
+		}
+	}
+	return nil
+}
+
+func describeSpan(r rateEntry) string {
+	if r.to.IsZero() {
+		return "from " + r.from.Format(dateLayout) + ", open-ended"
+	}
+	return "from " + r.from.Format(dateLayout) + " to " + r.to.AddDate(0, 0, -1).Format(dateLayout) + " inclusive"
+}
+
+const dateLayout = "2006-01-02"
+
+var (
+	hundred = decimal.NewFromInt(100)
+	one     = decimal.NewFromInt(1)
+)
+
+// renderRate writes a fraction as a percentage with no trailing zeros:
+// 0.0190 -> "1.9%", 0.06875 -> "6.875%", 0 -> "0%".
+func renderRate(r decimal.Decimal) string {
+	return r.Mul(hundred).String() + "%"
+}
+
+// parseRate reads a rate written as a plain decimal fraction ("0.0475",
+// ".04", "0"): no sign, no exponent, at most 20 digits. It must be below 1.
+func parseRate(s string) (decimal.Decimal, error) {
+	s = strings.TrimSpace(s)
+	if !isPlainDecimal(s) {
+		return decimal.Decimal{}, fmt.Errorf("rate %q is not a decimal fraction", clip(s))
+	}
+	d, err := decimal.NewFromString(s)
+	if err != nil {
+		return decimal.Decimal{}, fmt.Errorf("rate %q is not a decimal fraction", clip(s))
+	}
+	if !d.LessThan(one) {
+		return decimal.Decimal{}, fmt.Errorf("rate %q is not a fraction below 1 (write 0.07 for 7%%)", clip(s))
+	}
+	return d, nil
+}
+
+// isPlainDecimal accepts digits with at most one point and at least one
+// digit, up to 20 characters.
+func isPlainDecimal(s string) bool {
+	if s == "" || len(s) > 20 {
+		return false
+	}
+	digits, points := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.':
+			points++
+		default:
+			return false
+		}
+	}
+	return digits > 0 && points <= 1
+}
+
+// parseYYYYMMDD reads a calendar date written YYYYMMDD.
+func parseYYYYMMDD(s string) (time.Time, bool) {
+	if len(s) != 8 {
+		return time.Time{}, false
+	}
+	for i := 0; i < 8; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return time.Time{}, false
+		}
+	}
+	t, err := time.Parse("20060102", s)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// dateOf drops the clock and zone of t, keeping its calendar date.
+func dateOf(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// clip shortens a value quoted in an error message.
+func clip(s string) string {
+	s = cleanText(s)
+	if utf8.RuneCountInString(s) > 40 {
+		r := []rune(s)
+		return string(r[:40]) + "..."
+	}
+	return s
+}
+
+// cleanText makes a field from an input file fit for a name: invalid UTF-8
+// is read as Latin-1 (Windows exports), control characters become spaces,
+// runs of white space fold to one, and the ends are trimmed.
+func cleanText(s string) string {
+	if !utf8.ValidString(s) {
+		var b strings.Builder
+		for i := 0; i < len(s); {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && n <= 1 {
+				r = rune(s[i])
+				n = 1
+			}
+			b.WriteRune(r)
+			i += n
+		}
+		s = b.String()
+	}
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\uFEFF' {
+			return ' '
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// slug turns a name into a code part: "La Cañada Flintridge" ->
+// "LA-CANADA-FLINTRIDGE". Letters are folded to ASCII where a base letter
+// is known; other characters separate words.
+func slug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range cleanText(s) {
+		r = foldLetter(r)
+		switch {
+		case r >= 'a' && r <= 'z':
+			r -= 'a' - 'A'
+			fallthrough
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(r)
+		default:
+			dash = true
+		}
+	}
+	return b.String()
+}
+
+// foldLetter maps common Latin-1 accented letters to their base letter.
+func foldLetter(r rune) rune {
+	if r < 0xC0 || r > 0xFF {
+		return r
+	}
+	const from = "ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíîïñòóôõöùúûüýÿ"
+	const to = "AAAAAACEEEEIIIINOOOOOUUUUYaaaaaaceeeeiiiinooooouuuuyy"
+	i := 0
+	for _, f := range from {
+		if f == r {
+			return rune(to[i])
+		}
+		i++
+	}
+	return r
+}
+
+// newReader strips a UTF-8 byte-order mark from the start of r.
+func newReader(r io.Reader) *bufio.Reader {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte("\xEF\xBB\xBF")) {
+		_, _ = br.Discard(3)
+	}
+	return br
+}
+
+// safeName renders a file name for the header comment on one line.
+func safeName(name string) string {
+	s := cleanText(name)
+	if s == "" {
+		return `""`
+	}
+	return s
+}
