@@ -1,0 +1,143 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/taxagg/taxagg/internal/stream"
+	"github.com/taxagg/taxagg/internal/txn"
+)
+
+// ExplainOptions are explain's flags and arguments.
+type ExplainOptions struct {
+	Rules       []string
+	InputFormat string
+	Timezone    string
+	IDs         []string
+	Limit       int
+	File        string
+}
+
+// NewCmdExplain builds `taxagg explain`.
+func NewCmdExplain(f *Factory, runF func(context.Context, *ExplainOptions) error) *cobra.Command {
+	opts := &ExplainOptions{}
+	cmd := &cobra.Command{
+		Use:   "explain [flags] [FILE|-]",
+		Short: "Say why each tax applied or not, for a few transactions, as text",
+		Long: `For each transaction (the first --limit, or those named with --id), say which jurisdictions
+it falls in and which it misses and why, which taxes are not in force on its date, and how
+each line was treated by each tax: rate, taxability, caps, exemptions, rounding.` + exitStatusHelp,
+		Example: `  taxagg explain --id ord_1042 orders.ndjson
+  echo '{"id":"t1","date":"2025-06-01","currency":"USD","amount":"100.00","country":"US","state":"TX","product":"saas"}' | taxagg explain`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.File = args[0]
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return explainRun(cmd.Context(), f, opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&opts.Rules, "rules", nil, "rule `FILE` (repeatable); default: the embedded US pack")
+	fl.StringVar(&opts.InputFormat, "input-format", "auto", "input format: auto, ndjson, json or csv")
+	fl.StringVar(&opts.Timezone, "timezone", "UTC", "IANA time `ZONE` for date-only comparisons")
+	fl.StringArrayVar(&opts.IDs, "id", nil, "explain the transaction with this `ID` (repeatable)")
+	fl.IntVar(&opts.Limit, "limit", 5, "explain at most `N` transactions")
+	return cmd
+}
+
+func explainRun(ctx context.Context, f *Factory, opts *ExplainOptions) error {
+	prog, err := loadRules(opts.Rules)
+	if err != nil {
+		return err
+	}
+	format, err := stream.ParseFormat(opts.InputFormat)
+	if err != nil {
+		return &UsageError{Err: err}
+	}
+	loc, err := time.LoadLocation(opts.Timezone)
+	if err != nil {
+		return usageErrorf("--timezone %q is not a known IANA time zone", opts.Timezone)
+	}
+	files := []string{}
+	if opts.File != "" {
+		files = append(files, opts.File)
+	}
+	ins, closeAll, err := openInputs(files, f.IO.In)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	in := ins[0]
+	r, err := stream.Open(in.Name, in.R, format, stream.Options{})
+	if err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for _, id := range opts.IDs {
+		want[id] = true
+	}
+	parser := txn.NewParser(txn.ParseOptions{Location: loc})
+	shown := 0
+	out := f.IO.Out
+	for shown < opts.Limit || len(want) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			// The reader cannot go on past this point of the input.
+			fmt.Fprintf(out, "%v\n", err)
+			break
+		}
+		if rec.Err != nil {
+			if len(want) == 0 {
+				fmt.Fprintf(out, "%v (the record is rejected)\n\n", rec.Err)
+				shown++
+			}
+			continue
+		}
+		var tx txn.Transaction
+		if rec.CSV != nil {
+			err = parser.ParseCSV(r.Header(), rec.CSV, &tx)
+		} else {
+			err = parser.ParseJSON(rec.Text, &tx)
+		}
+		if len(want) > 0 {
+			if err != nil || !want[tx.ID] {
+				continue
+			}
+			delete(want, tx.ID)
+		} else if shown >= opts.Limit {
+			break
+		}
+		shown++
+		if err != nil {
+			fmt.Fprintf(out, "%s:%d: %v (the record is rejected)\n\n", rec.Source, rec.Line, err)
+			continue
+		}
+		fmt.Fprintf(out, "%s:%d: ", rec.Source, rec.Line)
+		if err := prog.Explain(out, &tx); err != nil {
+			return err
+		}
+		fmt.Fprintln(out)
+	}
+	for id := range want {
+		fmt.Fprintf(f.IO.ErrOut, "transaction %s not found\n", id)
+	}
+	if len(want) > 0 {
+		return &FindingsError{}
+	}
+	return nil
+}

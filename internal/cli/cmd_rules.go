@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+// NewCmdRules builds `taxagg rules` and its subcommands.
+func NewCmdRules(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rules",
+		Short: "Check, show, graph and import rule files",
+		Long:  "Work with rule files: check them, show what they compile to, graph compound taxes, import official rate files." + exitStatusHelp,
+	}
+	cmd.AddCommand(newCmdRulesCheck(f), newCmdRulesShow(f), newCmdRulesGraph(f), newCmdRulesImport(f))
+	return cmd
+}
+
+func newCmdRulesCheck(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "check FILE ...",
+		Short: "Validate rule files; errors as FILE:LINE:COL: message",
+		Long: `Compile the rule files together, as --rules would merge them, and report every problem at
+once, sorted, as FILE:LINE:COL: message.` + exitStatusHelp,
+		Example: `  taxagg rules check rules.yaml
+  taxagg rules check base.yaml overrides.yaml`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			prog, err := loadRules(args)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(f.IO.Out, "ok: %d jurisdictions, %d taxes, %d exemptions (sha256 %s)\n",
+				len(prog.Jurisdictions), len(prog.Taxes), len(prog.Exemptions), prog.SHA256)
+			return err
+		},
+	}
+}
+
+func newCmdRulesShow(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show [FILE ...]",
+		Short: "Print the compiled jurisdictions and taxes (the embedded pack when no FILE)",
+		Long: `Print every jurisdiction with its taxes, dated rates, taxability and nexus threshold as a
+table. Without FILE, the embedded US pack is shown.` + exitStatusHelp,
+		Example: `  taxagg rules show
+  taxagg rules show my-rules.yaml`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			prog, err := loadRules(args)
+			if err != nil {
+				return err
+			}
+			return prog.Show(f.IO.Out)
+		},
+	}
+}
+
+func newCmdRulesGraph(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "graph [FILE ...]",
+		Short: "Print the compound-tax dependency graph in Graphviz DOT",
+		Long:  `Print the taxes as a Graphviz DOT graph, with an edge from each compound tax to the taxes its base includes.` + exitStatusHelp,
+		Example: `  taxagg rules graph rules.yaml | dot -Tsvg > taxes.svg`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			prog, err := loadRules(args)
+			if err != nil {
+				return err
+			}
+			return prog.Graph(f.IO.Out)
+		},
+	}
+}

@@ -1,0 +1,101 @@
+// Package cli is taxagg's command line: cobra commands that turn flags into
+// options, run the domain packages with the process's streams, and map
+// errors to exit codes. Nothing below this package knows about flags,
+// files or the terminal.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// Factory carries what every command needs from the outside world, so tests
+// can replace it.
+type Factory struct {
+	IO     *IOStreams
+	Getenv func(string) string
+	Now    func() time.Time
+}
+
+// NewCmdRoot builds the whole command tree.
+func NewCmdRoot(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "taxagg",
+		Short: "Sales-tax aggregation and billing reconciliation, as a Unix filter",
+		Long: `taxagg streams transactions (NDJSON, JSON, CSV, gzip) through a compiled rule engine for
+overlapping tax jurisdictions with exact decimal math, and prints what is owed to each
+jurisdiction and on what sales. It also reconciles two billing exports into one ledger.` + exitStatusHelp,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Version:       Version,
+	}
+	root.SetVersionTemplate("taxagg {{.Version}}\n")
+	root.SetIn(f.IO.In)
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
+	root.AddCommand(
+		NewCmdAggregate(f, nil),
+		NewCmdCalc(f, nil),
+		NewCmdExplain(f, nil),
+		NewCmdRules(f),
+		NewCmdReconcile(f, nil),
+		NewCmdFetch(f, nil),
+		NewCmdVersion(f),
+	)
+	return root
+}
+
+const exitStatusHelp = `
+
+EXIT STATUS
+  0    done
+  1    done, with findings (records quarantined with --rejects; reconcile differences)
+  2    usage error, bad rules, bad input without --rejects, or I/O failure
+  130  interrupted (SIGINT)
+  143  terminated (SIGTERM)`
+
+// Main runs taxagg with the given arguments and streams and returns the
+// process exit code. SIGINT and SIGTERM cancel the run's context.
+func Main(args []string, io *IOStreams) int {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case s := <-sigs:
+			cancel(&SignalError{Sig: s})
+		case <-ctx.Done():
+		}
+	}()
+	f := &Factory{IO: io, Getenv: os.Getenv, Now: time.Now}
+	return run(ctx, f, args)
+}
+
+func run(ctx context.Context, f *Factory, args []string) int {
+	root := NewCmdRoot(f)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err != nil && context.Cause(ctx) != nil {
+		// A signal stopped the run: report it as such, whatever error the
+		// command surfaced on its way out.
+		err = context.Cause(ctx)
+	}
+	if err != nil {
+		if msg := errorMessage(err); msg != "" {
+			fmt.Fprintln(f.IO.ErrOut, msg)
+		}
+		if _, ok := err.(*UsageError); ok {
+			fmt.Fprintln(f.IO.ErrOut, "Run 'taxagg --help' for usage.")
+		}
+	}
+	return ExitCode(err)
+}

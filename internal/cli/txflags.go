@@ -1,0 +1,322 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/taxagg/taxagg/internal/pack"
+	"github.com/taxagg/taxagg/internal/pipeline"
+	"github.com/taxagg/taxagg/internal/rules"
+	"github.com/taxagg/taxagg/internal/stream"
+	"github.com/taxagg/taxagg/internal/txn"
+)
+
+// txOptions are the flags shared by the transaction commands (SPEC §1).
+type txOptions struct {
+	Rules       []string
+	InputFormat string
+	Format      string
+	Out         string
+	Rejects     string
+	MaxRejects  int64
+	Period      string
+	Timezone    string
+	Workers     int
+	Quiet       bool
+	Summary     string
+	ByRate      bool
+	Files       []string
+}
+
+func addTxFlags(cmd *cobra.Command, o *txOptions, withPeriod bool) {
+	fl := cmd.Flags()
+	fl.StringArrayVar(&o.Rules, "rules", nil, "rule `FILE` (repeatable, merged in order); default: the embedded US pack")
+	fl.StringVar(&o.InputFormat, "input-format", "auto", "input format: auto, ndjson, json or csv")
+	fl.StringVar(&o.Format, "format", "", "output format: table, json, ndjson or csv (default: table on a terminal, else ndjson)")
+	fl.StringVarP(&o.Out, "out", "o", "", "write output to `FILE` atomically (default: stdout)")
+	fl.StringVar(&o.Rejects, "rejects", "", "append bad records to `FILE` as NDJSON and go on")
+	fl.Int64Var(&o.MaxRejects, "max-rejects", -1, "stop when more than `N` records were rejected (default: unlimited with --rejects)")
+	if withPeriod {
+		fl.StringVar(&o.Period, "period", "none", "also group by period: day, month, quarter, year or none")
+		fl.BoolVar(&o.ByRate, "by-rate", false, "also split rows by the rate in force")
+	}
+	fl.StringVar(&o.Timezone, "timezone", "UTC", "IANA time `ZONE` for periods and date-only comparisons")
+	fl.IntVar(&o.Workers, "workers", runtime.NumCPU(), "parallelism; output is identical for every N")
+	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "no summary on stderr")
+	fl.StringVar(&o.Summary, "summary", "", "write the run summary to `FILE` as JSON")
+}
+
+// loadRules compiles the --rules files, or the embedded pack without any.
+func loadRules(paths []string) (*rules.Program, error) {
+	var srcs []rules.Source
+	if len(paths) == 0 {
+		srcs = append(srcs, rules.Source{Name: pack.Name, Data: pack.US()})
+	}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("read rules: %w", err)
+		}
+		srcs = append(srcs, rules.Source{Name: p, Data: data})
+	}
+	return rules.Compile(srcs)
+}
+
+// outputFormat picks --format, defaulting to a table for a person at a
+// terminal and NDJSON for a pipe or file.
+func outputFormat(flag string, toTerminal bool) (stream.OutputFormat, error) {
+	if flag == "" {
+		if toTerminal {
+			return stream.OutputTable, nil
+		}
+		return stream.OutputNDJSON, nil
+	}
+	f, err := stream.ParseOutputFormat(flag)
+	if err != nil {
+		return 0, &UsageError{Err: err}
+	}
+	return f, nil
+}
+
+// inputs opens the input files; none (or "-") means stdin. The returned
+// closer closes every file.
+func openInputs(files []string, stdin io.Reader) ([]pipeline.Input, func(), error) {
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	var ins []pipeline.Input
+	var opened []*os.File
+	closeAll := func() {
+		for _, f := range opened {
+			f.Close()
+		}
+	}
+	for _, name := range files {
+		if name == "-" {
+			ins = append(ins, pipeline.Input{Name: "stdin", R: stdin})
+			continue
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("open input: %w", err)
+		}
+		opened = append(opened, f)
+		ins = append(ins, pipeline.Input{Name: name, R: f})
+	}
+	return ins, closeAll, nil
+}
+
+// pipelineOptions turns the shared flags into pipeline options.
+func (o *txOptions) pipelineOptions(prog *rules.Program) (pipeline.Options, error) {
+	in, err := stream.ParseFormat(o.InputFormat)
+	if err != nil {
+		return pipeline.Options{}, &UsageError{Err: err}
+	}
+	loc, err := time.LoadLocation(o.Timezone)
+	if err != nil {
+		return pipeline.Options{}, usageErrorf("--timezone %q is not a known IANA time zone", o.Timezone)
+	}
+	if o.Workers < 1 {
+		return pipeline.Options{}, usageErrorf("--workers must be at least 1")
+	}
+	return pipeline.Options{
+		Program:    prog,
+		Format:     in,
+		Parse:      txn.ParseOptions{Location: loc},
+		Workers:    o.Workers,
+		MaxRejects: o.MaxRejects,
+	}, nil
+}
+
+// atomicFile is an output file written under a temporary name and renamed
+// into place only when the run succeeds, so a failed or interrupted run
+// leaves nothing half-written behind.
+type atomicFile struct {
+	f    *os.File
+	path string
+}
+
+func createAtomic(path string) (*atomicFile, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("create output: %w", err)
+	}
+	return &atomicFile{f: f, path: path}, nil
+}
+
+func (a *atomicFile) Write(p []byte) (int, error) { return a.f.Write(p) }
+
+// commit makes the file visible under its name.
+func (a *atomicFile) commit() error {
+	if err := a.f.Sync(); err != nil {
+		a.abort()
+		return fmt.Errorf("write output: %w", err)
+	}
+	if err := a.f.Close(); err != nil {
+		os.Remove(a.f.Name())
+		return fmt.Errorf("write output: %w", err)
+	}
+	if err := os.Rename(a.f.Name(), a.path); err != nil {
+		os.Remove(a.f.Name())
+		return fmt.Errorf("write output: %w", err)
+	}
+	return nil
+}
+
+// abort removes the temporary file.
+func (a *atomicFile) abort() {
+	a.f.Close()
+	os.Remove(a.f.Name())
+}
+
+// outputTarget returns where the output goes, and whether that is a
+// terminal. finish must be called with the run's error.
+func (o *txOptions) outputTarget(ios *IOStreams) (w io.Writer, tty bool, finish func(error) error, err error) {
+	if o.Out == "" || o.Out == "-" {
+		return ios.Out, ios.StdoutIsTTY, func(err error) error { return err }, nil
+	}
+	af, err := createAtomic(o.Out)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	return af, false, func(runErr error) error {
+		if runErr != nil {
+			var findings *FindingsError
+			if !errors.As(runErr, &findings) {
+				af.abort()
+				return runErr
+			}
+		}
+		if err := af.commit(); err != nil {
+			return err
+		}
+		return runErr
+	}, nil
+}
+
+// openRejects opens the --rejects file for appending.
+func openRejects(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open rejects file: %w", err)
+	}
+	return f, nil
+}
+
+// runTx is the frame every transaction command runs in: rules, inputs,
+// rejects, the pipeline, the summary and the exit status.
+func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink pipeline.Sink, write func(*rules.Program) error) error {
+	prog, err := loadRules(o.Rules)
+	if err != nil {
+		return err
+	}
+	popt, err := o.pipelineOptions(prog)
+	if err != nil {
+		return err
+	}
+	ins, closeInputs, err := openInputs(o.Files, f.IO.In)
+	if err != nil {
+		return err
+	}
+	defer closeInputs()
+	var rejects *os.File
+	if o.Rejects != "" {
+		rejects, err = openRejects(o.Rejects)
+		if err != nil {
+			return err
+		}
+		defer rejects.Close()
+		popt.Rejects = rejects
+	} else if o.MaxRejects >= 0 {
+		return usageErrorf("--max-rejects needs --rejects FILE")
+	}
+	counts, runErr := pipeline.Run(ctx, ins, popt, sink)
+	if runErr == nil {
+		runErr = write(prog)
+	}
+	if runErr != nil && ctx.Err() != nil {
+		runErr = context.Cause(ctx)
+	}
+	status := "ok"
+	switch {
+	case runErr != nil && ExitCode(runErr) >= ExitInterrupted:
+		status = "interrupted"
+	case runErr != nil:
+		status = "failed"
+	case counts.Rejected > 0:
+		status = "rejects"
+	}
+	sum := summary{
+		Command: command, Version: versionString(), Status: status,
+		Inputs: inputNames(ins), Rules: prog.Files, RulesSHA256: prog.SHA256,
+		Read: counts.Read, Accepted: counts.Accepted, Rejected: counts.Rejected,
+		Duplicates: counts.Duplicates, Bytes: counts.Bytes,
+	}
+	if !o.Quiet {
+		fmt.Fprintln(f.IO.ErrOut, sum.line())
+	}
+	if o.Summary != "" {
+		if err := writeSummaryFile(o.Summary, &sum); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	if runErr == nil && counts.Rejected > 0 {
+		return &FindingsError{Msg: fmt.Sprintf("%d records rejected; see %s", counts.Rejected, o.Rejects)}
+	}
+	return runErr
+}
+
+func inputNames(ins []pipeline.Input) []string {
+	out := make([]string, len(ins))
+	for i, in := range ins {
+		out[i] = in.Name
+	}
+	return out
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// summary is the run's accounting and manifest (SPEC §3.1).
+type summary struct {
+	Command     string   `json:"command"`
+	Version     string   `json:"version"`
+	Status      string   `json:"status"`
+	Inputs      []string `json:"inputs"`
+	Rules       []string `json:"rules"`
+	RulesSHA256 string   `json:"rules_sha256"`
+	Read        int64    `json:"read"`
+	Accepted    int64    `json:"accepted"`
+	Rejected    int64    `json:"rejected"`
+	Duplicates  int64    `json:"duplicates"`
+	Bytes       int64    `json:"bytes"`
+}
+
+func (s *summary) line() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "taxagg %s: read %d = accepted %d + rejected %d + duplicates %d",
+		s.Command, s.Read, s.Accepted, s.Rejected, s.Duplicates)
+	fmt.Fprintf(&b, " (rules %s sha256 %s)", strings.Join(s.Rules, ","), shortHash(s.RulesSHA256))
+	if s.Status == "interrupted" {
+		b.WriteString(" [interrupted]")
+	}
+	return b.String()
+}

@@ -1,0 +1,397 @@
+// Package pipeline runs transactions from their sources through the rule
+// engine in parallel, keeping SPEC §3's accounting: every record read ends
+// up accepted, rejected or a duplicate, decided in input order.
+//
+// The shape is Miller's: one reader goroutine cuts the inputs into batches,
+// N workers parse and evaluate whole batches, and a sequencer takes the
+// batches back in input order to settle duplicates and rejects. A worker
+// waits for its batch's verdicts and then hands the accepted records to its
+// own sink, so sums are built in parallel and output is the same for any
+// number of workers.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/taxagg/taxagg/internal/rules"
+	"github.com/taxagg/taxagg/internal/stream"
+	"github.com/taxagg/taxagg/internal/txn"
+)
+
+// Input is one source of transactions.
+type Input struct {
+	Name string
+	R    io.Reader
+}
+
+// Options configure a run.
+type Options struct {
+	Program *rules.Program
+	Format  stream.Format
+	Parse   txn.ParseOptions
+	Workers int // 0: one per CPU
+	// Rejects receives each bad record as one NDJSON object. Nil means
+	// the first bad record stops the run.
+	Rejects io.Writer
+	// MaxRejects stops the run when more records than this were
+	// rejected; negative means no limit.
+	MaxRejects int64
+	// Progress, when set, is called by the sequencer after each batch.
+	Progress func(Counts)
+
+	sourceNames []string
+}
+
+// Counts is the accounting of a run: Read = Accepted + Rejected + Duplicates.
+type Counts struct {
+	Read       int64
+	Accepted   int64
+	Rejected   int64
+	Duplicates int64
+	Bytes      int64
+}
+
+// Item is one record on its way through the pipeline.
+type Item struct {
+	Source string
+	Line   int
+	Text   []byte // raw record text (owned by the batch)
+	Tx     txn.Transaction
+	Result rules.Result
+	// Fields are the record's top-level JSON fields (calc keeps them).
+	Fields []txn.RawField
+	// Header and CSV are a CSV record's column names and fields (CSV nil
+	// for JSON records).
+	Header []string
+	CSV    []string
+	// Out is what the sink rendered for this record, written in order by
+	// Sink.Emit if the record is accepted.
+	Out []byte
+
+	err     error // read, parse or evaluation failure
+	field   string
+	srcIdx  int
+	verdict verdict
+}
+
+type verdict uint8
+
+const (
+	vAccepted verdict = iota
+	vRejected
+	vDuplicate
+)
+
+// Sink receives the accepted records. NewWorker is called once per worker
+// goroutine; the WorkerSink it returns is used by that goroutine alone.
+// Emit is called by the sequencer for accepted records in input order.
+type Sink interface {
+	NewWorker() WorkerSink
+	// Ordered reports whether Emit must be called (calc); aggregate
+	// sinks return false and work in WorkerSink.Accept alone.
+	Ordered() bool
+	Emit(it *Item) error
+}
+
+// WorkerSink is one worker's part of a Sink.
+type WorkerSink interface {
+	// Render runs after evaluation, before the verdict; it may fill
+	// it.Out for Emit.
+	Render(it *Item)
+	// Accept runs for each accepted record once the verdicts are in.
+	Accept(it *Item)
+}
+
+// RejectError is the first bad record of a run without a rejects file, or
+// the record that took the run past --max-rejects.
+type RejectError struct {
+	Source string
+	Line   int
+	Field  string
+	Err    error
+	Limit  int64 // > 0 when the reject limit was passed
+}
+
+func (e *RejectError) Error() string {
+	msg := fmt.Sprintf("%s:%d: ", e.Source, e.Line)
+	if e.Field != "" {
+		msg += e.Field + ": "
+	}
+	msg += e.Err.Error()
+	if e.Limit >= 0 && e.Limit != noLimit {
+		msg = fmt.Sprintf("more than %d records rejected; last: %s", e.Limit, msg)
+	}
+	return msg
+}
+
+func (e *RejectError) Unwrap() error { return e.Err }
+
+const noLimit = -1
+
+const batchSize = 512
+
+type batch struct {
+	seq   int
+	items []Item
+	recs  stream.Batch
+	done  chan struct{} // closed by the sequencer when verdicts are in
+}
+
+// Run reads every input, evaluates it and feeds the sink. It returns the
+// counts so far even when it fails or is cancelled.
+func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, error) {
+	for _, in := range inputs {
+		opt.sourceNames = append(opt.sourceNames, in.Name)
+	}
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	var bytesRead atomic.Int64
+	jobs := make(chan *batch, workers*2)
+	toSeq := make(chan *batch, workers*2)
+	free := make(chan *batch, workers*4)
+	for i := 0; i < workers*4; i++ {
+		free <- &batch{}
+	}
+
+	// Reader.
+	var readErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(jobs)
+		readErr = readAll(ctx, inputs, opt, jobs, free, &bytesRead)
+	}()
+
+	// Workers.
+	var wwg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wwg.Add(1)
+		ws := sink.NewWorker()
+		go func() {
+			defer wwg.Done()
+			ev := opt.Program.NewEvaluator(false)
+			parser := txn.NewParser(opt.Parse)
+			for b := range jobs {
+				for i := range b.items {
+					process(&b.items[i], parser, ev, ws)
+				}
+				toSeq <- b
+				<-b.done
+				for i := range b.items {
+					if b.items[i].verdict == vAccepted {
+						ws.Accept(&b.items[i])
+					}
+				}
+				free <- b
+			}
+		}()
+	}
+	go func() { wwg.Wait(); close(toSeq) }()
+
+	// Sequencer: batches back in input order.
+	var counts Counts
+	var runErr error
+	dedup := txn.NewDedup(0)
+	pending := map[int]*batch{}
+	next := 0
+	stopped := false
+	for b := range toSeq {
+		pending[b.seq] = b
+		for {
+			cur, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if !stopped {
+				if err := settle(cur, opt, sink, dedup, &counts); err != nil {
+					runErr = err
+					stopped = true
+					cancel(err)
+				}
+				counts.Bytes = bytesRead.Load()
+				if opt.Progress != nil {
+					opt.Progress(counts)
+				}
+			} else {
+				for i := range cur.items {
+					cur.items[i].verdict = vRejected // not counted: the run stopped before them
+				}
+			}
+			close(cur.done)
+		}
+	}
+	wg.Wait()
+	counts.Bytes = bytesRead.Load()
+	if runErr != nil {
+		return counts, runErr
+	}
+	if readErr != nil {
+		return counts, readErr
+	}
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return counts, err
+	}
+	if err := ctx.Err(); err != nil {
+		return counts, err
+	}
+	if counts.Read != counts.Accepted+counts.Rejected+counts.Duplicates {
+		return counts, fmt.Errorf("accounting error: read %d != accepted %d + rejected %d + duplicates %d",
+			counts.Read, counts.Accepted, counts.Rejected, counts.Duplicates)
+	}
+	return counts, nil
+}
+
+// process parses and evaluates one record and lets the sink render it.
+func process(it *Item, p *txn.Parser, ev *rules.Evaluator, ws WorkerSink) {
+	it.Out = it.Out[:0]
+	it.verdict = vAccepted
+	if it.err != nil {
+		return // the reader already found it bad
+	}
+	var err error
+	if it.CSV == nil {
+		err = p.ParseJSON(it.Text, &it.Tx)
+		it.Fields = p.Fields()
+	} else {
+		err = p.ParseCSV(it.Header, it.CSV, &it.Tx)
+		it.Fields = nil
+	}
+	if err == nil {
+		err = ev.Eval(&it.Tx, &it.Result)
+	}
+	if err != nil {
+		it.err = err
+		var fe *txn.FieldError
+		if errors.As(err, &fe) {
+			it.field, it.err = fe.Field, fe.Err
+		}
+		return
+	}
+	ws.Render(it)
+}
+
+// readAll cuts the inputs into batches, in order. A record the reader finds
+// bad travels as an item with its error; a reader error that ends a file (a
+// cut-off JSON array, an unterminated quote) becomes one last bad record of
+// that file, and reading goes on with the next input.
+func readAll(ctx context.Context, inputs []Input, opt Options, jobs chan<- *batch, free chan *batch, bytesRead *atomic.Int64) error {
+	seq := 0
+	var doneBytes int64
+	for idx, in := range inputs {
+		r, err := stream.Open(in.Name, in.R, opt.Format, stream.Options{})
+		if err != nil {
+			return fmt.Errorf("read %s: %w", in.Name, err)
+		}
+		for {
+			var b *batch
+			select {
+			case b = <-free:
+			case <-ctx.Done():
+				return nil
+			}
+			err := r.ReadBatch(&b.recs, batchSize)
+			bytesRead.Store(doneBytes + r.BytesRead())
+			if err == io.EOF {
+				free <- b
+				break
+			}
+			b.items = b.items[:0]
+			if err != nil {
+				var se *stream.Error
+				if !errors.As(err, &se) {
+					free <- b
+					return fmt.Errorf("read %s: %w", in.Name, err)
+				}
+				b.items = append(b.items, Item{Source: se.Source, Line: se.Line, err: se.Err, field: se.Field, srcIdx: idx})
+			} else {
+				header := r.Header()
+				for _, rec := range b.recs.Records {
+					it := Item{Source: rec.Source, Line: rec.Line, Text: rec.Text, CSV: rec.CSV, srcIdx: idx}
+					if rec.CSV != nil {
+						it.Header = header
+					}
+					if rec.Err != nil {
+						it.err = rec.Err
+						var se *stream.Error
+						if errors.As(rec.Err, &se) {
+							it.err, it.field = se.Err, se.Field
+						}
+					}
+					b.items = append(b.items, it)
+				}
+			}
+			b.seq = seq
+			seq++
+			b.done = make(chan struct{})
+			select {
+			case jobs <- b:
+			case <-ctx.Done():
+				return nil
+			}
+			if err != nil {
+				break // the file cannot be read further
+			}
+		}
+		doneBytes += r.BytesRead()
+	}
+	return nil
+}
+
+// settle decides, in input order, what becomes of each record of a batch.
+func settle(b *batch, opt Options, sink Sink, dedup *txn.Dedup, c *Counts) error {
+	for i := range b.items {
+		it := &b.items[i]
+		c.Read++
+		if it.err == nil {
+			v, first := dedup.CheckHash(it.Tx.IDHash, it.Tx.ContentHash, txn.Pos{Source: it.srcIdx, Line: it.Line})
+			switch v {
+			case txn.New:
+				it.verdict = vAccepted
+				c.Accepted++
+				if sink.Ordered() {
+					if err := sink.Emit(it); err != nil {
+						return err
+					}
+				}
+				continue
+			case txn.Duplicate:
+				it.verdict = vDuplicate
+				c.Duplicates++
+				continue
+			default:
+				it.field = "id"
+				if first.Source == it.srcIdx {
+					it.err = fmt.Errorf("conflicting duplicate of line %d", first.Line)
+				} else {
+					it.err = fmt.Errorf("conflicting duplicate of %s:%d", sourceName(opt, first), first.Line)
+				}
+			}
+		}
+		it.verdict = vRejected
+		c.Rejected++
+		if opt.Rejects == nil {
+			return &RejectError{Source: it.Source, Line: it.Line, Field: it.field, Err: it.err, Limit: noLimit}
+		}
+		if err := writeReject(opt.Rejects, it); err != nil {
+			return fmt.Errorf("write rejects: %w", err)
+		}
+		if opt.MaxRejects >= 0 && c.Rejected > opt.MaxRejects {
+			return &RejectError{Source: it.Source, Line: it.Line, Field: it.field, Err: it.err, Limit: opt.MaxRejects}
+		}
+	}
+	return nil
+}
