@@ -50,7 +50,9 @@ func (p *Program) Explain(w io.Writer, tx *txn.Transaction) error {
 		fmt.Fprintf(w, "  in %s %s (%s): %s\n", j.Code, j.Name, j.Level, how)
 	}
 	if tx.Jurisdictions == nil {
-		// Near misses: jurisdictions of the same country that did not match.
+		// Near misses: jurisdictions of the same country and state that
+		// did not match (on county, city or postal code). Other states'
+		// jurisdictions are noise.
 		country := fold(tx.Country)
 		shown := 0
 		for _, j := range p.Jurisdictions {
@@ -164,12 +166,16 @@ func (j *Jurisdiction) sameCountry(country string) bool {
 	return true
 }
 
-// whyNot names the first match key the address fails.
+// whyNot names the first match key the address fails, or "" when it fails
+// on country or state (a different place altogether).
 func (j *Jurisdiction) whyNot(a *address) string {
 	for i := range j.match {
 		k := &j.match[i]
 		if k.holds(a) {
 			continue
+		}
+		if k.field == fieldCountry || k.field == fieldState {
+			return ""
 		}
 		var want []string
 		if k.field == fieldPostalCode {
