@@ -66,7 +66,7 @@ func (s *aggregateSink) NewWorker() pipeline.WorkerSink {
 	return aggWorker{a}
 }
 
-func (s *aggregateSink) Ordered() bool              { return false }
+func (s *aggregateSink) Ordered() bool             { return false }
 func (s *aggregateSink) Emit(*pipeline.Item) error { return nil }
 
 func (s *aggregateSink) rows() []aggregate.Row {

@@ -58,9 +58,9 @@ table. Without FILE, the embedded US pack is shown.` + exitStatusHelp,
 
 func newCmdRulesGraph(f *Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "graph [FILE ...]",
-		Short: "Print the compound-tax dependency graph in Graphviz DOT",
-		Long:  `Print the taxes as a Graphviz DOT graph, with an edge from each compound tax to the taxes its base includes.` + exitStatusHelp,
+		Use:     "graph [FILE ...]",
+		Short:   "Print the compound-tax dependency graph in Graphviz DOT",
+		Long:    `Print the taxes as a Graphviz DOT graph, with an edge from each compound tax to the taxes its base includes.` + exitStatusHelp,
 		Example: `  taxagg rules graph rules.yaml | dot -Tsvg > taxes.svg`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			prog, err := loadRules(args)

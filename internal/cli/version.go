@@ -27,10 +27,10 @@ func versionString() string {
 // NewCmdVersion prints the version.
 func NewCmdVersion(f *Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print taxagg's version",
-		Args:  cobra.NoArgs,
-		Long:  "Print taxagg's version, the Go version it was built with and the platform." + exitStatusHelp,
+		Use:     "version",
+		Short:   "Print taxagg's version",
+		Args:    cobra.NoArgs,
+		Long:    "Print taxagg's version, the Go version it was built with and the platform." + exitStatusHelp,
 		Example: `  taxagg version`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, err := fmt.Fprintf(f.IO.Out, "taxagg %s (%s, %s/%s)\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)

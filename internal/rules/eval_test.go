@@ -80,8 +80,8 @@ func TestTennesseeSingleArticle(t *testing.T) {
 	p := mustCompile(t, tennessee)
 	tests := []struct {
 		name, amount, qty string
-		want             map[string]string
-		total            string
+		want              map[string]string
+		total             string
 	}{
 		{"one item at 4000", "4000.00", "1",
 			map[string]string{"tn-state": "280.00", "tn-shelby-local": "36.00", "tn-single-article": "44.00"}, "360.00"},

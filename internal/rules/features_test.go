@@ -73,10 +73,10 @@ jurisdictions:
 `
 	p := mustCompile(t, rules)
 	tests := []struct {
-		name                          string
-		country, state, county, zip   string
-		explicit                      []string
-		want                          string
+		name                        string
+		country, state, county, zip string
+		explicit                    []string
+		want                        string
 	}{
 		{"state only", "US", "CA", "", "", nil, "US-CA"},
 		{"case and space folding", "us", " Ca ", "los  ANGELES", "", nil, "US-CA US-CA-LA"},
@@ -158,9 +158,9 @@ func TestTaxability(t *testing.T) {
           mixed: {rate: "5%", portion: "50%"}
 `)
 	tests := []struct {
-		name   string
-		l      txn.Line
-		want   string
+		name string
+		l    txn.Line
+		want string
 	}{
 		{"taxable", line("100.00", "1", "physical"), "ca standard_rated 0.1 100.00/0.00/0.00/100.00 10.00"},
 		{"exempt product", line("100.00", "1", "food"), "ca product_exempt 0.1 100.00/0.00/100.00/0.00 0.00"},

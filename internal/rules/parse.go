@@ -47,20 +47,20 @@ type docJurisdiction struct {
 }
 
 type docTax struct {
-	at          pos
-	id          string
-	idAt        pos
-	name        string
-	rates       []docRate
-	taxability  map[string]Taxability
-	tiers       *Tiers
-	tiersAt     pos
-	compoundOn  []string
-	compoundAt  []pos
-	fixed       *decimal.Decimal
-	fixedAt     pos
-	rounding    Rounding
-	notes       string
+	at           pos
+	id           string
+	idAt         pos
+	name         string
+	rates        []docRate
+	taxability   map[string]Taxability
+	tiers        *Tiers
+	tiersAt      pos
+	compoundOn   []string
+	compoundAt   []pos
+	fixed        *decimal.Decimal
+	fixedAt      pos
+	rounding     Rounding
+	notes        string
 	jurisdiction *docJurisdiction
 }
 
