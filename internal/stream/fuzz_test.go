@@ -53,6 +53,9 @@ func FuzzNDJSON(f *testing.F) {
 	addSeeds(f, "", "{\"a\":1}\n\n{\"b\":2}\r\n", "\xef\xbb\xbf{}\n", "  \n\t\n{}", "{}\r")
 	f.Fuzz(func(t *testing.T, in []byte) {
 		got := checkResult(t, in, FormatNDJSON)
+		if isGzip(in) {
+			return
+		}
 		if got.Fatal != "" {
 			t.Fatalf("fatal error on NDJSON: %s", got.Fatal)
 		}
@@ -86,10 +89,14 @@ func FuzzJSONArray(f *testing.F) {
 		"[{\"a\":1}", "[{}] x", "[{},]", `[{"a":"\\"}]`)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		got := checkResult(t, in, FormatJSON)
+		if isGzip(in) {
+			return
+		}
 		// Oracle: a valid JSON array is read element by element, exactly.
 		body := bytes.TrimPrefix(in, []byte("\xef\xbb\xbf"))
 		var elems []json.RawMessage
-		if len(body) > 1<<12 || json.Unmarshal(body, &elems) != nil || !json.Valid(body) {
+		trimmed := bytes.TrimLeft(body, " \t\r\n")
+		if len(body) > 1<<12 || len(trimmed) == 0 || trimmed[0] != '[' || json.Unmarshal(body, &elems) != nil || !json.Valid(body) {
 			return
 		}
 		if got.Fatal != "" {
@@ -114,6 +121,9 @@ func FuzzCSV(f *testing.F) {
 		"a,a\n", "\xef\xbb\xbfa\r\nb\r\n")
 	f.Fuzz(func(t *testing.T, in []byte) {
 		got := checkResult(t, in, FormatCSV)
+		if isGzip(in) {
+			return
+		}
 		// Oracle: encoding/csv, on inputs where it reads everything and our
 		// rules agree with it (no CR, no BOM, no blank header, no duplicate
 		// or space-padded names, short rows).
@@ -168,3 +178,6 @@ func FuzzCSV(f *testing.F) {
 		}
 	})
 }
+
+// isGzip reports whether in starts with gzip's magic bytes (and is read as gzip).
+func isGzip(in []byte) bool { return len(in) >= 2 && in[0] == 0x1f && in[1] == 0x8b }

@@ -320,6 +320,9 @@ func (r *Reader) Next() (Record, error) {
 	}
 	if rec.csv {
 		s := string(r.csvBuf)
+		if r.csvRow == nil {
+			r.csvRow = make([]string, 0, 16)
+		}
 		r.csvRow = r.csvRow[:0]
 		prev := 0
 		for _, e := range r.csvEnds {
@@ -411,6 +414,9 @@ func (r *Reader) ReadBatch(b *Batch, max int) error {
 	}
 	if csvMode && len(b.spans) > 0 {
 		s := string(b.cellB)
+		if b.cells == nil {
+			b.cells = make([]string, 0, 64) // a bad row may have no fields; CSV stays non-nil
+		}
 		b.cells = b.cells[:0]
 		prev := 0
 		for _, e := range b.ends {

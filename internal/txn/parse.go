@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -131,9 +132,9 @@ type Parser struct {
 	numBuf    []byte
 
 	arena   []byte
-	intern  map[string]string
+	intern  *[internSlots]string
 	currs   map[string]money.Currency
-	hash    maphash.Hash
+	hbuf    []byte
 	hdr     []string
 	hdrIdx  []int
 	hdrErr  *FieldError
@@ -143,14 +144,13 @@ type Parser struct {
 // NewParser returns a Parser.
 func NewParser(opt ParseOptions) *Parser {
 	p := &Parser{
-		intern: make(map[string]string, 256),
+		intern: new([internSlots]string),
 		currs:  make(map[string]money.Currency, 8),
 	}
 	p.zone.loc = opt.Location
 	if p.zone.loc == nil {
 		p.zone.loc = time.UTC
 	}
-	p.hash.SetSeed(hashSeed)
 	return p
 }
 
@@ -288,7 +288,7 @@ func (p *Parser) build(tx *Transaction) error {
 	if v[fDate].absent() {
 		return &FieldError{Field: "date", Err: errRequired}
 	}
-	if tx.Day, err = p.date(&v[fDate], "date"); err != nil {
+	if tx.Day, tx.Time, err = p.dateTime(&v[fDate], "date"); err != nil {
 		return err
 	}
 	tx.RateDay = tx.Day
@@ -428,8 +428,28 @@ func (p *Parser) build(tx *Transaction) error {
 	return nil
 }
 
+// smallInts holds the decimals 0..99, shared (decimals are immutable), so
+// that common quantities cost no allocation.
+var smallInts = func() (t [100]decimal.Decimal) {
+	for i := range t {
+		t[i] = decimal.New(int64(i), 0)
+	}
+	return t
+}()
+
+func smallInt(b []byte) (int, bool) {
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, len(b) > 0
+}
+
 var (
-	one            = decimal.New(1, 0)
+	one            = smallInts[1]
 	oneText        = []byte("1")
 	defaultProduct = "default"
 )
@@ -463,20 +483,24 @@ func (p *Parser) keep(v *val, b []byte, intern bool) string {
 		return v.s
 	}
 	if intern {
-		if s, ok := p.intern[string(b)]; ok {
-			return s
+		// A direct-mapped cache: a hit costs a short hash and one compare.
+		h := uint32(2166136261)
+		for _, c := range b {
+			h = (h ^ uint32(c)) * 16777619
+		}
+		slot := &p.intern[(h^h>>16)&(internSlots-1)]
+		if *slot == string(b) && len(b) > 0 {
+			return *slot
 		}
 		s := p.copyString(b)
-		if len(p.intern) < maxInterned {
-			p.intern[s] = s
-		}
+		*slot = s
 		return s
 	}
 	return p.copyString(b)
 }
 
 const (
-	maxInterned = 8192
+	internSlots = 4096 // low-cardinality strings (country, state, product, ...) kept per parser
 	arenaChunk  = 32 << 10
 	arenaMax    = 512 // longer strings get their own allocation
 )
@@ -530,6 +554,20 @@ func (p *Parser) date(v *val, field string) (Date, error) {
 	return d, nil
 }
 
+// dateTime is date that also returns a timestamp's instant (zero for a
+// plain date).
+func (p *Parser) dateTime(v *val, field string) (Date, time.Time, error) {
+	b, err := p.text(v, field)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	d, at, err := parseStamp(b, &p.zone)
+	if err != nil {
+		return 0, time.Time{}, &FieldError{Field: field, Err: err}
+	}
+	return d, at, nil
+}
+
 // decText returns the text of a decimal: a JSON string's contents, a JSON
 // number's literal, or a CSV cell.
 func (p *Parser) decText(v *val, field string) ([]byte, error) {
@@ -569,8 +607,10 @@ func (p *Parser) quantity(v *val, field string) (decimal.Decimal, []byte, error)
 	if err != nil {
 		return decimal.Decimal{}, nil, err
 	}
-	if string(b) == "1" {
-		return one, oneText, nil
+	if len(b) <= 2 {
+		if n, ok := smallInt(b); ok && n > 0 {
+			return smallInts[n], normDecimal(b), nil
+		}
 	}
 	d, err := money.ParseDecimal(unsafeString(b))
 	if err != nil {
@@ -783,30 +823,26 @@ func HashID(id string) uint64 { return maphash.String(hashSeed, id) }
 // another order, "12.50" for "12.5", or with different unknown fields,
 // hashes the same.
 func (p *Parser) contentHash(tx *Transaction) uint64 {
-	h := &p.hash
-	h.Reset()
+	b := p.hbuf[:0]
 	str := func(s string) {
-		var n [4]byte
-		n[0], n[1], n[2], n[3] = byte(len(s)), byte(len(s)>>8), byte(len(s)>>16), byte(len(s)>>24)
-		h.Write(n[:])
-		h.WriteString(s)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
+		b = append(b, s...)
 	}
-	byt := func(b []byte) { str(unsafeString(b)) }
-	num := func(v int64) {
-		var n [8]byte
-		for i := range n {
-			n[i] = byte(v >> (8 * i))
+	byt := func(s []byte) {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
+		b = append(b, s...)
+	}
+	flag := func(v bool) {
+		if v {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
 		}
-		h.Write(n[:])
 	}
 	str(tx.ID)
-	num(int64(tx.Day))
-	num(int64(tx.RateDay))
-	if tx.Refund {
-		num(1)
-	} else {
-		num(0)
-	}
+	b = binary.LittleEndian.AppendUint32(b, uint32(tx.Day))
+	b = binary.LittleEndian.AppendUint32(b, uint32(tx.RateDay))
+	flag(tx.Refund)
 	str(tx.Currency.Code)
 	str(tx.Customer)
 	str(tx.ExemptReason)
@@ -815,21 +851,18 @@ func (p *Parser) contentHash(tx *Transaction) uint64 {
 	str(tx.County)
 	str(tx.City)
 	str(tx.PostalCode)
-	num(int64(len(tx.Jurisdictions)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(tx.Jurisdictions)))
 	for _, j := range tx.Jurisdictions {
 		str(j)
 	}
-	num(int64(len(tx.Lines)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(tx.Lines)))
 	for i := range tx.Lines {
 		ln := &tx.Lines[i]
 		byt(p.lineDec[i][0])
 		byt(p.lineDec[i][1])
 		str(ln.Product)
-		if ln.TaxIncluded {
-			num(1)
-		} else {
-			num(0)
-		}
+		flag(ln.TaxIncluded)
 	}
-	return h.Sum64()
+	p.hbuf = b
+	return maphash.Bytes(hashSeed, b)
 }

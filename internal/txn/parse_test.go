@@ -210,9 +210,10 @@ func sameTx(a, b Transaction) bool {
 			return false
 		}
 	}
-	a.Lines, b.Lines = nil, nil
-	a.IDHash, a.ContentHash, b.IDHash, b.ContentHash = 0, 0, 0, 0
-	return reflect.DeepEqual(a, b)
+	return a.ID == b.ID && a.Day == b.Day && a.RateDay == b.RateDay && a.Refund == b.Refund &&
+		a.Currency == b.Currency && a.Customer == b.Customer && a.ExemptReason == b.ExemptReason &&
+		a.Country == b.Country && a.State == b.State && a.County == b.County && a.City == b.City &&
+		a.PostalCode == b.PostalCode && reflect.DeepEqual(a.Jurisdictions, b.Jurisdictions)
 }
 
 func TestFields(t *testing.T) {

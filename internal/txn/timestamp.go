@@ -105,19 +105,27 @@ var errDateShape = errors.New("want an RFC 3339 timestamp or YYYY-MM-DD")
 // any number of fraction digits; no leap second) is converted to the civil
 // date in the zone of z.
 func parseDay(b []byte, z *zoneCache) (Date, error) {
+	d, _, err := parseStamp(b, z)
+	return d, err
+}
+
+// parseStamp is parseDay that also returns the instant of a timestamp (the
+// zero time for a plain date).
+func parseStamp(b []byte, z *zoneCache) (Date, time.Time, error) {
+	var at time.Time
 	y, m, d, ok := civilDay(b)
 	if !ok {
 		if len(b) >= 10 && b[4] == '-' && b[7] == '-' {
-			return 0, fmt.Errorf("%s is not a valid date", quoteShort(b))
+			return 0, at, fmt.Errorf("%s is not a valid date", quoteShort(b))
 		}
-		return 0, fmt.Errorf("%s is not a date (%w)", quoteShort(b), errDateShape)
+		return 0, at, fmt.Errorf("%s is not a date (%w)", quoteShort(b), errDateShape)
 	}
 	days := daysFromCivil(y, m, d)
 	if len(b) == 10 {
-		return Date(days), nil
+		return Date(days), at, nil
 	}
-	bad := func() (Date, error) {
-		return 0, fmt.Errorf("%s is not a date (%w)", quoteShort(b), errDateShape)
+	bad := func() (Date, time.Time, error) {
+		return 0, at, fmt.Errorf("%s is not a date (%w)", quoteShort(b), errDateShape)
 	}
 	t := b[10:]
 	if t[0] != 'T' && t[0] != 't' && t[0] != ' ' {
@@ -134,13 +142,20 @@ func parseDay(b []byte, z *zoneCache) (Date, error) {
 		return bad()
 	}
 	if hh > 23 || mm > 59 || ss > 59 {
-		return 0, fmt.Errorf("%s is not a valid time", quoteShort(b))
+		return 0, at, fmt.Errorf("%s is not a valid time", quoteShort(b))
 	}
 	t = t[8:]
+	var nsec int64
 	if t[0] == '.' {
 		k := 1
 		for k < len(t) && '0' <= t[k] && t[k] <= '9' {
+			if k <= 9 {
+				nsec = nsec*10 + int64(t[k]-'0')
+			}
 			k++
+		}
+		for i := k; i <= 9; i++ {
+			nsec *= 10
 		}
 		if k == 1 {
 			return bad()
@@ -157,7 +172,7 @@ func parseDay(b []byte, z *zoneCache) (Date, error) {
 			return bad()
 		}
 		if oh > 23 || om > 59 {
-			return 0, fmt.Errorf("%s has an invalid zone offset", quoteShort(b))
+			return 0, at, fmt.Errorf("%s has an invalid zone offset", quoteShort(b))
 		}
 		off = int64(oh*3600 + om*60)
 		if t[0] == '-' {
@@ -168,7 +183,7 @@ func parseDay(b []byte, z *zoneCache) (Date, error) {
 	}
 	sec := days*86400 + int64(hh*3600+mm*60+ss) - off
 	local := sec + z.offsetAt(sec)
-	return Date(floorDiv(local, 86400)), nil
+	return Date(floorDiv(local, 86400)), time.Unix(sec, nsec).UTC(), nil
 }
 
 func floorDiv(a, b int64) int64 {

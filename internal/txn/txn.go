@@ -3,6 +3,8 @@
 package txn
 
 import (
+	"time"
+
 	"github.com/shopspring/decimal"
 
 	"github.com/taxagg/taxagg/internal/money"
@@ -16,7 +18,11 @@ type Transaction struct {
 	Day Date
 	// RateDay is the date rates are taken at: OriginalDate for a refund that
 	// gives one, else Day.
-	RateDay  Date
+	RateDay Date
+	// Time is the instant of the sale when date is an RFC 3339 timestamp,
+	// the zero time for a plain YYYY-MM-DD. It plays no part in the tax
+	// (nor in ContentHash); nexus uses it to order the sales of one day.
+	Time     time.Time
 	Refund   bool
 	Currency money.Currency
 	Customer string

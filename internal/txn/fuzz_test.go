@@ -1,0 +1,98 @@
+package txn
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/taxagg/taxagg/internal/jsonscan"
+)
+
+func FuzzParseJSON(f *testing.F) {
+	for _, s := range []string{
+		obj(`"amount":"129.99"`),
+		obj(`"amount":12.5,"quantity":"2","type":"refund","original_date":"2024-01-01T10:00:00+02:00"`),
+		obj(`"lines":[{"amount":"1","product":"saas"},{"amount":2,"tax_included":true}],"jurisdictions":["US-TX"]`),
+		obj(`"amount":"1e3"`), obj(`"amount":"-0"`), `{"id":"a","id":"a"}`, `{"a":"\ud83d\ude00\u00e9\ud800"}`,
+		`{"a":[{"b":[null,true,false,-0.5e-3]}]}`, `{`, `{"a":"\x"}`, "{\"a\":\"\xff\"}", `[]`, `{} x`,
+	} {
+		f.Add([]byte(s))
+	}
+	p := NewParser(ParseOptions{})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var tx Transaction
+		err := p.ParseJSON(in, &tx)
+		var fe *FieldError
+		if err != nil && !errors.As(err, &fe) {
+			t.Fatalf("error %T %v", err, err)
+		}
+		// The scanner agrees with encoding/json on what is valid, except
+		// that it rejects invalid UTF-8 and very deep nesting.
+		var sc jsonscan.Scanner
+		_, serr := sc.Object(in)
+		var obj map[string]json.RawMessage
+		jerr := json.Unmarshal(in, &obj)
+		if serr == nil && (jerr != nil || !json.Valid(in)) {
+			t.Fatalf("scanner accepts %q; encoding/json: %v", in, jerr)
+		}
+		if serr != nil && jerr == nil && obj != nil && utf8.Valid(in) && depth(in) <= jsonscan.MaxDepth {
+			t.Fatalf("scanner rejects %q: %v", in, serr)
+		}
+		if err != nil {
+			return
+		}
+		// Accepted records hold what the contract promises.
+		if tx.ID == "" || tx.Country == "" || tx.Currency.Code == "" || len(tx.Lines) == 0 {
+			t.Fatalf("incomplete %+v", tx)
+		}
+		for _, ln := range tx.Lines {
+			if ln.Amount.Sign() < 0 || ln.Quantity.Sign() <= 0 || ln.Product == "" {
+				t.Fatalf("bad line %+v", ln)
+			}
+			if -ln.Amount.Exponent() > tx.Currency.Digits {
+				t.Fatalf("amount %v in %s", ln.Amount, tx.Currency.Code)
+			}
+		}
+		if !tx.Refund && tx.RateDay != tx.Day {
+			t.Fatalf("sale with rate day %v", tx.RateDay)
+		}
+		// Fields round-trip: the members rebuilt give the same object.
+		var rebuilt []byte
+		rebuilt = append(rebuilt, '{')
+		for i, fld := range p.Fields() {
+			if i > 0 {
+				rebuilt = append(rebuilt, ',')
+			}
+			rebuilt = append(rebuilt, fld.RawKey...)
+			rebuilt = append(rebuilt, ':')
+			rebuilt = append(rebuilt, fld.Value...)
+		}
+		rebuilt = append(rebuilt, '}')
+		var tx2 Transaction
+		if err := p.ParseJSON(rebuilt, &tx2); err != nil || tx2.ContentHash != tx.ContentHash {
+			t.Fatalf("rebuilt %q: %v", rebuilt, err)
+		}
+	})
+}
+
+func depth(b []byte) int {
+	d, m, inStr, esc := 0, 0, false, false
+	for _, c := range b {
+		switch {
+		case esc:
+			esc = false
+		case inStr && c == '\\':
+			esc = true
+		case c == '"':
+			inStr = !inStr
+		case inStr:
+		case c == '{' || c == '[':
+			d++
+			m = max(m, d)
+		case c == '}' || c == ']':
+			d--
+		}
+	}
+	return m
+}
