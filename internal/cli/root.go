@@ -44,9 +44,8 @@ jurisdiction and on what sales. It also reconciles two billing exports into one 
 		NewCmdAggregate(f, nil),
 		NewCmdCalc(f, nil),
 		NewCmdExplain(f, nil),
+		NewCmdNexus(f, nil),
 		NewCmdRules(f),
-		NewCmdReconcile(f, nil),
-		NewCmdFetch(f, nil),
 		NewCmdVersion(f),
 	)
 	return root

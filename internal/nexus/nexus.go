@@ -1,0 +1,222 @@
+// Package nexus measures economic-nexus exposure (SPEC §5.3): for every
+// jurisdiction whose rules carry a `nexus` threshold, the sales and
+// transactions it saw per window, a status, and the transaction that
+// crossed the threshold.
+//
+// It works in one streaming pass plus per-day state. While the input
+// streams, each worker keeps, per (jurisdiction, day), the net sales and
+// the count of sales, and appends a small record per (transaction,
+// jurisdiction) to its own spill file. Memory grows with jurisdictions ×
+// days, never with transactions. At the end the day sums are merged (sums
+// commute, so the worker count and input order do not matter), the windows
+// are evaluated day by day to find the day a threshold was crossed, and
+// the spill files are read back once, keeping only the records of those
+// crossing days, to name the transaction that crossed. Spill files are
+// unlinked as soon as they are created where the system allows it, so
+// nothing is left behind even when the process is killed; Close removes
+// them otherwise.
+//
+// What counts (the README states the same):
+//
+//   - A transaction counts toward every jurisdiction it falls in under the
+//     rules (rules.Result.Jurisdictions: address matching or explicit
+//     codes) that has a nexus threshold.
+//   - Sales are gross: the sum of the transaction's line amounts, exempt and
+//     non-taxable sales included (most states count gross sales, resale and
+//     exempt sales among them). A tax-included line counts net of the taxes
+//     backed out of it (SPEC §4.7), so sales equal aggregate's gross_sales;
+//     when no tax is in force to back out, its amount counts as given.
+//   - Refunds subtract their amounts from sales and do not count as
+//     transactions; a sale counts as one transaction per jurisdiction
+//     however many lines it has.
+//   - Thresholds are in one currency (USD unless told otherwise). Sales in
+//     other currencies are never converted nor added; they are counted per
+//     row as other-currency transactions so that they are not lost silently.
+//   - A threshold is met when the figure is greater than or equal to it
+//     (some statutes say "exceeds": a figure exactly at the threshold is
+//     reported as exceeded, the cautious reading). combine any: one met
+//     threshold is enough; all: every threshold the rules set must be met.
+//   - Upcoming: the test would pass against 85% of the thresholds.
+//   - Thresholds are tested at the close of each day. The crossing day is
+//     the first day whose closing totals meet the test; the crossing
+//     transaction is the first of that day, in time order, after which the
+//     running totals meet it. Within a day, sales given a date only come
+//     first, then timestamped ones by instant, ties broken by id, so the
+//     answer does not depend on the input order.
+package nexus
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/taxagg/taxagg/internal/money"
+	"github.com/taxagg/taxagg/internal/rules"
+	"github.com/taxagg/taxagg/internal/txn"
+)
+
+// Options configure a Tracker.
+type Options struct {
+	// Currency is the thresholds' currency; zero means USD.
+	Currency money.Currency
+	// TempDir holds the spill files; empty means os.TempDir().
+	TempDir string
+}
+
+// Tracker collects the per-day state of every worker. Make one per run,
+// give each goroutine its own Worker, call Rows once the input is done,
+// and always Close it.
+type Tracker struct {
+	opt     Options
+	mu      sync.Mutex
+	workers []*Worker
+}
+
+// New returns an empty Tracker.
+func New(opt Options) *Tracker {
+	if opt.Currency.Code == "" {
+		opt.Currency, _ = money.LookupCurrency("USD")
+	}
+	return &Tracker{opt: opt}
+}
+
+// NewWorker returns a Worker for one goroutine. It is safe to call
+// concurrently.
+func (t *Tracker) NewWorker() *Worker {
+	w := &Worker{
+		cur:  t.opt.Currency.Code,
+		dir:  t.opt.TempDir,
+		days: map[dayKey]*daySum{},
+		jidx: map[*rules.Jurisdiction]uint32{},
+	}
+	t.mu.Lock()
+	t.workers = append(t.workers, w)
+	t.mu.Unlock()
+	return w
+}
+
+// Close removes the spill files. It is safe to call more than once.
+func (t *Tracker) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var errs []error
+	for _, w := range t.workers {
+		if w.spill != nil {
+			errs = append(errs, w.spill.close())
+			w.spill = nil
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type dayKey struct {
+	j   *rules.Jurisdiction
+	day txn.Date
+}
+
+// daySum is one jurisdiction's figures for one day.
+type daySum struct {
+	sales decimal.Decimal // threshold currency, refunds negative
+	count int64           // sales (not refunds) in the threshold currency
+	other int64           // transactions in other currencies
+}
+
+// Worker is one goroutine's share of a Tracker. It is not safe for
+// concurrent use.
+type Worker struct {
+	cur  string
+	dir  string
+	days map[dayKey]*daySum
+	// jurisdictions seen, numbered for the spill records
+	jurs []*rules.Jurisdiction
+	jidx map[*rules.Jurisdiction]uint32
+
+	spill  *spill
+	err    error // the first spill error
+	hasDay bool
+	last   txn.Date // the latest day of any transaction added
+}
+
+// Add counts one accepted, evaluated transaction.
+func (w *Worker) Add(tx *txn.Transaction, res *rules.Result) {
+	if !w.hasDay || tx.Day > w.last {
+		w.last, w.hasDay = tx.Day, true
+	}
+	var amount decimal.Decimal
+	summed := false
+	for _, j := range res.Jurisdictions {
+		if j.Nexus == nil {
+			continue
+		}
+		k := dayKey{j, tx.Day}
+		s := w.days[k]
+		if s == nil {
+			s = &daySum{}
+			w.days[k] = s
+		}
+		if tx.Currency.Code != w.cur {
+			s.other++
+			continue
+		}
+		if !summed {
+			amount, summed = netAmount(tx, res), true
+		}
+		s.sales = s.sales.Add(amount)
+		if !tx.Refund {
+			s.count++
+		}
+		w.record(j, tx, amount)
+	}
+}
+
+// netAmount is the sum of a transaction's line amounts, negative for a
+// refund. With tax-included lines it is the net the rule engine backed out:
+// every tax's lines carry the same adjusted net in Gross (SPEC §4.7), so
+// the first tax's are summed.
+func netAmount(tx *txn.Transaction, res *rules.Result) decimal.Decimal {
+	included := false
+	for i := range tx.Lines {
+		included = included || tx.Lines[i].TaxIncluded
+	}
+	if included && len(res.Lines) > 0 {
+		var sum decimal.Decimal
+		first := res.Lines[0].Tax
+		for i := range res.Lines {
+			if res.Lines[i].Tax == first {
+				sum = sum.Add(res.Lines[i].Gross)
+			}
+		}
+		return sum // already negative for a refund
+	}
+	var sum decimal.Decimal
+	for i := range tx.Lines {
+		sum = sum.Add(tx.Lines[i].Amount)
+	}
+	if tx.Refund {
+		sum = sum.Neg()
+	}
+	return sum
+}
+
+// record spills what is needed to find the crossing transaction later.
+func (w *Worker) record(j *rules.Jurisdiction, tx *txn.Transaction, amount decimal.Decimal) {
+	if w.err != nil {
+		return
+	}
+	if w.spill == nil {
+		w.spill, w.err = newSpill(w.dir)
+		if w.err != nil {
+			return
+		}
+	}
+	ji, ok := w.jidx[j]
+	if !ok {
+		ji = uint32(len(w.jurs))
+		w.jurs = append(w.jurs, j)
+		w.jidx[j] = ji
+	}
+	w.err = w.spill.write(&spillRec{
+		jur: ji, day: tx.Day, at: tx.Time, id: tx.ID, amount: amount, refund: tx.Refund,
+	})
+}
