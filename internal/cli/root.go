@@ -46,6 +46,8 @@ jurisdiction and on what sales. It also reconciles two billing exports into one 
 		NewCmdExplain(f, nil),
 		NewCmdNexus(f, nil),
 		NewCmdRules(f),
+		NewCmdReconcile(f, nil),
+		NewCmdFetch(f, nil),
 		NewCmdVersion(f),
 	)
 	return root

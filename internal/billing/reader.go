@@ -1,0 +1,165 @@
+package billing
+
+import (
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ReaderOptions say how to read one export.
+type ReaderOptions struct {
+	// Preset is auto, canonical, stripe or chargebee; ignored when Mapping
+	// is set. Auto recognises each JSON record by its shape: a Stripe object
+	// ("object": "charge"|"invoice"|"refund"|"credit_note"), a Chargebee
+	// invoice or credit note (bare with currency_code, or wrapped as in list
+	// responses), else canonical. CSV input is canonical under auto.
+	Preset  string
+	Mapping *Mapping
+	// Format is the input format: auto (default), json, ndjson, csv.
+	Format string
+	// Extract lists source paths (dotted paths into JSON, or CSV columns)
+	// whose values the reader copies into Record.Extra, in order.
+	Extract []string
+}
+
+// Reader streams canonical records out of one export.
+type Reader struct {
+	source string
+	opts   ReaderOptions
+	items  itemReader
+	csv    *csvGetter
+	csvMap *Mapping
+	dec    decoder
+}
+
+// NewReader starts reading r, named source in errors. Gzip input is
+// detected by its magic bytes.
+func NewReader(r io.Reader, source string, opts ReaderOptions) (*Reader, error) {
+	if opts.Preset == "" {
+		opts.Preset = PresetAuto
+	}
+	switch opts.Preset {
+	case PresetAuto, PresetCanonical, PresetStripe, PresetChargebee:
+	default:
+		if opts.Mapping == nil {
+			return nil, fmt.Errorf("unknown preset %q (want auto, canonical, stripe, chargebee or a mapping file)", opts.Preset)
+		}
+	}
+	format := opts.Format
+	if opts.Mapping != nil && (format == "" || format == FormatAuto) {
+		format = opts.Mapping.Format
+	}
+	items, err := openItems(r, source, format)
+	if err != nil {
+		return nil, err
+	}
+	rd := &Reader{source: source, opts: opts, items: items}
+	if head := items.header(); head != nil {
+		if opts.Mapping == nil && (opts.Preset == PresetStripe || opts.Preset == PresetChargebee) {
+			return nil, &InputError{Source: source, Line: 1, Err: fmt.Errorf("the %s preset reads JSON, not CSV", opts.Preset)}
+		}
+		index := make(map[string]int, len(head))
+		for i, h := range head {
+			if _, dup := index[h]; !dup {
+				index[h] = i
+			}
+		}
+		rd.csv = &csvGetter{index: index}
+		rd.csvMap = opts.Mapping
+		if rd.csvMap == nil {
+			rd.csvMap = identityMapping()
+		}
+		if err := checkColumns(rd.csvMap, index, []string{"id", "date", "currency", "amount"}); err != nil {
+			return nil, &InputError{Source: source, Line: 1, Err: err}
+		}
+	}
+	return rd, nil
+}
+
+// Next returns the next record, or io.EOF. A bad record is an *InputError.
+func (rd *Reader) Next() (Record, error) {
+	it, err := rd.items.next()
+	if err != nil {
+		return Record{}, err
+	}
+	r, err := rd.convert(it)
+	if err != nil {
+		field := ""
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			field, err = fe.field, fe.err
+		}
+		return Record{}, &InputError{Source: rd.source, Line: it.line, Field: field, Err: err}
+	}
+	r.Source, r.Line = rd.source, it.line
+	return r, nil
+}
+
+func (rd *Reader) convert(it item) (Record, error) {
+	if it.json == nil {
+		rd.csv.row = it.row
+		r, err := mappedRecord(rd.csvMap, rd.csv)
+		if err != nil {
+			return r, err
+		}
+		return r, rd.extract(&r, rd.csv)
+	}
+	var (
+		r   Record
+		err error
+	)
+	if rd.opts.Mapping != nil {
+		if _, err := rd.dec.sc.Object(it.json); err != nil {
+			return r, err
+		}
+		g := jsonGetter{d: &rd.dec, raw: it.json}
+		if r, err = mappedRecord(rd.opts.Mapping, g); err != nil {
+			return r, err
+		}
+		return r, rd.extract(&r, g)
+	}
+	var o object
+	if err := rd.dec.decodeObject(it.json, &o); err != nil {
+		return r, err
+	}
+	preset := rd.opts.Preset
+	if preset == PresetAuto {
+		preset = classify(&o)
+	}
+	switch preset {
+	case PresetStripe:
+		r, err = stripeRecord(&o)
+	case PresetChargebee:
+		r, err = rd.dec.chargebeeRecord(&o)
+	case PresetCanonical:
+		r, err = canonicalRecord(&o)
+	default:
+		return r, errField("object", "%q is not a record taxagg knows (charge, invoice, refund, credit_note)", o.Object)
+	}
+	if err != nil || len(rd.opts.Extract) == 0 {
+		return r, err
+	}
+	g := jsonGetter{d: &rd.dec, raw: it.json}
+	if preset == PresetChargebee {
+		// Paths are relative to the invoice itself, wrapped or not.
+		if inner, _ := chargebeeInner(&o); inner != nil {
+			g.raw = inner
+		}
+	}
+	return r, rd.extract(&r, g)
+}
+
+func (rd *Reader) extract(r *Record, g getter) error {
+	if len(rd.opts.Extract) == 0 {
+		return nil
+	}
+	r.Extra = make([]string, len(rd.opts.Extract))
+	for i, p := range rd.opts.Extract {
+		s, _, err := g.get(p)
+		if err != nil {
+			return &fieldError{p, err}
+		}
+		r.Extra[i] = s
+	}
+	return nil
+}

@@ -1,0 +1,346 @@
+package reconcile
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// The spill files hold length-prefixed frames of a small binary encoding of
+// records and ledger rows. They live only for the run.
+
+type encoder struct {
+	b []byte
+	// withRecs keeps the input records behind a row (for --review and
+	// --report); without them the runs are much smaller.
+	withRecs bool
+}
+
+func (e *encoder) uvarint(x uint64) { e.b = binary.AppendUvarint(e.b, x) }
+func (e *encoder) varint(x int64)   { e.b = binary.AppendVarint(e.b, x) }
+func (e *encoder) str(s string) {
+	e.uvarint(uint64(len(s)))
+	e.b = append(e.b, s...)
+}
+func (e *encoder) time(t time.Time) {
+	if t.IsZero() {
+		e.b = append(e.b, 0)
+		return
+	}
+	e.b = append(e.b, 1)
+	e.varint(t.Unix())
+	e.uvarint(uint64(t.Nanosecond()))
+}
+
+// dec writes a decimal as its int64 coefficient and exponent when it fits,
+// else as text.
+func (e *encoder) dec(d decimal.Decimal) {
+	if d.NumDigits() <= 18 {
+		e.b = append(e.b, 1)
+		e.varint(int64(d.Exponent()))
+		e.varint(d.CoefficientInt64())
+		return
+	}
+	e.b = append(e.b, 0)
+	e.str(d.String())
+}
+
+func (e *encoder) rec(r *rec) {
+	e.str(r.key)
+	e.str(r.ID)
+	e.str(r.Kind)
+	e.str(r.Customer)
+	e.str(r.Currency)
+	e.str(r.State)
+	e.b = append(e.b, r.side)
+	e.uvarint(uint64(r.Line))
+	e.uvarint(uint64(r.seq))
+	e.time(r.Date)
+	e.time(r.Updated)
+	e.dec(r.Amount)
+	e.dec(r.Tax)
+	e.uvarint(uint64(len(r.members)))
+	for _, m := range r.members {
+		e.rec(m)
+	}
+}
+
+func (e *encoder) row(r *Row) {
+	e.str(r.Key)
+	e.str(r.IDA)
+	e.str(r.IDB)
+	e.str(r.Source)
+	e.b = append(e.b, byte(r.Status))
+	e.time(r.Date)
+	e.str(r.Customer)
+	e.str(r.Currency)
+	e.dec(r.Amount)
+	e.dec(r.Tax)
+	e.str(r.State)
+	e.uvarint(uint64(len(r.Diffs)))
+	for _, d := range r.Diffs {
+		e.str(d.Field)
+		e.str(d.A)
+		e.str(d.B)
+	}
+	if r.Fuzzy {
+		e.b = append(e.b, 1)
+	} else {
+		e.b = append(e.b, 0)
+	}
+	e.str(r.note)
+	e.uvarint(uint64(r.seq))
+	for _, rs := range [][]*rec{r.A, r.B} {
+		if !e.withRecs {
+			rs = nil
+		}
+		e.uvarint(uint64(len(rs)))
+		for _, x := range rs {
+			e.rec(x)
+		}
+	}
+}
+
+var errCorrupt = errors.New("spill file is corrupt")
+
+type decoder struct {
+	b     []byte
+	err   error
+	names [2]string // source names of the sides
+}
+
+func (d *decoder) uvarint() uint64 {
+	x, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errCorrupt
+		d.b = nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return x
+}
+
+func (d *decoder) varint() int64 {
+	x, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errCorrupt
+		d.b = nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return x
+}
+
+func (d *decoder) byte() byte {
+	if len(d.b) == 0 {
+		d.err = errCorrupt
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) str() string {
+	n := d.uvarint()
+	if uint64(len(d.b)) < n {
+		d.err = errCorrupt
+		d.b = nil
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) time() time.Time {
+	if d.byte() == 0 {
+		return time.Time{}
+	}
+	sec := d.varint()
+	ns := d.uvarint()
+	return time.Unix(sec, int64(ns)).UTC()
+}
+
+func (d *decoder) dec() decimal.Decimal {
+	if d.byte() == 1 {
+		exp := d.varint()
+		return decimal.New(d.varint(), int32(exp))
+	}
+	x, err := decimal.NewFromString(d.str())
+	if err != nil && d.err == nil {
+		d.err = errCorrupt
+	}
+	return x
+}
+
+func (d *decoder) rec() *rec {
+	r := &rec{}
+	r.key = d.str()
+	r.ID = d.str()
+	r.Kind = d.str()
+	r.Customer = d.str()
+	r.Currency = internCode(d.str())
+	r.State = d.str()
+	r.side = d.byte() & 1
+	r.Line = int(d.uvarint())
+	r.seq = int64(d.uvarint())
+	r.Date = d.time()
+	r.Updated = d.time()
+	r.Amount = d.dec()
+	r.Tax = d.dec()
+	r.Source = d.names[r.side]
+	if n := d.uvarint(); n > 0 {
+		if n > 1<<24 || d.err != nil {
+			d.err = errCorrupt
+			return r
+		}
+		r.members = make([]*rec, n)
+		for i := range r.members {
+			r.members[i] = d.rec()
+		}
+	}
+	if r.key == r.ID {
+		r.key = r.ID // share the string
+	}
+	return r
+}
+
+func (d *decoder) row() *Row {
+	r := &Row{}
+	r.Key = d.str()
+	r.IDA = d.str()
+	r.IDB = d.str()
+	r.Source = d.str()
+	r.Status = Status(d.byte())
+	r.Date = d.time()
+	r.Customer = d.str()
+	r.Currency = internCode(d.str())
+	r.Amount = d.dec()
+	r.Tax = d.dec()
+	r.State = d.str()
+	if n := d.uvarint(); n > 0 && n < 1<<16 {
+		r.Diffs = make([]Diff, n)
+		for i := range r.Diffs {
+			r.Diffs[i] = Diff{d.str(), d.str(), d.str()}
+		}
+	}
+	r.Fuzzy = d.byte() == 1
+	r.note = d.str()
+	r.seq = int64(d.uvarint())
+	for i := 0; i < 2; i++ {
+		n := d.uvarint()
+		if n > 1<<24 || d.err != nil {
+			d.err = errCorrupt
+			return r
+		}
+		rs := make([]*rec, n)
+		for j := range rs {
+			rs[j] = d.rec()
+		}
+		if i == 0 {
+			r.A = rs
+		} else {
+			r.B = rs
+		}
+	}
+	if r.Status >= numStatus {
+		d.err = errCorrupt
+	}
+	return r
+}
+
+func internCode(s string) string {
+	switch s {
+	case "USD":
+		return "USD"
+	case "EUR":
+		return "EUR"
+	case "GBP":
+		return "GBP"
+	case "JPY":
+		return "JPY"
+	}
+	return s
+}
+
+// frameWriter writes length-prefixed frames.
+type frameWriter struct {
+	w   *bufio.Writer
+	e   encoder
+	n   int64 // frames written
+	len [binary.MaxVarintLen64]byte
+}
+
+func (f *frameWriter) flushFrame() error {
+	k := binary.PutUvarint(f.len[:], uint64(len(f.e.b)))
+	if _, err := f.w.Write(f.len[:k]); err != nil {
+		return err
+	}
+	_, err := f.w.Write(f.e.b)
+	f.e.b = f.e.b[:0]
+	f.n++
+	return err
+}
+
+func (f *frameWriter) writeRec(r *rec) error {
+	f.e.rec(r)
+	return f.flushFrame()
+}
+
+func (f *frameWriter) writeRow(r *Row) error {
+	f.e.row(r)
+	return f.flushFrame()
+}
+
+// frameReader reads length-prefixed frames.
+type frameReader struct {
+	r   *bufio.Reader
+	buf []byte
+	d   decoder
+}
+
+func (f *frameReader) next() (*decoder, error) {
+	n, err := binary.ReadUvarint(f.r)
+	if err != nil {
+		if err == io.EOF {
+			return nil, io.EOF
+		}
+		return nil, fmt.Errorf("read spill file: %w", err)
+	}
+	if n > 1<<30 {
+		return nil, errCorrupt
+	}
+	if uint64(cap(f.buf)) < n {
+		f.buf = make([]byte, n)
+	}
+	f.buf = f.buf[:n]
+	if _, err := io.ReadFull(f.r, f.buf); err != nil {
+		return nil, fmt.Errorf("read spill file: %w", err)
+	}
+	f.d.b, f.d.err = f.buf, nil
+	return &f.d, nil
+}
+
+func (f *frameReader) readRec() (*rec, error) {
+	d, err := f.next()
+	if err != nil {
+		return nil, err
+	}
+	r := d.rec()
+	return r, d.err
+}
+
+func (f *frameReader) readRow() (*Row, error) {
+	d, err := f.next()
+	if err != nil {
+		return nil, err
+	}
+	r := d.row()
+	return r, d.err
+}

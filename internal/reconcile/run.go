@@ -1,0 +1,539 @@
+package reconcile
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sync"
+
+	"github.com/taxagg/taxagg/internal/billing"
+)
+
+// recordShare is the part of the memory budget that the records may take
+// while they are loaded for matching; the rest is for the ledger rows, the
+// index and the garbage collector's headroom.
+const recordShare = 0.35
+
+// Run reconciles a against b and writes the ledger to out.Ledger, the
+// review queue, the report and the summary to the others. Bad input is an
+// error that names the file, line and field (*billing.InputError); a
+// duplicate key under DupError is a *DuplicateKeyError. The returned Result
+// is valid when err is nil; its Findings() decide the exit status.
+func Run(ctx context.Context, opts Options, a, b Input, out Outputs) (*Result, error) {
+	return run(ctx, opts, a, b, out, nil)
+}
+
+// run is Run with a hook that sees every ledger row (for tests).
+func run(ctx context.Context, opts Options, a, b Input, out Outputs, hook func(*Row)) (*Result, error) {
+	if opts.DateWindow < 0 {
+		return nil, errors.New("--date-window must not be negative")
+	}
+	if opts.AmountTolerance.Sign() < 0 {
+		return nil, errors.New("--amount-tolerance must not be negative")
+	}
+	if opts.Memory <= 0 {
+		opts.Memory = DefaultMemory
+	}
+	keyA, keyB := opts.Key, opts.Key
+	if len(opts.KeyA) > 0 {
+		keyA = opts.KeyA
+	}
+	if len(opts.KeyB) > 0 {
+		keyB = opts.KeyB
+	}
+	ksA, exA, err := newKeySpec(keyA)
+	if err != nil {
+		return nil, fmt.Errorf("--key-a: %w", err)
+	}
+	ksB, exB, err := newKeySpec(keyB)
+	if err != nil {
+		return nil, fmt.Errorf("--key-b: %w", err)
+	}
+	if len(ksA.parts) != len(ksB.parts) {
+		return nil, fmt.Errorf("the keys of A (%s) and B (%s) have different numbers of fields", ksA.name(), ksB.name())
+	}
+	res := newResult()
+	res.Manifest = Manifest{Version: opts.Version, InputA: a.Name, InputB: b.Name,
+		FromA: fromName(a), FromB: fromName(b), Key: ksA.name(), KeyB: ksB.name()}
+
+	var readers [2]*billing.Reader
+	for i, in := range []struct {
+		in      Input
+		extract []string
+	}{{a, exA}, {b, exB}} {
+		rd, err := billing.NewReader(in.in.R, in.in.Name, billing.ReaderOptions{
+			Preset: in.in.Preset, Mapping: in.in.Mapping, Format: in.in.Format, Extract: in.extract})
+		if err != nil {
+			return nil, err
+		}
+		readers[i] = rd
+	}
+
+	e := &engine{
+		opts:     opts,
+		res:      res,
+		keys:     [2]keySpec{ksA, ksB},
+		names:    [2]string{a.Name, b.Name},
+		budget:   int64(float64(opts.Memory) * recordShare),
+		splitMin: minSplitRecords,
+		m: &matcher{tol: opts.AmountTolerance, window: opts.DateWindow, prefer: opts.Prefer,
+			dups: opts.Duplicates, keyA: ksA.name(), keyB: ksB.name()},
+	}
+	if opts.splitMin > 0 {
+		e.splitMin = opts.splitMin
+	}
+	e.withRecs = out.Review != nil || out.Report != nil || hook != nil
+	defer e.cleanup()
+	if err := e.load(ctx, readers); err != nil {
+		return nil, err
+	}
+
+	lw, err := newLedgerWriter(out.Ledger, opts.Format, res.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	em := &emitter{lw: lw, res: res, hook: hook}
+	if out.Review != nil {
+		em.review = bufio.NewWriterSize(out.Review, 32<<10)
+	}
+	var findings io.ReadWriter
+	if out.Report != nil {
+		if e.sd != nil {
+			f, err := e.sd.create("findings")
+			if err != nil {
+				return nil, err
+			}
+			f.close()
+			ff, err := os.OpenFile(f.path, os.O_RDWR|os.O_TRUNC, 0o600)
+			if err != nil {
+				return nil, fmt.Errorf("spill: %w", err)
+			}
+			defer ff.Close()
+			findings = ff
+		} else {
+			findings = &bytes.Buffer{}
+		}
+		em.findings = bufio.NewWriterSize(findings, 32<<10)
+	}
+	if err := e.reconcile(ctx, em.emit); err != nil {
+		return nil, err
+	}
+	if err := lw.close(); err != nil {
+		return nil, fmt.Errorf("write ledger: %w", err)
+	}
+	if em.review != nil {
+		if err := em.review.Flush(); err != nil {
+			return nil, fmt.Errorf("write review: %w", err)
+		}
+	}
+	res.Groups = int64(e.m.groups)
+	res.TotalsA.finish()
+	res.TotalsB.finish()
+	res.Ledger.finish()
+	if out.Report != nil {
+		if err := em.findings.Flush(); err != nil {
+			return nil, fmt.Errorf("write report: %w", err)
+		}
+		if s, ok := findings.(io.Seeker); ok {
+			if _, err := s.Seek(0, io.SeekStart); err != nil {
+				return nil, fmt.Errorf("write report: %w", err)
+			}
+		}
+		if err := res.writeReport(out.Report, findings); err != nil {
+			return nil, fmt.Errorf("write report: %w", err)
+		}
+	}
+	if out.Summary != nil && !opts.Quiet {
+		if err := res.WriteSummary(out.Summary); err != nil {
+			return nil, fmt.Errorf("write summary: %w", err)
+		}
+	}
+	return res, nil
+}
+
+func fromName(in Input) string {
+	if in.Mapping != nil {
+		return in.Mapping.Name
+	}
+	if in.Preset == "" {
+		return billing.PresetAuto
+	}
+	return in.Preset
+}
+
+type engine struct {
+	opts   Options
+	res    *Result
+	m      *matcher
+	keys   [2]keySpec
+	names  [2]string
+	budget int64
+	used   int64
+	recs   [2][]*rec
+	sd     *spillDir
+	parts  *partitionSet
+	runs   []string
+	fuzzyP *partitionSet
+	// splitMin is the fewest records a partition must hold to be split.
+	splitMin int64
+	// withRecs: the rows must keep their input records (review, report).
+	withRecs bool
+	// dupErr is the earliest duplicate key under --duplicates error.
+	dupErr *DuplicateKeyError
+}
+
+func (e *engine) cleanup() {
+	if e.parts != nil {
+		e.parts.close()
+	}
+	if e.fuzzyP != nil {
+		e.fuzzyP.close()
+	}
+	if e.sd != nil {
+		e.sd.remove()
+	}
+}
+
+// batch is a run of parsed records of one side, or its end (err or done).
+type batch struct {
+	side uint8
+	recs []*rec
+	err  error
+	done bool
+	read int64
+}
+
+const batchSize = 512
+
+// load reads both sides, spilling to key partitions past the budget. Each
+// side is parsed by its own goroutine (parsing is most of the work); one
+// loop adds the records, so the budget and the spill files have a single
+// owner. Both goroutines have ended when load returns. When both inputs
+// are bad, A's error is the one reported, whatever the timing.
+func (e *engine) load(ctx context.Context, readers [2]*billing.Reader) error {
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan batch, 4)
+	var wg sync.WaitGroup
+	for side, rd := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.produce(pctx, uint8(side), rd, ch)
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(ch)
+	}()
+	var errs [2]error
+	var addErr error
+	for b := range ch {
+		switch {
+		case b.err != nil:
+			errs[b.side] = b.err
+			if b.side == sideA {
+				cancel()
+			}
+			continue
+		case b.done:
+			if b.side == sideA {
+				e.res.ReadA = b.read
+			} else {
+				e.res.ReadB = b.read
+			}
+			continue
+		}
+		if addErr != nil || errs[sideA] != nil || errs[sideB] != nil {
+			continue // draining
+		}
+		totals := e.res.TotalsA
+		if b.side == sideB {
+			totals = e.res.TotalsB
+		}
+		for _, r := range b.recs {
+			totals.add(r.Currency, r.Amount, r.Tax)
+			if err := e.add(r); err != nil {
+				addErr = err
+				cancel()
+				break
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if errs[sideA] != nil {
+		return errs[sideA]
+	}
+	if errs[sideB] != nil {
+		return errs[sideB]
+	}
+	return addErr
+}
+
+// produce parses one side into batches.
+func (e *engine) produce(ctx context.Context, side uint8, rd *billing.Reader, ch chan<- batch) {
+	ks := e.keys[side]
+	recs := make([]*rec, 0, batchSize)
+	var seq int64
+	for ; ; seq++ {
+		if len(recs) == batchSize {
+			if err := ctx.Err(); err != nil {
+				ch <- batch{side: side, err: err}
+				return
+			}
+			ch <- batch{side: side, recs: recs}
+			recs = make([]*rec, 0, batchSize)
+		}
+		br, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			ch <- batch{side: side, err: err}
+			return
+		}
+		r := &rec{Record: br, side: side, seq: seq}
+		r.key = ks.keyOf(&r.Record)
+		r.Extra = nil
+		recs = append(recs, r)
+	}
+	if len(recs) > 0 {
+		ch <- batch{side: side, recs: recs}
+	}
+	ch <- batch{side: side, done: true, read: seq}
+}
+
+func (e *engine) add(r *rec) error {
+	if e.parts != nil {
+		return e.parts.add(r)
+	}
+	e.recs[r.side] = append(e.recs[r.side], r)
+	e.used += recBytes(r)
+	if e.used <= e.budget {
+		return nil
+	}
+	sd, err := newSpillDir(e.opts.TempDir, e.names)
+	if err != nil {
+		return err
+	}
+	sd.withRecs = e.withRecs
+	e.sd = sd
+	if e.parts, err = sd.newPartitions(spillPartitions, 1, true, "key"); err != nil {
+		return err
+	}
+	e.res.Partitions = spillPartitions
+	for side := range e.recs {
+		for i, x := range e.recs[side] {
+			if err := e.parts.add(x); err != nil {
+				return err
+			}
+			e.recs[side][i] = nil
+		}
+		e.recs[side] = nil
+	}
+	e.used = 0
+	return nil
+}
+
+// reconcile matches what was loaded and emits the ledger in order.
+func (e *engine) reconcile(ctx context.Context, emit func(*Row) error) error {
+	if e.parts == nil {
+		rows, la, lb, err := e.m.matchKeys(ctx, e.recs[0], e.recs[1])
+		if err != nil {
+			return err
+		}
+		e.recs = [2][]*rec{}
+		more, err := e.m.fuzzy(ctx, la, lb, e.opts.Fuzzy)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, more...)
+		slices.SortFunc(rows, rowCmp)
+		for i, r := range rows {
+			if err := emit(r); err != nil {
+				return err
+			}
+			rows[i] = nil
+		}
+		return nil
+	}
+	if err := e.parts.close(); err != nil {
+		return err
+	}
+	if e.opts.Fuzzy {
+		var err error
+		if e.fuzzyP, err = e.sd.newPartitions(spillPartitions, 7, false, "fuzzy"); err != nil {
+			return err
+		}
+	}
+	parts := e.parts
+	for i := range parts.files[0] {
+		est, n := parts.bytes(i)
+		if err := e.partition(ctx, parts.path(0, i), parts.path(1, i), est, n, 0, true); err != nil {
+			return err
+		}
+	}
+	e.parts = nil
+	if e.dupErr != nil {
+		return e.dupErr
+	}
+	if e.fuzzyP != nil {
+		fp := e.fuzzyP
+		if err := fp.close(); err != nil {
+			return err
+		}
+		e.fuzzyP = nil
+		for i := range fp.files[0] {
+			est, n := fp.bytes(i)
+			if err := e.partition(ctx, fp.path(0, i), fp.path(1, i), est, n, 0, false); err != nil {
+				return err
+			}
+		}
+	}
+	return e.sd.merge(ctx, e.runs, emit)
+}
+
+func (e *engine) writeRun(rows []*Row) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	slices.SortFunc(rows, rowCmp)
+	path, err := e.sd.writeRun(rows)
+	if err != nil {
+		return err
+	}
+	e.runs = append(e.runs, path)
+	return nil
+}
+
+// partition reconciles one partition: by key (byKey), or the fuzzy pairing
+// of leftovers partitioned by customer + currency. One still larger than
+// the budget is split by another hash of the same thing, so that a key (or
+// a fuzzy bucket) stays whole.
+func (e *engine) partition(ctx context.Context, pathA, pathB string, est, count int64, depth int, byKey bool) error {
+	if pathA == "" && pathB == "" {
+		return nil
+	}
+	if est > e.budget && depth < maxSplitDepth && count >= e.splitMin {
+		seed := uint64(depth) + 2
+		if !byKey {
+			seed += 100
+		}
+		sub, err := e.sd.newPartitions(splitFanout, seed, byKey, "split")
+		if err != nil {
+			return err
+		}
+		for _, p := range []string{pathA, pathB} {
+			if err := e.sd.readRecs(ctx, p, sub.add); err != nil {
+				sub.close()
+				return err
+			}
+		}
+		if err := sub.close(); err != nil {
+			return err
+		}
+		for i := range sub.files[0] {
+			est, n := sub.bytes(i)
+			if err := e.partition(ctx, sub.path(0, i), sub.path(1, i), est, n, depth+1, byKey); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var recs [2][]*rec
+	for side, p := range []string{pathA, pathB} {
+		if err := e.sd.readRecs(ctx, p, func(r *rec) error {
+			recs[side] = append(recs[side], r)
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	if !byKey {
+		rows, err := e.m.fuzzy(ctx, recs[0], recs[1], true)
+		if err != nil {
+			return err
+		}
+		return e.writeRun(rows)
+	}
+	rows, la, lb, err := e.m.matchKeys(ctx, recs[0], recs[1])
+	var de *DuplicateKeyError
+	if errors.As(err, &de) {
+		// Go on checking the other partitions: the error reported is the
+		// earliest in the input, as in memory.
+		if e.dupErr == nil || de.order[0] < e.dupErr.order[0] ||
+			(de.order[0] == e.dupErr.order[0] && de.order[1] < e.dupErr.order[1]) {
+			e.dupErr = de
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if e.dupErr != nil {
+		return nil // no more rows: the run will fail
+	}
+	if e.fuzzyP != nil {
+		for _, l := range [][]*rec{la, lb} {
+			for _, r := range l {
+				if err := e.fuzzyP.add(r); err != nil {
+					return err
+				}
+			}
+		}
+	} else {
+		more, err := e.m.fuzzy(ctx, la, lb, false)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, more...)
+	}
+	return e.writeRun(rows)
+}
+
+// emitter writes each ledger row where it goes and keeps the accounts.
+type emitter struct {
+	lw       ledgerWriter
+	res      *Result
+	review   *bufio.Writer
+	findings *bufio.Writer
+	buf      []byte
+	hook     func(*Row)
+}
+
+func (em *emitter) emit(r *Row) error {
+	if em.hook != nil {
+		em.hook(r)
+	}
+	em.res.Counts[r.Status]++
+	em.res.Ledger.add(r.Currency, r.Amount, r.Tax)
+	if r.Fuzzy {
+		em.res.FuzzyPairs++
+	}
+	if err := em.lw.write(r); err != nil {
+		return fmt.Errorf("write ledger: %w", err)
+	}
+	if r.Status == StatusMatch || (em.review == nil && em.findings == nil) {
+		return nil
+	}
+	em.buf = appendReview(em.buf[:0], r)
+	em.buf = append(em.buf, '\n')
+	if em.review != nil {
+		if _, err := em.review.Write(em.buf); err != nil {
+			return fmt.Errorf("write review: %w", err)
+		}
+	}
+	if em.findings != nil {
+		if _, err := em.findings.Write(em.buf); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+	}
+	return nil
+}
