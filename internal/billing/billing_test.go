@@ -167,6 +167,8 @@ func TestFromChargebee(t *testing.T) {
 			id: "inv_6", amount: "0.01", tax: "0.00", state: "draft", kind: "invoice"},
 		{name: "credit note", obj: `{"credit_note":{"id":"cn_1","status":"refunded","date":1,"currency_code":"USD","total":500,"tax":0}}`,
 			id: "cn_1", amount: "5.00", tax: "0.00", state: "refunded", kind: "credit_note"},
+		{name: "bare credit note", obj: `{"id":"cn_2","object":"credit_note","reference_invoice_id":"inv_1","status":"refund_due","date":1,"currency_code":"USD","total":500}`,
+			id: "cn_2", amount: "5.00", tax: "0.00", state: "open", kind: "credit_note"},
 		{name: "bad status inside wrapper", obj: `{"invoice":{"id":"i","status":"odd","date":1,"currency_code":"USD","total":1}}`,
 			err: `invoice.status: "odd" is not an invoice status`},
 		{name: "missing total", obj: `{"id":"i","status":"paid","date":1,"currency_code":"USD"}`, err: "total: is required"},
@@ -203,6 +205,9 @@ func TestReaderShapesAndPositions(t *testing.T) {
 		{"chargebee list", "{\"list\": [\n{\"invoice\": " + inv + "},\n{\"invoice\": " + strings.Replace(inv, "i1", "i2", 1) + "}\n], \"next_offset\": \"x\"}",
 			ReaderOptions{}, []string{"i1", "i2"}, []int{2, 3}},
 		{"json array", "[\n" + inv + ",\n\n" + can + "\n]", ReaderOptions{}, []string{"i1", "k1"}, []int{2, 4}},
+		{"bare chargebee objects (fetch --raw)", `{"id":"i9","object":"invoice","status":"paid","date":1,"currency_code":"USD","total":100}` + "\n" +
+			`{"id":"cn9","object":"credit_note","reference_invoice_id":"i9","status":"refunded","date":1,"currency_code":"USD","total":100}` + "\n",
+			ReaderOptions{}, []string{"i9", "cn9"}, []int{1, 2}},
 		{"ndjson", inv + "\n\n" + can + "\n", ReaderOptions{}, []string{"i1", "k1"}, []int{1, 3}},
 		{"two stripe pages", `{"object":"list","data":[{"id":"ch_1","object":"charge","amount":1,"currency":"usd","created":1,"status":"succeeded"}],"has_more":true}` + "\n" +
 			`{"object":"list","data":[{"id":"ch_2","object":"charge","amount":1,"currency":"usd","created":1,"status":"succeeded"}],"has_more":false}`,

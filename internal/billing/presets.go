@@ -59,11 +59,12 @@ type object struct {
 	} `json:"status_transitions"`
 
 	// Chargebee
-	CurrencyCode string          `json:"currency_code"`
-	CustomerID   string          `json:"customer_id"`
-	UpdatedAt    json.RawMessage `json:"updated_at"`
-	Invoice      json.RawMessage `json:"invoice"`
-	CreditNote   json.RawMessage `json:"credit_note"`
+	CurrencyCode       string          `json:"currency_code"`
+	CustomerID         string          `json:"customer_id"`
+	UpdatedAt          json.RawMessage `json:"updated_at"`
+	Invoice            json.RawMessage `json:"invoice"`
+	CreditNote         json.RawMessage `json:"credit_note"`
+	ReferenceInvoiceID string          `json:"reference_invoice_id"`
 }
 
 // decoder decodes JSON objects into the union of fields the presets know.
@@ -159,6 +160,8 @@ func (d *decoder) fields(fields []jsonscan.Field, o *object, top bool) error {
 			o.Invoice = f.Value
 		case "credit_note":
 			o.CreditNote = f.Value
+		case "reference_invoice_id":
+			o.ReferenceInvoiceID, err = str(f)
 		}
 		if err != nil {
 			return err
@@ -258,18 +261,20 @@ func chargebeeInner(o *object) (json.RawMessage, string) {
 }
 
 // classify picks the preset of one JSON object for --from auto.
+// Chargebee objects carry currency_code (Stripe's never do) and may also
+// say "object": "invoice", so they are recognised first.
 func classify(o *object) string {
+	if o.CurrencyCode != "" {
+		return PresetChargebee
+	}
+	if inner, _ := chargebeeInner(o); inner != nil {
+		return PresetChargebee
+	}
 	switch {
 	case isStripeObject(o.Object):
 		return PresetStripe
 	case o.Object != "":
 		return ""
-	}
-	if inner, _ := chargebeeInner(o); inner != nil {
-		return PresetChargebee
-	}
-	if o.CurrencyCode != "" {
-		return PresetChargebee
 	}
 	return PresetCanonical
 }
@@ -534,6 +539,9 @@ func (d *decoder) chargebeeRecord(o *object) (Record, error) {
 			fe.field = k + "." + fe.field
 		}
 		return r, err
+	}
+	if o.Object == "credit_note" || o.ReferenceInvoiceID != "" {
+		kind = "credit_note" // a bare credit note
 	}
 	return chargebeeFields(o, kind)
 }

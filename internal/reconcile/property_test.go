@@ -3,7 +3,9 @@ package reconcile
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -245,8 +247,11 @@ func canonLines(rows []ledgerRow, swap bool) string {
 // queue and report are the same as in memory, and no temporary file is
 // left behind.
 func TestSpillMatchesMemory(t *testing.T) {
-	a, b := genExports(4, 600)
+	a, b := genExports(4, 400)
 	for _, opts := range propertyOptions() {
+		if opts.Prefer != PreferA {
+			continue // no bearing on spilling
+		}
 		mem := runAll(t, opts, a, b)
 		if mem.res.Partitions != 0 {
 			t.Fatalf("default budget spilled")
@@ -334,4 +339,35 @@ func firstDiff(want, got string) string {
 		}
 	}
 	return "(same)"
+}
+
+// A run reading a pipe that never ends returns when its context is
+// cancelled.
+func TestCancelWhileReading(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var summary bytes.Buffer
+	go func() {
+		res, err := Run(ctx, baseOptions(), Input{Name: "stdin", R: pr},
+			Input{Name: "b.ndjson", R: strings.NewReader(ndjsonOf(cr{ID: "k"}))}, Outputs{Ledger: io.Discard, Summary: &summary})
+		if res == nil || !res.Interrupted {
+			err = fmt.Errorf("no partial result (%v)", err)
+		}
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v, want context.Canceled", err)
+		}
+		if !strings.Contains(summary.String(), "interrupted") {
+			t.Errorf("summary:\n%s", summary.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
 }

@@ -90,6 +90,9 @@ type Result struct {
 	// Partitions is 0 for an in-memory run, else how many key partitions
 	// the records spilled into.
 	Partitions int
+	// Interrupted is set on the partial result of a cancelled run: Read*
+	// and Totals* are then what was read so far.
+	Interrupted bool
 }
 
 // Findings counts ledger records that are not match.
@@ -139,6 +142,9 @@ func (r *Result) WriteSummary(w io.Writer) error {
 	}
 	if r.Partitions > 0 {
 		notes = append(notes, fmt.Sprintf("spilled to %d partitions", r.Partitions))
+	}
+	if r.Interrupted {
+		notes = append(notes, "interrupted: the figures are of what was read so far; no ledger was written")
 	}
 	if len(notes) > 0 {
 		_, err := fmt.Fprintf(w, "  (%s)\n", strings.Join(notes, ", "))

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/taxagg/taxagg/internal/billing"
 )
@@ -17,7 +18,7 @@ import (
 // recordShare is the part of the memory budget that the records may take
 // while they are loaded for matching; the rest is for the ledger rows, the
 // index and the garbage collector's headroom.
-const recordShare = 0.35
+const recordShare = 0.5
 
 // Run reconciles a against b and writes the ledger to out.Ledger, the
 // review queue, the report and the summary to the others. Bad input is an
@@ -38,6 +39,11 @@ func run(ctx context.Context, opts Options, a, b Input, out Outputs, hook func(*
 	}
 	if opts.Memory <= 0 {
 		opts.Memory = DefaultMemory
+	}
+	switch opts.Format {
+	case "", FormatNDJSON, FormatJSON, FormatCSV, FormatTable:
+	default:
+		return nil, fmt.Errorf("unknown ledger format %q (want ndjson, json, csv, table)", opts.Format)
 	}
 	keyA, keyB := opts.Key, opts.Key
 	if len(opts.KeyA) > 0 {
@@ -61,17 +67,17 @@ func run(ctx context.Context, opts Options, a, b Input, out Outputs, hook func(*
 	res.Manifest = Manifest{Version: opts.Version, InputA: a.Name, InputB: b.Name,
 		FromA: fromName(a), FromB: fromName(b), Key: ksA.name(), KeyB: ksB.name()}
 
-	var readers [2]*billing.Reader
+	// The readers are opened by the loading goroutines: opening peeks at
+	// the input, which may block on a pipe.
+	open := [2]func() (*billing.Reader, error){}
 	for i, in := range []struct {
 		in      Input
 		extract []string
 	}{{a, exA}, {b, exB}} {
-		rd, err := billing.NewReader(in.in.R, in.in.Name, billing.ReaderOptions{
-			Preset: in.in.Preset, Mapping: in.in.Mapping, Format: in.in.Format, Extract: in.extract})
-		if err != nil {
-			return nil, err
+		open[i] = func() (*billing.Reader, error) {
+			return billing.NewReader(in.in.R, in.in.Name, billing.ReaderOptions{
+				Preset: in.in.Preset, Mapping: in.in.Mapping, Format: in.in.Format, Extract: in.extract})
 		}
-		readers[i] = rd
 	}
 
 	e := &engine{
@@ -89,8 +95,24 @@ func run(ctx context.Context, opts Options, a, b Input, out Outputs, hook func(*
 	}
 	e.withRecs = out.Review != nil || out.Report != nil || hook != nil
 	defer e.cleanup()
-	if err := e.load(ctx, readers); err != nil {
-		return nil, err
+	// interrupted prints what was read when a signal stops the run
+	// (SPEC §3.4) and returns the partial result with the error.
+	interrupted := func(err error) (*Result, error) {
+		if ctx.Err() == nil {
+			return nil, err
+		}
+		res.ReadA, res.ReadB = e.read[0].Load(), e.read[1].Load()
+		res.Interrupted = true
+		res.TotalsA.finish()
+		res.TotalsB.finish()
+		res.Ledger.finish()
+		if out.Summary != nil && !opts.Quiet {
+			res.WriteSummary(out.Summary)
+		}
+		return res, err
+	}
+	if err := e.load(ctx, open); err != nil {
+		return interrupted(err)
 	}
 
 	lw, err := newLedgerWriter(out.Ledger, opts.Format, res.Manifest)
@@ -121,7 +143,7 @@ func run(ctx context.Context, opts Options, a, b Input, out Outputs, hook func(*
 		em.findings = bufio.NewWriterSize(findings, 32<<10)
 	}
 	if err := e.reconcile(ctx, em.emit); err != nil {
-		return nil, err
+		return interrupted(err)
 	}
 	if err := lw.close(); err != nil {
 		return nil, fmt.Errorf("write ledger: %w", err)
@@ -185,6 +207,8 @@ type engine struct {
 	withRecs bool
 	// dupErr is the earliest duplicate key under --duplicates error.
 	dupErr *DuplicateKeyError
+	// read counts the records parsed on each side, as they are.
+	read [2]atomic.Int64
 }
 
 func (e *engine) cleanup() {
@@ -213,18 +237,20 @@ const batchSize = 512
 // load reads both sides, spilling to key partitions past the budget. Each
 // side is parsed by its own goroutine (parsing is most of the work); one
 // loop adds the records, so the budget and the spill files have a single
-// owner. Both goroutines have ended when load returns. When both inputs
-// are bad, A's error is the one reported, whatever the timing.
-func (e *engine) load(ctx context.Context, readers [2]*billing.Reader) error {
+// owner. Both goroutines have ended when load returns, except when ctx is
+// cancelled while one is blocked in a read: it then ends as soon as that
+// read returns, touching nothing of the run. When both inputs are bad, A's
+// error is the one reported, whatever the timing.
+func (e *engine) load(ctx context.Context, open [2]func() (*billing.Reader, error)) error {
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ch := make(chan batch, 4)
 	var wg sync.WaitGroup
-	for side, rd := range readers {
+	for side, open := range open {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e.produce(pctx, uint8(side), rd, ch)
+			e.produce(pctx, uint8(side), open, ch)
 		}()
 	}
 	go func() {
@@ -233,7 +259,20 @@ func (e *engine) load(ctx context.Context, readers [2]*billing.Reader) error {
 	}()
 	var errs [2]error
 	var addErr error
-	for b := range ch {
+	for {
+		var b batch
+		var ok bool
+		select {
+		case b, ok = <-ch:
+		case <-ctx.Done():
+			// A producer may be blocked reading a pipe that never ends:
+			// do not wait for it. It ends when its read returns, and
+			// sends nothing more (pctx is cancelled).
+			return ctx.Err()
+		}
+		if !ok {
+			break
+		}
 		switch {
 		case b.err != nil:
 			errs[b.side] = b.err
@@ -278,17 +317,28 @@ func (e *engine) load(ctx context.Context, readers [2]*billing.Reader) error {
 }
 
 // produce parses one side into batches.
-func (e *engine) produce(ctx context.Context, side uint8, rd *billing.Reader, ch chan<- batch) {
+func (e *engine) produce(ctx context.Context, side uint8, open func() (*billing.Reader, error), out chan<- batch) {
+	send := func(b batch) {
+		select {
+		case out <- b:
+		case <-ctx.Done():
+		}
+	}
+	rd, err := open()
+	if err != nil {
+		send(batch{side: side, err: err})
+		return
+	}
 	ks := e.keys[side]
 	recs := make([]*rec, 0, batchSize)
 	var seq int64
 	for ; ; seq++ {
 		if len(recs) == batchSize {
 			if err := ctx.Err(); err != nil {
-				ch <- batch{side: side, err: err}
+				send(batch{side: side, err: err})
 				return
 			}
-			ch <- batch{side: side, recs: recs}
+			send(batch{side: side, recs: recs})
 			recs = make([]*rec, 0, batchSize)
 		}
 		br, err := rd.Next()
@@ -296,18 +346,19 @@ func (e *engine) produce(ctx context.Context, side uint8, rd *billing.Reader, ch
 			break
 		}
 		if err != nil {
-			ch <- batch{side: side, err: err}
+			send(batch{side: side, err: err})
 			return
 		}
+		e.read[side].Add(1)
 		r := &rec{Record: br, side: side, seq: seq}
 		r.key = ks.keyOf(&r.Record)
 		r.Extra = nil
 		recs = append(recs, r)
 	}
 	if len(recs) > 0 {
-		ch <- batch{side: side, recs: recs}
+		send(batch{side: side, recs: recs})
 	}
-	ch <- batch{side: side, done: true, read: seq}
+	send(batch{side: side, done: true, read: seq})
 }
 
 func (e *engine) add(r *rec) error {
