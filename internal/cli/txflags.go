@@ -116,6 +116,57 @@ func openInputs(files []string, stdin io.Reader) ([]pipeline.Input, func(), erro
 	return ins, closeAll, nil
 }
 
+// interruptible lets a read from a stream that may block indefinitely
+// (stdin, a FIFO) give up when ctx is cancelled, so that SIGINT stops a run
+// waiting for input. Regular files are returned as they are. The read in
+// flight is left to finish in the background; the process exits soon after.
+func interruptible(ctx context.Context, r io.Reader) io.Reader {
+	if f, ok := r.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			return r
+		}
+	}
+	return &ctxReader{ctx: ctx, r: r, res: make(chan ctxRead, 1)}
+}
+
+type ctxRead struct {
+	n   int
+	err error
+}
+
+type ctxReader struct {
+	ctx     context.Context
+	r       io.Reader
+	res     chan ctxRead
+	buf     []byte
+	pending bool // a read into buf is in flight
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if c.ctx.Err() != nil {
+		return 0, context.Cause(c.ctx)
+	}
+	if !c.pending {
+		if cap(c.buf) < len(p) {
+			c.buf = make([]byte, len(p))
+		}
+		buf := c.buf[:len(p)]
+		c.pending = true
+		go func() {
+			n, err := c.r.Read(buf)
+			c.res <- ctxRead{n, err}
+		}()
+	}
+	select {
+	case r := <-c.res:
+		c.pending = false
+		n := copy(p, c.buf[:r.n])
+		return n, r.err
+	case <-c.ctx.Done():
+		return 0, context.Cause(c.ctx)
+	}
+}
+
 // pipelineOptions turns the shared flags into pipeline options.
 func (o *txOptions) pipelineOptions(prog *rules.Program) (pipeline.Options, error) {
 	in, err := stream.ParseFormat(o.InputFormat)
@@ -233,6 +284,9 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 		return err
 	}
 	defer closeInputs()
+	for i := range ins {
+		ins[i].R = interruptible(ctx, ins[i].R)
+	}
 	var rejects *os.File
 	if o.Rejects != "" {
 		rejects, err = openRejects(o.Rejects)
@@ -244,7 +298,13 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 	} else if o.MaxRejects >= 0 {
 		return usageErrorf("--max-rejects needs --rejects FILE")
 	}
+	toTerminal := f.IO.StdoutIsTTY && (o.Out == "" || o.Out == "-")
+	bar := newProgress(f.IO, o.Quiet, f.Now, o.Files, sink.Ordered() && toTerminal)
+	if bar != nil {
+		popt.Progress = bar.update
+	}
 	counts, runErr := pipeline.Run(ctx, ins, popt, sink)
+	bar.done()
 	if runErr == nil {
 		runErr = write(prog)
 	}

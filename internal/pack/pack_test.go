@@ -115,4 +115,3 @@ func TestNexusThresholds(t *testing.T) {
 		}
 	}
 }
-

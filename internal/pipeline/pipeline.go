@@ -134,7 +134,7 @@ func (e *RejectError) Unwrap() error { return e.Err }
 
 const noLimit = -1
 
-const batchSize = 512
+const batchSize = 128
 
 type batch struct {
 	seq   int
@@ -294,6 +294,10 @@ func readAll(ctx context.Context, inputs []Input, opt Options, jobs chan<- *batc
 	for idx, in := range inputs {
 		r, err := stream.Open(in.Name, in.R, opt.Format, stream.Options{})
 		if err != nil {
+			var se *stream.Error
+			if errors.As(err, &se) {
+				return err // already "source:line: reason"
+			}
 			return fmt.Errorf("read %s: %w", in.Name, err)
 		}
 		for {
@@ -309,6 +313,11 @@ func readAll(ctx context.Context, inputs []Input, opt Options, jobs chan<- *batc
 				free <- b
 				break
 			}
+			if err != nil && ctx.Err() != nil {
+				// A read cut short by the interruption is not bad input.
+				free <- b
+				return nil
+			}
 			b.items = b.items[:0]
 			if err != nil {
 				var se *stream.Error
@@ -316,11 +325,14 @@ func readAll(ctx context.Context, inputs []Input, opt Options, jobs chan<- *batc
 					free <- b
 					return fmt.Errorf("read %s: %w", in.Name, err)
 				}
-				b.items = append(b.items, Item{Source: se.Source, Line: se.Line, err: se.Err, field: se.Field, srcIdx: idx})
+				it := nextItem(b)
+				it.Source, it.Line, it.err, it.field, it.srcIdx = se.Source, se.Line, se.Err, se.Field, idx
 			} else {
 				header := r.Header()
-				for _, rec := range b.recs.Records {
-					it := Item{Source: rec.Source, Line: rec.Line, Text: rec.Text, CSV: rec.CSV, srcIdx: idx}
+				for i := range b.recs.Records {
+					rec := &b.recs.Records[i]
+					it := nextItem(b)
+					it.Source, it.Line, it.Text, it.CSV, it.srcIdx = rec.Source, rec.Line, rec.Text, rec.CSV, idx
 					if rec.CSV != nil {
 						it.Header = header
 					}
@@ -331,7 +343,6 @@ func readAll(ctx context.Context, inputs []Input, opt Options, jobs chan<- *batc
 							it.err, it.field = se.Err, se.Field
 						}
 					}
-					b.items = append(b.items, it)
 				}
 			}
 			b.seq = seq
@@ -349,6 +360,28 @@ func readAll(ctx context.Context, inputs []Input, opt Options, jobs chan<- *batc
 		doneBytes += r.BytesRead()
 	}
 	return nil
+}
+
+// nextItem appends an item to the batch, reusing the buffers an earlier
+// batch left in that slot (the Result's lines and decimals, the rendered
+// output, the parsed transaction's lines) so that a steady run allocates
+// nothing per record. Every other field is reset.
+func nextItem(b *batch) *Item {
+	n := len(b.items)
+	if n < cap(b.items) {
+		b.items = b.items[:n+1]
+	} else {
+		b.items = append(b.items, Item{})
+	}
+	it := &b.items[n]
+	keep := Item{Result: it.Result, Out: it.Out[:0], Fields: it.Fields[:0]}
+	keep.Tx.Lines = it.Tx.Lines[:0]
+	keep.Tx.Jurisdictions = it.Tx.Jurisdictions[:0]
+	keep.Result.Lines = keep.Result.Lines[:0]
+	keep.Result.Jurisdictions = keep.Result.Jurisdictions[:0]
+	keep.Result.Trace = keep.Result.Trace[:0]
+	*it = keep
+	return it
 }
 
 // settle decides, in input order, what becomes of each record of a batch.

@@ -172,8 +172,10 @@ func (r *Reader) row() (rawRec, error) {
 			}
 			// Read until the buffered input has doubled, so that a long row
 			// is parsed again only a few times.
+			// fill makes no progress once the buffer is at its largest and
+			// full (unread > max): stop there, and the check above reports it.
 			want := 2 * (r.w - r.r)
-			for r.w-r.r < want && r.fill() {
+			for r.w-r.r < want && r.w-r.r <= r.max && r.fill() {
 			}
 			if r.rerr != nil {
 				return rawRec{}, r.readError()
