@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/shopspring/decimal"
@@ -239,6 +240,11 @@ func (p *Parser) ParseCSV(header, fields []string, tx *Transaction) error {
 			continue
 		}
 		s := fields[i]
+		if !utf8.ValidString(s) {
+			// As in JSON records: text that is not UTF-8 is refused, not
+			// silently turned into U+FFFD.
+			return &FieldError{Field: fieldNames[k], Err: errors.New("is not valid UTF-8")}
+		}
 		p.vals[k] = val{raw: unsafe.Slice(unsafe.StringData(s), len(s)), s: s, csv: true, set: true}
 	}
 	if v := &p.vals[fLines]; !v.absent() {
