@@ -191,19 +191,38 @@ func (o *txOptions) pipelineOptions(prog *rules.Program) (pipeline.Options, erro
 
 // atomicFile is an output file written under a temporary name and renamed
 // into place only when the run succeeds, so a failed or interrupted run
-// leaves nothing half-written behind.
+// leaves nothing half-written behind. A target that exists and is not a
+// regular file (a device such as /dev/stdout, a FIFO) cannot be replaced by
+// a rename: it is written directly.
 type atomicFile struct {
-	f    *os.File
-	path string
+	f      *os.File
+	path   string
+	direct bool
 }
 
 func createAtomic(path string) (*atomicFile, error) {
+	mode := os.FileMode(0o644)
+	if st, err := os.Stat(path); err == nil {
+		if !st.Mode().IsRegular() {
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				return nil, fmt.Errorf("create output: %w", err)
+			}
+			return &atomicFile{f: f, path: path, direct: true}, nil
+		}
+		mode = st.Mode().Perm() // replacing a file keeps its permissions
+	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
+		return nil, fmt.Errorf("create output: %w", err)
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		os.Remove(f.Name())
 		return nil, fmt.Errorf("create output: %w", err)
 	}
 	return &atomicFile{f: f, path: path}, nil
@@ -213,6 +232,12 @@ func (a *atomicFile) Write(p []byte) (int, error) { return a.f.Write(p) }
 
 // commit makes the file visible under its name.
 func (a *atomicFile) commit() error {
+	if a.direct {
+		if err := a.f.Close(); err != nil {
+			return fmt.Errorf("write output: %w", err)
+		}
+		return nil
+	}
 	if err := a.f.Sync(); err != nil {
 		a.abort()
 		return fmt.Errorf("write output: %w", err)
@@ -231,7 +256,9 @@ func (a *atomicFile) commit() error {
 // abort removes the temporary file.
 func (a *atomicFile) abort() {
 	a.f.Close()
-	os.Remove(a.f.Name())
+	if !a.direct {
+		os.Remove(a.f.Name())
+	}
 }
 
 // outputTarget returns where the output goes, and whether that is a
