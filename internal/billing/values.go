@@ -87,6 +87,9 @@ func majorUnits(text string, cur money.Currency) (decimal.Decimal, error) {
 
 // parseTime reads an RFC 3339 timestamp or a YYYY-MM-DD date (midnight UTC).
 func parseTime(s string) (time.Time, error) {
+	if t, ok := parseDate(s); ok {
+		return t, nil
+	}
 	if len(s) == 10 {
 		t, err := time.Parse("2006-01-02", s)
 		if err != nil {
@@ -108,4 +111,32 @@ func parseUnix(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%q is not unix seconds", s)
 	}
 	return time.Unix(n, 0).UTC(), nil
+}
+
+// parseDate reads YYYY-MM-DD quickly; ok is false for anything else (and
+// for dates time.Parse would reject), which parseTime then reads the slow
+// way.
+func parseDate(s string) (time.Time, bool) {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return time.Time{}, false
+	}
+	n := 0
+	for i, c := range []byte(s) {
+		if i == 4 || i == 7 {
+			continue
+		}
+		if c < '0' || c > '9' {
+			return time.Time{}, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	y, m, d := n/10000, n/100%100, n%100
+	if m < 1 || m > 12 || d < 1 || d > 28 && d > daysIn(time.Month(m), y) {
+		return time.Time{}, false
+	}
+	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC), true
+}
+
+func daysIn(m time.Month, year int) int {
+	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }

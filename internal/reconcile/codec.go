@@ -39,15 +39,15 @@ func (e *encoder) time(t time.Time) {
 
 // dec writes a decimal as its int64 coefficient and exponent when it fits,
 // else as text.
-func (e *encoder) dec(d decimal.Decimal) {
-	if d.NumDigits() <= 18 {
+func (e *encoder) amt(d amt) {
+	if d.big == nil {
 		e.b = append(e.b, 1)
-		e.varint(int64(d.Exponent()))
-		e.varint(d.CoefficientInt64())
+		e.varint(int64(d.e))
+		e.varint(d.c)
 		return
 	}
 	e.b = append(e.b, 0)
-	e.str(d.String())
+	e.str(d.big.String())
 }
 
 func (e *encoder) rec(r *rec) {
@@ -62,8 +62,8 @@ func (e *encoder) rec(r *rec) {
 	e.uvarint(uint64(r.seq))
 	e.time(r.Date)
 	e.time(r.Updated)
-	e.dec(r.Amount)
-	e.dec(r.Tax)
+	e.amt(r.Amount)
+	e.amt(r.Tax)
 	e.uvarint(uint64(len(r.members)))
 	for _, m := range r.members {
 		e.rec(m)
@@ -79,8 +79,8 @@ func (e *encoder) row(r *Row) {
 	e.time(r.Date)
 	e.str(r.Customer)
 	e.str(r.Currency)
-	e.dec(r.Amount)
-	e.dec(r.Tax)
+	e.amt(r.Amount)
+	e.amt(r.Tax)
 	e.str(r.State)
 	e.uvarint(uint64(len(r.Diffs)))
 	for _, d := range r.Diffs {
@@ -105,6 +105,9 @@ func (e *encoder) row(r *Row) {
 		}
 	}
 }
+
+// dec writes a decimal (as amt does).
+func (e *encoder) dec(d decimal.Decimal) { e.amt(amtOf(d)) }
 
 var errCorrupt = errors.New("spill file is corrupt")
 
@@ -167,17 +170,20 @@ func (d *decoder) time() time.Time {
 	return time.Unix(sec, int64(ns)).UTC()
 }
 
-func (d *decoder) dec() decimal.Decimal {
+func (d *decoder) amt() amt {
 	if d.byte() == 1 {
 		exp := d.varint()
-		return decimal.New(d.varint(), int32(exp))
+		return amt{c: d.varint(), e: int32(exp)}
 	}
 	x, err := decimal.NewFromString(d.str())
 	if err != nil && d.err == nil {
 		d.err = errCorrupt
 	}
-	return x
+	return amtOf(x)
 }
+
+// dec reads what encoder.dec wrote.
+func (d *decoder) dec() decimal.Decimal { return d.amt().dec() }
 
 func (d *decoder) rec() *rec {
 	r := &rec{}
@@ -192,9 +198,8 @@ func (d *decoder) rec() *rec {
 	r.seq = int64(d.uvarint())
 	r.Date = d.time()
 	r.Updated = d.time()
-	r.Amount = d.dec()
-	r.Tax = d.dec()
-	r.Source = d.names[r.side]
+	r.Amount = d.amt()
+	r.Tax = d.amt()
 	if n := d.uvarint(); n > 0 {
 		if n > 1<<24 || d.err != nil {
 			d.err = errCorrupt
@@ -221,8 +226,8 @@ func (d *decoder) row() *Row {
 	r.Date = d.time()
 	r.Customer = d.str()
 	r.Currency = internCode(d.str())
-	r.Amount = d.dec()
-	r.Tax = d.dec()
+	r.Amount = d.amt()
+	r.Tax = d.amt()
 	r.State = d.str()
 	if n := d.uvarint(); n > 0 && n < 1<<16 {
 		r.Diffs = make([]Diff, n)

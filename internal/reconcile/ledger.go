@@ -5,12 +5,9 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"unicode/utf8"
-
-	"github.com/shopspring/decimal"
 
 	"github.com/taxagg/taxagg/internal/billing"
 )
@@ -113,7 +110,7 @@ func (l *csvLedger) write(r *Row) error {
 		diffs = string(l.buf)
 	}
 	copy(l.rec, []string{r.Key, r.IDA, r.IDB, r.Source, r.Status.String(), billing.FormatTime(r.Date),
-		r.Customer, r.Currency, r.Amount.StringFixed(d), r.Tax.StringFixed(d), r.State, diffs})
+		r.Customer, r.Currency, r.Amount.fixed(d), r.Tax.fixed(d), r.State, diffs})
 	return l.cw.Write(l.rec)
 }
 
@@ -145,7 +142,7 @@ func (l *tableLedger) write(r *Row) error {
 	}
 	fmt.Fprintf(l.tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", orDash(r.Key), r.Status, r.Source,
 		orDash(r.IDA), orDash(r.IDB), orDash(billing.FormatTime(r.Date)), orDash(r.Customer), r.Currency,
-		r.Amount.StringFixed(d), r.Tax.StringFixed(d), orDash(r.State), strings.Join(diffs, "; "))
+		r.Amount.fixed(d), r.Tax.fixed(d), orDash(r.State), strings.Join(diffs, "; "))
 	l.n++
 	if l.n%256 == 0 {
 		if err := l.tw.Flush(); err != nil {
@@ -193,9 +190,9 @@ func appendRowJSON(b []byte, r *Row) []byte {
 	b = append(b, `,"currency":`...)
 	b = appendString(b, r.Currency)
 	b = append(b, `,"amount":"`...)
-	b = appendFixed(b, r.Amount, d)
+	b = appendAmt(b, r.Amount, d)
 	b = append(b, `","tax":"`...)
-	b = appendFixed(b, r.Tax, d)
+	b = appendAmt(b, r.Tax, d)
 	b = append(b, `","state":`...)
 	b = appendString(b, r.State)
 	b = append(b, `,"diffs":`...)
@@ -291,29 +288,3 @@ func appendString(b []byte, s string) []byte {
 }
 
 var pow10 = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}
-
-// appendFixed appends d with exactly places decimals, as StringFixed does,
-// without allocating when the coefficient is small.
-func appendFixed(b []byte, d decimal.Decimal, places int32) []byte {
-	exp := d.Exponent()
-	if places < 0 || places > 18 || exp < -places || exp > 0 || int32(d.NumDigits())+exp+places > 18 {
-		return append(b, d.StringFixed(places)...)
-	}
-	c := d.CoefficientInt64() * pow10[exp+places] // at most 18 digits
-	if c < 0 {
-		b = append(b, '-')
-		c = -c
-	}
-	if places == 0 {
-		return strconv.AppendInt(b, c, 10)
-	}
-	ip, fp := c/pow10[places], c%pow10[places]
-	b = strconv.AppendInt(b, ip, 10)
-	b = append(b, '.')
-	var tmp [20]byte
-	f := strconv.AppendInt(tmp[:0], fp, 10)
-	for i := int32(len(f)); i < places; i++ {
-		b = append(b, '0')
-	}
-	return append(b, f...)
-}

@@ -4,11 +4,10 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/shopspring/decimal"
 
 	"github.com/taxagg/taxagg/internal/billing"
 )
@@ -21,13 +20,60 @@ const (
 
 // rec is one input record with its matching key and position.
 type rec struct {
-	billing.Record
-	key  string
-	side uint8
-	seq  int64 // 0-based position in its input
+	key      string
+	ID       string
+	Kind     string
+	Customer string
+	Currency string
+	State    string
+	Date     time.Time
+	Updated  time.Time
+	Amount   amt
+	Tax      amt
+	Line     int
+	seq      int64 // 0-based position in its input
+	side     uint8
 	// members are the records summed into a group (--duplicates group).
 	members []*rec
+	// self backs parts() of a lone record, so that it allocates nothing.
+	self [1]*rec
 }
+
+// newRec makes the matching form of a record read from side.
+func newRec(br *billing.Record, side uint8, seq int64, key string) *rec {
+	r := &rec{key: key, ID: br.ID, Kind: br.Kind, Customer: br.Customer, Currency: br.Currency,
+		State: internState(br.State), Date: br.Date, Updated: br.Updated, Amount: amtOf(br.Amount),
+		Tax: amtOf(br.Tax), Line: br.Line, seq: seq, side: side}
+	if key == br.ID {
+		r.key = r.ID
+	}
+	return r
+}
+
+// internState shares the canonical states' strings.
+func internState(s string) string {
+	switch s {
+	case billing.StateDraft:
+		return billing.StateDraft
+	case billing.StateOpen:
+		return billing.StateOpen
+	case billing.StatePaid:
+		return billing.StatePaid
+	case billing.StateVoid:
+		return billing.StateVoid
+	case billing.StateUncollectible:
+		return billing.StateUncollectible
+	case billing.StateRefunded:
+		return billing.StateRefunded
+	}
+	return s
+}
+
+// digits returns the minor-unit digits of the record's currency.
+func (r *rec) digits() int32 { return digitsOf(r.Currency) }
+
+// formatAmount prints a with the minor-unit digits of the record's currency.
+func (r *rec) formatAmount(a amt) string { return a.fixed(r.digits()) }
 
 // keySpec computes a side's key.
 type keySpec struct {
@@ -142,8 +188,8 @@ type Row struct {
 	Date     time.Time
 	Customer string
 	Currency string
-	Amount   decimal.Decimal
-	Tax      decimal.Decimal
+	Amount   amt
+	Tax      amt
 	State    string
 	Diffs    []Diff
 	// Fuzzy is set when the pair was made by fuzzy pairing.
@@ -158,18 +204,16 @@ type Row struct {
 	seq int64
 }
 
-func (r *Row) digits() int32 {
-	rr := billing.Record{Currency: r.Currency}
-	return rr.Digits()
-}
+func (r *Row) digits() int32 { return digitsOf(r.Currency) }
 
 // matcher holds the settings that matching needs.
 type matcher struct {
-	tol    decimal.Decimal
+	tol    amt
 	window time.Duration
 	prefer Prefer
 	dups   Duplicates
-	keyA   string // key names, for errors
+	keyA   string    // key names, for errors
+	names  [2]string // the sides' source names
 	keyB   string
 	// counters
 	groups int
@@ -187,10 +231,10 @@ func recCmp(a, b *rec) int {
 	if c := a.Date.Compare(b.Date); c != 0 {
 		return c
 	}
-	if c := a.Amount.Cmp(b.Amount); c != 0 {
+	if c := cmpAmt(a.Amount, b.Amount); c != 0 {
 		return c
 	}
-	if c := a.Tax.Cmp(b.Tax); c != 0 {
+	if c := cmpAmt(a.Tax, b.Tax); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.Currency, b.Currency); c != 0 {
@@ -224,22 +268,25 @@ func (e *DuplicateKeyError) Error() string {
 // ledger rows it decided and the leftovers (records with no counterpart,
 // including unkeyed ones) that fuzzy pairing may still pair.
 func (m *matcher) matchKeys(ctx context.Context, as, bs []*rec) (rows []*Row, leftA, leftB []*rec, err error) {
-	byKey := func(rs []*rec) map[string][]*rec {
-		idx := make(map[string][]*rec, len(rs))
-		for _, r := range rs {
+	ix := newKeyIndex(len(as) + len(bs)/16)
+	next := [2][]int32{make([]int32, len(as)), make([]int32, len(bs))}
+	for side, rs := range [2][]*rec{as, bs} {
+		nx := next[side]
+		for i, r := range rs {
 			if r.key == "" {
 				continue
 			}
-			idx[r.key] = append(idx[r.key], r)
+			g := ix.group(r.key)
+			nx[i] = g.head[side]
+			g.head[side] = int32(i) + 1
+			g.n[side]++
 		}
-		return idx
 	}
-	ia, ib := byKey(as), byKey(bs)
 	if m.dups == DupError {
-		if err := m.firstDuplicate(as, ia, "A", m.keyA); err != nil {
+		if err := m.firstDuplicate(as, ix, next[0], sideA, "A", m.keyA); err != nil {
 			return nil, nil, nil, err
 		}
-		if err := m.firstDuplicate(bs, ib, "B", m.keyB); err != nil {
+		if err := m.firstDuplicate(bs, ix, next[1], sideB, "B", m.keyB); err != nil {
 			return nil, nil, nil, err
 		}
 	}
@@ -253,14 +300,33 @@ func (m *matcher) matchKeys(ctx context.Context, as, bs []*rec) (rows []*Row, le
 			leftB = append(leftB, r)
 		}
 	}
-	n := 0
-	visit := func(key string, ga, gb []*rec) {
-		n++
-		if n%4096 == 0 && ctx.Err() != nil {
-			return
+	rows = make([]*Row, 0, len(ix.groups))
+	chain := func(side int, g *keyGroup) []*rec {
+		rs := [2][]*rec{as, bs}[side]
+		out := make([]*rec, 0, g.n[side])
+		for i := g.head[side]; i != 0; i = next[side][i-1] {
+			out = append(out, rs[i-1])
 		}
-		slices.SortFunc(ga, recCmp)
-		slices.SortFunc(gb, recCmp)
+		slices.SortFunc(out, recCmp)
+		return out
+	}
+	for n := range ix.groups {
+		if n%4096 == 0 && ctx.Err() != nil {
+			break
+		}
+		g := &ix.groups[n]
+		if g.n[0] <= 1 && g.n[1] <= 1 {
+			switch {
+			case g.n[0] == 1 && g.n[1] == 1:
+				rows = append(rows, m.pair(as[g.head[0]-1], bs[g.head[1]-1]))
+			case g.n[0] == 1:
+				leftA = append(leftA, as[g.head[0]-1])
+			case g.n[1] == 1:
+				leftB = append(leftB, bs[g.head[1]-1])
+			}
+			continue
+		}
+		ga, gb := chain(0, g), chain(1, g)
 		if m.dups == DupGroup {
 			ga, gb = m.group(ga), m.group(gb)
 		}
@@ -284,7 +350,7 @@ func (m *matcher) matchKeys(ctx context.Context, as, bs []*rec) (rows []*Row, le
 					rows = append(rows, row)
 				}
 			}
-			return
+			continue
 		}
 		switch {
 		case len(ga) == 1 && len(gb) == 1:
@@ -295,38 +361,111 @@ func (m *matcher) matchKeys(ctx context.Context, as, bs []*rec) (rows []*Row, le
 			leftB = append(leftB, gb[0])
 		}
 	}
-	for k, ga := range ia {
-		visit(k, ga, ib[k])
-	}
-	for k, gb := range ib {
-		if _, ok := ia[k]; !ok {
-			visit(k, nil, gb)
-		}
-	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, nil, err
 	}
 	return rows, leftA, leftB, nil
 }
 
-func (m *matcher) firstDuplicate(rs []*rec, idx map[string][]*rec, side, keyName string) error {
+func (m *matcher) firstDuplicate(rs []*rec, ix *keyIndex, next []int32, side int, sideName, keyName string) error {
 	for _, r := range rs {
-		g := idx[r.key]
-		if len(g) < 2 {
+		if r.key == "" {
 			continue
 		}
-		first := g[0]
-		for _, o := range g {
-			if o.seq < first.seq {
+		g := ix.lookup(r.key)
+		if g.n[side] < 2 {
+			continue
+		}
+		var first *rec
+		for i := g.head[side]; i != 0; i = next[i-1] {
+			if o := rs[i-1]; first == nil || o.seq < first.seq {
 				first = o
 			}
 		}
 		if r != first {
-			return &DuplicateKeyError{Side: side, Key: r.key, KeyField: keyName, Second: &r.Record, FirstLine: first.Line,
+			return &DuplicateKeyError{Side: sideName, Key: r.key, KeyField: keyName, Second: m.record(r), FirstLine: first.Line,
 				order: [2]int64{int64(r.side), r.seq}}
 		}
 	}
 	return nil
+}
+
+// keyGroup is the records of one key: chains through next, 1-based heads.
+type keyGroup struct {
+	key  string
+	hash uint64
+	head [2]int32
+	n    [2]int32
+}
+
+// keyIndex is a flat open-addressing hash table of key groups, in order of
+// first appearance.
+type keyIndex struct {
+	groups []keyGroup
+	slots  []int32 // group index + 1; 0 is empty
+	mask   uint64
+	seed   maphash.Seed
+}
+
+func newKeyIndex(n int) *keyIndex {
+	size := 16
+	for size < n*2 {
+		size <<= 1
+	}
+	return &keyIndex{groups: make([]keyGroup, 0, n), slots: make([]int32, size), mask: uint64(size - 1),
+		seed: maphash.MakeSeed()}
+}
+
+// group returns the group of key, adding it when new.
+func (ix *keyIndex) group(key string) *keyGroup {
+	h := maphash.String(ix.seed, key)
+	for i := h & ix.mask; ; i = (i + 1) & ix.mask {
+		s := ix.slots[i]
+		if s == 0 {
+			ix.groups = append(ix.groups, keyGroup{key: key, hash: h})
+			ix.slots[i] = int32(len(ix.groups))
+			if uint64(len(ix.groups))*2 > ix.mask {
+				ix.grow()
+			}
+			return &ix.groups[len(ix.groups)-1]
+		}
+		if g := &ix.groups[s-1]; g.hash == h && g.key == key {
+			return g
+		}
+	}
+}
+
+func (ix *keyIndex) lookup(key string) *keyGroup {
+	h := maphash.String(ix.seed, key)
+	for i := h & ix.mask; ; i = (i + 1) & ix.mask {
+		s := ix.slots[i]
+		if s == 0 {
+			return nil
+		}
+		if g := &ix.groups[s-1]; g.hash == h && g.key == key {
+			return g
+		}
+	}
+}
+
+func (ix *keyIndex) grow() {
+	ix.slots = make([]int32, 2*len(ix.slots))
+	ix.mask = uint64(len(ix.slots) - 1)
+	for n := range ix.groups {
+		for i := ix.groups[n].hash & ix.mask; ; i = (i + 1) & ix.mask {
+			if ix.slots[i] == 0 {
+				ix.slots[i] = int32(n) + 1
+				break
+			}
+		}
+	}
+}
+
+// record returns r as the reader gave it (for errors).
+func (m *matcher) record(r *rec) *billing.Record {
+	return &billing.Record{ID: r.ID, Kind: r.Kind, Date: r.Date, Updated: r.Updated, Customer: r.Customer,
+		Currency: r.Currency, Amount: r.Amount.dec(), Tax: r.Tax.dec(), State: r.State,
+		Source: m.names[r.side], Line: r.Line}
 }
 
 // group sums the records of one key on one side into one record: amounts
@@ -351,15 +490,17 @@ func (m *matcher) group(g []*rec) []*rec {
 		return recCmp(a, b)
 	})
 	first, last := byDate[0], byDate[len(byDate)-1]
-	sum := &rec{Record: last.Record, key: first.key, side: first.side, seq: first.seq}
+	sum := &rec{}
+	*sum = *last
+	sum.key, sum.side, sum.seq, sum.members = first.key, first.side, first.seq, nil
 	sum.Date = first.Date
 	sum.Line = first.Line
 	ids := make([]string, len(byDate))
-	sum.Amount, sum.Tax = decimal.Decimal{}, decimal.Decimal{}
+	sum.Amount, sum.Tax = amt{}, amt{}
 	for i, r := range byDate {
 		ids[i] = r.ID
-		sum.Amount = sum.Amount.Add(r.Amount)
-		sum.Tax = sum.Tax.Add(r.Tax)
+		sum.Amount = sum.Amount.add(r.Amount)
+		sum.Tax = sum.Tax.add(r.Tax)
 		if r.Updated.After(sum.Updated) {
 			sum.Updated = r.Updated
 		}
@@ -387,7 +528,8 @@ func (r *rec) parts() []*rec {
 	if r.members != nil {
 		return r.members
 	}
-	return []*rec{r}
+	r.self[0] = r
+	return r.self[:]
 }
 
 // pair compares two records that share a key (or a fuzzy pair) and builds
@@ -426,10 +568,10 @@ func (m *matcher) pair(a, b *rec) *Row {
 func (m *matcher) compare(a, b *rec) []Diff {
 	var diffs []Diff
 	if !m.amountEqual(a.Amount, b.Amount) {
-		diffs = append(diffs, Diff{"amount", a.FormatAmount(a.Amount), b.FormatAmount(b.Amount)})
+		diffs = append(diffs, Diff{"amount", a.formatAmount(a.Amount), b.formatAmount(b.Amount)})
 	}
 	if !m.amountEqual(a.Tax, b.Tax) {
-		diffs = append(diffs, Diff{"tax", a.FormatAmount(a.Tax), b.FormatAmount(b.Tax)})
+		diffs = append(diffs, Diff{"tax", a.formatAmount(a.Tax), b.formatAmount(b.Tax)})
 	}
 	if a.Currency != b.Currency {
 		diffs = append(diffs, Diff{"currency", a.Currency, b.Currency})
@@ -446,11 +588,11 @@ func (m *matcher) compare(a, b *rec) []Diff {
 	return diffs
 }
 
-func (m *matcher) amountEqual(x, y decimal.Decimal) bool {
-	if m.tol.IsZero() {
-		return x.Equal(y)
+func (m *matcher) amountEqual(x, y amt) bool {
+	if m.tol.isZero() {
+		return cmpAmt(x, y) == 0
 	}
-	return x.Sub(y).Abs().Cmp(m.tol) <= 0
+	return within(x, y, m.tol)
 }
 
 func (m *matcher) dateEqual(x, y time.Time) bool {
@@ -587,10 +729,10 @@ func rowCmp(x, y *Row) int {
 	if c := x.Date.Compare(y.Date); c != 0 {
 		return c
 	}
-	if c := x.Amount.Cmp(y.Amount); c != 0 {
+	if c := cmpAmt(x.Amount, y.Amount); c != 0 {
 		return c
 	}
-	if c := x.Tax.Cmp(y.Tax); c != 0 {
+	if c := cmpAmt(x.Tax, y.Tax); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(x.Currency, y.Currency); c != 0 {

@@ -26,7 +26,7 @@ type Total struct {
 // Totals are per currency.
 type Totals map[string]*Total
 
-func (t Totals) add(currency string, amount, tax decimal.Decimal) {
+func (t Totals) add(currency string, amount, tax amt) {
 	x := t[currency]
 	if x == nil {
 		x = &Total{}
@@ -53,14 +53,14 @@ type sum struct {
 	rest  decimal.Decimal
 }
 
-func (s *sum) add(d decimal.Decimal) {
-	if d.NumDigits() <= 18 {
-		e := d.Exponent()
+func (s *sum) add(d amt) {
+	if d.big == nil {
+		e := d.e
 		if !s.used {
 			s.exp, s.used = e, true
 		}
 		if e == s.exp {
-			c := d.CoefficientInt64()
+			c := d.c
 			n := s.units + c
 			if (c >= 0) == (n >= s.units) {
 				s.units = n
@@ -68,7 +68,7 @@ func (s *sum) add(d decimal.Decimal) {
 			}
 		}
 	}
-	s.rest = s.rest.Add(d)
+	s.rest = s.rest.Add(d.dec())
 }
 
 func (s *sum) value() decimal.Decimal {
@@ -163,6 +163,12 @@ func sortedCurrencies(t Totals) []string {
 }
 
 func digitsOf(currency string) int32 {
+	switch currency {
+	case "USD", "EUR", "GBP", "CAD":
+		return 2
+	case "JPY":
+		return 0
+	}
 	r := billing.Record{Currency: currency}
 	return r.Digits()
 }
@@ -244,7 +250,7 @@ func (r *Result) writeReport(w io.Writer, findings io.Reader) error {
 
 // appendReview writes one review entry: the ledger row, a reason for a
 // person, and the input records behind it with their positions.
-func appendReview(b []byte, r *Row) []byte {
+func appendReview(b []byte, r *Row, names [2]string) []byte {
 	b = appendRowJSON(b, r)
 	b = b[:len(b)-1]
 	b = append(b, `,"reason":`...)
@@ -253,20 +259,20 @@ func appendReview(b []byte, r *Row) []byte {
 		b = append(b, `,"fuzzy":true`...)
 	}
 	b = append(b, `,"a":`...)
-	b = appendRecs(b, r.A)
+	b = appendRecs(b, r.A, names)
 	b = append(b, `,"b":`...)
-	b = appendRecs(b, r.B)
+	b = appendRecs(b, r.B, names)
 	return append(b, '}')
 }
 
-func appendRecs(b []byte, rs []*rec) []byte {
+func appendRecs(b []byte, rs []*rec, names [2]string) []byte {
 	b = append(b, '[')
 	for i, x := range rs {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"at":`...)
-		b = appendString(b, fmt.Sprintf("%s:%d", x.Source, x.Line))
+		b = appendString(b, fmt.Sprintf("%s:%d", names[x.side], x.Line))
 		b = append(b, `,"id":`...)
 		b = appendString(b, x.ID)
 		if x.Kind != "" {
@@ -284,9 +290,9 @@ func appendRecs(b []byte, rs []*rec) []byte {
 		b = append(b, `,"currency":`...)
 		b = appendString(b, x.Currency)
 		b = append(b, `,"amount":`...)
-		b = appendString(b, x.FormatAmount(x.Amount))
+		b = appendString(b, x.formatAmount(x.Amount))
 		b = append(b, `,"tax":`...)
-		b = appendString(b, x.FormatAmount(x.Tax))
+		b = appendString(b, x.formatAmount(x.Tax))
 		b = append(b, `,"state":`...)
 		b = appendString(b, x.State)
 		b = append(b, '}')

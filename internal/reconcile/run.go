@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -18,7 +20,7 @@ import (
 // recordShare is the part of the memory budget that the records may take
 // while they are loaded for matching; the rest is for the ledger rows, the
 // index and the garbage collector's headroom.
-const recordShare = 0.5
+const recordShare = 0.75
 
 // Run reconciles a against b and writes the ledger to out.Ledger, the
 // review queue, the report and the summary to the others. Bad input is an
@@ -34,11 +36,19 @@ func run(ctx context.Context, opts Options, a, b Input, out Outputs, hook func(*
 	if opts.DateWindow < 0 {
 		return nil, errors.New("--date-window must not be negative")
 	}
+	tol := amtOf(opts.AmountTolerance)
 	if opts.AmountTolerance.Sign() < 0 {
 		return nil, errors.New("--amount-tolerance must not be negative")
 	}
 	if opts.Memory <= 0 {
 		opts.Memory = DefaultMemory
+	}
+	// Hold the heap to the budget while the run lasts, unless the process
+	// already has a limit (GOMEMLIMIT): without one, the garbage collector
+	// lets the heap grow to twice what is live.
+	if old := debug.SetMemoryLimit(-1); old == math.MaxInt64 {
+		debug.SetMemoryLimit(opts.Memory / 10 * 9) // the rest is not heap
+		defer debug.SetMemoryLimit(old)
 	}
 	switch opts.Format {
 	case "", FormatNDJSON, FormatJSON, FormatCSV, FormatTable:
@@ -87,8 +97,8 @@ func run(ctx context.Context, opts Options, a, b Input, out Outputs, hook func(*
 		names:    [2]string{a.Name, b.Name},
 		budget:   int64(float64(opts.Memory) * recordShare),
 		splitMin: minSplitRecords,
-		m: &matcher{tol: opts.AmountTolerance, window: opts.DateWindow, prefer: opts.Prefer,
-			dups: opts.Duplicates, keyA: ksA.name(), keyB: ksB.name()},
+		m: &matcher{tol: tol, window: opts.DateWindow, prefer: opts.Prefer,
+			dups: opts.Duplicates, keyA: ksA.name(), keyB: ksB.name(), names: [2]string{a.Name, b.Name}},
 	}
 	if opts.splitMin > 0 {
 		e.splitMin = opts.splitMin
@@ -119,7 +129,7 @@ func run(ctx context.Context, opts Options, a, b Input, out Outputs, hook func(*
 	if err != nil {
 		return nil, err
 	}
-	em := &emitter{lw: lw, res: res, hook: hook}
+	em := &emitter{lw: lw, res: res, hook: hook, names: e.names}
 	if out.Review != nil {
 		em.review = bufio.NewWriterSize(out.Review, 32<<10)
 	}
@@ -350,10 +360,7 @@ func (e *engine) produce(ctx context.Context, side uint8, open func() (*billing.
 			return
 		}
 		e.read[side].Add(1)
-		r := &rec{Record: br, side: side, seq: seq}
-		r.key = ks.keyOf(&r.Record)
-		r.Extra = nil
-		recs = append(recs, r)
+		recs = append(recs, newRec(&br, side, seq, ks.keyOf(&br)))
 	}
 	if len(recs) > 0 {
 		send(batch{side: side, recs: recs})
@@ -406,7 +413,7 @@ func (e *engine) reconcile(ctx context.Context, emit func(*Row) error) error {
 			return err
 		}
 		rows = append(rows, more...)
-		slices.SortFunc(rows, rowCmp)
+		sortRows(rows)
 		for i, r := range rows {
 			if err := emit(r); err != nil {
 				return err
@@ -455,7 +462,7 @@ func (e *engine) writeRun(rows []*Row) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	slices.SortFunc(rows, rowCmp)
+	sortRows(rows)
 	path, err := e.sd.writeRun(rows)
 	if err != nil {
 		return err
@@ -557,6 +564,7 @@ type emitter struct {
 	findings *bufio.Writer
 	buf      []byte
 	hook     func(*Row)
+	names    [2]string
 }
 
 func (em *emitter) emit(r *Row) error {
@@ -574,7 +582,7 @@ func (em *emitter) emit(r *Row) error {
 	if r.Status == StatusMatch || (em.review == nil && em.findings == nil) {
 		return nil
 	}
-	em.buf = appendReview(em.buf[:0], r)
+	em.buf = appendReview(em.buf[:0], r, em.names)
 	em.buf = append(em.buf, '\n')
 	if em.review != nil {
 		if _, err := em.review.Write(em.buf); err != nil {
@@ -587,4 +595,35 @@ func (em *emitter) emit(r *Row) error {
 		}
 	}
 	return nil
+}
+
+// sortRows sorts rows into the ledger order, the two halves in parallel
+// when there are many. rowCmp is a total order, so the result is the one
+// order whatever the method.
+func sortRows(rows []*Row) {
+	const parallelMin = 1 << 14
+	if len(rows) < parallelMin {
+		slices.SortFunc(rows, rowCmp)
+		return
+	}
+	mid := len(rows) / 2
+	lo, hi := rows[:mid], rows[mid:]
+	var wg sync.WaitGroup
+	wg.Go(func() { slices.SortFunc(lo, rowCmp) })
+	slices.SortFunc(hi, rowCmp)
+	wg.Wait()
+	out := make([]*Row, 0, len(rows))
+	i, j := 0, 0
+	for i < len(lo) && j < len(hi) {
+		if rowCmp(hi[j], lo[i]) < 0 {
+			out = append(out, hi[j])
+			j++
+		} else {
+			out = append(out, lo[i])
+			i++
+		}
+	}
+	out = append(out, lo[i:]...)
+	out = append(out, hi[j:]...)
+	copy(rows, out)
 }
