@@ -25,19 +25,33 @@ func TestMain(m *testing.M) {
 }
 
 // TestScripts runs the CLI contracts in testdata/script: exit codes, stderr
-// wording and outputs, on real files.
+// wording and outputs, on real files. $TESTDATA is the repository's
+// testdata directory.
 func TestScripts(t *testing.T) {
 	repo, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
+	runScripts(t, "testdata/script", filepath.Join(repo, "testdata"))
+}
+
+// TestReconcileScripts runs reconcile's contracts, kept beside their data:
+// $TESTDATA is testdata/reconcile.
+func TestReconcileScripts(t *testing.T) {
+	data, err := filepath.Abs("../../testdata/reconcile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runScripts(t, filepath.Join(data, "script"), data)
+}
+
+func runScripts(t *testing.T, dir, testdata string) {
 	testscript.Run(t, testscript.Params{
-		Dir:                 "testdata/script",
+		Dir:                 dir,
 		UpdateScripts:       *update,
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
-			env.Setenv("TESTDATA", filepath.Join(repo, "testdata"))
-			env.Setenv("SHARED", filepath.Join(repo, "..", "shared", "data"))
+			env.Setenv("TESTDATA", testdata)
 			return nil
 		},
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
@@ -47,11 +61,14 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// cmdExits runs a command and checks its exit code:
+// cmdExits runs a command and checks its exit code (exec only tells zero
+// from non-zero):
 //
 //	exits 2 taxagg aggregate bad.ndjson
 //
-// Its stdout and stderr are kept for the stdout/stderr/cmp commands that follow.
+// Its stdout and stderr are kept for the stdout/stderr/cmp commands that
+// follow. With STDIN_FILE set (env STDIN_FILE=a.ndjson), that file is its
+// standard input.
 func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
 		ts.Fatalf("usage: exits CODE command [args...]")
@@ -66,8 +83,14 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	cmd := exec.Command(path, args[2:]...)
 	cmd.Dir = ts.MkAbs(".")
-	cmd.Env = append(os.Environ(), "PATH="+ts.Getenv("PATH"))
+	cmd.Env = append(os.Environ(), "PATH="+ts.Getenv("PATH"), "TMPDIR="+ts.Getenv("TMPDIR"))
 	cmd.Stdout, cmd.Stderr = ts.Stdout(), ts.Stderr()
+	if stdin := ts.Getenv("STDIN_FILE"); stdin != "" {
+		f, err := os.Open(ts.MkAbs(stdin))
+		ts.Check(err)
+		defer f.Close()
+		cmd.Stdin = f
+	}
 	err = cmd.Run()
 	got := 0
 	var exitErr *exec.ExitError
