@@ -97,14 +97,16 @@ type sums struct {
 	digits       int32
 	transactions int64
 	lastTx       uint64 // serial of the last transaction counted, to count each once
-	gross        decimal.Decimal
-	exempt       decimal.Decimal
-	nonTaxable   decimal.Decimal
-	taxable      decimal.Decimal
-	tax          decimal.Decimal
-	exact        decimal.Decimal
-	rate         decimal.Decimal
-	hasRate      bool
+	// Exact sums in 128-bit fixed point: no allocation per addition, and
+	// the same value and exponent as decimal.Decimal.Add would give.
+	gross      money.Sum
+	exempt     money.Sum
+	nonTaxable money.Sum
+	taxable    money.Sum
+	tax        money.Sum
+	exact      money.Sum
+	rate       decimal.Decimal
+	hasRate    bool
 }
 
 // Accumulator sums transactions. It is not safe for concurrent use: give
@@ -113,6 +115,12 @@ type Accumulator struct {
 	opt    Options
 	rows   map[key]*sums
 	serial uint64
+
+	// byTax short-cuts the map for the usual key: no period, no rate,
+	// currency byTaxCur. Indexed by rules.Tax.Order; every entry is also
+	// in rows.
+	byTax    []*sums
+	byTaxCur string
 }
 
 // New returns an empty Accumulator.
@@ -124,27 +132,59 @@ func New(opt Options) *Accumulator {
 func (a *Accumulator) Add(tx *txn.Transaction, res *rules.Result) {
 	a.serial++
 	pk := a.opt.Period.key(tx.Day)
+	simple := pk == 0 && !a.opt.ByRate
+	if simple && tx.Currency.Code != a.byTaxCur {
+		if a.byTaxCur != "" {
+			simple = false // a second currency: the map alone
+		} else {
+			a.byTaxCur = tx.Currency.Code
+		}
+	}
 	for i := range res.Lines {
 		l := &res.Lines[i]
-		k := key{tax: l.Tax, currency: tx.Currency.Code, period: pk}
-		if a.opt.ByRate && l.HasRate {
-			k.rate = l.Rate.String()
+		var s *sums
+		if simple {
+			if o := l.Tax.Order(); o < len(a.byTax) {
+				s = a.byTax[o]
+			}
 		}
-		s := a.rows[k]
 		if s == nil {
-			s = &sums{digits: tx.Currency.Digits, rate: l.Rate, hasRate: l.HasRate && a.opt.ByRate}
-			a.rows[k] = s
+			k := key{tax: l.Tax, currency: tx.Currency.Code, period: pk}
+			if a.opt.ByRate && l.HasRate {
+				k.rate = l.Rate.String()
+			}
+			s = a.rows[k]
+			if s == nil {
+				s = &sums{digits: tx.Currency.Digits, rate: l.Rate, hasRate: l.HasRate && a.opt.ByRate}
+				a.rows[k] = s
+			}
+			if simple {
+				o := l.Tax.Order()
+				for len(a.byTax) <= o {
+					a.byTax = append(a.byTax, nil)
+				}
+				a.byTax[o] = s
+			}
 		}
 		if s.lastTx != a.serial {
 			s.lastTx = a.serial
 			s.transactions++
 		}
-		s.gross = s.gross.Add(l.Gross)
-		s.exempt = s.exempt.Add(l.Exempt)
-		s.nonTaxable = s.nonTaxable.Add(l.NonTaxable)
-		s.taxable = s.taxable.Add(l.Taxable)
-		s.tax = s.tax.Add(l.Amount)
-		s.exact = s.exact.Add(l.Exact)
+		if f := &l.Fixed; f.OK {
+			s.gross.Add(f.Gross)
+			s.exempt.Add(f.Exempt)
+			s.nonTaxable.Add(f.NonTaxable)
+			s.taxable.Add(f.Taxable)
+			s.tax.Add(f.Amount)
+			s.exact.Add(f.Exact)
+			continue
+		}
+		s.gross.AddDecimal(l.Gross)
+		s.exempt.AddDecimal(l.Exempt)
+		s.nonTaxable.AddDecimal(l.NonTaxable)
+		s.taxable.AddDecimal(l.Taxable)
+		s.tax.AddDecimal(l.Amount)
+		s.exact.AddDecimal(l.Exact)
 	}
 }
 
@@ -158,12 +198,12 @@ func (a *Accumulator) Merge(b *Accumulator) {
 			continue
 		}
 		t.transactions += s.transactions
-		t.gross = t.gross.Add(s.gross)
-		t.exempt = t.exempt.Add(s.exempt)
-		t.nonTaxable = t.nonTaxable.Add(s.nonTaxable)
-		t.taxable = t.taxable.Add(s.taxable)
-		t.tax = t.tax.Add(s.tax)
-		t.exact = t.exact.Add(s.exact)
+		t.gross.Merge(&s.gross)
+		t.exempt.Merge(&s.exempt)
+		t.nonTaxable.Merge(&s.nonTaxable)
+		t.taxable.Merge(&s.taxable)
+		t.tax.Merge(&s.tax)
+		t.exact.Merge(&s.exact)
 	}
 }
 
@@ -198,11 +238,11 @@ func (a *Accumulator) Rows() []Row {
 			Jurisdiction: j.Code, Name: j.Name, Level: j.Level.String(), Tax: k.tax.ID,
 			Period: a.opt.Period.Label(k.period), Currency: k.currency, Digits: s.digits,
 			Rate: s.rate, HasRate: s.hasRate, Transactions: s.transactions,
-			Gross: s.gross, Exempt: s.exempt, NonTaxable: s.nonTaxable, Taxable: s.taxable,
+			Gross: s.gross.Decimal(), Exempt: s.exempt.Decimal(), NonTaxable: s.nonTaxable.Decimal(), Taxable: s.taxable.Decimal(),
 			// Line and transaction levels are already at the minor unit;
 			// the aggregate level rounds here, once per row.
-			TaxAmount: money.Round(s.tax, s.digits, k.tax.Rounding.Mode),
-			TaxExact:  s.exact,
+			TaxAmount: money.Round(s.tax.Decimal(), s.digits, k.tax.Rounding.Mode),
+			TaxExact:  s.exact.Decimal(),
 		})
 	}
 	sort.Slice(rows, func(i, j int) bool {

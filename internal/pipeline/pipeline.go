@@ -159,8 +159,8 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 	var bytesRead atomic.Int64
 	jobs := make(chan *batch, workers*2)
 	toSeq := make(chan *batch, workers*2)
-	free := make(chan *batch, workers*4)
-	for i := 0; i < workers*4; i++ {
+	free := make(chan *batch, workers*8)
+	for i := 0; i < workers*8; i++ {
 		free <- &batch{}
 	}
 
@@ -183,18 +183,47 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 			defer wwg.Done()
 			ev := opt.Program.NewEvaluator(false)
 			parser := txn.NewParser(opt.Parse)
-			for b := range jobs {
-				for i := range b.items {
-					process(&b.items[i], parser, ev, ws)
-				}
-				toSeq <- b
-				<-b.done
+			// A worker does not wait for its batch's verdicts: it goes on
+			// with the next batch and accepts its earlier batches as the
+			// sequencer settles them (in seq order, so the oldest first).
+			// Waiting would keep the workers in lockstep with the slowest.
+			var pending []*batch
+			accept := func(b *batch) {
 				for i := range b.items {
 					if b.items[i].verdict == vAccepted {
 						ws.Accept(&b.items[i])
 					}
 				}
 				free <- b
+			}
+			for {
+				for len(pending) > 0 && settled(pending[0]) {
+					accept(pending[0])
+					pending = pending[1:]
+				}
+				var b *batch
+				var ok bool
+				if len(pending) > 0 {
+					select {
+					case b, ok = <-jobs:
+					case <-pending[0].done:
+						continue
+					}
+				} else {
+					b, ok = <-jobs
+				}
+				if !ok {
+					break
+				}
+				for i := range b.items {
+					process(&b.items[i], parser, ev, ws)
+				}
+				toSeq <- b
+				pending = append(pending, b)
+			}
+			for _, b := range pending {
+				<-b.done
+				accept(b)
 			}
 		}()
 	}
@@ -360,6 +389,16 @@ func readAll(ctx context.Context, inputs []Input, opt Options, jobs chan<- *batc
 		doneBytes += r.BytesRead()
 	}
 	return nil
+}
+
+// settled reports whether the sequencer has decided b's verdicts.
+func settled(b *batch) bool {
+	select {
+	case <-b.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // nextItem appends an item to the batch, reusing the buffers an earlier

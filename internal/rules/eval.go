@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/shopspring/decimal"
 
@@ -52,6 +53,9 @@ type TaxLine struct {
 	Amount decimal.Decimal
 	// Exact is the unrounded tax.
 	Exact decimal.Decimal
+	// Fixed holds the same figures as money.Fixed when the fast path
+	// computed them (Fixed.OK).
+	Fixed FixedSums
 }
 
 // Result is the evaluation of one transaction.
@@ -62,6 +66,10 @@ type Result struct {
 	Lines []TaxLine
 	// Trace holds per-line details when the Evaluator traces (explain).
 	Trace []LineTrace
+
+	// slab backs the decimals of Lines made by the fast path: they stay
+	// valid until the Result is passed to Eval again (as Lines itself).
+	slab money.DecimalSlab
 }
 
 // LineTrace is one tax's treatment of one transaction line, for explain.
@@ -87,20 +95,37 @@ type Evaluator struct {
 	p     *Program
 	trace bool
 
-	addr     address
-	matched  []bool // by jurisdiction index
-	jlist    []*Jurisdiction
-	active   []activeTax   // applicable taxes in dependency order
-	byOrder  []int         // tax order → index in active, -1 if not applicable
-	cells    []lineCell    // len(active) × len(lines), row-major by tax
-	amounts  []decimal.Decimal // per line: the amount used (net for tax-included)
-	groups   []TaxLine
+	addr    address
+	matched []bool            // by jurisdiction index
+	jlist   []*Jurisdiction   // matched jurisdictions in code order (read only: may be a cached list)
+	active  []activeTax       // applicable taxes in dependency order
+	byOrder []int             // tax order → index in active, -1 if not applicable
+	cells   []lineCell        // len(active) × len(lines), row-major by tax
+	amounts []decimal.Decimal // per line: the amount used (net for tax-included)
+	groups  []TaxLine
+
+	mlist     []int // indexes of the jurisdictions marked in matched
+	jbuf      []*Jurisdiction
+	folds     map[string]string
+	addrCache map[addrKey]*matchSet // address → what it matched
+	taxes     []*Tax                // taxes of the matched jurisdictions, in dependency order
+	taxBuf    []*Tax
+
+	// Fast path (fast.go).
+	fast    []fastTax // by tax order
+	famt    []money.Fixed
+	fqty    []money.Fixed
+	fcells  []fastCell
+	fgroups []fastGroup
+	gtax    []*Tax
 }
 
 type activeTax struct {
 	tax    *Tax
 	rate   RateEntry
 	exempt bool // customer or transaction exemption
+	ri     int  // index of rate in tax.Rates
+	fast   *fastTax
 }
 
 type lineCell struct {
@@ -118,12 +143,20 @@ type lineCell struct {
 // NewEvaluator returns an Evaluator for p. Trace records per-line details
 // in Result.Trace (for explain); it costs time and is off for bulk runs.
 func (p *Program) NewEvaluator(trace bool) *Evaluator {
-	return &Evaluator{
+	e := &Evaluator{
 		p:       p,
 		trace:   trace,
 		matched: make([]bool, len(p.Jurisdictions)),
 		byOrder: make([]int, len(p.Taxes)),
+		folds:   map[string]string{},
 	}
+	for i := range e.byOrder {
+		e.byOrder[i] = -1
+	}
+	if !trace {
+		e.fast = buildFast(p)
+	}
+	return e
 }
 
 var (
@@ -139,6 +172,7 @@ func (e *Evaluator) Eval(tx *txn.Transaction, res *Result) error {
 	res.Lines = res.Lines[:0]
 	res.Jurisdictions = res.Jurisdictions[:0]
 	res.Trace = res.Trace[:0]
+	res.slab.Reset()
 	if err := e.findJurisdictions(tx); err != nil {
 		return err
 	}
@@ -147,6 +181,15 @@ func (e *Evaluator) Eval(tx *txn.Transaction, res *Result) error {
 	if len(e.active) == 0 {
 		return nil
 	}
+	if e.evalFast(tx, res) {
+		return nil
+	}
+	res.Lines = res.Lines[:0]
+	return e.evalDecimal(tx, res)
+}
+
+// evalDecimal is the reference path: every figure a decimal.Decimal.
+func (e *Evaluator) evalDecimal(tx *txn.Transaction, res *Result) error {
 	nl := len(tx.Lines)
 	e.cells = growCells(e.cells, len(e.active)*nl)
 	e.amounts = e.amounts[:0]
@@ -188,10 +231,12 @@ func growCells(c []lineCell, n int) []lineCell {
 }
 
 func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
-	for i := range e.matched {
+	for _, i := range e.mlist {
 		e.matched[i] = false
 	}
-	e.jlist = e.jlist[:0]
+	e.mlist = e.mlist[:0]
+	e.jbuf = e.jbuf[:0]
+	e.jlist = e.jbuf
 	if tx.Jurisdictions != nil {
 		for i, code := range tx.Jurisdictions {
 			j, ok := e.p.byCode[code]
@@ -202,49 +247,154 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 				}
 				return &txn.FieldError{Field: field, Err: fmt.Errorf("unknown jurisdiction code %q", code)}
 			}
-			e.matched[j.index] = true
+			if !e.matched[j.index] {
+				e.matched[j.index] = true
+				e.mlist = append(e.mlist, j.index)
+			}
 		}
+	} else if k := (addrKey{tx.Country, tx.State, tx.County, tx.City, tx.PostalCode}); e.addrCache[k] != nil {
+		// The same address as an earlier transaction: the same jurisdictions.
+		// matched and mlist stay empty: only matching itself needs them.
+		m := e.addrCache[k]
+		e.jlist = m.jlist
+		e.taxes = m.taxes
+		return nil
 	} else {
-		e.addr.fields[fieldCountry] = fold(tx.Country)
-		e.addr.fields[fieldState] = fold(tx.State)
-		e.addr.fields[fieldCounty] = fold(tx.County)
-		e.addr.fields[fieldCity] = fold(tx.City)
-		pc := fold(tx.PostalCode)
+		e.addr.fields[fieldCountry] = e.fold(tx.Country)
+		e.addr.fields[fieldState] = e.fold(tx.State)
+		e.addr.fields[fieldCounty] = e.fold(tx.County)
+		e.addr.fields[fieldCity] = e.fold(tx.City)
+		pc := e.fold(tx.PostalCode)
 		if e.addr.fields[fieldCountry] == "us" {
 			pc = zip5(pc)
 		}
 		e.addr.fields[fieldPostalCode] = pc
-		e.p.index.candidates(&e.addr, func(i int) {
-			if !e.matched[i] && e.p.Jurisdictions[i].matches(&e.addr) {
-				e.matched[i] = true
-			}
-		})
+		ix := &e.p.index
+		a := &e.addr
+		e.tryMatch(ix.anywhere)
+		e.tryMatch(ix.byCountry[a.fields[fieldCountry]])
+		e.tryMatch(ix.byState[[2]string{a.fields[fieldCountry], a.fields[fieldState]}])
+		if z := a.fields[fieldPostalCode]; z != "" {
+			e.tryMatch(ix.byPostal[z])
+		}
+		e.settleMatches()
+		e.cacheAddress(k)
+		return nil
 	}
-	for i, m := range e.matched {
-		if m {
-			e.jlist = append(e.jlist, e.p.Jurisdictions[i])
+	e.settleMatches()
+	return nil
+}
+
+// settleMatches lists the matched jurisdictions in index (code) order and
+// their taxes in dependency order.
+func (e *Evaluator) settleMatches() {
+	sortInts(e.mlist)
+	e.taxBuf = e.taxBuf[:0]
+	for _, i := range e.mlist {
+		j := e.p.Jurisdictions[i]
+		e.jbuf = append(e.jbuf, j)
+		e.taxBuf = append(e.taxBuf, j.Taxes...)
+	}
+	// Dependency order is Program.Taxes order.
+	for i := 1; i < len(e.taxBuf); i++ {
+		for j := i; j > 0 && e.taxBuf[j].order < e.taxBuf[j-1].order; j-- {
+			e.taxBuf[j], e.taxBuf[j-1] = e.taxBuf[j-1], e.taxBuf[j]
 		}
 	}
-	return nil
+	e.taxes = e.taxBuf
+	e.jlist = e.jbuf
+}
+
+// matchSet is what an address matched: the jurisdictions (indexes, in
+// order) and their taxes in dependency order.
+type matchSet struct {
+	jlist []*Jurisdiction
+	taxes []*Tax
+}
+
+// addrKey is a transaction's address as given: what address matching
+// depends on, and nothing else.
+type addrKey struct{ country, state, county, city, postal string }
+
+// addrCacheSize bounds the per-Evaluator cache of matched addresses.
+const addrCacheSize = 1 << 14
+
+// cacheAddress remembers the jurisdictions matched for an address. The key
+// strings are cloned: a transaction's strings may point into input buffers
+// that are reused.
+func (e *Evaluator) cacheAddress(k addrKey) {
+	if e.addrCache == nil {
+		e.addrCache = map[addrKey]*matchSet{}
+	}
+	if len(e.addrCache) >= addrCacheSize {
+		clear(e.addrCache)
+	}
+	k = addrKey{strings.Clone(k.country), strings.Clone(k.state), strings.Clone(k.county), strings.Clone(k.city), strings.Clone(k.postal)}
+	e.addrCache[k] = &matchSet{
+		jlist: append([]*Jurisdiction(nil), e.jlist...),
+		taxes: append([]*Tax(nil), e.taxes...),
+	}
+}
+
+// tryMatch tests the candidate jurisdictions of one index bucket (the same
+// buckets as matchIndex.candidates).
+func (e *Evaluator) tryMatch(cands []int) {
+	for _, i := range cands {
+		if !e.matched[i] && e.p.Jurisdictions[i].matches(&e.addr) {
+			e.matched[i] = true
+			e.mlist = append(e.mlist, i)
+		}
+	}
+}
+
+// fold is fold with a per-Evaluator cache, so that address fields such as
+// "Travis County" are folded without allocating every time.
+func (e *Evaluator) fold(s string) string {
+	if f, ok := e.folds[s]; ok {
+		return f
+	}
+	f := fold(s)
+	if len(e.folds) >= 4096 {
+		clear(e.folds)
+	}
+	e.folds[s] = f
+	return f
+}
+
+// sortInts sorts a short list in place (insertion sort: no allocation).
+func sortInts(a []int) {
+	for i := 1; i < len(a); i++ {
+		for j := i; j > 0 && a[j] < a[j-1]; j-- {
+			a[j], a[j-1] = a[j-1], a[j]
+		}
+	}
 }
 
 // selectTaxes picks the taxes of the matched jurisdictions that are in force
 // on the transaction's rate date, in dependency order.
 func (e *Evaluator) selectTaxes(tx *txn.Transaction) {
-	e.active = e.active[:0]
-	for i := range e.byOrder {
-		e.byOrder[i] = -1
+	for i := range e.active {
+		e.byOrder[e.active[i].tax.order] = -1
 	}
-	for _, t := range e.p.Taxes {
-		if !e.matched[t.Jurisdiction.index] {
+	e.active = e.active[:0]
+	var exs []int
+	if tx.ExemptReason == "" && tx.Customer != "" {
+		exs = e.p.exemptionsFor[tx.Customer]
+	}
+	for _, t := range e.taxes {
+		ri := rateIndex(t, tx.RateDay)
+		if ri < 0 {
 			continue
 		}
-		r, ok := t.RateAt(tx.RateDay)
-		if !ok {
-			continue
+		exempt := tx.ExemptReason != "" || len(exs) > 0 && e.exempt(tx, t.Jurisdiction)
+		a := activeTax{tax: t, rate: t.Rates[ri], exempt: exempt, ri: ri}
+		if e.fast != nil {
+			a.fast = &e.fast[t.order]
 		}
-		e.byOrder[t.order] = len(e.active)
-		e.active = append(e.active, activeTax{tax: t, rate: r, exempt: e.exempt(tx, t.Jurisdiction)})
+		e.active = append(e.active, a)
+	}
+	for i := range e.active {
+		e.byOrder[e.active[i].tax.order] = i
 	}
 }
 

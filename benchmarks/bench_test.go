@@ -1,0 +1,289 @@
+// Package benchmarks measures taxagg on generated data: the readers, the
+// compiled rule program per record, and aggregate and calc end to end.
+//
+// Every benchmark is fast at -benchtime 1x with the default size (CI runs
+// them so). Set TAXAGG_BENCH_N for larger inputs, e.g.
+//
+//	TAXAGG_BENCH_N=1000000 go test -run '^$' -bench . -benchtime 3x ./benchmarks
+package benchmarks
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/taxagg/taxagg/benchmarks/internal/benchdata"
+	"github.com/taxagg/taxagg/internal/aggregate"
+	"github.com/taxagg/taxagg/internal/cli"
+	"github.com/taxagg/taxagg/internal/pipeline"
+	"github.com/taxagg/taxagg/internal/rules"
+	"github.com/taxagg/taxagg/internal/stream"
+	"github.com/taxagg/taxagg/internal/txn"
+)
+
+// benchN is the number of generated transactions: TAXAGG_BENCH_N, else a
+// size that keeps -benchtime 1x quick.
+func benchN(tb testing.TB) int {
+	if s := os.Getenv("TAXAGG_BENCH_N"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			tb.Fatalf("TAXAGG_BENCH_N=%q is not a positive number", s)
+		}
+		return n
+	}
+	return 20000
+}
+
+type dataset struct {
+	ndjson, csv []byte
+	rules       []byte
+	dir         string // holds tx.ndjson, tx.csv and rules.yaml
+}
+
+var (
+	dataOnce sync.Once
+	data     dataset
+	dataErr  error
+)
+
+// load generates the inputs once per test binary.
+func load(b *testing.B) *dataset {
+	b.Helper()
+	dataOnce.Do(func() {
+		n := benchN(b)
+		var nd, cs, rl bytes.Buffer
+		if dataErr = benchdata.Transactions(&nd, n, 1, benchdata.NDJSON); dataErr != nil {
+			return
+		}
+		if dataErr = benchdata.Transactions(&cs, n, 1, benchdata.CSV); dataErr != nil {
+			return
+		}
+		if dataErr = benchdata.Rules(&rl); dataErr != nil {
+			return
+		}
+		data = dataset{ndjson: nd.Bytes(), csv: cs.Bytes(), rules: rl.Bytes()}
+		data.dir, dataErr = os.MkdirTemp("", "taxagg-bench-")
+		if dataErr != nil {
+			return
+		}
+		for name, content := range map[string][]byte{"tx.ndjson": data.ndjson, "tx.csv": data.csv, "rules.yaml": data.rules} {
+			if dataErr = os.WriteFile(filepath.Join(data.dir, name), content, 0o644); dataErr != nil {
+				return
+			}
+		}
+	})
+	if dataErr != nil {
+		b.Fatal(dataErr)
+	}
+	return &data
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if data.dir != "" {
+		os.RemoveAll(data.dir)
+	}
+	os.Exit(code)
+}
+
+// report sets the throughput figures of a benchmark that handles records
+// records of size bytes per iteration.
+func report(b *testing.B, records, size int) {
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.Cleanup(func() {
+		if s := b.Elapsed().Seconds(); s > 0 && b.N > 0 {
+			b.ReportMetric(float64(records)*float64(b.N)/s, "records/s")
+		}
+	})
+}
+
+func benchReader(b *testing.B, name string, in []byte) {
+	n := benchN(b)
+	report(b, n, len(in))
+	var bt stream.Batch
+	for b.Loop() {
+		rd, err := stream.Open(name, bytes.NewReader(in), stream.FormatAuto, stream.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		got := 0
+		for {
+			err := rd.ReadBatch(&bt, 512)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			got += bt.Len()
+		}
+		if got != n {
+			b.Fatalf("read %d records, want %d", got, n)
+		}
+	}
+}
+
+func BenchmarkReadNDJSON(b *testing.B) { benchReader(b, "tx.ndjson", load(b).ndjson) }
+func BenchmarkReadCSV(b *testing.B)    { benchReader(b, "tx.csv", load(b).csv) }
+
+// BenchmarkReadParseNDJSON reads and parses every record into a Transaction.
+func BenchmarkReadParseNDJSON(b *testing.B) {
+	d := load(b)
+	report(b, benchN(b), len(d.ndjson))
+	var bt stream.Batch
+	var tx txn.Transaction
+	for b.Loop() {
+		rd, err := stream.Open("tx.ndjson", bytes.NewReader(d.ndjson), stream.FormatAuto, stream.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := txn.NewParser(txn.ParseOptions{})
+		for {
+			err := rd.ReadBatch(&bt, 512)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := range bt.Records {
+				if err := p.ParseJSON(bt.Records[i].Text, &tx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkEval is the compiled rule program alone, per record, on
+// transactions parsed beforehand.
+func BenchmarkEval(b *testing.B) {
+	d := load(b)
+	prog, err := rules.Compile([]rules.Source{{Name: "rules.yaml", Data: d.rules}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := min(benchN(b), 20000)
+	txs := make([]txn.Transaction, 0, n)
+	rd, err := stream.Open("tx.ndjson", bytes.NewReader(d.ndjson), stream.FormatAuto, stream.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := txn.NewParser(txn.ParseOptions{})
+	size := 0
+	for len(txs) < n {
+		rec, err := rd.Next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var tx txn.Transaction
+		if err := p.ParseJSON(rec.Text, &tx); err != nil {
+			b.Fatal(err)
+		}
+		size += len(rec.Text) + 1
+		txs = append(txs, tx)
+	}
+	report(b, n, size)
+	ev := prog.NewEvaluator(false)
+	var res rules.Result
+	lines := 0
+	for b.Loop() {
+		for i := range txs {
+			if err := ev.Eval(&txs[i], &res); err != nil {
+				b.Fatal(err)
+			}
+			lines += len(res.Lines)
+		}
+	}
+	if lines == 0 {
+		b.Fatal("no tax lines")
+	}
+}
+
+func benchCLI(b *testing.B, size int, args ...string) {
+	d := load(b)
+	report(b, benchN(b), size)
+	args = append(args[:1:1], append([]string{"-q", "--rules", filepath.Join(d.dir, "rules.yaml"), "--format", "ndjson"}, args[1:]...)...)
+	for i := range args {
+		if args[i] == "tx.ndjson" || args[i] == "tx.csv" {
+			args[i] = filepath.Join(d.dir, args[i])
+		}
+	}
+	var out bytes.Buffer
+	for b.Loop() {
+		out.Reset()
+		ios := &cli.IOStreams{In: bytes.NewReader(nil), Out: &out, ErrOut: io.Discard}
+		if code := cli.Main(args, ios); code != 0 {
+			b.Fatalf("taxagg %v: exit %d", args, code)
+		}
+	}
+	if out.Len() == 0 {
+		b.Fatal("no output")
+	}
+}
+
+func BenchmarkAggregateNDJSON(b *testing.B) {
+	benchCLI(b, len(load(b).ndjson), "aggregate", "tx.ndjson")
+}
+
+func BenchmarkAggregateCSV(b *testing.B) {
+	benchCLI(b, len(load(b).csv), "aggregate", "tx.csv")
+}
+
+func BenchmarkCalcNDJSON(b *testing.B) {
+	benchCLI(b, len(load(b).ndjson), "calc", "tx.ndjson")
+}
+
+// aggSink is the aggregate command's sink: an Accumulator per worker,
+// merged at the end.
+type aggSink struct {
+	mu   sync.Mutex
+	accs []*aggregate.Accumulator
+}
+
+func (s *aggSink) NewWorker() pipeline.WorkerSink {
+	a := aggregate.New(aggregate.Options{})
+	s.mu.Lock()
+	s.accs = append(s.accs, a)
+	s.mu.Unlock()
+	return aggWorker{a}
+}
+func (s *aggSink) Ordered() bool             { return false }
+func (s *aggSink) Emit(*pipeline.Item) error { return nil }
+
+type aggWorker struct{ acc *aggregate.Accumulator }
+
+func (w aggWorker) Render(*pipeline.Item)    {}
+func (w aggWorker) Accept(it *pipeline.Item) { w.acc.Add(&it.Tx, &it.Result) }
+
+// BenchmarkPipelineAggregate runs the parallel pipeline with an aggregate
+// sink, without the CLI: read, parse, evaluate, dedup, sum, merge.
+func BenchmarkPipelineAggregate(b *testing.B) {
+	d := load(b)
+	prog, err := rules.Compile([]rules.Source{{Name: "rules.yaml", Data: d.rules}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	report(b, benchN(b), len(d.ndjson))
+	for b.Loop() {
+		sink := &aggSink{}
+		_, err := pipeline.Run(context.Background(), []pipeline.Input{{Name: "tx.ndjson", R: bytes.NewReader(d.ndjson)}},
+			pipeline.Options{Program: prog, Format: stream.FormatAuto}, sink)
+		if err != nil {
+			b.Fatal(err)
+		}
+		total := aggregate.New(aggregate.Options{})
+		for _, a := range sink.accs {
+			total.Merge(a)
+		}
+		if len(total.Rows()) == 0 {
+			b.Fatal("no rows")
+		}
+	}
+}
