@@ -751,9 +751,6 @@ func (e *Evaluator) groupTax(tx *txn.Transaction, ai, nl int, digits int32, res 
 			if taxed(g.Reason) {
 				// Non-taxable = gross − taxable, re-derived after rounding.
 				g.NonTaxable = g.Gross.Sub(g.Exempt).Sub(g.Taxable)
-				if g.Reason == ReasonProductExempt || g.Reason == ReasonBelowThreshold {
-					continue
-				}
 			}
 		}
 	}
