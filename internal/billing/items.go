@@ -97,10 +97,16 @@ type lineCounter struct {
 	nl      []int64 // offsets of newlines not yet passed
 	dropped int     // newlines already passed
 	last    int64
+	// quiet: nobody will ask for lines (NDJSON counts them itself).
+	quiet bool
 }
 
 func (c *lineCounter) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
+	if c.quiet {
+		c.off += int64(n)
+		return n, err
+	}
 	b := p[:n]
 	base := c.off
 	for {
@@ -281,6 +287,9 @@ func (j *jsonItems) next() (item, error) {
 		j.detect()
 	}
 	if j.mode == modeLines {
+		if !j.lc.quiet {
+			j.lc.quiet, j.lc.nl = true, nil
+		}
 		return j.nextLine()
 	}
 	for {

@@ -20,6 +20,11 @@ type ReaderOptions struct {
 	// Extract lists source paths (dotted paths into JSON, or CSV columns)
 	// whose values the reader copies into Record.Extra, in order.
 	Extract []string
+	// Fixed lets the reader return the amounts of plain canonical records
+	// as Record.AmountFixed and Record.TaxFixed (Record.Fixed set) instead
+	// of decimals, which is faster; the caller must then look at
+	// Record.Fixed before using Amount or Tax.
+	Fixed bool
 }
 
 // Reader streams canonical records out of one export.
@@ -30,6 +35,9 @@ type Reader struct {
 	csv    *csvGetter
 	csvMap *Mapping
 	dec    decoder
+	// fast: plain canonical records may take fastCanonical.
+	fast  bool
+	arena arena
 }
 
 // NewReader starts reading r, named source in errors. Gzip input is
@@ -54,6 +62,8 @@ func NewReader(r io.Reader, source string, opts ReaderOptions) (*Reader, error) 
 		return nil, err
 	}
 	rd := &Reader{source: source, opts: opts, items: items}
+	rd.fast = opts.Fixed && opts.Mapping == nil && len(opts.Extract) == 0 &&
+		(opts.Preset == PresetAuto || opts.Preset == PresetCanonical)
 	if head := items.header(); head != nil {
 		if opts.Mapping == nil && (opts.Preset == PresetStripe || opts.Preset == PresetChargebee) {
 			return nil, &InputError{Source: source, Line: 1, Err: fmt.Errorf("the %s preset reads JSON, not CSV", opts.Preset)}
@@ -103,6 +113,12 @@ func (rd *Reader) convert(it item) (Record, error) {
 			return r, err
 		}
 		return r, rd.extract(&r, rd.csv)
+	}
+	if rd.fast {
+		var r Record
+		if fastCanonical(it.json, &r, &rd.arena) {
+			return r, nil
+		}
 	}
 	var (
 		r   Record

@@ -60,6 +60,12 @@ type Record struct {
 	// State is one of the canonical states, or empty when the source has none.
 	State string
 
+	// Fixed says that the amounts are in AmountFixed and TaxFixed, Amount
+	// and Tax being left zero: only when ReaderOptions.Fixed asked for it,
+	// and only for the canonical records the reader's fast path reads.
+	Fixed                 bool
+	AmountFixed, TaxFixed Fixed
+
 	// Extra holds the values of the source paths asked for in
 	// ReaderOptions.Extract, in the same order ("" when absent).
 	Extra []string

@@ -39,15 +39,23 @@ type rec struct {
 	self [1]*rec
 }
 
-// newRec makes the matching form of a record read from side.
-func newRec(br *billing.Record, side uint8, seq int64, key string) *rec {
-	r := &rec{key: key, ID: br.ID, Kind: br.Kind, Customer: br.Customer, Currency: br.Currency,
-		State: internState(br.State), Date: br.Date, Updated: br.Updated, Amount: amtOf(br.Amount),
-		Tax: amtOf(br.Tax), Line: br.Line, seq: seq, side: side}
+// set makes r, which must be a zero rec, the matching form of a record
+// read from side.
+func (r *rec) set(br *billing.Record, side uint8, seq int64, key string) {
+	r.ID, r.Kind, r.Customer, r.Currency = br.ID, br.Kind, br.Customer, br.Currency
+	r.State = internState(br.State)
+	r.Date, r.Updated = br.Date, br.Updated
+	if br.Fixed {
+		r.Amount = amt{c: br.AmountFixed.Coef, e: br.AmountFixed.Exp}
+		r.Tax = amt{c: br.TaxFixed.Coef, e: br.TaxFixed.Exp}
+	} else {
+		r.Amount, r.Tax = amtOf(br.Amount), amtOf(br.Tax)
+	}
+	r.Line, r.seq, r.side = br.Line, seq, side
+	r.key = key
 	if key == br.ID {
 		r.key = r.ID
 	}
-	return r
 }
 
 // internState shares the canonical states' strings.
@@ -109,6 +117,18 @@ func newKeySpec(parts []string) (keySpec, []string, error) {
 		extract = append(extract, p)
 	}
 	return ks, extract, nil
+}
+
+// fixedAmounts reports whether the key can be computed from a record whose
+// amounts the reader left fixed (billing.Record.Fixed): not when it uses
+// the amount or the tax.
+func (ks keySpec) fixedAmounts() bool {
+	for _, p := range ks.parts {
+		if p.field == "amount" || p.field == "tax" {
+			return false
+		}
+	}
+	return true
 }
 
 func (ks keySpec) name() string {

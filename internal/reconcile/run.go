@@ -83,10 +83,12 @@ func run(ctx context.Context, opts Options, a, b Input, out Outputs, hook func(*
 	for i, in := range []struct {
 		in      Input
 		extract []string
-	}{{a, exA}, {b, exB}} {
+		ks      keySpec
+	}{{a, exA, ksA}, {b, exB, ksB}} {
 		open[i] = func() (*billing.Reader, error) {
 			return billing.NewReader(in.in.R, in.in.Name, billing.ReaderOptions{
-				Preset: in.in.Preset, Mapping: in.in.Mapping, Format: in.in.Format, Extract: in.extract})
+				Preset: in.in.Preset, Mapping: in.in.Mapping, Format: in.in.Format, Extract: in.extract,
+				Fixed: in.ks.fixedAmounts()})
 		}
 	}
 
@@ -340,7 +342,9 @@ func (e *engine) produce(ctx context.Context, side uint8, open func() (*billing.
 		return
 	}
 	ks := e.keys[side]
+	// The records of a batch share one allocation.
 	recs := make([]*rec, 0, batchSize)
+	slab := make([]rec, batchSize)
 	var seq int64
 	for ; ; seq++ {
 		if len(recs) == batchSize {
@@ -350,6 +354,7 @@ func (e *engine) produce(ctx context.Context, side uint8, open func() (*billing.
 			}
 			send(batch{side: side, recs: recs})
 			recs = make([]*rec, 0, batchSize)
+			slab = make([]rec, batchSize)
 		}
 		br, err := rd.Next()
 		if err == io.EOF {
@@ -360,7 +365,9 @@ func (e *engine) produce(ctx context.Context, side uint8, open func() (*billing.
 			return
 		}
 		e.read[side].Add(1)
-		recs = append(recs, newRec(&br, side, seq, ks.keyOf(&br)))
+		r := &slab[len(recs)]
+		r.set(&br, side, seq, ks.keyOf(&br))
+		recs = append(recs, r)
 	}
 	if len(recs) > 0 {
 		send(batch{side: side, recs: recs})
