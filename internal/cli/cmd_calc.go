@@ -2,15 +2,17 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/csv"
 	"io"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 	"github.com/spf13/cobra"
 
+	"github.com/taxagg/taxagg/internal/money"
 	"github.com/taxagg/taxagg/internal/pipeline"
 	"github.com/taxagg/taxagg/internal/rules"
 	"github.com/taxagg/taxagg/internal/stream"
@@ -141,62 +143,137 @@ func (s *calcSink) close() error {
 	return s.bw.Flush()
 }
 
+// calcWorker renders one worker's records. On the common path (every tax
+// line computed by the rules' fixed-point path) it appends straight into
+// it.Out without allocating: money figures through money.AppendMoney, each
+// tax's JSON head and rate texts cached once per worker. Anything else
+// falls back to the decimal figures and formatMoney; the bytes are the same
+// either way.
 type calcWorker struct {
-	format stream.OutputFormat
-	buf    bytes.Buffer
-	bw     *bufio.Writer
+	format  stream.OutputFormat
+	scratch []byte // the taxes JSON of a CSV row
+	taxes   map[*rules.Tax]*taxText
 }
+
+// taxText is what calc prints of a tax that never changes: the head of its
+// JSON entry and the texts of the rates seen so far.
+type taxText struct {
+	head  []byte // {"jurisdiction":…,"tax":…,"rate":
+	rates []rateText
+}
+
+// rateText is a rate's printed text, keyed by its exact coefficient and
+// exponent (decimal.String depends on the value alone, so equal keys give
+// equal texts).
+type rateText struct {
+	f    money.Fixed
+	text string
+}
+
+// maxRateTexts bounds a tax's rate cache; past it, rates are formatted
+// each time.
+const maxRateTexts = 16
 
 func (w *calcWorker) Accept(*pipeline.Item) {}
 
 func (w *calcWorker) Render(it *pipeline.Item) {
-	w.buf.Reset()
-	if w.bw == nil {
-		w.bw = bufio.NewWriter(&w.buf)
-	} else {
-		w.bw.Reset(&w.buf)
-	}
 	digits := it.Tx.Currency.Digits
+	out := it.Out[:0]
+	switch w.format {
+	case stream.OutputNDJSON, stream.OutputJSON:
+		out = w.appendCalcJSON(out, it, digits)
+		if w.format == stream.OutputNDJSON {
+			out = append(out, '\n')
+		}
+	case stream.OutputCSV:
+		w.scratch = w.appendTaxesJSON(w.scratch[:0], it, digits)
+		out = appendCSVField(out, it.Tx.ID)
+		out = append(out, ',')
+		out = it.Tx.Day.Time().AppendFormat(out, "2006-01-02")
+		out = append(out, ',')
+		out = appendCSVField(out, txType(it))
+		out = append(out, ',')
+		out = appendCSVField(out, it.Tx.Currency.Code)
+		out = append(out, ',')
+		out = appendTxAmount(out, it, digits)
+		out = append(out, ',')
+		out = appendTaxTotal(out, it, digits)
+		out = append(out, ',')
+		out = appendCSVField(out, w.scratch)
+		out = append(out, '\n')
+	case stream.OutputTable:
+		vals := calcFlatValues(it, taxTotal(it), digits, taxSummary(it))
+		out = append(out, strings.Join(vals, "\x00")...)
+	}
+	it.Out = out
+}
+
+func txType(it *pipeline.Item) string {
+	if it.Tx.Refund {
+		return "refund"
+	}
+	return "sale"
+}
+
+// taxTotal is the sum of the record's tax amounts, as a decimal.
+func taxTotal(it *pipeline.Item) decimal.Decimal {
 	total := decimal.Decimal{}
 	for i := range it.Result.Lines {
 		total = total.Add(it.Result.Lines[i].Amount)
 	}
-	switch w.format {
-	case stream.OutputNDJSON, stream.OutputJSON:
-		writeCalcJSON(w.bw, it, total, digits)
-		if w.format == stream.OutputNDJSON {
-			w.bw.WriteByte('\n')
-		}
-	case stream.OutputCSV, stream.OutputTable:
-		var taxes bytes.Buffer
-		tw := bufio.NewWriter(&taxes)
-		writeTaxesJSON(tw, it, digits)
-		tw.Flush()
-		vals := calcFlatValues(it, total, digits, taxes.String())
-		if w.format == stream.OutputTable {
-			vals[len(vals)-1] = taxSummary(it)
-			w.bw.WriteString(strings.Join(vals, "\x00"))
-		} else {
-			cw := csv.NewWriter(w.bw)
-			cw.Write(vals)
-			cw.Flush()
-		}
-	}
-	w.bw.Flush()
-	it.Out = append(it.Out[:0], w.buf.Bytes()...)
+	return total
 }
 
-func calcFlatValues(it *pipeline.Item, total decimal.Decimal, digits int32, taxes string) []string {
+// appendTaxTotal appends the printed sum of the record's tax amounts.
+func appendTaxTotal(dst []byte, it *pipeline.Item, digits int32) []byte {
+	var total money.Fixed
+	ok := true
+	for i := range it.Result.Lines {
+		l := &it.Result.Lines[i]
+		if !l.Fixed.OK {
+			ok = false
+			break
+		}
+		if total, ok = total.Add(l.Fixed.Amount); !ok {
+			break
+		}
+	}
+	if ok {
+		return money.AppendMoney(dst, total, digits)
+	}
+	return append(dst, formatMoney(taxTotal(it), digits)...)
+}
+
+// appendTxAmount appends the printed sum of the record's line amounts.
+func appendTxAmount(dst []byte, it *pipeline.Item, digits int32) []byte {
+	var sum money.Fixed
+	ok := true
+	for i := range it.Tx.Lines {
+		var f money.Fixed
+		if f, ok = money.FixedOf(it.Tx.Lines[i].Amount); !ok {
+			break
+		}
+		if sum, ok = sum.Add(f); !ok {
+			break
+		}
+	}
+	if ok {
+		return money.AppendMoney(dst, sum, digits)
+	}
+	return append(dst, formatMoney(txAmount(it), digits)...)
+}
+
+func txAmount(it *pipeline.Item) decimal.Decimal {
 	amount := decimal.Decimal{}
 	for _, l := range it.Tx.Lines {
 		amount = amount.Add(l.Amount)
 	}
-	typ := "sale"
-	if it.Tx.Refund {
-		typ = "refund"
-	}
-	return []string{it.Tx.ID, it.Tx.Day.String(), typ, it.Tx.Currency.Code,
-		formatMoney(amount, digits), formatMoney(total, digits), taxes}
+	return amount
+}
+
+func calcFlatValues(it *pipeline.Item, total decimal.Decimal, digits int32, taxes string) []string {
+	return []string{it.Tx.ID, it.Tx.Day.String(), txType(it), it.Tx.Currency.Code,
+		formatMoney(txAmount(it), digits), formatMoney(total, digits), taxes}
 }
 
 func taxSummary(it *pipeline.Item) string {
@@ -207,10 +284,10 @@ func taxSummary(it *pipeline.Item) string {
 	return strings.Join(parts, ", ")
 }
 
-// writeCalcJSON writes the record's own fields, as written, then taxes and
-// tax_total (replacing input fields of those names).
-func writeCalcJSON(w *bufio.Writer, it *pipeline.Item, total decimal.Decimal, digits int32) {
-	w.WriteByte('{')
+// appendCalcJSON appends the record's own fields, as written, then taxes
+// and tax_total (replacing input fields of those names).
+func (w *calcWorker) appendCalcJSON(dst []byte, it *pipeline.Item, digits int32) []byte {
+	dst = append(dst, '{')
 	n := 0
 	if it.Fields != nil {
 		for _, fld := range it.Fields {
@@ -218,12 +295,12 @@ func writeCalcJSON(w *bufio.Writer, it *pipeline.Item, total decimal.Decimal, di
 				continue
 			}
 			if n > 0 {
-				w.WriteByte(',')
+				dst = append(dst, ',')
 			}
 			n++
-			w.Write(fld.RawKey)
-			w.WriteByte(':')
-			w.Write(fld.Value)
+			dst = append(dst, fld.RawKey...)
+			dst = append(dst, ':')
+			dst = append(dst, fld.Value...)
 		}
 	} else {
 		for i, h := range it.Header {
@@ -231,48 +308,141 @@ func writeCalcJSON(w *bufio.Writer, it *pipeline.Item, total decimal.Decimal, di
 				continue
 			}
 			if n > 0 {
-				w.WriteByte(',')
+				dst = append(dst, ',')
 			}
 			n++
-			stream.WriteJSONString(w, h)
-			w.WriteByte(':')
-			stream.WriteJSONString(w, it.CSV[i])
+			dst = stream.AppendJSONString(dst, h)
+			dst = append(dst, ':')
+			dst = stream.AppendJSONString(dst, it.CSV[i])
 		}
 	}
 	if n > 0 {
-		w.WriteByte(',')
+		dst = append(dst, ',')
 	}
-	w.WriteString(`"taxes":`)
-	writeTaxesJSON(w, it, digits)
-	w.WriteString(`,"tax_total":"`)
-	w.WriteString(formatMoney(total, digits))
-	w.WriteString(`"}`)
+	dst = append(dst, `"taxes":`...)
+	dst = w.appendTaxesJSON(dst, it, digits)
+	dst = append(dst, `,"tax_total":"`...)
+	dst = appendTaxTotal(dst, it, digits)
+	return append(dst, `"}`...)
 }
 
-func writeTaxesJSON(w *bufio.Writer, it *pipeline.Item, digits int32) {
-	w.WriteByte('[')
+// appendTaxesJSON appends the record's tax lines as a JSON array.
+func (w *calcWorker) appendTaxesJSON(dst []byte, it *pipeline.Item, digits int32) []byte {
+	dst = append(dst, '[')
 	for i := range it.Result.Lines {
 		l := &it.Result.Lines[i]
 		if i > 0 {
-			w.WriteByte(',')
+			dst = append(dst, ',')
 		}
-		w.WriteString(`{"jurisdiction":`)
-		stream.WriteJSONString(w, l.Tax.Jurisdiction.Code)
-		w.WriteString(`,"tax":`)
-		stream.WriteJSONString(w, l.Tax.ID)
-		w.WriteString(`,"rate":`)
+		tt := w.taxText(l.Tax)
+		dst = append(dst, tt.head...)
 		if l.HasRate {
-			w.WriteString(`"` + l.Rate.String() + `"`)
+			dst = append(dst, '"')
+			dst = append(dst, tt.rate(l.Rate)...)
+			dst = append(dst, '"')
 		} else {
-			w.WriteString("null")
+			dst = append(dst, "null"...)
 		}
-		w.WriteString(`,"taxable":"` + formatMoney(l.Taxable, digits))
-		w.WriteString(`","exempt":"` + formatMoney(l.Exempt, digits))
-		w.WriteString(`","non_taxable":"` + formatMoney(l.NonTaxable, digits))
-		w.WriteString(`","tax_amount":"` + formatMoney(l.Amount, digits))
-		w.WriteString(`","reason":"` + l.Reason.String() + `"}`)
+		if f := &l.Fixed; f.OK {
+			dst = append(dst, `,"taxable":"`...)
+			dst = money.AppendMoney(dst, f.Taxable, digits)
+			dst = append(dst, `","exempt":"`...)
+			dst = money.AppendMoney(dst, f.Exempt, digits)
+			dst = append(dst, `","non_taxable":"`...)
+			dst = money.AppendMoney(dst, f.NonTaxable, digits)
+			dst = append(dst, `","tax_amount":"`...)
+			dst = money.AppendMoney(dst, f.Amount, digits)
+		} else {
+			dst = append(dst, `,"taxable":"`...)
+			dst = append(dst, formatMoney(l.Taxable, digits)...)
+			dst = append(dst, `","exempt":"`...)
+			dst = append(dst, formatMoney(l.Exempt, digits)...)
+			dst = append(dst, `","non_taxable":"`...)
+			dst = append(dst, formatMoney(l.NonTaxable, digits)...)
+			dst = append(dst, `","tax_amount":"`...)
+			dst = append(dst, formatMoney(l.Amount, digits)...)
+		}
+		dst = append(dst, `","reason":"`...)
+		dst = append(dst, l.Reason.String()...)
+		dst = append(dst, `"}`...)
 	}
-	w.WriteByte(']')
+	return append(dst, ']')
+}
+
+func (w *calcWorker) taxText(t *rules.Tax) *taxText {
+	if tt, ok := w.taxes[t]; ok {
+		return tt
+	}
+	if w.taxes == nil {
+		w.taxes = make(map[*rules.Tax]*taxText)
+	}
+	head := append([]byte(nil), `{"jurisdiction":`...)
+	head = stream.AppendJSONString(head, t.Jurisdiction.Code)
+	head = append(head, `,"tax":`...)
+	head = stream.AppendJSONString(head, t.ID)
+	head = append(head, `,"rate":`...)
+	tt := &taxText{head: head}
+	w.taxes[t] = tt
+	return tt
+}
+
+// rate returns r's text, from the cache when r's exact digits were seen.
+func (tt *taxText) rate(r decimal.Decimal) string {
+	f, ok := money.FixedOf(r)
+	if !ok {
+		return r.String()
+	}
+	for i := range tt.rates {
+		if tt.rates[i].f == f {
+			return tt.rates[i].text
+		}
+	}
+	s := r.String()
+	if len(tt.rates) < maxRateTexts {
+		tt.rates = append(tt.rates, rateText{f: f, text: s})
+	}
+	return s
+}
+
+// appendCSVField appends one field as encoding/csv.Writer writes it (comma
+// separator, LF line ends): quoted, with quotes doubled, when it holds a
+// comma, quote, CR or LF, is \. or starts with a space.
+func appendCSVField[T string | []byte](dst []byte, f T) []byte {
+	if !csvNeedsQuotes(f) {
+		return append(dst, f...)
+	}
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(f); i++ {
+		if f[i] == '"' {
+			dst = append(dst, f[start:i+1]...)
+			dst = append(dst, '"')
+			start = i + 1
+		}
+	}
+	dst = append(dst, f[start:]...)
+	return append(dst, '"')
+}
+
+func csvNeedsQuotes[T string | []byte](f T) bool {
+	if len(f) == 0 {
+		return false
+	}
+	if len(f) == 2 && f[0] == '\\' && f[1] == '.' {
+		return true
+	}
+	for i := 0; i < len(f); i++ {
+		switch f[i] {
+		case '\n', '\r', '"', ',':
+			return true
+		}
+	}
+	if c := f[0]; c < utf8.RuneSelf {
+		return unicode.IsSpace(rune(c))
+	}
+	var b [utf8.UTFMax]byte
+	r, _ := utf8.DecodeRune(b[:copy(b[:], f)])
+	return unicode.IsSpace(r)
 }
 
 // formatMoney prints an amount with the currency's minor unit, or exactly

@@ -174,7 +174,17 @@ func writeJSONValue(w *bufio.Writer, k ColumnKind, v string) {
 
 // WriteJSONString writes s as a JSON string literal.
 func WriteJSONString(w *bufio.Writer, s string) {
-	w.WriteByte('"')
+	// AvailableBuffer lets the common case append in place, without
+	// allocating.
+	w.Write(AppendJSONString(w.AvailableBuffer(), s))
+}
+
+// AppendJSONString appends s to dst as a JSON string literal: quotes,
+// backslashes and control characters escaped, invalid UTF-8 replaced by
+// U+FFFD.
+func AppendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -183,20 +193,20 @@ func WriteJSONString(w *bufio.Writer, s string) {
 			continue
 		}
 		if c < utf8.RuneSelf {
-			w.WriteString(s[start:i])
+			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"':
-				w.WriteString(`\"`)
+				dst = append(dst, `\"`...)
 			case '\\':
-				w.WriteString(`\\`)
+				dst = append(dst, `\\`...)
 			case '\n':
-				w.WriteString(`\n`)
+				dst = append(dst, `\n`...)
 			case '\r':
-				w.WriteString(`\r`)
+				dst = append(dst, `\r`...)
 			case '\t':
-				w.WriteString(`\t`)
+				dst = append(dst, `\t`...)
 			default:
-				fmt.Fprintf(w, `\u%04x`, c)
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 			}
 			i++
 			start = i
@@ -204,16 +214,16 @@ func WriteJSONString(w *bufio.Writer, s string) {
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
-			w.WriteString(s[start:i])
-			w.WriteString(`\ufffd`)
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
 			i++
 			start = i
 			continue
 		}
 		i += size
 	}
-	w.WriteString(s[start:])
-	w.WriteByte('"')
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
 
 type csvWriter struct {

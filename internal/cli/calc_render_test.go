@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/csv"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/taxagg/taxagg/internal/money"
+	"github.com/taxagg/taxagg/internal/pipeline"
+	"github.com/taxagg/taxagg/internal/rules"
+	"github.com/taxagg/taxagg/internal/stream"
+	"github.com/taxagg/taxagg/internal/txn"
+)
+
+// renderLine is a tax line given as text: rate ("" for none), taxable,
+// exempt, non-taxable and amount.
+type renderLine struct {
+	tax                                       *rules.Tax
+	rate, taxable, exempt, nonTaxable, amount string
+}
+
+func renderItem(t *testing.T, digits int32, fast bool, amounts []string, lines []renderLine) *pipeline.Item {
+	t.Helper()
+	it := &pipeline.Item{Tx: txn.Transaction{
+		ID:       `ord "1", x`,
+		Day:      txn.DateOf(2026, time.March, 4),
+		Currency: money.Currency{Code: "XYZ", Digits: digits},
+	}}
+	for _, a := range amounts {
+		it.Tx.Lines = append(it.Tx.Lines, txn.Line{Amount: decimal.RequireFromString(a), Quantity: decimal.New(1, 0)})
+	}
+	fixed := func(s string) (decimal.Decimal, money.Fixed) {
+		d := decimal.RequireFromString(s)
+		f, ok := money.FixedOf(d)
+		if !ok {
+			t.Fatalf("FixedOf(%s) failed", s)
+		}
+		return d, f
+	}
+	for _, l := range lines {
+		tl := rules.TaxLine{Tax: l.tax, Reason: rules.ReasonStandardRated}
+		if l.rate != "" {
+			tl.Rate, tl.HasRate = decimal.RequireFromString(l.rate), true
+		}
+		tl.Taxable, tl.Fixed.Taxable = fixed(l.taxable)
+		tl.Exempt, tl.Fixed.Exempt = fixed(l.exempt)
+		tl.NonTaxable, tl.Fixed.NonTaxable = fixed(l.nonTaxable)
+		tl.Amount, tl.Fixed.Amount = fixed(l.amount)
+		tl.Fixed.OK = fast
+		it.Result.Lines = append(it.Result.Lines, tl)
+	}
+	return it
+}
+
+// TestCalcRenderFastMatchesDecimal checks that the fixed-point rendering
+// gives the bytes of the decimal one, in every format.
+func TestCalcRenderFastMatchesDecimal(t *testing.T) {
+	ca := &rules.Tax{ID: "ca-state", Jurisdiction: &rules.Jurisdiction{Code: "US-CA"}}
+	odd := &rules.Tax{ID: "t\"ax\n\x01é", Jurisdiction: &rules.Jurisdiction{Code: "X\\Y"}}
+	tests := []struct {
+		name    string
+		digits  int32
+		amounts []string
+		lines   []renderLine
+	}{
+		{"no lines", 2, []string{"10.00"}, nil},
+		{"standard", 2, []string{"129.99"}, []renderLine{{ca, "0.0725", "129.99", "0", "0.00", "9.42"}}},
+		{"exact amount", 2, []string{"1.5", "2.25"}, []renderLine{{ca, "0.07250", "3.75", "0", "0", "0.271875"}}},
+		{"refund", 2, []string{"-3"}, []renderLine{{ca, "5", "-3.00", "-0", "0", "-15.000"}, {odd, "", "0", "-3", "0", "-0.1"}}},
+		{"same rate two exponents", 3, []string{"1"}, []renderLine{{ca, "0.05", "1", "0", "0", "0.05"}, {ca, "0.0500", "1", "0", "0", "0.0500"}}},
+		{"no minor unit", 0, []string{"100", "7"}, []renderLine{{ca, "1E1", "107", "0", "0", "10.7"}, {odd, "0.1", "107", "0", "0", "11"}}},
+		{"big", 2, []string{"123456789012345.67"}, []renderLine{{ca, "0.123456789", "123456789012345.67", "0", "0", "15241578753238.80"}}},
+	}
+	for _, tt := range tests {
+		for _, format := range []stream.OutputFormat{stream.OutputNDJSON, stream.OutputJSON, stream.OutputCSV, stream.OutputTable} {
+			slow := renderItem(t, tt.digits, false, tt.amounts, tt.lines)
+			fast := renderItem(t, tt.digits, true, tt.amounts, tt.lines)
+			ws, wf := &calcWorker{format: format}, &calcWorker{format: format}
+			ws.Render(slow)
+			wf.Render(fast)
+			wf.Render(fast) // again, from the caches
+			if !bytes.Equal(fast.Out, slow.Out) {
+				t.Errorf("%s, format %v:\nfast %s\nslow %s", tt.name, format, fast.Out, slow.Out)
+			}
+		}
+	}
+}
+
+// TestCalcRenderCSVMatchesEncodingCSV checks the CSV rows against
+// encoding/csv fed the values the row is made of.
+func TestCalcRenderCSVMatchesEncodingCSV(t *testing.T) {
+	ca := &rules.Tax{ID: "ca-state", Jurisdiction: &rules.Jurisdiction{Code: "US-CA"}}
+	it := renderItem(t, 2, true, []string{"129.99"}, []renderLine{{ca, "0.0725", "129.99", "0", "0.00", "9.42"}})
+	w := &calcWorker{format: stream.OutputCSV}
+	w.Render(it)
+	taxes := w.appendTaxesJSON(nil, it, 2)
+	var want bytes.Buffer
+	cw := csv.NewWriter(&want)
+	cw.Write(calcFlatValues(it, taxTotal(it), 2, string(taxes)))
+	cw.Flush()
+	if got := string(it.Out); got != want.String() {
+		t.Errorf("got %q, want %q", got, want.String())
+	}
+}
+
+func TestCalcRenderAllocs(t *testing.T) {
+	ca := &rules.Tax{ID: "ca-state", Jurisdiction: &rules.Jurisdiction{Code: "US-CA"}}
+	la := &rules.Tax{ID: "la-county", Jurisdiction: &rules.Jurisdiction{Code: "US-CA-LA"}}
+	lines := []renderLine{{ca, "0.0725", "129.99", "0", "0.00", "9.42"}, {la, "0.0225", "129.99", "0", "0.00", "2.92"}}
+	for _, format := range []stream.OutputFormat{stream.OutputNDJSON, stream.OutputJSON, stream.OutputCSV} {
+		it := renderItem(t, 2, true, []string{"100.00", "29.99"}, lines)
+		w := &calcWorker{format: format}
+		w.Render(it)
+		if n := testing.AllocsPerRun(100, func() { w.Render(it) }); n != 0 {
+			t.Errorf("format %v: %v allocations per record, want 0", format, n)
+		}
+	}
+}
+
+func FuzzAppendCSVField(f *testing.F) {
+	for _, s := range []string{"", "a", `\.`, `\.x`, " a", "\u00a0a", "\u2028", "a,b", `a"b`, "a\rb\nc", "é", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var want bytes.Buffer
+		cw := csv.NewWriter(&want)
+		cw.Write([]string{s})
+		cw.Flush()
+		want.Truncate(want.Len() - 1) // the newline
+		if got := appendCSVField(nil, s); string(got) != want.String() {
+			t.Errorf("appendCSVField(%q) = %q, want %q", s, got, want.String())
+		}
+		if got := appendCSVField(nil, []byte(s)); string(got) != want.String() {
+			t.Errorf("appendCSVField([]byte(%q)) = %q, want %q", s, got, want.String())
+		}
+	})
+}
