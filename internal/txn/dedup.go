@@ -2,7 +2,9 @@ package txn
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
+	"unsafe"
 )
 
 // Verdict is what Dedup says of a record.
@@ -50,10 +52,17 @@ const (
 // of the content hash, and where the id was first seen; never the id
 // itself.
 //
-// Memory: a 16-byte table entry (open addressing over a flat slice of
-// 4-entry, 64-byte buckets, grown by half when 7/8 full) plus 8 bytes for
-// the position in a dense side array: 26 to 36 bytes per distinct id,
-// about 30 on average; NewDedup with the expected count sizes the table once.
+// Memory: a 16-byte table entry plus 8 bytes for the position in a dense
+// side array. The table is split into 256 segments, chosen by the top 8
+// bits of the id hash, each open addressing over 4-entry, 64-byte buckets
+// and each grown on its own by a quarter when 7/8 full, so its load stays
+// between 0.7 and 0.875. The side array is a list of fixed 128 KiB blocks,
+// never copied. Growing one segment holds its old and new buckets together
+// for a moment, which is 1/256 of the table, so even at that moment the
+// set holds 26 to 31 bytes per distinct id (about 28 on average) once it
+// has more than a few hundred thousand ids; NewDedup with the expected
+// count sizes the segments once. These are the bytes the set holds; being
+// Go heap, they also raise the garbage collector's heap goal (GOGC).
 //
 // Hash collisions: two different ids with the same 64-bit hash are taken
 // for the same id. The second is then reported as a conflicting duplicate
@@ -68,10 +77,22 @@ const (
 // Check must be called in input order, so that "first seen" is the first
 // in the input. Dedup is not safe for concurrent use.
 type Dedup struct {
+	segs [numSegs]segment
+	n    int
+	// table is the bytes held by all segments' buckets; peak is the most
+	// MemoryBytes has been, counting the moments inside a growth when old
+	// and new arrays are both live.
+	table int
+	peak  int
+	pos   [][]uint64 // blocks of posBlock positions, indexed by ord
+}
+
+// segment is one independently grown open-addressing table. Its bucket
+// index comes from the id hash's bits below the segment bits.
+type segment struct {
 	buckets []bucket
 	n       int
 	limit   int // grow when n reaches it
-	pos     [][]uint64
 }
 
 type entry struct {
@@ -82,23 +103,46 @@ type entry struct {
 
 type bucket [4]entry
 
-const posBlock = 1 << 14
+const (
+	segBits    = 8
+	numSegs    = 1 << segBits
+	posBlock   = 1 << 14
+	bucketSz   = int(unsafe.Sizeof(bucket{}))
+	sliceSz    = int(unsafe.Sizeof([]uint64(nil)))
+	dedupSz    = int(unsafe.Sizeof(Dedup{}))
+	posBlockSz = posBlock * 8
+)
 
 // NewDedup returns an empty set sized for about sizeHint distinct ids
 // (0 for a small start).
 func NewDedup(sizeHint int) *Dedup {
 	d := &Dedup{}
-	d.resize(max(sizeHint*8/7+4, 64) / 4)
+	if sizeHint > 0 {
+		// Room for the expected share of each segment plus three standard
+		// deviations, so that few segments grow.
+		m := float64(sizeHint) / numSegs
+		want := int(m+3*math.Sqrt(m)) + 1
+		nb := (want*8/7 + 3) / 4
+		for i := range d.segs {
+			d.resize(&d.segs[i], nb)
+		}
+	}
+	d.peak = d.MemoryBytes()
 	return d
 }
 
 // Len returns the number of distinct ids seen.
 func (d *Dedup) Len() int { return d.n }
 
-// MemoryBytes returns the memory the set holds.
+// MemoryBytes returns the memory the set holds: the Dedup itself, every
+// segment's buckets, and the position blocks with their index.
 func (d *Dedup) MemoryBytes() int {
-	return len(d.buckets)*64 + len(d.pos)*posBlock*8 + cap(d.pos)*24
+	return dedupSz + d.table + len(d.pos)*posBlockSz + cap(d.pos)*sliceSz
 }
+
+// peakBytes returns the most memory the set has held at any moment,
+// including the transient of a growth.
+func (d *Dedup) peakBytes() int { return d.peak }
 
 // Check records id as seen at where, if it is new, and says whether it was
 // seen before; for Duplicate and Conflict, first is where it was first seen.
@@ -112,35 +156,41 @@ func (d *Dedup) CheckHash(idHash, contentHash uint64, where Pos) (v Verdict, fir
 	if idHash == 0 {
 		idHash = 1
 	}
-	if d.buckets == nil {
-		d.resize(16)
-	}
 	c := uint32(contentHash ^ contentHash>>32)
-	nb := uint64(len(d.buckets))
-	hi, _ := bits.Mul64(idHash, nb)
-	for i := hi; ; {
-		b := &d.buckets[i]
-		for k := range b {
-			e := &b[k]
-			if e.id == idHash {
-				if e.content == c {
-					return Duplicate, d.position(e.ord)
+	s := &d.segs[idHash>>(64-segBits)]
+	for {
+		nb := uint64(len(s.buckets))
+		if nb == 0 {
+			d.grow(s)
+			continue
+		}
+		hi, _ := bits.Mul64(idHash<<segBits, nb)
+		for i := hi; ; {
+			b := &s.buckets[i]
+			for k := range b {
+				e := &b[k]
+				if e.id == idHash {
+					if e.content == c {
+						return Duplicate, d.position(e.ord)
+					}
+					return Conflict, d.position(e.ord)
 				}
-				return Conflict, d.position(e.ord)
+				if e.id == 0 {
+					if s.n >= s.limit {
+						goto grow
+					}
+					*e = entry{id: idHash, content: c, ord: d.addPos(where)}
+					s.n++
+					d.n++
+					return New, Pos{}
+				}
 			}
-			if e.id == 0 {
-				if d.n >= d.limit {
-					d.grow()
-					return d.CheckHash(idHash, contentHash, where)
-				}
-				*e = entry{id: idHash, content: c, ord: d.addPos(where)}
-				d.n++
-				return New, Pos{}
+			if i++; i == nb {
+				i = 0
 			}
 		}
-		if i++; i == nb {
-			i = 0
-		}
+	grow:
+		d.grow(s)
 	}
 }
 
@@ -157,10 +207,22 @@ func (d *Dedup) addPos(p Pos) uint32 {
 	}
 	ord := d.n
 	if ord/posBlock == len(d.pos) {
-		d.pos = append(d.pos, make([]uint64, posBlock))
+		d.addBlock()
 	}
 	d.pos[ord/posBlock][ord%posBlock] = src<<48 | line
 	return uint32(ord)
+}
+
+// addBlock appends a position block. Only the small index of blocks is
+// ever copied, never a block.
+func (d *Dedup) addBlock() {
+	oldCap := cap(d.pos)
+	d.pos = append(d.pos, make([]uint64, posBlock))
+	if cap(d.pos) != oldCap {
+		d.note(d.MemoryBytes() + oldCap*sliceSz)
+	} else {
+		d.note(d.MemoryBytes())
+	}
 }
 
 func (d *Dedup) position(ord uint32) Pos {
@@ -168,19 +230,30 @@ func (d *Dedup) position(ord uint32) Pos {
 	return Pos{Source: int(v >> 48), Line: int(v & MaxDedupLine)}
 }
 
-func (d *Dedup) resize(nb int) {
-	old := d.buckets
-	d.buckets = make([]bucket, nb)
-	d.limit = nb * 4 * 7 / 8
+func (d *Dedup) note(bytes int) { d.peak = max(d.peak, bytes) }
+
+// grow enlarges one segment by a quarter (at least one bucket).
+func (d *Dedup) grow(s *segment) {
+	nb := len(s.buckets)
+	d.resize(s, nb+max(nb/4, 1))
+}
+
+// resize rehashes one segment into nb buckets.
+func (d *Dedup) resize(s *segment, nb int) {
+	old := s.buckets
+	s.buckets = make([]bucket, nb)
+	s.limit = nb * 4 * 7 / 8
+	d.table += nb * bucketSz
+	d.note(d.MemoryBytes())
 	n := uint64(nb)
 	for bi := range old {
 		for _, e := range old[bi] {
 			if e.id == 0 {
 				continue
 			}
-			hi, _ := bits.Mul64(e.id, n)
+			hi, _ := bits.Mul64(e.id<<segBits, n)
 			for i := hi; ; {
-				b := &d.buckets[i]
+				b := &s.buckets[i]
 				placed := false
 				for k := range b {
 					if b[k].id == 0 {
@@ -198,6 +271,5 @@ func (d *Dedup) resize(nb int) {
 			}
 		}
 	}
+	d.table -= len(old) * bucketSz
 }
-
-func (d *Dedup) grow() { d.resize(len(d.buckets) + len(d.buckets)/2) }

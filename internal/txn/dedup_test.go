@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"math/rand/v2"
 	"strconv"
 	"testing"
 )
@@ -67,6 +68,91 @@ func TestDedupLimits(t *testing.T) {
 	_, first := d.CheckHash(1, 0, Pos{})
 	if first != (Pos{MaxDedupSources, MaxDedupLine}) {
 		t.Errorf("%v", first)
+	}
+}
+
+// TestDedupMemory grows a set from nothing and checks that it never holds
+// more than 32 bytes per distinct id, not even in the middle of a growth,
+// once the fixed costs are spread over enough ids.
+func TestDedupMemory(t *testing.T) {
+	n := 3_000_000
+	if testing.Short() {
+		n = 400_000
+	}
+	const from = 1 << 18 // below this, fixed costs dominate
+	rng := rand.New(rand.NewPCG(1, 2))
+	d := NewDedup(0)
+	var worst, worstPeak float64
+	peak := d.peakBytes()
+	for i := range n {
+		if v, _ := d.CheckHash(rng.Uint64(), uint64(i), Pos{0, i + 1}); v != New {
+			t.Fatalf("id %d: %v", i, v)
+		}
+		if d.Len() < from {
+			continue
+		}
+		worst = max(worst, float64(d.MemoryBytes())/float64(d.Len()))
+		if p := d.peakBytes(); p != peak {
+			// The peak was reached during this call, before or after the
+			// id was added.
+			peak = p
+			worstPeak = max(worstPeak, float64(p)/float64(d.Len()-1))
+		}
+	}
+	if d.peakBytes() < d.MemoryBytes() {
+		t.Errorf("peak %d < held %d", d.peakBytes(), d.MemoryBytes())
+	}
+	t.Logf("%d ids: %.1f bytes per id at the end, at most %.1f after a call, %.1f at peak",
+		d.Len(), float64(d.MemoryBytes())/float64(d.Len()), worst, worstPeak)
+	if worst > 32 || worstPeak > 32 {
+		t.Errorf("%.1f bytes per id after a call, %.1f at peak; want ≤ 32", worst, worstPeak)
+	}
+}
+
+// TestDedupReference checks verdicts and first positions against a map,
+// on random ids with replays and conflicting replays, through growth.
+func TestDedupReference(t *testing.T) {
+	type seen struct {
+		content uint64
+		first   Pos
+	}
+	for _, hint := range []int{0, 1000, 100_000} {
+		rng := rand.New(rand.NewPCG(3, uint64(hint)))
+		d := NewDedup(hint)
+		ref := map[string]seen{}
+		const ops = 300_000
+		for i := range ops {
+			id := "tx_" + strconv.Itoa(rng.IntN(ops/2))
+			content := uint64(rng.IntN(3)) << 40
+			where := Pos{rng.IntN(4), i + 1}
+			v, first := d.Check(id, content, where)
+			want, wantFirst := New, Pos{}
+			if s, ok := ref[id]; ok {
+				want, wantFirst = Conflict, s.first
+				if s.content == content {
+					want = Duplicate
+				}
+			} else {
+				ref[id] = seen{content, where}
+			}
+			if v != want || first != wantFirst {
+				t.Fatalf("hint %d, op %d, %s: got %v %v, want %v %v", hint, i, id, v, first, want, wantFirst)
+			}
+		}
+		if d.Len() != len(ref) {
+			t.Errorf("hint %d: Len %d, want %d", hint, d.Len(), len(ref))
+		}
+	}
+}
+
+// TestDedupZero checks that the zero Dedup is usable.
+func TestDedupZero(t *testing.T) {
+	var d Dedup
+	if v, _ := d.Check("a", 1, Pos{0, 1}); v != New {
+		t.Fatal(v)
+	}
+	if v, first := d.Check("a", 1, Pos{0, 2}); v != Duplicate || first != (Pos{0, 1}) {
+		t.Fatal(v, first)
 	}
 }
 
