@@ -233,6 +233,7 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 	var counts Counts
 	var runErr error
 	dedup := txn.NewDedup(0)
+	defer dedup.Release()
 	pending := map[int]*batch{}
 	next := 0
 	stopped := false

@@ -85,12 +85,15 @@ type Dedup struct {
 	table int
 	peak  int
 	pos   [][]uint64 // blocks of posBlock positions, indexed by ord
+	// posOffHeap says which pos blocks are off the heap.
+	posOffHeap []bool
 }
 
 // segment is one independently grown open-addressing table. Its bucket
 // index comes from the id hash's bits below the segment bits.
 type segment struct {
 	buckets []bucket
+	offHeap bool // buckets came from allocSlice off the heap
 	n       int
 	limit   int // grow when n reaches it
 }
@@ -217,7 +220,9 @@ func (d *Dedup) addPos(p Pos) uint32 {
 // ever copied, never a block.
 func (d *Dedup) addBlock() {
 	oldCap := cap(d.pos)
-	d.pos = append(d.pos, make([]uint64, posBlock))
+	blk, off := allocSlice[uint64](posBlock)
+	d.pos = append(d.pos, blk)
+	d.posOffHeap = append(d.posOffHeap, off)
 	if cap(d.pos) != oldCap {
 		d.note(d.MemoryBytes() + oldCap*sliceSz)
 	} else {
@@ -240,8 +245,8 @@ func (d *Dedup) grow(s *segment) {
 
 // resize rehashes one segment into nb buckets.
 func (d *Dedup) resize(s *segment, nb int) {
-	old := s.buckets
-	s.buckets = make([]bucket, nb)
+	old, oldOffHeap := s.buckets, s.offHeap
+	s.buckets, s.offHeap = allocSlice[bucket](nb)
 	s.limit = nb * 4 * 7 / 8
 	d.table += nb * bucketSz
 	d.note(d.MemoryBytes())
@@ -272,4 +277,20 @@ func (d *Dedup) resize(s *segment, nb int) {
 		}
 	}
 	d.table -= len(old) * bucketSz
+	freeSlice(old, oldOffHeap)
+}
+
+// Release gives back the memory the set holds outside the Go heap. The set
+// must not be used afterwards.
+func (d *Dedup) Release() {
+	for i := range d.segs {
+		s := &d.segs[i]
+		freeSlice(s.buckets, s.offHeap)
+		*s = segment{}
+	}
+	for i, blk := range d.pos {
+		freeSlice(blk, d.posOffHeap[i])
+	}
+	d.pos, d.posOffHeap = nil, nil
+	d.n, d.table = 0, 0
 }
