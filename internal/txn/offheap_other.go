@@ -3,4 +3,4 @@
 package txn
 
 func mapPages(int) []byte { return nil }
-func unmapPages([]byte)    {}
+func unmapPages([]byte)   {}
