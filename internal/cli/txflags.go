@@ -39,7 +39,7 @@ type txOptions struct {
 
 func addTxFlags(cmd *cobra.Command, o *txOptions, withPeriod bool) {
 	fl := cmd.Flags()
-	fl.StringArrayVar(&o.Rules, "rules", nil, "rule `FILE` (repeatable, merged in order); default: the embedded US pack")
+	fl.StringArrayVar(&o.Rules, "rules", nil, "rule `FILE` (repeatable, merged in order; embedded:us.yaml names the embedded pack); default: the embedded US pack")
 	fl.StringVar(&o.InputFormat, "input-format", "auto", "input format: auto, ndjson, json or csv")
 	fl.StringVar(&o.Format, "format", "", "output format: table, json, ndjson or csv (default: table on a terminal, else ndjson)")
 	fl.StringVarP(&o.Out, "out", "o", "", "write output to `FILE` atomically (default: stdout)")
@@ -62,6 +62,12 @@ func loadRules(paths []string) (*rules.Program, error) {
 		srcs = append(srcs, rules.Source{Name: pack.Name, Data: pack.US()})
 	}
 	for _, p := range paths {
+		if p == pack.Name {
+			// --rules embedded:us.yaml names the pack, so that local
+			// rules can be merged with it rather than replace it.
+			srcs = append(srcs, rules.Source{Name: pack.Name, Data: pack.US()})
+			continue
+		}
 		data, err := os.ReadFile(p)
 		if err != nil {
 			return nil, fmt.Errorf("read rules: %w", err)
