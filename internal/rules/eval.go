@@ -252,14 +252,16 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 				e.mlist = append(e.mlist, j.index)
 			}
 		}
-	} else if k := (addrKey{tx.Country, tx.State, tx.County, tx.City, tx.PostalCode}); e.addrCache[k] != nil {
-		// The same address as an earlier transaction: the same jurisdictions.
-		// matched and mlist stay empty: only matching itself needs them.
-		m := e.addrCache[k]
-		e.jlist = m.jlist
-		e.taxes = m.taxes
-		return nil
 	} else {
+		k := addrKey{tx.Country, tx.State, tx.County, tx.City, tx.PostalCode}
+		if m := e.addrCache[k]; m != nil {
+			// The same address as an earlier transaction: the same
+			// jurisdictions. matched and mlist stay empty: only matching
+			// itself needs them.
+			e.jlist = m.jlist
+			e.taxes = m.taxes
+			return nil
+		}
 		e.addr.fields[fieldCountry] = e.fold(tx.Country)
 		e.addr.fields[fieldState] = e.fold(tx.State)
 		e.addr.fields[fieldCounty] = e.fold(tx.County)
