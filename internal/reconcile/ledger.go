@@ -4,10 +4,10 @@ import (
 	"bufio"
 	"encoding/csv"
 	"fmt"
+	"github.com/taxagg/taxagg/internal/stream"
 	"io"
 	"strings"
 	"text/tabwriter"
-	"unicode/utf8"
 
 	"github.com/taxagg/taxagg/internal/billing"
 )
@@ -174,27 +174,27 @@ func orDash(s string) string {
 func appendRowJSON(b []byte, r *Row) []byte {
 	d := r.digits()
 	b = append(b, `{"key":`...)
-	b = appendString(b, r.Key)
+	b = stream.AppendJSONString(b, r.Key)
 	b = append(b, `,"id_a":`...)
-	b = appendString(b, r.IDA)
+	b = stream.AppendJSONString(b, r.IDA)
 	b = append(b, `,"id_b":`...)
-	b = appendString(b, r.IDB)
+	b = stream.AppendJSONString(b, r.IDB)
 	b = append(b, `,"source":"`...)
 	b = append(b, r.Source...)
 	b = append(b, `","status":"`...)
 	b = append(b, r.Status.String()...)
 	b = append(b, `","date":`...)
-	b = appendString(b, billing.FormatTime(r.Date))
+	b = stream.AppendJSONString(b, billing.FormatTime(r.Date))
 	b = append(b, `,"customer":`...)
-	b = appendString(b, r.Customer)
+	b = stream.AppendJSONString(b, r.Customer)
 	b = append(b, `,"currency":`...)
-	b = appendString(b, r.Currency)
+	b = stream.AppendJSONString(b, r.Currency)
 	b = append(b, `,"amount":"`...)
 	b = appendAmt(b, r.Amount, d)
 	b = append(b, `","tax":"`...)
 	b = appendAmt(b, r.Tax, d)
 	b = append(b, `","state":`...)
-	b = appendString(b, r.State)
+	b = stream.AppendJSONString(b, r.State)
 	b = append(b, `,"diffs":`...)
 	b = appendDiffsJSON(b, r.Diffs)
 	return append(b, '}')
@@ -207,11 +207,11 @@ func appendDiffsJSON(b []byte, diffs []Diff) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"field":`...)
-		b = appendString(b, df.Field)
+		b = stream.AppendJSONString(b, df.Field)
 		b = append(b, `,"a":`...)
-		b = appendString(b, df.A)
+		b = stream.AppendJSONString(b, df.A)
 		b = append(b, `,"b":`...)
-		b = appendString(b, df.B)
+		b = stream.AppendJSONString(b, df.B)
 		b = append(b, '}')
 	}
 	return append(b, ']')
@@ -219,72 +219,21 @@ func appendDiffsJSON(b []byte, diffs []Diff) []byte {
 
 func appendManifest(b []byte, m Manifest) []byte {
 	b = append(b, `{"version":`...)
-	b = appendString(b, m.Version)
+	b = stream.AppendJSONString(b, m.Version)
 	b = append(b, `,"input_a":`...)
-	b = appendString(b, m.InputA)
+	b = stream.AppendJSONString(b, m.InputA)
 	b = append(b, `,"input_b":`...)
-	b = appendString(b, m.InputB)
+	b = stream.AppendJSONString(b, m.InputB)
 	b = append(b, `,"from_a":`...)
-	b = appendString(b, m.FromA)
+	b = stream.AppendJSONString(b, m.FromA)
 	b = append(b, `,"from_b":`...)
-	b = appendString(b, m.FromB)
+	b = stream.AppendJSONString(b, m.FromB)
 	b = append(b, `,"key_a":`...)
-	b = appendString(b, m.Key)
+	b = stream.AppendJSONString(b, m.Key)
 	b = append(b, `,"key_b":`...)
-	b = appendString(b, m.KeyB)
+	b = stream.AppendJSONString(b, m.KeyB)
 	return append(b, '}')
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, `\u202`...)
-			b = append(b, hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
 
 var pow10 = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/taxagg/taxagg/internal/stream"
 	"io"
 	"slices"
 	"strings"
@@ -254,7 +255,7 @@ func appendReview(b []byte, r *Row, names [2]string) []byte {
 	b = appendRowJSON(b, r)
 	b = b[:len(b)-1]
 	b = append(b, `,"reason":`...)
-	b = appendString(b, reason(r))
+	b = stream.AppendJSONString(b, reason(r))
 	if r.Fuzzy {
 		b = append(b, `,"fuzzy":true`...)
 	}
@@ -272,29 +273,29 @@ func appendRecs(b []byte, rs []*rec, names [2]string) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"at":`...)
-		b = appendString(b, fmt.Sprintf("%s:%d", names[x.side], x.Line))
+		b = stream.AppendJSONString(b, fmt.Sprintf("%s:%d", names[x.side], x.Line))
 		b = append(b, `,"id":`...)
-		b = appendString(b, x.ID)
+		b = stream.AppendJSONString(b, x.ID)
 		if x.Kind != "" {
 			b = append(b, `,"kind":`...)
-			b = appendString(b, x.Kind)
+			b = stream.AppendJSONString(b, x.Kind)
 		}
 		b = append(b, `,"date":`...)
-		b = appendString(b, billing.FormatTime(x.Date))
+		b = stream.AppendJSONString(b, billing.FormatTime(x.Date))
 		if !x.Updated.IsZero() {
 			b = append(b, `,"updated":`...)
-			b = appendString(b, billing.FormatTime(x.Updated))
+			b = stream.AppendJSONString(b, billing.FormatTime(x.Updated))
 		}
 		b = append(b, `,"customer":`...)
-		b = appendString(b, x.Customer)
+		b = stream.AppendJSONString(b, x.Customer)
 		b = append(b, `,"currency":`...)
-		b = appendString(b, x.Currency)
+		b = stream.AppendJSONString(b, x.Currency)
 		b = append(b, `,"amount":`...)
-		b = appendString(b, x.formatAmount(x.Amount))
+		b = stream.AppendJSONString(b, x.formatAmount(x.Amount))
 		b = append(b, `,"tax":`...)
-		b = appendString(b, x.formatAmount(x.Tax))
+		b = stream.AppendJSONString(b, x.formatAmount(x.Tax))
 		b = append(b, `,"state":`...)
-		b = appendString(b, x.State)
+		b = stream.AppendJSONString(b, x.State)
 		b = append(b, '}')
 	}
 	return append(b, ']')

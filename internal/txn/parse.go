@@ -443,17 +443,6 @@ var smallInts = func() (t [100]decimal.Decimal) {
 	return t
 }()
 
-func smallInt(b []byte) (int, bool) {
-	n := 0
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, len(b) > 0
-}
-
 var (
 	one            = smallInts[1]
 	oneText        = []byte("1")
@@ -614,7 +603,7 @@ func (p *Parser) quantity(v *val, field string) (decimal.Decimal, []byte, error)
 		return decimal.Decimal{}, nil, err
 	}
 	if len(b) <= 2 {
-		if n, ok := smallInt(b); ok && n > 0 {
+		if n, ok := digits(b); ok && n > 0 {
 			return smallInts[n], normDecimal(b), nil
 		}
 	}
