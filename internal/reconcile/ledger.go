@@ -235,5 +235,4 @@ func appendManifest(b []byte, m Manifest) []byte {
 	return append(b, '}')
 }
 
-
 var pow10 = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}
