@@ -16,7 +16,6 @@ import (
 	"github.com/taxagg/taxagg/internal/pipeline"
 	"github.com/taxagg/taxagg/internal/rules"
 	"github.com/taxagg/taxagg/internal/stream"
-	"github.com/taxagg/taxagg/internal/txn"
 )
 
 // CalcOptions are calc's flags and arguments.
@@ -454,4 +453,3 @@ func formatMoney(d decimal.Decimal, digits int32) string {
 	return d.String()
 }
 
-var _ = txn.RawField{}

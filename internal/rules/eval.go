@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -159,10 +158,7 @@ func (p *Program) NewEvaluator(trace bool) *Evaluator {
 	return e
 }
 
-var (
-	one     = decimal.New(1, 0)
-	errNoFT = errors.New("no rate")
-)
+var one = decimal.New(1, 0)
 
 // Eval computes the taxes of tx into res (which it resets). It fails only
 // for input the rules cannot take: an unknown explicit jurisdiction code, or

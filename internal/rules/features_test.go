@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -375,4 +374,3 @@ jurisdictions:
 	}
 }
 
-var _ = time.UTC
