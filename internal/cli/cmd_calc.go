@@ -452,4 +452,3 @@ func formatMoney(d decimal.Decimal, digits int32) string {
 	}
 	return d.String()
 }
-

@@ -373,4 +373,3 @@ jurisdictions:
 		t.Errorf("BHD: got %q, want %q", got, want)
 	}
 }
-
