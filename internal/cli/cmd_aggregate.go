@@ -97,6 +97,7 @@ func aggregateRun(ctx context.Context, f *Factory, opts *AggregateOptions) error
 		return err
 	}
 	sink := &aggregateSink{opt: aggregate.Options{Period: period, ByRate: opts.ByRate}}
+	opts.fixedOnly = true // the Accumulator sums Fixed figures when they are there
 	err = runTx(ctx, f, &opts.txOptions, "aggregate", sink, func(prog *rules.Program) error {
 		m := manifest{Version: versionString(), Inputs: fileNames(opts.Files), Rules: prog.Files,
 			RulesSHA256: prog.SHA256, Timezone: opts.Timezone, ByRate: opts.ByRate}

@@ -63,6 +63,8 @@ func calcRun(ctx context.Context, f *Factory, opts *CalcOptions) error {
 		return err
 	}
 	sink := newCalcSink(w, format)
+	// Only the table reads a tax line's decimals (calcFlatValues).
+	opts.fixedOnly = format != stream.OutputTable
 	err = runTx(ctx, f, &opts.txOptions, "calc", sink, func(*rules.Program) error { return sink.close() })
 	return finish(err)
 }

@@ -35,6 +35,10 @@ type txOptions struct {
 	Summary     string
 	ByRate      bool
 	Files       []string
+
+	// fixedOnly is set by a command whose sink reads a tax line's Fixed
+	// figures whenever they are there (pipeline.Options.FixedOnly).
+	fixedOnly bool
 }
 
 func addTxFlags(cmd *cobra.Command, o *txOptions, withPeriod bool) {
@@ -192,6 +196,7 @@ func (o *txOptions) pipelineOptions(prog *rules.Program) (pipeline.Options, erro
 		Parse:      txn.ParseOptions{Location: loc},
 		Workers:    o.Workers,
 		MaxRejects: o.MaxRejects,
+		FixedOnly:  o.fixedOnly,
 	}, nil
 }
 

@@ -44,6 +44,9 @@ type Options struct {
 	MaxRejects int64
 	// Progress, when set, is called by the sequencer after each batch.
 	Progress func(Counts)
+	// FixedOnly is for sinks that read a tax line's Fixed figures whenever
+	// Fixed.OK: see rules.Evaluator.FixedOnly.
+	FixedOnly bool
 
 	sourceNames []string
 }
@@ -182,6 +185,9 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 		go func() {
 			defer wwg.Done()
 			ev := opt.Program.NewEvaluator(false)
+			if opt.FixedOnly {
+				ev.FixedOnly()
+			}
 			parser := txn.NewParser(opt.Parse)
 			// A worker does not wait for its batch's verdicts: it goes on
 			// with the next batch and accepts its earlier batches as the

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"hash/maphash"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -93,6 +94,9 @@ type InputError = txn.FieldError
 type Evaluator struct {
 	p     *Program
 	trace bool
+	// fixedOnly: the fast path leaves a TaxLine's decimal figures unset
+	// (see FixedOnly).
+	fixedOnly bool
 
 	addr    address
 	matched []bool            // by jurisdiction index
@@ -106,8 +110,8 @@ type Evaluator struct {
 	mlist     []int // indexes of the jurisdictions marked in matched
 	jbuf      []*Jurisdiction
 	folds     map[string]string
-	addrCache map[addrKey]*matchSet // address → what it matched
-	taxes     []*Tax                // taxes of the matched jurisdictions, in dependency order
+	addrCache [][2]addrEntry // address hash → what it matched (addrCacheSets sets)
+	taxes     []*Tax         // taxes of the matched jurisdictions, in dependency order
 	taxBuf    []*Tax
 
 	// Fast path (fast.go).
@@ -157,6 +161,14 @@ func (p *Program) NewEvaluator(trace bool) *Evaluator {
 	}
 	return e
 }
+
+// FixedOnly makes the fast path fill only a TaxLine's Fixed figures (with
+// Fixed.OK set) and leave Gross, Exempt, NonTaxable, Taxable, Amount and
+// Exact zero; Rate, HasRate and Reason are still set, and lines from the
+// decimal path (Fixed.OK false) still carry their decimals. It is for
+// callers that read Fixed whenever Fixed.OK, such as aggregate: it saves
+// building six decimals per line.
+func (e *Evaluator) FixedOnly() { e.fixedOnly = true }
 
 var one = decimal.New(1, 0)
 
@@ -249,14 +261,17 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 			}
 		}
 	} else {
-		k := addrKey{tx.Country, tx.State, tx.County, tx.City, tx.PostalCode}
-		if m := e.addrCache[k]; m != nil {
-			// The same address as an earlier transaction: the same
-			// jurisdictions. matched and mlist stay empty: only matching
-			// itself needs them.
-			e.jlist = m.jlist
-			e.taxes = m.taxes
-			return nil
+		h := addressHash(tx)
+		slot := e.addrSlot(h)
+		for i := range slot {
+			if m := slot[i].set; m != nil && slot[i].hash == h && m.holds(tx) {
+				// The same address as an earlier transaction: the same
+				// jurisdictions. matched and mlist stay empty: only
+				// matching itself needs them.
+				e.jlist = m.jlist
+				e.taxes = m.taxes
+				return nil
+			}
 		}
 		e.addr.fields[fieldCountry] = e.fold(tx.Country)
 		e.addr.fields[fieldState] = e.fold(tx.State)
@@ -276,7 +291,7 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 			e.tryMatch(ix.byPostal[z])
 		}
 		e.settleMatches()
-		e.cacheAddress(k)
+		e.cacheAddress(slot, h, tx)
 		return nil
 	}
 	e.settleMatches()
@@ -303,35 +318,80 @@ func (e *Evaluator) settleMatches() {
 	e.jlist = e.jbuf
 }
 
-// matchSet is what an address matched: the jurisdictions (indexes, in
-// order) and their taxes in dependency order.
+// matchSet is what an address matched: the jurisdictions (in code order)
+// and their taxes in dependency order.
 type matchSet struct {
+	// key is the address as given (country, state, county, city, postal
+	// code) end to end, split at ends: one allocation, compared in one
+	// or two cache lines.
+	key   string
+	ends  [5]int
 	jlist []*Jurisdiction
 	taxes []*Tax
 }
 
-// addrKey is a transaction's address as given: what address matching
-// depends on, and nothing else.
-type addrKey struct{ country, state, county, city, postal string }
+// holds reports whether tx's address is the one m was matched for.
+func (m *matchSet) holds(tx *txn.Transaction) bool {
+	start := 0
+	for i, f := range [5]string{tx.Country, tx.State, tx.County, tx.City, tx.PostalCode} {
+		end := m.ends[i]
+		if end-start != len(f) || m.key[start:end] != f {
+			return false
+		}
+		start = end
+	}
+	return true
+}
 
-// addrCacheSize bounds the per-Evaluator cache of matched addresses.
-const addrCacheSize = 1 << 14
+// The address cache: what an address matched, remembered per Evaluator in
+// a fixed table of two-way sets (most recently matched first), so that
+// it stays small enough for the CPU caches and never needs clearing.
+const (
+	addrCacheBits = 13
+	addrCacheSets = 1 << addrCacheBits
+)
 
-// cacheAddress remembers the jurisdictions matched for an address. The key
-// strings are cloned: a transaction's strings may point into input buffers
-// that are reused.
-func (e *Evaluator) cacheAddress(k addrKey) {
+type addrEntry struct {
+	hash uint64
+	set  *matchSet
+}
+
+// addrSeed seeds addressHash; the hash never leaves the process.
+var addrSeed = maphash.MakeSeed()
+
+// addressHash hashes the address fields as given.
+func addressHash(tx *txn.Transaction) uint64 {
+	h := maphash.String(addrSeed, tx.Country)
+	for _, f := range [4]string{tx.State, tx.County, tx.City, tx.PostalCode} {
+		h = (h ^ maphash.String(addrSeed, f)) * 0x9e3779b97f4a7c15
+	}
+	return h
+}
+
+func (e *Evaluator) addrSlot(h uint64) *[2]addrEntry {
 	if e.addrCache == nil {
-		e.addrCache = map[addrKey]*matchSet{}
+		e.addrCache = make([][2]addrEntry, addrCacheSets)
 	}
-	if len(e.addrCache) >= addrCacheSize {
-		clear(e.addrCache)
-	}
-	k = addrKey{strings.Clone(k.country), strings.Clone(k.state), strings.Clone(k.county), strings.Clone(k.city), strings.Clone(k.postal)}
-	e.addrCache[k] = &matchSet{
+	return &e.addrCache[h>>(64-addrCacheBits)]
+}
+
+// cacheAddress remembers what tx's address matched (e.jlist, e.taxes) in
+// its set, pushing out the set's older entry.
+func (e *Evaluator) cacheAddress(slot *[2]addrEntry, h uint64, tx *txn.Transaction) {
+	m := &matchSet{
 		jlist: append([]*Jurisdiction(nil), e.jlist...),
 		taxes: append([]*Tax(nil), e.taxes...),
 	}
+	fields := [5]string{tx.Country, tx.State, tx.County, tx.City, tx.PostalCode}
+	var b strings.Builder
+	b.Grow(len(fields[0]) + len(fields[1]) + len(fields[2]) + len(fields[3]) + len(fields[4]))
+	for i, f := range fields {
+		b.WriteString(f)
+		m.ends[i] = b.Len()
+	}
+	m.key = b.String()
+	slot[1] = slot[0]
+	slot[0] = addrEntry{hash: h, set: m}
 }
 
 // tryMatch tests the candidate jurisdictions of one index bucket (the same

@@ -343,6 +343,17 @@ func (e *Evaluator) evalFast(tx *txn.Transaction, res *Result) bool {
 			g.amount, g.exact = g.amount.Neg(), g.exact.Neg()
 		}
 	}
+	if e.fixedOnly {
+		for i := range e.fgroups {
+			g := &e.fgroups[i]
+			res.Lines = append(res.Lines, TaxLine{
+				Tax: e.gtax[i], Rate: g.rateDec, HasRate: g.hasRate, Reason: g.reason,
+				Fixed: FixedSums{OK: true, Gross: g.gross, Exempt: g.exempt, NonTaxable: g.nonTaxable,
+					Taxable: g.taxable, Amount: g.amount, Exact: g.exact},
+			})
+		}
+		return true
+	}
 	s := &res.slab
 	for i := range e.fgroups {
 		g := &e.fgroups[i]
