@@ -50,7 +50,7 @@ jurisdictions:
 		{"WA", "KingS", "", "98101"}, {"WA", "King", "", "9810"}, {"WA", "King", "9", "8101"},
 		{"WA", "", "King", "98101"}, {"W", "AKing", "", "98101"}, {"OR", "King", "", "98101"},
 	}
-	for i := range 2*addrCacheSets + 100 {
+	for i := range addrCacheWays*addrCacheSets + 100 {
 		addrs = append(addrs, addr{"WA", []string{"King", "Kings", "Other"}[i%3], fmt.Sprint("c", i), fmt.Sprint(98000 + i%200)})
 	}
 	describe := func(e *Evaluator, a addr) string {
@@ -118,7 +118,7 @@ func TestFixedOnly(t *testing.T) {
 // agree, so it is tested on its own, with the field boundaries moved.
 func TestMatchSetHolds(t *testing.T) {
 	e := &Evaluator{}
-	var slot [2]addrEntry
+	var slot [addrCacheWays]addrEntry
 	cached := &txn.Transaction{Country: "US", State: "WA", County: "King", City: "S", PostalCode: "98101"}
 	e.cacheAddress(&slot, 1, cached)
 	m := slot[0].set

@@ -110,7 +110,7 @@ type Evaluator struct {
 	mlist     []int // indexes of the jurisdictions marked in matched
 	jbuf      []*Jurisdiction
 	folds     map[string]string
-	addrCache [][2]addrEntry // address hash → what it matched (addrCacheSets sets)
+	addrCache [][addrCacheWays]addrEntry // address hash → what it matched
 	taxes     []*Tax         // taxes of the matched jurisdictions, in dependency order
 	taxBuf    []*Tax
 
@@ -344,11 +344,14 @@ func (m *matchSet) holds(tx *txn.Transaction) bool {
 }
 
 // The address cache: what an address matched, remembered per Evaluator in
-// a fixed table of two-way sets (most recently matched first), so that
-// it stays small enough for the CPU caches and never needs clearing.
+// a fixed table of four-way sets (one 64-byte cache line each, most
+// recently matched first): 512 KiB that never need clearing, and room for
+// tens of thousands of addresses before sets start to push each other's
+// entries out.
 const (
 	addrCacheBits = 13
 	addrCacheSets = 1 << addrCacheBits
+	addrCacheWays = 4
 )
 
 type addrEntry struct {
@@ -368,16 +371,16 @@ func addressHash(tx *txn.Transaction) uint64 {
 	return h
 }
 
-func (e *Evaluator) addrSlot(h uint64) *[2]addrEntry {
+func (e *Evaluator) addrSlot(h uint64) *[addrCacheWays]addrEntry {
 	if e.addrCache == nil {
-		e.addrCache = make([][2]addrEntry, addrCacheSets)
+		e.addrCache = make([][addrCacheWays]addrEntry, addrCacheSets)
 	}
 	return &e.addrCache[h>>(64-addrCacheBits)]
 }
 
 // cacheAddress remembers what tx's address matched (e.jlist, e.taxes) in
-// its set, pushing out the set's older entry.
-func (e *Evaluator) cacheAddress(slot *[2]addrEntry, h uint64, tx *txn.Transaction) {
+// its set, pushing out the set's oldest entry.
+func (e *Evaluator) cacheAddress(slot *[addrCacheWays]addrEntry, h uint64, tx *txn.Transaction) {
 	m := &matchSet{
 		jlist: append([]*Jurisdiction(nil), e.jlist...),
 		taxes: append([]*Tax(nil), e.taxes...),
@@ -390,7 +393,7 @@ func (e *Evaluator) cacheAddress(slot *[2]addrEntry, h uint64, tx *txn.Transacti
 		m.ends[i] = b.Len()
 	}
 	m.key = b.String()
-	slot[1] = slot[0]
+	copy(slot[1:], slot[:addrCacheWays-1])
 	slot[0] = addrEntry{hash: h, set: m}
 }
 
