@@ -111,7 +111,7 @@ type Evaluator struct {
 	jbuf      []*Jurisdiction
 	folds     map[string]string
 	addrCache [][addrCacheWays]addrEntry // address hash → what it matched
-	taxes     []*Tax         // taxes of the matched jurisdictions, in dependency order
+	taxes     []*Tax                     // taxes of the matched jurisdictions, in dependency order
 	taxBuf    []*Tax
 
 	// Fast path (fast.go).
