@@ -121,7 +121,11 @@ func openInputs(files []string, stdin io.Reader) ([]pipeline.Input, func(), erro
 			return nil, nil, fmt.Errorf("open input: %w", err)
 		}
 		opened = append(opened, f)
-		ins = append(ins, pipeline.Input{Name: name, R: f})
+		in := pipeline.Input{Name: name, R: f}
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			in.Size = st.Size()
+		}
+		ins = append(ins, in)
 	}
 	return ins, closeAll, nil
 }

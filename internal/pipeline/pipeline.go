@@ -28,7 +28,29 @@ import (
 type Input struct {
 	Name string
 	R    io.Reader
+	// Size is the input's length in bytes when known ahead (a regular
+	// file), else 0. It only sizes the duplicate set up front.
+	Size int64
 }
+
+// dedupHint is the number of distinct ids the duplicate set is sized for
+// at the start: one per 256 bytes of input whose size is known (records
+// are rarely shorter), at most maxDedupHint so that a file of mostly
+// duplicates does not reserve much memory for ids it never holds. The set
+// grows past the hint in small steps as it always does; the hint saves the
+// many early steps, each a rehash.
+func dedupHint(ins []Input) int {
+	var bytes int64
+	for _, in := range ins {
+		bytes += max(in.Size, 0)
+	}
+	return int(min(bytes/bytesPerRecordHint, maxDedupHint))
+}
+
+const (
+	bytesPerRecordHint = 256
+	maxDedupHint       = 1 << 22
+)
 
 // Options configure a run.
 type Options struct {
@@ -238,7 +260,7 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 	// Sequencer: batches back in input order.
 	var counts Counts
 	var runErr error
-	dedup := txn.NewDedup(0)
+	dedup := txn.NewDedup(dedupHint(inputs))
 	defer dedup.Release()
 	pending := map[int]*batch{}
 	next := 0
