@@ -115,12 +115,14 @@ type Evaluator struct {
 	taxBuf    []*Tax
 
 	// Fast path (fast.go).
-	fast    []fastTax // by tax order
-	famt    []money.Fixed
-	fqty    []money.Fixed
-	fcells  []fastCell
-	fgroups []fastGroup
-	gtax    []*Tax
+	fast       fastTables
+	productIDs map[string]int // product as given → fastTables.products id
+	famt       []money.Fixed
+	fpid       []int // per line: productID
+	fqty       []money.Fixed
+	fcells     []fastCell
+	fgroups    []fastGroup
+	gtax       []*Tax
 }
 
 type activeTax struct {
@@ -158,6 +160,7 @@ func (p *Program) NewEvaluator(trace bool) *Evaluator {
 	}
 	if !trace {
 		e.fast = buildFast(p)
+		e.productIDs = map[string]int{}
 	}
 	return e
 }
@@ -449,8 +452,8 @@ func (e *Evaluator) selectTaxes(tx *txn.Transaction) {
 		}
 		exempt := tx.ExemptReason != "" || len(exs) > 0 && e.exempt(tx, t.Jurisdiction)
 		a := activeTax{tax: t, rate: t.Rates[ri], exempt: exempt, ri: ri}
-		if e.fast != nil {
-			a.fast = &e.fast[t.order]
+		if e.fast.taxes != nil {
+			a.fast = &e.fast.taxes[t.order]
 		}
 		e.active = append(e.active, a)
 	}

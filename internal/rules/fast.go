@@ -41,8 +41,10 @@ type fastBracket struct {
 
 // fastTax is a Tax's decimals as Fixed, built once per Evaluator.
 type fastTax struct {
-	ok       bool
-	tbs      map[string]*fastTB // the keys of Tax.Taxability
+	ok bool
+	// tbs is Tax.Taxability by product id (fastTables.products), nil
+	// where the tax names no treatment: then def applies.
+	tbs      []*fastTB
 	def      fastTB
 	rates    []money.Fixed // parallel to Tax.Rates
 	brackets []fastBracket
@@ -72,16 +74,34 @@ func newFastTB(tb Taxability, ok *bool) fastTB {
 	return f
 }
 
-func buildFast(p *Program) []fastTax {
-	ft := make([]fastTax, len(p.Taxes))
+// fastTables are an Evaluator's fixed-point tables.
+type fastTables struct {
+	taxes []fastTax // by tax order
+	// products numbers every product category any tax names (the folded
+	// keys of Tax.Taxability), so that a line's treatment under each of
+	// its taxes is a slice index, not a map lookup per tax.
+	products map[string]int
+}
+
+func buildFast(p *Program) fastTables {
+	ft := fastTables{taxes: make([]fastTax, len(p.Taxes)), products: map[string]int{}}
 	for _, t := range p.Taxes {
-		f := &ft[t.order]
+		for k := range t.Taxability {
+			if _, ok := ft.products[k]; !ok {
+				ft.products[k] = len(ft.products)
+			}
+		}
+	}
+	for _, t := range p.Taxes {
+		f := &ft.taxes[t.order]
 		f.ok = true
 		f.def = newFastTB(t.defaultTB, &f.ok)
-		f.tbs = make(map[string]*fastTB, len(t.Taxability))
+		if len(t.Taxability) > 0 {
+			f.tbs = make([]*fastTB, len(ft.products))
+		}
 		for k, tb := range t.Taxability {
 			x := newFastTB(tb, &f.ok)
-			f.tbs[k] = &x
+			f.tbs[ft.products[k]] = &x
 		}
 		for _, r := range t.Rates {
 			f.rates = append(f.rates, fixedOf(r.Rate, &f.ok))
@@ -108,13 +128,29 @@ func buildFast(p *Program) []fastTax {
 	return ft
 }
 
-// taxability is Tax.TaxabilityOf for the fast tables.
-func (f *fastTax) taxability(t *Tax, product string) *fastTB {
-	if tb, ok := f.tbs[product]; ok {
-		return tb
+// productID is the id of a line's product category in the fast tables,
+// -1 when no tax names it. It is Tax.TaxabilityOf's lookup (the product as
+// given, then folded; the keys are folded, and folding is idempotent, so
+// the folded form alone decides), done once per line through a cache.
+func (e *Evaluator) productID(product string) int {
+	if id, ok := e.productIDs[product]; ok {
+		return id
 	}
-	if len(f.tbs) > 0 {
-		if tb, ok := f.tbs[fold(product)]; ok {
+	id, ok := e.fast.products[e.fold(product)]
+	if !ok {
+		id = -1
+	}
+	if len(e.productIDs) >= 4096 {
+		clear(e.productIDs)
+	}
+	e.productIDs[product] = id
+	return id
+}
+
+// taxability is Tax.TaxabilityOf for the fast tables.
+func (f *fastTax) taxability(productID int) *fastTB {
+	if productID >= 0 && f.tbs != nil {
+		if tb := f.tbs[productID]; tb != nil {
 			return tb
 		}
 	}
@@ -214,8 +250,9 @@ func (e *Evaluator) evalFast(tx *txn.Transaction, res *Result) bool {
 	}
 	st := fastState{ok: true}
 	nl := len(tx.Lines)
-	e.famt, e.fqty = e.famt[:0], e.fqty[:0]
+	e.famt, e.fqty, e.fpid = e.famt[:0], e.fqty[:0], e.fpid[:0]
 	for i := range tx.Lines {
+		e.fpid = append(e.fpid, e.productID(tx.Lines[i].Product))
 		a, ok1 := money.FixedOf(tx.Lines[i].Amount)
 		q, ok2 := money.FixedOf(tx.Lines[i].Quantity)
 		if !ok1 || !ok2 {
@@ -241,7 +278,7 @@ func (e *Evaluator) evalFast(tx *txn.Transaction, res *Result) bool {
 				c.status = ReasonCustomerExempt
 				continue
 			}
-			tb := a.fast.taxability(t, tx.Lines[li].Product)
+			tb := a.fast.taxability(e.fpid[li])
 			c.tb = tb
 			if tb.kind == Exempt {
 				c.status = ReasonProductExempt

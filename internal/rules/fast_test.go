@@ -196,7 +196,7 @@ func checkFastPath(t *testing.T, seed uint64) (fast, total int) {
 	}
 	ev := p.NewEvaluator(false)
 	ref := p.NewEvaluator(false)
-	ref.fast = nil // decimal path only
+	ref.fast = fastTables{} // decimal path only
 	var got, want Result
 	for i := 0; i < 30; i++ {
 		cur, _ := money.LookupCurrency([]string{"USD", "USD", "JPY", "BHD"}[r.IntN(4)])
