@@ -250,9 +250,12 @@ func appendTxAmount(dst []byte, it *pipeline.Item, digits int32) []byte {
 	var sum money.Fixed
 	ok := true
 	for i := range it.Tx.Lines {
-		var f money.Fixed
-		if f, ok = money.FixedOf(it.Tx.Lines[i].Amount); !ok {
-			break
+		l := &it.Tx.Lines[i]
+		f := l.AmountFixed
+		if !l.Fixed {
+			if f, ok = money.FixedOf(l.Amount); !ok {
+				break
+			}
 		}
 		if sum, ok = sum.Add(f); !ok {
 			break

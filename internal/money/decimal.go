@@ -20,44 +20,52 @@ const DivisionPlaces = 12
 // trailing point, at most MaxIntegerDigits integer digits. The text is read
 // exactly; it never passes through a binary float.
 func ParseDecimal(s string) (decimal.Decimal, error) {
-	intDigits, fracDigits, err := checkDecimal(s)
-	if err != nil {
-		return decimal.Decimal{}, err
+	f, fits, err := ParseFixed(s)
+	if err != nil || fits {
+		return decimal.New(f.C, f.E), err
 	}
-	_ = intDigits
+	_, fracDigits, _ := checkDecimal(s)
+	digits := strings.TrimPrefix(s, "-")
+	var b big.Int
+	b.SetString(strings.Replace(digits, ".", "", 1), 10)
+	if s[0] == '-' {
+		b.Neg(&b)
+	}
+	return decimal.NewFromBigInt(&b, -int32(fracDigits)), nil
+}
+
+// ParseFixed is ParseDecimal into a Fixed, without allocating: the same
+// grammar and errors, the coefficient and exponent that ParseDecimal's
+// result has. fits is false (with no error) for a valid decimal of more
+// than 18 digits, which only ParseDecimal can hold.
+func ParseFixed(s string) (f Fixed, fits bool, err error) {
+	_, fracDigits, err := checkDecimal(s)
+	if err != nil {
+		return Fixed{}, false, err
+	}
 	neg := s[0] == '-'
 	digits := s
 	if neg {
 		digits = s[1:]
 	}
-	// Build the coefficient from the digits alone, skipping the point.
+	// Build the coefficient from the digits alone, skipping the point;
+	// leading zeros do not count towards the 18 digits that fit.
 	var coef int64
 	n := 0
-	fits := true
 	for i := 0; i < len(digits); i++ {
 		c := digits[i]
-		if c == '.' {
+		if c == '.' || c == '0' && coef == 0 {
 			continue
 		}
-		n++
-		if n > 18 {
-			fits = false
-			break
+		if n++; n > 18 {
+			return Fixed{}, false, nil
 		}
 		coef = coef*10 + int64(c-'0')
 	}
-	if fits {
-		if neg {
-			coef = -coef
-		}
-		return decimal.New(coef, -int32(fracDigits)), nil
-	}
-	var b big.Int
-	b.SetString(strings.Replace(digits, ".", "", 1), 10)
 	if neg {
-		b.Neg(&b)
+		coef = -coef
 	}
-	return decimal.NewFromBigInt(&b, -int32(fracDigits)), nil
+	return Fixed{coef, -int32(fracDigits)}, true, nil
 }
 
 // checkDecimal validates the grammar and returns the number of integer
@@ -132,10 +140,31 @@ func ParseAmount(s string, cur Currency) (decimal.Decimal, error) {
 	if err != nil {
 		return d, err
 	}
-	if places := fractionDigits(s); places > int(cur.Digits) {
-		return decimal.Decimal{}, errDecimal(s, fmt.Sprintf("has %d fraction digits; %s allows %d", places, cur.Code, cur.Digits))
+	if err := checkPlaces(s, cur); err != nil {
+		return decimal.Decimal{}, err
 	}
 	return d, nil
+}
+
+// ParseAmountFixed is ParseAmount into a Fixed, as ParseFixed is to
+// ParseDecimal.
+func ParseAmountFixed(s string, cur Currency) (f Fixed, fits bool, err error) {
+	if f, fits, err = ParseFixed(s); err != nil {
+		return Fixed{}, false, err
+	}
+	if err := checkPlaces(s, cur); err != nil {
+		return Fixed{}, false, err
+	}
+	return f, fits, nil
+}
+
+// checkPlaces checks that an amount has no more fraction digits than its
+// currency's minor unit.
+func checkPlaces(s string, cur Currency) error {
+	if places := fractionDigits(s); places > int(cur.Digits) {
+		return errDecimal(s, fmt.Sprintf("has %d fraction digits; %s allows %d", places, cur.Code, cur.Digits))
+	}
+	return nil
 }
 
 func fractionDigits(s string) int {

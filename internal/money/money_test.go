@@ -146,5 +146,43 @@ func FuzzParseDecimal(f *testing.F) {
 		if err != nil || !d.Equal(want) {
 			t.Fatalf("ParseDecimal(%q) = %s, decimal reads %s (%v)", s, d, want, err)
 		}
+		// ParseFixed: the same coefficient and exponent whenever it fits,
+		// and it fits whenever FixedOf does.
+		fx, fits, ferr := ParseFixed(s)
+		of, ofOK := FixedOf(d)
+		if ferr != nil || fits != ofOK || fits && fx != of {
+			t.Fatalf("ParseFixed(%q) = %+v, %v, %v; FixedOf(ParseDecimal) = %+v, %v", s, fx, fits, ferr, of, ofOK)
+		}
+		for _, code := range []string{"USD", "JPY", "BHD"} {
+			cur, _ := LookupCurrency(code)
+			a, aerr := ParseAmount(s, cur)
+			af, afits, aferr := ParseAmountFixed(s, cur)
+			if (aerr == nil) != (aferr == nil) || aerr != nil && aerr.Error() != aferr.Error() {
+				t.Fatalf("%s %q: ParseAmount error %v, ParseAmountFixed error %v", code, s, aerr, aferr)
+			}
+			if aerr == nil && (afits != ofOK || afits && (af != of || !a.Equal(d))) {
+				t.Fatalf("%s %q: ParseAmountFixed = %+v, %v; ParseAmount = %s", code, s, af, afits, a)
+			}
+		}
 	})
+}
+
+// Errors from ParseFixed are ParseDecimal's, word for word.
+func TestParseFixedErrors(t *testing.T) {
+	for _, s := range []string{"", "12.3.4", "1e3", ".5", "5.", "NaN", "-", "1234567890123456789.5", "+1", " 1"} {
+		_, derr := ParseDecimal(s)
+		_, _, ferr := ParseFixed(s)
+		if derr == nil || ferr == nil || derr.Error() != ferr.Error() {
+			t.Errorf("%q: ParseDecimal error %v, ParseFixed error %v", s, derr, ferr)
+		}
+	}
+	if f, fits, err := ParseFixed("-0012.50"); err != nil || !fits || f != (Fixed{-1250, -2}) {
+		t.Errorf("ParseFixed(-0012.50) = %+v, %v, %v; want {-1250 -2}, true", f, fits, err)
+	}
+	if _, fits, err := ParseFixed("123456789012345678.9"); err != nil || fits {
+		t.Errorf("ParseFixed of 19 digits: fits %v, err %v; want false, nil", fits, err)
+	}
+	if f, fits, err := ParseFixed("0000000000000000000000.000000000000000000001"); err != nil || !fits || f != (Fixed{1, -21}) {
+		t.Errorf("ParseFixed with many zeros = %+v, %v, %v; want {1 -21}, true", f, fits, err)
+	}
 }

@@ -252,11 +252,16 @@ func (e *Evaluator) evalFast(tx *txn.Transaction, res *Result) bool {
 	nl := len(tx.Lines)
 	e.famt, e.fqty, e.fpid = e.famt[:0], e.fqty[:0], e.fpid[:0]
 	for i := range tx.Lines {
-		e.fpid = append(e.fpid, e.productID(tx.Lines[i].Product))
-		a, ok1 := money.FixedOf(tx.Lines[i].Amount)
-		q, ok2 := money.FixedOf(tx.Lines[i].Quantity)
-		if !ok1 || !ok2 {
-			return false
+		l := &tx.Lines[i]
+		e.fpid = append(e.fpid, e.productID(l.Product))
+		a, q := l.AmountFixed, l.QuantityFixed
+		if !l.Fixed {
+			var ok1, ok2 bool
+			a, ok1 = money.FixedOf(l.Amount)
+			q, ok2 = money.FixedOf(l.Quantity)
+			if !ok1 || !ok2 {
+				return false
+			}
 		}
 		e.famt, e.fqty = append(e.famt, a), append(e.fqty, q)
 	}

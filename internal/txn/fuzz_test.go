@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/taxagg/taxagg/internal/jsonscan"
+	"github.com/taxagg/taxagg/internal/money"
 )
 
 func FuzzParseJSON(f *testing.F) {
@@ -20,6 +21,7 @@ func FuzzParseJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	p := NewParser(ParseOptions{})
+	var reused Transaction // parsed into again and again: its decimals' slab is reused
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var tx Transaction
 		err := p.ParseJSON(in, &tx)
@@ -52,6 +54,21 @@ func FuzzParseJSON(f *testing.F) {
 			}
 			if -ln.Amount.Exponent() > tx.Currency.Digits {
 				t.Fatalf("amount %v in %s", ln.Amount, tx.Currency.Code)
+			}
+			af, aok := money.FixedOf(ln.Amount)
+			qf, qok := money.FixedOf(ln.Quantity)
+			if ln.Fixed != (aok && qok) || ln.Fixed && (ln.AmountFixed != af || ln.QuantityFixed != qf) {
+				t.Fatalf("line %+v: Fixed figures disagree with the decimals", ln)
+			}
+		}
+		if err := p.ParseJSON(in, &reused); err != nil || len(reused.Lines) != len(tx.Lines) || reused.ContentHash != tx.ContentHash {
+			t.Fatalf("parsed again into a used Transaction: %v, %d lines", err, len(reused.Lines))
+		}
+		for i, ln := range reused.Lines {
+			want := tx.Lines[i]
+			if !ln.Amount.Equal(want.Amount) || ln.Amount.Exponent() != want.Amount.Exponent() ||
+				!ln.Quantity.Equal(want.Quantity) || ln.AmountFixed != want.AmountFixed || ln.Fixed != want.Fixed {
+				t.Fatalf("parsed again into a used Transaction: line %d is %+v, want %+v", i, ln, want)
 			}
 		}
 		if !tx.Refund && tx.RateDay != tx.Day {

@@ -273,8 +273,10 @@ func (p *Parser) mapHeader(header []string) {
 // build checks the collected values and fills tx.
 func (p *Parser) build(tx *Transaction) error {
 	v := &p.vals
-	lines, juris := tx.Lines[:0], tx.Jurisdictions[:0]
+	lines, juris, decs := tx.Lines[:0], tx.Jurisdictions[:0], tx.decs
 	*tx = Transaction{}
+	decs.Reset()
+	tx.decs = decs
 	p.lineDec = p.lineDec[:0]
 
 	// id
@@ -347,15 +349,14 @@ func (p *Parser) build(tx *Transaction) error {
 	// The record's own line fields: the one line of a flat record, or the
 	// defaults (product, tax_included) of the lines of a multi-line one.
 	hasLines := !v[fLines].absent()
-	var top Line
-	top.Quantity = one
-	top.Product = defaultProduct
+	top := Line{Quantity: one, Product: defaultProduct, QuantityFixed: money.Fixed{C: 1}}
 	var topAmt, topQty []byte = nil, oneText
+	amtFits, qtyFits := true, true
 	if !v[fAmount].absent() {
 		if hasLines {
 			return &FieldError{Field: "amount", Err: errors.New("is not allowed together with lines")}
 		}
-		if top.Amount, topAmt, err = p.amount(&v[fAmount], "amount", cur); err != nil {
+		if topAmt, amtFits, err = p.amount(&v[fAmount], "amount", cur, tx, &top); err != nil {
 			return err
 		}
 	} else if !hasLines {
@@ -365,10 +366,11 @@ func (p *Parser) build(tx *Transaction) error {
 		if hasLines {
 			return &FieldError{Field: "quantity", Err: errors.New("is not allowed together with lines")}
 		}
-		if top.Quantity, topQty, err = p.quantity(&v[fQuantity], "quantity"); err != nil {
+		if topQty, qtyFits, err = p.quantity(&v[fQuantity], "quantity", tx, &top); err != nil {
 			return err
 		}
 	}
+	top.Fixed = amtFits && qtyFits
 	if !v[fProduct].absent() {
 		if top.Product, err = p.product(&v[fProduct], "product"); err != nil {
 			return err
@@ -421,7 +423,7 @@ func (p *Parser) build(tx *Transaction) error {
 
 	// lines
 	if hasLines {
-		if lines, err = p.lines(&v[fLines], lines, top, cur); err != nil {
+		if lines, err = p.lines(&v[fLines], lines, top, cur, tx); err != nil {
 			return err
 		}
 	} else {
@@ -577,45 +579,61 @@ func (p *Parser) decText(v *val, field string) ([]byte, error) {
 	return nil, fieldErr(field, "%s is not a decimal", shortRaw(v.raw))
 }
 
-// amount reads a money amount: a decimal with at most the currency's minor
-// digits, not negative. It also returns the normalized text for hashing.
-func (p *Parser) amount(v *val, field string, cur money.Currency) (decimal.Decimal, []byte, error) {
+// amount reads a money amount into ln.Amount and ln.AmountFixed: a
+// decimal with at most the currency's minor digits, not negative. It
+// returns the normalized text for hashing, and whether the amount fits a
+// Fixed. The decimal comes from tx's slab: no allocation.
+func (p *Parser) amount(v *val, field string, cur money.Currency, tx *Transaction, ln *Line) ([]byte, bool, error) {
 	b, err := p.decText(v, field)
 	if err != nil {
-		return decimal.Decimal{}, nil, err
+		return nil, false, err
 	}
-	d, err := money.ParseAmount(unsafeString(b), cur)
+	f, fits, err := money.ParseAmountFixed(unsafeString(b), cur)
+	if err == nil && !fits {
+		ln.Amount, err = money.ParseAmount(unsafeString(b), cur)
+	}
 	if err != nil {
 		// Parse again from a copy: the error keeps the text.
 		_, err = money.ParseAmount(string(b), cur)
-		return decimal.Decimal{}, nil, &FieldError{Field: field, Err: err}
+		return nil, false, &FieldError{Field: field, Err: err}
 	}
 	if b[0] == '-' {
-		return decimal.Decimal{}, nil, fieldErr(field, "%s is negative: amounts are given positive (a refund has type refund)", quoteShort(b))
+		return nil, false, fieldErr(field, "%s is negative: amounts are given positive (a refund has type refund)", quoteShort(b))
 	}
-	return d, normDecimal(b), nil
+	if fits {
+		ln.Amount, ln.AmountFixed = tx.decs.Decimal(f), f
+	}
+	return normDecimal(b), fits, nil
 }
 
-// quantity reads a positive decimal.
-func (p *Parser) quantity(v *val, field string) (decimal.Decimal, []byte, error) {
+// quantity reads a positive decimal into ln.Quantity and ln.QuantityFixed,
+// as amount does.
+func (p *Parser) quantity(v *val, field string, tx *Transaction, ln *Line) ([]byte, bool, error) {
 	b, err := p.decText(v, field)
 	if err != nil {
-		return decimal.Decimal{}, nil, err
+		return nil, false, err
 	}
 	if len(b) <= 2 {
 		if n, ok := digits(b); ok && n > 0 {
-			return smallInts[n], normDecimal(b), nil
+			ln.Quantity, ln.QuantityFixed = smallInts[n], money.Fixed{C: int64(n)}
+			return normDecimal(b), true, nil
 		}
 	}
-	d, err := money.ParseDecimal(unsafeString(b))
+	f, fits, err := money.ParseFixed(unsafeString(b))
+	if err == nil && !fits {
+		ln.Quantity, err = money.ParseDecimal(unsafeString(b))
+	}
 	if err != nil {
 		_, err = money.ParseDecimal(string(b))
-		return decimal.Decimal{}, nil, &FieldError{Field: field, Err: err}
+		return nil, false, &FieldError{Field: field, Err: err}
 	}
-	if d.Sign() <= 0 || b[0] == '-' {
-		return decimal.Decimal{}, nil, fieldErr(field, "%s is not positive", quoteShort(b))
+	if fits {
+		ln.Quantity, ln.QuantityFixed = tx.decs.Decimal(f), f
 	}
-	return d, normDecimal(b), nil
+	if ln.Quantity.Sign() <= 0 || b[0] == '-' {
+		return nil, false, fieldErr(field, "%s is not positive", quoteShort(b))
+	}
+	return normDecimal(b), fits, nil
 }
 
 func (p *Parser) boolean(v *val, field string) (bool, error) {
@@ -688,7 +706,7 @@ func (p *Parser) jurisdictions(v *val, dst []string) ([]string, error) {
 
 // lines reads the lines list; top carries the record-level defaults
 // (product, tax_included).
-func (p *Parser) lines(v *val, dst []Line, top Line, cur money.Currency) ([]Line, error) {
+func (p *Parser) lines(v *val, dst []Line, top Line, cur money.Currency, tx *Transaction) ([]Line, error) {
 	if v.kind != jsonscan.Array {
 		return dst, fieldErr("lines", "%s is not a list of lines", shortRaw(v.raw))
 	}
@@ -736,19 +754,21 @@ func (p *Parser) lines(v *val, dst []Line, top Line, cur money.Currency) ([]Line
 			}
 			lv[k] = val{raw: m.Value, kind: m.Kind, set: true}
 		}
-		ln := Line{Quantity: one, Product: top.Product, TaxIncluded: top.TaxIncluded}
+		ln := Line{Quantity: one, Product: top.Product, TaxIncluded: top.TaxIncluded, QuantityFixed: money.Fixed{C: 1}}
 		amt, qty := []byte(nil), oneText
 		if lv[0].absent() {
 			return dst, &FieldError{Field: prefix + ".amount", Err: errRequired}
 		}
-		if ln.Amount, amt, err = p.amount(&lv[0], prefix+".amount", cur); err != nil {
+		amtFits, qtyFits := false, true
+		if amt, amtFits, err = p.amount(&lv[0], prefix+".amount", cur, tx, &ln); err != nil {
 			return dst, err
 		}
 		if !lv[1].absent() {
-			if ln.Quantity, qty, err = p.quantity(&lv[1], prefix+".quantity"); err != nil {
+			if qty, qtyFits, err = p.quantity(&lv[1], prefix+".quantity", tx, &ln); err != nil {
 				return dst, err
 			}
 		}
+		ln.Fixed = amtFits && qtyFits
 		if !lv[2].absent() {
 			if ln.Product, err = p.product(&lv[2], prefix+".product"); err != nil {
 				return dst, err

@@ -42,6 +42,11 @@ type Transaction struct {
 	// feed Dedup (SPEC §3.2). They are seeded per process: compare them
 	// within one run only.
 	IDHash, ContentHash uint64
+
+	// decs backs the decimals of Lines made by Parser, which allocates
+	// none per record: they stay valid until the Transaction is parsed
+	// into again (as Lines itself).
+	decs money.DecimalSlab
 }
 
 // Line is one line of a transaction. Amounts are as given (positive); a
@@ -51,6 +56,13 @@ type Line struct {
 	Quantity    decimal.Decimal // 1 when not given; always > 0
 	Product     string          // "default" when not given
 	TaxIncluded bool
+
+	// Fixed says that AmountFixed and QuantityFixed hold Amount and
+	// Quantity exactly (same coefficient and exponent). Parser sets it
+	// when both fit in 18 digits; the rules' fixed-point path then reads
+	// them instead of converting the decimals.
+	Fixed                      bool
+	AmountFixed, QuantityFixed money.Fixed
 }
 
 // FieldError says which field of a record is bad and why. The stream layer
