@@ -243,7 +243,7 @@ func (s *DecimalSlab) Decimal(a Fixed) decimal.Decimal {
 	}
 	if s.n == len(s.ints) {
 		// Earlier slabs stay with the Decimals made from them.
-		size := max(64, 2*len(s.ints))
+		size := max(8, 2*len(s.ints))
 		s.ints = make([]big.Int, size)
 		s.words = make([]big.Word, size)
 		s.n = 0

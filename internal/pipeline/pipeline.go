@@ -442,9 +442,8 @@ func nextItem(b *batch) *Item {
 		b.items = append(b.items, Item{})
 	}
 	it := &b.items[n]
-	keep := Item{Result: it.Result, Out: it.Out[:0], Fields: it.Fields[:0]}
-	keep.Tx.Lines = it.Tx.Lines[:0]
-	keep.Tx.Jurisdictions = it.Tx.Jurisdictions[:0]
+	keep := Item{Tx: it.Tx, Result: it.Result, Out: it.Out[:0], Fields: it.Fields[:0]}
+	keep.Tx.Reset()
 	keep.Result.Lines = keep.Result.Lines[:0]
 	keep.Result.Jurisdictions = keep.Result.Jurisdictions[:0]
 	keep.Result.Trace = keep.Result.Trace[:0]

@@ -414,3 +414,32 @@ func mustCur(code string) money.Currency {
 	}
 	return c
 }
+
+// Reset leaves an empty Transaction that parses like a new one and keeps
+// the storage it had.
+func TestTransactionReset(t *testing.T) {
+	p := NewParser(ParseOptions{})
+	in := []byte(`{"id":"a","date":"2025-01-02","currency":"USD","country":"US","lines":[{"amount":"1.25"},{"amount":"2","quantity":"1.5"}],"jurisdictions":["X"]}`)
+	var tx, fresh Transaction
+	if err := p.ParseJSON(in, &tx); err != nil {
+		t.Fatal(err)
+	}
+	lines := &tx.Lines[0]
+	tx.Reset()
+	if tx.ID != "" || tx.Day != 0 || len(tx.Lines) != 0 || len(tx.Jurisdictions) != 0 || tx.ContentHash != 0 {
+		t.Fatalf("after Reset: %+v", tx)
+	}
+	if err := p.ParseJSON(in, &tx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ParseJSON(in, &fresh); err != nil {
+		t.Fatal(err)
+	}
+	if &tx.Lines[0] != lines {
+		t.Error("Reset dropped the lines' array")
+	}
+	if tx.ContentHash != fresh.ContentHash || len(tx.Lines) != 2 || !tx.Lines[1].Quantity.Equal(fresh.Lines[1].Quantity) ||
+		tx.Lines[1].QuantityFixed != (money.Fixed{C: 15, E: -1}) || !tx.Lines[1].Fixed {
+		t.Fatalf("parsed after Reset: %+v, fresh: %+v", tx.Lines, fresh.Lines)
+	}
+}

@@ -49,6 +49,15 @@ type Transaction struct {
 	decs money.DecimalSlab
 }
 
+// Reset empties tx for reuse and keeps its storage for the next parse into
+// it: the arrays behind Lines and Jurisdictions (left empty, not nil) and
+// the slab behind the lines' decimals.
+func (tx *Transaction) Reset() {
+	lines, juris, decs := tx.Lines[:0], tx.Jurisdictions[:0], tx.decs
+	*tx = Transaction{Lines: lines, Jurisdictions: juris, decs: decs}
+	tx.decs.Reset()
+}
+
 // Line is one line of a transaction. Amounts are as given (positive); a
 // refund's lines count negative downstream.
 type Line struct {
