@@ -112,6 +112,11 @@ type Evaluator struct {
 	folds     map[string]string
 	addrCache [][addrCacheWays]addrEntry // address hash → what it matched
 	taxes     []*Tax                     // taxes of the matched jurisdictions, in dependency order
+	// lineOrder is the tax order (Tax.order) of every tax of the matched
+	// jurisdictions, jurisdictions in code order and each one's taxes in
+	// file order: the order of a Result's lines (read only: may be cached).
+	lineOrder []int
+	lineBuf   []int
 	taxBuf    []*Tax
 
 	// Fast path (fast.go).
@@ -273,6 +278,7 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 				// matching itself needs them.
 				e.jlist = m.jlist
 				e.taxes = m.taxes
+				e.lineOrder = m.lineOrder
 				return nil
 			}
 		}
@@ -301,15 +307,19 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 	return nil
 }
 
-// settleMatches lists the matched jurisdictions in index (code) order and
-// their taxes in dependency order.
+// settleMatches lists the matched jurisdictions in index (code) order,
+// their taxes in line order and in dependency order.
 func (e *Evaluator) settleMatches() {
 	sortInts(e.mlist)
 	e.taxBuf = e.taxBuf[:0]
+	e.lineBuf = e.lineBuf[:0]
 	for _, i := range e.mlist {
 		j := e.p.Jurisdictions[i]
 		e.jbuf = append(e.jbuf, j)
 		e.taxBuf = append(e.taxBuf, j.Taxes...)
+		for _, t := range j.Taxes {
+			e.lineBuf = append(e.lineBuf, t.order)
+		}
 	}
 	// Dependency order is Program.Taxes order.
 	for i := 1; i < len(e.taxBuf); i++ {
@@ -319,6 +329,7 @@ func (e *Evaluator) settleMatches() {
 	}
 	e.taxes = e.taxBuf
 	e.jlist = e.jbuf
+	e.lineOrder = e.lineBuf
 }
 
 // matchSet is what an address matched: the jurisdictions (in code order)
@@ -327,10 +338,11 @@ type matchSet struct {
 	// key is the address as given (country, state, county, city, postal
 	// code) end to end, split at ends: one allocation, compared in one
 	// or two cache lines.
-	key   string
-	ends  [5]int
-	jlist []*Jurisdiction
-	taxes []*Tax
+	key       string
+	ends      [5]int
+	jlist     []*Jurisdiction
+	taxes     []*Tax
+	lineOrder []int
 }
 
 // holds reports whether tx's address is the one m was matched for.
@@ -385,8 +397,9 @@ func (e *Evaluator) addrSlot(h uint64) *[addrCacheWays]addrEntry {
 // its set, pushing out the set's oldest entry.
 func (e *Evaluator) cacheAddress(slot *[addrCacheWays]addrEntry, h uint64, tx *txn.Transaction) {
 	m := &matchSet{
-		jlist: append([]*Jurisdiction(nil), e.jlist...),
-		taxes: append([]*Tax(nil), e.taxes...),
+		jlist:     append([]*Jurisdiction(nil), e.jlist...),
+		taxes:     append([]*Tax(nil), e.taxes...),
+		lineOrder: append([]int(nil), e.lineOrder...),
 	}
 	fields := [5]string{tx.Country, tx.State, tx.County, tx.City, tx.PostalCode}
 	var b strings.Builder
@@ -735,12 +748,8 @@ func (tr *Tiers) splitFrom(offset, base, rate decimal.Decimal) (covered, tax dec
 func (e *Evaluator) group(tx *txn.Transaction, res *Result, digits int32) {
 	nl := len(tx.Lines)
 	// Report in jurisdiction-code order, each jurisdiction's taxes in file order.
-	for _, j := range e.jlist {
-		for _, t := range j.Taxes {
-			ai := e.byOrder[t.order]
-			if ai < 0 {
-				continue
-			}
+	for _, o := range e.lineOrder {
+		if ai := e.byOrder[o]; ai >= 0 {
 			e.groupTax(tx, ai, nl, digits, res)
 		}
 	}

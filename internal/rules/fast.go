@@ -366,12 +366,8 @@ func (e *Evaluator) evalFast(tx *txn.Transaction, res *Result) bool {
 	// Group per (tax, rate, reason), in jurisdiction-code order.
 	e.fgroups = e.fgroups[:0]
 	e.gtax = e.gtax[:0]
-	for _, j := range e.jlist {
-		for _, t := range j.Taxes {
-			ai := e.byOrder[t.order]
-			if ai < 0 {
-				continue
-			}
+	for _, o := range e.lineOrder {
+		if ai := e.byOrder[o]; ai >= 0 {
 			e.groupFast(&st, tx, ai, nl, digits)
 		}
 	}
