@@ -111,7 +111,8 @@ type Evaluator struct {
 	jbuf      []*Jurisdiction
 	folds     map[string]string
 	addrCache [][addrCacheWays]addrEntry // address hash → what it matched
-	taxes     []*Tax                     // taxes of the matched jurisdictions, in dependency order
+	addrSeed  maphash.Seed
+	taxes     []*Tax // taxes of the matched jurisdictions, in dependency order
 	// lineOrder is the tax order (Tax.order) of every tax of the matched
 	// jurisdictions, jurisdictions in code order and each one's taxes in
 	// file order: the order of a Result's lines (read only: may be cached).
@@ -123,8 +124,8 @@ type Evaluator struct {
 	fast       fastTables
 	productIDs map[string]int // product as given → fastTables.products id
 	famt       []money.Fixed
-	fpid       []int // per line: productID
 	fqty       []money.Fixed
+	fpid       []int // per line: productID
 	fcells     []fastCell
 	fgroups    []fastGroup
 	gtax       []*Tax
@@ -159,6 +160,8 @@ func (p *Program) NewEvaluator(trace bool) *Evaluator {
 		matched: make([]bool, len(p.Jurisdictions)),
 		byOrder: make([]int, len(p.Taxes)),
 		folds:   map[string]string{},
+		// The address hash never leaves the Evaluator.
+		addrSeed: maphash.MakeSeed(),
 	}
 	for i := range e.byOrder {
 		e.byOrder[i] = -1
@@ -269,7 +272,7 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 			}
 		}
 	} else {
-		h := addressHash(tx)
+		h := e.addressHash(tx)
 		slot := e.addrSlot(h)
 		for i := range slot {
 			if m := slot[i].set; m != nil && slot[i].hash == h && m.holds(tx) {
@@ -332,8 +335,8 @@ func (e *Evaluator) settleMatches() {
 	e.lineOrder = e.lineBuf
 }
 
-// matchSet is what an address matched: the jurisdictions (in code order)
-// and their taxes in dependency order.
+// matchSet is what an address matched: the jurisdictions (in code order),
+// their taxes in dependency order and in line order.
 type matchSet struct {
 	// key is the address as given (country, state, county, city, postal
 	// code) end to end, split at ends: one allocation, compared in one
@@ -374,18 +377,16 @@ type addrEntry struct {
 	set  *matchSet
 }
 
-// addrSeed seeds addressHash; the hash never leaves the process.
-var addrSeed = maphash.MakeSeed()
-
 // addressHash hashes the address fields as given.
-func addressHash(tx *txn.Transaction) uint64 {
-	h := maphash.String(addrSeed, tx.Country)
+func (e *Evaluator) addressHash(tx *txn.Transaction) uint64 {
+	h := maphash.String(e.addrSeed, tx.Country)
 	for _, f := range [4]string{tx.State, tx.County, tx.City, tx.PostalCode} {
-		h = (h ^ maphash.String(addrSeed, f)) * 0x9e3779b97f4a7c15
+		h = (h ^ maphash.String(e.addrSeed, f)) * 0x9e3779b97f4a7c15
 	}
 	return h
 }
 
+// addrSlot returns the cache set of an address hash (its top bits).
 func (e *Evaluator) addrSlot(h uint64) *[addrCacheWays]addrEntry {
 	if e.addrCache == nil {
 		e.addrCache = make([][addrCacheWays]addrEntry, addrCacheSets)
@@ -393,8 +394,8 @@ func (e *Evaluator) addrSlot(h uint64) *[addrCacheWays]addrEntry {
 	return &e.addrCache[h>>(64-addrCacheBits)]
 }
 
-// cacheAddress remembers what tx's address matched (e.jlist, e.taxes) in
-// its set, pushing out the set's oldest entry.
+// cacheAddress remembers what tx's address matched (e.jlist, e.taxes,
+// e.lineOrder) in its set, pushing out the set's oldest entry.
 func (e *Evaluator) cacheAddress(slot *[addrCacheWays]addrEntry, h uint64, tx *txn.Transaction) {
 	m := &matchSet{
 		jlist:     append([]*Jurisdiction(nil), e.jlist...),

@@ -273,10 +273,10 @@ func (p *Parser) mapHeader(header []string) {
 // build checks the collected values and fills tx.
 func (p *Parser) build(tx *Transaction) error {
 	v := &p.vals
-	lines, juris, decs := tx.Lines[:0], tx.Jurisdictions[:0], tx.decs
-	*tx = Transaction{}
-	decs.Reset()
-	tx.decs = decs
+	// Reuse tx's storage; Lines and Jurisdictions stay nil unless given.
+	tx.Reset()
+	lines, juris := tx.Lines, tx.Jurisdictions
+	tx.Lines, tx.Jurisdictions = nil, nil
 	p.lineDec = p.lineDec[:0]
 
 	// id
