@@ -20,14 +20,12 @@ const DivisionPlaces = 12
 // trailing point, at most MaxIntegerDigits integer digits. The text is read
 // exactly; it never passes through a binary float.
 func ParseDecimal(s string) (decimal.Decimal, error) {
-	f, fits, err := ParseFixed(s)
+	f, fits, fracDigits, err := parseFixed(s)
 	if err != nil || fits {
 		return decimal.New(f.C, f.E), err
 	}
-	_, fracDigits, _ := checkDecimal(s)
-	digits := strings.TrimPrefix(s, "-")
 	var b big.Int
-	b.SetString(strings.Replace(digits, ".", "", 1), 10)
+	b.SetString(strings.Replace(strings.TrimPrefix(s, "-"), ".", "", 1), 10)
 	if s[0] == '-' {
 		b.Neg(&b)
 	}
@@ -39,9 +37,15 @@ func ParseDecimal(s string) (decimal.Decimal, error) {
 // result has. fits is false (with no error) for a valid decimal of more
 // than 18 digits, which only ParseDecimal can hold.
 func ParseFixed(s string) (f Fixed, fits bool, err error) {
-	_, fracDigits, err := checkDecimal(s)
+	f, fits, _, err = parseFixed(s)
+	return f, fits, err
+}
+
+// parseFixed is ParseFixed that also returns the number of fraction digits.
+func parseFixed(s string) (f Fixed, fits bool, fracDigits int, err error) {
+	_, fracDigits, err = checkDecimal(s)
 	if err != nil {
-		return Fixed{}, false, err
+		return Fixed{}, false, 0, err
 	}
 	neg := s[0] == '-'
 	digits := s
@@ -58,14 +62,14 @@ func ParseFixed(s string) (f Fixed, fits bool, err error) {
 			continue
 		}
 		if n++; n > 18 {
-			return Fixed{}, false, nil
+			return Fixed{}, false, fracDigits, nil
 		}
 		coef = coef*10 + int64(c-'0')
 	}
 	if neg {
 		coef = -coef
 	}
-	return Fixed{coef, -int32(fracDigits)}, true, nil
+	return Fixed{coef, -int32(fracDigits)}, true, fracDigits, nil
 }
 
 // checkDecimal validates the grammar and returns the number of integer

@@ -66,29 +66,10 @@ func add128(ah int64, al uint64, bh int64, bl uint64) (int64, uint64, bool) {
 
 // Add adds v to the sum.
 func (s *Sum) Add(v Fixed) {
-	if s.big {
-		s.dec = s.dec.Add(v.Decimal())
-		return
-	}
-	vh, vl := int64(v.C>>63), uint64(v.C)
-	hi, lo, e := s.hi, s.lo, s.e
-	ok := true
-	switch {
-	case v.E < e:
-		hi, lo, ok = mul128(hi, lo, e-v.E)
-		e = v.E
-	case v.E > e:
-		vh, vl, ok = mul128(vh, vl, v.E-e)
-	}
-	if ok {
-		hi, lo, ok = add128(hi, lo, vh, vl)
-	}
-	if !ok {
+	if s.big || !s.add128(int64(v.C>>63), uint64(v.C), v.E) {
 		s.dec = s.Decimal().Add(v.Decimal())
 		s.big = true
-		return
 	}
-	s.hi, s.lo, s.e = hi, lo, e
 }
 
 // AddDecimal adds a decimal.Decimal to the sum.
@@ -103,30 +84,32 @@ func (s *Sum) AddDecimal(d decimal.Decimal) {
 
 // Merge adds t into s.
 func (s *Sum) Merge(t *Sum) {
-	if t.big || s.big {
+	if s.big || t.big || !s.add128(t.hi, t.lo, t.e) {
 		s.dec = s.Decimal().Add(t.Decimal())
 		s.big = true
-		return
 	}
+}
+
+// add128 adds the 128-bit coefficient vh:vl at exponent ve to s at the
+// smaller of the two exponents, as decimal.Add does. It leaves s as it was
+// and returns false when the result does not fit in 128 bits.
+func (s *Sum) add128(vh int64, vl uint64, ve int32) bool {
 	hi, lo, e := s.hi, s.lo, s.e
-	th, tl := t.hi, t.lo
 	ok := true
 	switch {
-	case t.e < e:
-		hi, lo, ok = mul128(hi, lo, e-t.e)
-		e = t.e
-	case t.e > e:
-		th, tl, ok = mul128(th, tl, t.e-e)
+	case ve < e:
+		hi, lo, ok = mul128(hi, lo, e-ve)
+		e = ve
+	case ve > e:
+		vh, vl, ok = mul128(vh, vl, ve-e)
 	}
 	if ok {
-		hi, lo, ok = add128(hi, lo, th, tl)
+		hi, lo, ok = add128(hi, lo, vh, vl)
 	}
-	if !ok {
-		s.dec = s.Decimal().Add(t.Decimal())
-		s.big = true
-		return
+	if ok {
+		s.hi, s.lo, s.e = hi, lo, e
 	}
-	s.hi, s.lo, s.e = hi, lo, e
+	return ok
 }
 
 // Decimal returns the sum as decimal.Decimal.Add would have built it.
