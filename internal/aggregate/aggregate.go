@@ -1,5 +1,5 @@
 // Package aggregate sums evaluated transactions into rows per jurisdiction,
-// tax, currency and period (SPEC §5.1). Sums are exact and commutative, so
+// tax, currency and period (docs/output.md). Sums are exact and commutative, so
 // per-worker accumulators can be merged in any order with the same result.
 package aggregate
 

@@ -471,7 +471,7 @@ func unixField(field string, raw json.RawMessage, required bool) (time.Time, err
 	return t, nil
 }
 
-// Stripe statuses onto canonical states (SPEC §6; README documents these).
+// Stripe statuses onto canonical states (docs/reconcile.md documents these).
 func stripeChargeState(status string, refunded bool) (string, error) {
 	switch status {
 	case "succeeded":

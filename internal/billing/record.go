@@ -19,7 +19,7 @@ import (
 	"github.com/taxagg/taxagg/internal/money"
 )
 
-// The canonical states of a billing document (SPEC §6).
+// The canonical states of a billing document (docs/reconcile.md).
 const (
 	StateDraft         = "draft"
 	StateOpen          = "open"

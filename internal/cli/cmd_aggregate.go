@@ -123,7 +123,7 @@ func fileNames(files []string) []string {
 	return out
 }
 
-// aggregateColumns are the columns of SPEC §5.1.
+// aggregateColumns are the columns of docs/output.md.
 func aggregateColumns(byRate bool) []stream.Column {
 	cols := []stream.Column{
 		{Name: "jurisdiction"}, {Name: "name"}, {Name: "level"}, {Name: "tax"},

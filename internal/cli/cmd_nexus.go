@@ -116,7 +116,7 @@ func nexusRun(ctx context.Context, f *Factory, opts *NexusOptions) error {
 	return finish(err)
 }
 
-// nexusColumns are the columns of SPEC §5.3; the table adds the share of
+// nexusColumns are the columns of docs/nexus.md; the table adds the share of
 // each threshold reached.
 func nexusColumns(table bool) []stream.Column {
 	cols := []stream.Column{

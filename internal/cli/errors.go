@@ -11,7 +11,7 @@ import (
 	"github.com/taxagg/taxagg/internal/rules"
 )
 
-// Exit codes (SPEC §3.5).
+// Exit codes (docs/accounting.md).
 const (
 	ExitOK          = 0
 	ExitFindings    = 1 // done, with findings

@@ -20,7 +20,7 @@ import (
 	"github.com/taxagg/taxagg/internal/txn"
 )
 
-// txOptions are the flags shared by the transaction commands (SPEC §1).
+// txOptions are the flags shared by the transaction commands (README.md).
 type txOptions struct {
 	Rules       []string
 	InputFormat string
@@ -397,7 +397,7 @@ func shortHash(h string) string {
 	return h
 }
 
-// summary is the run's accounting and manifest (SPEC §3.1).
+// summary is the run's accounting and manifest (docs/accounting.md).
 type summary struct {
 	Command     string   `json:"command"`
 	Version     string   `json:"version"`

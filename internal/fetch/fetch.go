@@ -38,7 +38,7 @@ import (
 )
 
 // Converter turns one API object of resource into a canonical ledger record
-// (SPEC §6). Its result is written with encoding/json; a []byte or
+// (docs/reconcile.md). Its result is written with encoding/json; a []byte or
 // json.RawMessage result is written as it is.
 type Converter func(resource string, object []byte) (any, error)
 

@@ -13,7 +13,7 @@ import (
 )
 
 // Every importer's output must be accepted by the rule compiler as it is
-// (SPEC §7), and must tax sample transactions as the source files say.
+// (docs/rules.md), and must tax sample transactions as the source files say.
 func TestImportedRulesCompile(t *testing.T) {
 	type sale struct {
 		state, day, postal, city, product string

@@ -1,6 +1,6 @@
 package importer
 
-// Jurisdiction codes and modelling choices (for the README)
+// Jurisdiction codes and modelling choices (docs/rules.md says the same)
 //
 // Codes are upper-case [A-Z0-9-]+; tax ids are the code in lower case
 // (plus a category suffix for split taxes, below). Output lists

@@ -1,5 +1,5 @@
 // Package importer turns official sales-tax rate files into a taxagg rule
-// file (SPEC §7).
+// file (docs/rules.md).
 //
 // Three formats are read:
 //

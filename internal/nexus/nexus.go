@@ -1,4 +1,4 @@
-// Package nexus measures economic-nexus exposure (SPEC §5.3): for every
+// Package nexus measures economic-nexus exposure (docs/nexus.md): for every
 // jurisdiction whose rules carry a `nexus` threshold, the sales and
 // transactions it saw per window, a status, and the transaction that
 // crossed the threshold.
@@ -16,7 +16,7 @@
 // nothing is left behind even when the process is killed; Close removes
 // them otherwise.
 //
-// What counts (the README states the same):
+// What counts (docs/nexus.md states the same):
 //
 //   - A transaction counts toward every jurisdiction it falls in under the
 //     rules (rules.Result.Jurisdictions: address matching or explicit
@@ -24,7 +24,7 @@
 //   - Sales are gross: the sum of the transaction's line amounts, exempt and
 //     non-taxable sales included (most states count gross sales, resale and
 //     exempt sales among them). A tax-included line counts net of the taxes
-//     backed out of it (SPEC §4.7), so sales equal aggregate's gross_sales;
+//     backed out of it (docs/rules.md), so sales equal aggregate's gross_sales;
 //     when no tax is in force to back out, its amount counts as given.
 //   - Refunds subtract their amounts from sales and do not count as
 //     transactions; a sale counts as one transaction per jurisdiction
@@ -172,7 +172,7 @@ func (w *Worker) Add(tx *txn.Transaction, res *rules.Result) {
 
 // netAmount is the sum of a transaction's line amounts, negative for a
 // refund. With tax-included lines it is the net the rule engine backed out:
-// every tax's lines carry the same adjusted net in Gross (SPEC §4.7), so
+// every tax's lines carry the same adjusted net in Gross (docs/rules.md), so
 // the first tax's are summed.
 func netAmount(tx *txn.Transaction, res *rules.Result) decimal.Decimal {
 	included := false

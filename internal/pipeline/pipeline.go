@@ -1,5 +1,5 @@
 // Package pipeline runs transactions from their sources through the rule
-// engine in parallel, keeping SPEC §3's accounting: every record read ends
+// engine in parallel, keeping the accounting of docs/accounting.md: every record read ends
 // up accepted, rejected or a duplicate, decided in input order.
 //
 // The shape is Miller's: one reader goroutine cuts the inputs into batches,

@@ -10,7 +10,7 @@ import (
 )
 
 // writeReject appends one bad record to the rejects stream as an NDJSON
-// object {"source", "line", "field", "error", "record"} (SPEC §3.3).
+// object {"source", "line", "field", "error", "record"} (docs/accounting.md).
 func writeReject(w io.Writer, it *Item) error {
 	bw := bufio.NewWriterSize(w, 512+len(it.Text))
 	bw.WriteString(`{"source":`)

@@ -18,7 +18,7 @@ type ledgerWriter interface {
 	close() error
 }
 
-// ledgerColumns are the ledger's fields, in order (SPEC §6).
+// ledgerColumns are the ledger's fields, in order (docs/reconcile.md).
 var ledgerColumns = []string{"key", "id_a", "id_b", "source", "status", "date", "customer", "currency",
 	"amount", "tax", "state", "diffs"}
 

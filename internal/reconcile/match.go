@@ -199,7 +199,7 @@ type Diff struct {
 	B     string `json:"b"`
 }
 
-// Row is one ledger record (SPEC §6).
+// Row is one ledger record (docs/reconcile.md).
 type Row struct {
 	Key      string
 	IDA, IDB string

@@ -1,5 +1,5 @@
 // Package reconcile diff-merges two billing exports into one canonical
-// ledger (SPEC §6): it matches their records by key (and optionally by
+// ledger (docs/reconcile.md): it matches their records by key (and optionally by
 // fuzzy pairing), compares the matched fields exactly, and writes the
 // ledger, a summary, a JSON report and a review queue.
 //

@@ -108,7 +108,7 @@ func run(ctx context.Context, opts Options, a, b Input, out Outputs, hook func(*
 	e.withRecs = out.Review != nil || out.Report != nil || hook != nil
 	defer e.cleanup()
 	// interrupted prints what was read when a signal stops the run
-	// (SPEC §3.4) and returns the partial result with the error.
+	// (docs/accounting.md) and returns the partial result with the error.
 	interrupted := func(err error) (*Result, error) {
 		if ctx.Err() == nil {
 			return nil, err

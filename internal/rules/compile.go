@@ -153,7 +153,7 @@ func (c *compiler) tax(dt *docTax, j *Jurisdiction) *Tax {
 		}
 	}
 	if t.Tiers != nil && t.Tiers.Per == PerTransaction && t.Rounding.Level == LevelLine {
-		// "Rounded once per transaction" (SPEC §4.4).
+		// "Rounded once per transaction" (docs/rules.md).
 		t.Rounding.Level = LevelTransaction
 	}
 	c.taxes[t.ID] = t

@@ -11,7 +11,7 @@ import (
 	"github.com/taxagg/taxagg/internal/txn"
 )
 
-// Reason says why a tax line came out as it did (SPEC §5.2).
+// Reason says why a tax line came out as it did (docs/output.md).
 type Reason uint8
 
 const (
@@ -226,7 +226,7 @@ func (e *Evaluator) evalDecimal(tx *txn.Transaction, res *Result) error {
 			e.classify(a, l, c)
 		}
 	}
-	// Tax-included lines: back out the net amount first (SPEC §4.7).
+	// Tax-included lines: back out the net amount first (docs/rules.md).
 	for li, l := range tx.Lines {
 		if l.TaxIncluded {
 			if err := e.taxIncluded(tx, li, digits); err != nil {
@@ -545,7 +545,7 @@ func taxed(r Reason) bool {
 }
 
 // portionOf is the taxable part of amount under tb, rounded half up to the
-// currency's minor unit (SPEC §4.4).
+// currency's minor unit (docs/rules.md).
 func portionOf(amount decimal.Decimal, tb Taxability, digits int32) decimal.Decimal {
 	if !tb.HasPortion {
 		return amount
@@ -553,7 +553,7 @@ func portionOf(amount decimal.Decimal, tb Taxability, digits int32) decimal.Deci
 	return money.Round(amount.Mul(tb.Portion), digits, money.HalfUp)
 }
 
-// taxIncluded backs the taxes out of a tax-included line (SPEC §4.7): net =
+// taxIncluded backs the taxes out of a tax-included line (docs/rules.md): net =
 // amount / (1 + R) rounded to the minor unit, each tax on net rounded per
 // line, and the remainder added to net so that net + Σ tax = amount.
 func (e *Evaluator) taxIncluded(tx *txn.Transaction, li int, digits int32) error {

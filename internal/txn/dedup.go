@@ -14,7 +14,7 @@ const (
 	// New: the id was not seen before.
 	New Verdict = iota
 	// Duplicate: the id was seen with the same content; skip the record
-	// (replays are idempotent, SPEC §3.2).
+	// (replays are idempotent, docs/accounting.md).
 	Duplicate
 	// Conflict: the id was seen with different content; the record is bad
 	// input ("conflicting duplicate of line N").
@@ -47,7 +47,7 @@ const (
 	MaxDedupIDs     = 1<<32 - 2
 )
 
-// Dedup is the set of transaction ids seen in a run (SPEC §3.2). Per
+// Dedup is the set of transaction ids seen in a run (docs/accounting.md). Per
 // distinct id it keeps only a compact entry: the id's 64-bit hash, 32 bits
 // of the content hash, and where the id was first seen; never the id
 // itself.

@@ -29,7 +29,7 @@ type ParseOptions struct {
 // text. See Parser.Fields.
 type RawField = jsonscan.Field
 
-// The fields of SPEC §2, in the order they are checked (and so the order in
+// The fields of docs/input.md, in the order they are checked (and so the order in
 // which errors are found when a record has several).
 const (
 	fID = iota

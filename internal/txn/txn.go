@@ -10,7 +10,7 @@ import (
 	"github.com/taxagg/taxagg/internal/money"
 )
 
-// Transaction is one validated input record (SPEC §2).
+// Transaction is one validated input record (docs/input.md).
 type Transaction struct {
 	ID string
 	// Day is the civil date of the sale in the run's time zone: it picks the
@@ -39,7 +39,7 @@ type Transaction struct {
 	// IDHash is HashID(ID) and ContentHash a hash of everything the tax
 	// computation reads (canonical decimals, resolved defaults; not the
 	// spelling of the record, nor unknown fields). Both are set by Parser and
-	// feed Dedup (SPEC §3.2). They are seeded per process: compare them
+	// feed Dedup (docs/accounting.md). They are seeded per process: compare them
 	// within one run only.
 	IDHash, ContentHash uint64
 
