@@ -58,9 +58,11 @@ jurisdictions:
 		tx.City, tx.PostalCode = a.city, a.postal
 		var res Result
 		if err := e.Eval(tx, &res); err != nil {
-			t.Fatal(err)
+			// "9810" is a US ZIP that lost its leading zero: an error
+			// each time, cached or not.
+			return "error: " + err.Error()
 		}
-		return fmt.Sprint(res.Jurisdictions, taxByID(&res))
+		return fmt.Sprint(res.Jurisdictions, taxByID(&res), res.Coverage, *res.Address)
 	}
 	// The reference: matching every time (an empty cache before each).
 	ref := p.NewEvaluator(false)

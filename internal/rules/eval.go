@@ -66,6 +66,12 @@ type Result struct {
 	Lines []TaxLine
 	// Trace holds per-line details when the Evaluator traces (explain).
 	Trace []LineTrace
+	// Coverage says whether the transaction was taxed, matched no
+	// jurisdiction, or matched only jurisdictions without a tax in force.
+	Coverage Coverage
+	// Address is the ship-to address as normalised for matching (shared,
+	// read only); nil when the transaction gave its jurisdictions.
+	Address *Address
 
 	// slab backs the decimals of Lines made by the fast path: they stay
 	// valid until the Result is passed to Eval again (as Lines itself).
@@ -112,6 +118,8 @@ type Evaluator struct {
 	folds     map[string]string
 	addrCache [][addrCacheWays]addrEntry // address hash → what it matched
 	addrSeed  maphash.Seed
+	norm      *Address        // the normalised address of the transaction (may be cached)
+	countries map[string]bool // folded countries the rules name (knownCountry)
 	taxes     []*Tax // taxes of the matched jurisdictions, in dependency order
 	// lineOrder is the tax order (Tax.order) of every tax of the matched
 	// jurisdictions, jurisdictions in code order and each one's taxes in
@@ -192,14 +200,20 @@ func (e *Evaluator) Eval(tx *txn.Transaction, res *Result) error {
 	res.Jurisdictions = res.Jurisdictions[:0]
 	res.Trace = res.Trace[:0]
 	res.slab.Reset()
+	res.Coverage, res.Address = Unmatched, nil
 	if err := e.findJurisdictions(tx); err != nil {
 		return err
 	}
+	res.Address = e.norm
 	res.Jurisdictions = append(res.Jurisdictions, e.jlist...)
 	e.selectTaxes(tx)
 	if len(e.active) == 0 {
+		if len(e.jlist) > 0 {
+			res.Coverage = NoTax
+		}
 		return nil
 	}
+	res.Coverage = Taxed
 	if e.evalFast(tx, res) {
 		return nil
 	}
@@ -256,6 +270,7 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 	e.mlist = e.mlist[:0]
 	e.jbuf = e.jbuf[:0]
 	e.jlist = e.jbuf
+	e.norm = nil
 	if tx.Jurisdictions != nil {
 		for i, code := range tx.Jurisdictions {
 			j, ok := e.p.byCode[code]
@@ -282,18 +297,15 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 				e.jlist = m.jlist
 				e.taxes = m.taxes
 				e.lineOrder = m.lineOrder
+				e.norm = m.norm
 				return nil
 			}
 		}
-		e.addr.fields[fieldCountry] = e.fold(tx.Country)
-		e.addr.fields[fieldState] = e.fold(tx.State)
-		e.addr.fields[fieldCounty] = e.fold(tx.County)
-		e.addr.fields[fieldCity] = e.fold(tx.City)
-		pc := e.fold(tx.PostalCode)
-		if e.addr.fields[fieldCountry] == "us" {
-			pc = zip5(pc)
+		norm, err := e.normalizeAddress(tx)
+		if err != nil {
+			return err
 		}
-		e.addr.fields[fieldPostalCode] = pc
+		e.norm = norm
 		ix := &e.p.index
 		a := &e.addr
 		e.tryMatch(ix.anywhere)
@@ -346,6 +358,7 @@ type matchSet struct {
 	jlist     []*Jurisdiction
 	taxes     []*Tax
 	lineOrder []int
+	norm      *Address
 }
 
 // holds reports whether tx's address is the one m was matched for.
@@ -401,6 +414,7 @@ func (e *Evaluator) cacheAddress(slot *[addrCacheWays]addrEntry, h uint64, tx *t
 		jlist:     append([]*Jurisdiction(nil), e.jlist...),
 		taxes:     append([]*Tax(nil), e.taxes...),
 		lineOrder: append([]int(nil), e.lineOrder...),
+		norm:      e.norm,
 	}
 	fields := [5]string{tx.Country, tx.State, tx.County, tx.City, tx.PostalCode}
 	var b strings.Builder

@@ -35,12 +35,17 @@ func (p *Program) Explain(w io.Writer, tx *txn.Transaction) error {
 		fmt.Fprintf(w, "  cannot be evaluated: %v\n", evalErr)
 		return nil
 	}
+	if n := res.Address; n != nil {
+		if read := n.readAs(tx); read != "" {
+			fmt.Fprintf(w, "  read as %s\n", read)
+		}
+	}
 	matched := map[*Jurisdiction]bool{}
 	for _, j := range res.Jurisdictions {
 		matched[j] = true
 	}
 	if len(res.Jurisdictions) == 0 {
-		fmt.Fprintln(w, "  no jurisdiction matches: no tax applies")
+		fmt.Fprintln(w, "  no jurisdiction matches: no tax applies (counted as unmatched)")
 	}
 	for _, j := range res.Jurisdictions {
 		how := "match " + j.Match
@@ -53,7 +58,7 @@ func (p *Program) Explain(w io.Writer, tx *txn.Transaction) error {
 		// Near misses: jurisdictions of the same country and state that
 		// did not match (on county, city or postal code). Other states'
 		// jurisdictions are noise.
-		country := fold(tx.Country)
+		country := ev.addr.fields[fieldCountry]
 		shown := 0
 		for _, j := range p.Jurisdictions {
 			if matched[j] || j.match == nil || !j.sameCountry(country) {
@@ -77,6 +82,9 @@ func (p *Program) Explain(w io.Writer, tx *txn.Transaction) error {
 				fmt.Fprintf(w, "  %s / %s: no rate in force on %s: does not apply\n", j.Code, t.ID, tx.RateDay)
 			}
 		}
+	}
+	if res.Coverage == NoTax {
+		fmt.Fprintf(w, "  no tax in force in these jurisdictions on %s (counted as no_tax)\n", tx.RateDay)
 	}
 	digits := tx.Currency.Digits
 	for _, tr := range res.Trace {
@@ -191,4 +199,18 @@ func (j *Jurisdiction) whyNot(a *address) string {
 		return fmt.Sprintf("%s is %q, want %s", matchFields[k.field].name, a.fields[k.field], strings.Join(want, " or "))
 	}
 	return ""
+}
+
+// readAs says how the address was read where normalising changed it
+// ("country US, state TX"), or "".
+func (n *Address) readAs(tx *txn.Transaction) string {
+	var parts []string
+	for _, f := range [...]struct{ name, given, norm string }{
+		{"country", tx.Country, n.Country}, {"state", tx.State, n.State}, {"postal_code", tx.PostalCode, n.PostalCode},
+	} {
+		if f.given != f.norm {
+			parts = append(parts, f.name+" "+f.norm)
+		}
+	}
+	return strings.Join(parts, ", ")
 }

@@ -93,18 +93,6 @@ func isDigits(s string) bool {
 	return true
 }
 
-// zip5 reduces a US ZIP+4 ("91101-1234" or "911011234") to its first five
-// digits; any other code is returned as is.
-func zip5(s string) string {
-	switch {
-	case len(s) == 10 && s[5] == '-' && isDigits(s[:5]) && isDigits(s[6:]):
-		return s[:5]
-	case len(s) == 9 && isDigits(s):
-		return s[:5]
-	}
-	return s
-}
-
 func (p postalPattern) matches(code string) bool {
 	switch p.kind {
 	case postalPrefix:

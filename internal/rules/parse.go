@@ -393,6 +393,7 @@ func (p *parser) match(n *yaml.Node) []matchKey {
 		return nil
 	}
 	var keys []matchKey
+	country := "" // the rule's one country, for normalizeMatchValue
 	for _, field := range matchFields {
 		c := f[field.name]
 		if c == nil {
@@ -412,8 +413,11 @@ func (p *parser) match(n *yaml.Node) []matchKey {
 				}
 				mk.postal = append(mk.postal, pat)
 			} else {
-				mk.values = append(mk.values, fold(v))
+				mk.values = append(mk.values, fold(normalizeMatchValue(field.id, country, v)))
 			}
+		}
+		if field.id == fieldCountry && len(vals) == 1 {
+			country = normalizeMatchValue(fieldCountry, "", vals[0])
 		}
 		keys = append(keys, mk)
 	}
