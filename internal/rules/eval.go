@@ -120,7 +120,7 @@ type Evaluator struct {
 	addrSeed  maphash.Seed
 	norm      *Address        // the normalised address of the transaction (may be cached)
 	countries map[string]bool // folded countries the rules name (knownCountry)
-	taxes     []*Tax // taxes of the matched jurisdictions, in dependency order
+	taxes     []*Tax          // taxes of the matched jurisdictions, in dependency order
 	// lineOrder is the tax order (Tax.order) of every tax of the matched
 	// jurisdictions, jurisdictions in code order and each one's taxes in
 	// file order: the order of a Result's lines (read only: may be cached).
