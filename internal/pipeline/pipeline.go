@@ -11,6 +11,7 @@
 package pipeline
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -69,8 +70,15 @@ type Options struct {
 	// FixedOnly is for sinks that read a tax line's Fixed figures whenever
 	// Fixed.OK: see rules.Evaluator.FixedOnly.
 	FixedOnly bool
+	// Unmatched receives each accepted transaction that matched no
+	// jurisdiction, in input order, as one NDJSON object (writeUnmatched).
+	Unmatched io.Writer
+	// RequireMatch makes a transaction that matches no jurisdiction a
+	// bad record.
+	RequireMatch bool
 
 	sourceNames []string
+	unmatched   *bufio.Writer
 }
 
 // Counts is the accounting of a run: Read = Accepted + Rejected + Duplicates.
@@ -80,6 +88,9 @@ type Counts struct {
 	Rejected   int64
 	Duplicates int64
 	Bytes      int64
+	// Coverage accounts for the accepted records: Accepted = Taxed +
+	// Unmatched + NoTax. Run fills it in when it returns.
+	Coverage Coverage
 }
 
 // Item is one record on its way through the pipeline.
@@ -180,6 +191,8 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	opt.unmatched = newUnmatchedWriter(opt.Unmatched)
+	tallies := make([]coverageTally, workers)
 
 	var bytesRead atomic.Int64
 	jobs := make(chan *batch, workers*2)
@@ -204,6 +217,7 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 	for w := 0; w < workers; w++ {
 		wwg.Add(1)
 		ws := sink.NewWorker()
+		tally := &tallies[w]
 		go func() {
 			defer wwg.Done()
 			ev := opt.Program.NewEvaluator(false)
@@ -219,6 +233,7 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 			accept := func(b *batch) {
 				for i := range b.items {
 					if b.items[i].verdict == vAccepted {
+						tally.add(&b.items[i])
 						ws.Accept(&b.items[i])
 					}
 				}
@@ -244,7 +259,7 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 					break
 				}
 				for i := range b.items {
-					process(&b.items[i], parser, ev, ws)
+					process(&b.items[i], parser, ev, ws, opt.RequireMatch)
 				}
 				toSeq <- b
 				pending = append(pending, b)
@@ -294,6 +309,15 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 	}
 	wg.Wait()
 	counts.Bytes = bytesRead.Load()
+	for i := 1; i < len(tallies); i++ {
+		tallies[0].merge(&tallies[i])
+	}
+	counts.Coverage = tallies[0].coverage()
+	if opt.unmatched != nil {
+		if err := opt.unmatched.Flush(); err != nil && runErr == nil {
+			runErr = fmt.Errorf("write unmatched: %w", err)
+		}
+	}
 	if runErr != nil {
 		return counts, runErr
 	}
@@ -310,13 +334,17 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 		return counts, fmt.Errorf("accounting error: read %d != accepted %d + rejected %d + duplicates %d",
 			counts.Read, counts.Accepted, counts.Rejected, counts.Duplicates)
 	}
+	if cv := &counts.Coverage; counts.Accepted != cv.Total() {
+		return counts, fmt.Errorf("accounting error: accepted %d != taxed %d + unmatched %d + no_tax %d",
+			counts.Accepted, cv.Taxed.Transactions, cv.Unmatched.Transactions, cv.NoTax.Transactions)
+	}
 	return counts, nil
 }
 
 // process parses and evaluates one record and lets the sink render it.
-func process(it *Item, p *txn.Parser, ev *rules.Evaluator, ws WorkerSink) {
+func process(it *Item, p *txn.Parser, ev *rules.Evaluator, ws WorkerSink, requireMatch bool) {
 	it.Out = it.Out[:0]
-	it.verdict = vAccepted
+	it.verdict = vRejected // until the sequencer settles it: a run that stops mid-batch accepts no more
 	if it.err != nil {
 		return // the reader already found it bad
 	}
@@ -330,6 +358,9 @@ func process(it *Item, p *txn.Parser, ev *rules.Evaluator, ws WorkerSink) {
 	}
 	if err == nil {
 		err = ev.Eval(&it.Tx, &it.Result)
+	}
+	if err == nil && requireMatch && it.Result.Coverage == rules.Unmatched {
+		err = unmatchedError(&it.Tx)
 	}
 	if err != nil {
 		it.err = err
@@ -462,6 +493,11 @@ func settle(b *batch, opt Options, sink Sink, dedup *txn.Dedup, c *Counts) error
 			case txn.New:
 				it.verdict = vAccepted
 				c.Accepted++
+				if opt.unmatched != nil && it.Result.Coverage == rules.Unmatched {
+					if err := writeUnmatched(opt.unmatched, it); err != nil {
+						return fmt.Errorf("write unmatched: %w", err)
+					}
+				}
 				if sink.Ordered() {
 					if err := sink.Emit(it); err != nil {
 						return err
