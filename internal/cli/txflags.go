@@ -35,6 +35,9 @@ type txOptions struct {
 	Summary     string
 	ByRate      bool
 	Files       []string
+	// Unmatched and RequireMatch: see coverage.go.
+	Unmatched    string
+	RequireMatch bool
 
 	// fixedOnly is set by a command whose sink reads a tax line's Fixed
 	// figures whenever they are there (pipeline.Options.FixedOnly).
@@ -57,6 +60,8 @@ func addTxFlags(cmd *cobra.Command, o *txOptions, withPeriod bool) {
 	fl.IntVar(&o.Workers, "workers", runtime.NumCPU(), "parallelism; output is identical for every N")
 	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "no summary on stderr")
 	fl.StringVar(&o.Summary, "summary", "", "write the run summary to `FILE` as JSON")
+	fl.StringVar(&o.Unmatched, "unmatched", "", "write the accepted transactions that matched no jurisdiction to `FILE` as NDJSON")
+	fl.BoolVar(&o.RequireMatch, "require-match", false, "a transaction that matches no jurisdiction is a bad record")
 }
 
 // loadRules compiles the --rules files, or the embedded pack without any.
@@ -201,6 +206,8 @@ func (o *txOptions) pipelineOptions(prog *rules.Program) (pipeline.Options, erro
 		Workers:    o.Workers,
 		MaxRejects: o.MaxRejects,
 		FixedOnly:  o.fixedOnly,
+
+		RequireMatch: o.RequireMatch,
 	}, nil
 }
 
@@ -340,6 +347,11 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 	} else if o.MaxRejects >= 0 {
 		return usageErrorf("--max-rejects needs --rejects FILE")
 	}
+	unmatched, finishUnmatched, err := openUnmatched(o.Unmatched)
+	if err != nil {
+		return err
+	}
+	popt.Unmatched = unmatched
 	toTerminal := f.IO.StdoutIsTTY && (o.Out == "" || o.Out == "-")
 	bar := newProgress(f.IO, o.Quiet, f.Now, o.Files, sink.Ordered() && toTerminal)
 	if bar != nil {
@@ -353,6 +365,7 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 	if runErr != nil && ctx.Err() != nil {
 		runErr = context.Cause(ctx)
 	}
+	runErr = finishUnmatched(runErr)
 	status := "ok"
 	switch {
 	case runErr != nil && ExitCode(runErr) >= ExitInterrupted:
@@ -367,6 +380,7 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 		Inputs: inputNames(ins), Rules: prog.Files, RulesSHA256: prog.SHA256,
 		Read: counts.Read, Accepted: counts.Accepted, Rejected: counts.Rejected,
 		Duplicates: counts.Duplicates, Bytes: counts.Bytes,
+		coverageSummary: newCoverageSummary(&counts.Coverage),
 	}
 	if !o.Quiet {
 		fmt.Fprintln(f.IO.ErrOut, sum.line())
@@ -410,6 +424,7 @@ type summary struct {
 	Rejected    int64    `json:"rejected"`
 	Duplicates  int64    `json:"duplicates"`
 	Bytes       int64    `json:"bytes"`
+	coverageSummary
 }
 
 func (s *summary) line() string {
@@ -417,6 +432,8 @@ func (s *summary) line() string {
 	fmt.Fprintf(&b, "taxagg %s: read %d = accepted %d + rejected %d + duplicates %d",
 		s.Command, s.Read, s.Accepted, s.Rejected, s.Duplicates)
 	fmt.Fprintf(&b, " (rules %s sha256 %s)", strings.Join(s.Rules, ","), shortHash(s.RulesSHA256))
+	b.WriteString("; ")
+	b.WriteString(s.coverageSummary.line())
 	if s.Status == "interrupted" {
 		b.WriteString(" [interrupted]")
 	}
