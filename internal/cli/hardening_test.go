@@ -48,6 +48,10 @@ type hardSummary struct {
 	Accepted   int64  `json:"accepted"`
 	Rejected   int64  `json:"rejected"`
 	Duplicates int64  `json:"duplicates"`
+	Taxed      int64  `json:"taxed"`
+	Untaxed    int64  `json:"untaxed"`
+	Unmatched  int64  `json:"unmatched"`
+	NoTax      int64  `json:"no_tax"`
 }
 
 func readSummary(t testing.TB, path string) hardSummary {
@@ -62,6 +66,9 @@ func readSummary(t testing.TB, path string) hardSummary {
 	}
 	if s.Read != s.Accepted+s.Rejected+s.Duplicates {
 		t.Fatalf("summary breaks read = accepted + rejected + duplicates: %+v", s)
+	}
+	if s.Accepted != s.Taxed+s.Untaxed || s.Untaxed != s.Unmatched+s.NoTax {
+		t.Fatalf("summary breaks accepted = taxed + untaxed (unmatched + no_tax): %+v", s)
 	}
 	return s
 }
