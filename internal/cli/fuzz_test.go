@@ -150,6 +150,20 @@ func stderrSummary(t *testing.T, stderr string) hardSummary {
 	if s.Read != s.Accepted+s.Rejected+s.Duplicates {
 		t.Fatalf("summary breaks read = accepted + rejected + duplicates: %q", first)
 	}
+	_, cov, _ := strings.Cut(first, "; accepted ")
+	var accepted int64
+	if _, err := fmt.Sscanf(cov, "%d = taxed %d + untaxed %d", &accepted, &s.Taxed, &s.Untaxed); err != nil {
+		t.Fatalf("no accepted = taxed + untaxed in the summary (%v): %q", err, first)
+	}
+	if s.Untaxed > 0 {
+		_, split, _ := strings.Cut(cov, "(")
+		if _, err := fmt.Sscanf(split, "unmatched %d + no_tax %d", &s.Unmatched, &s.NoTax); err != nil {
+			t.Fatalf("no untaxed = unmatched + no_tax in the summary (%v): %q", err, first)
+		}
+	}
+	if accepted != s.Accepted || s.Accepted != s.Taxed+s.Untaxed || s.Untaxed != s.Unmatched+s.NoTax {
+		t.Fatalf("summary breaks accepted = taxed + untaxed (unmatched + no_tax): %q", first)
+	}
 	return s
 }
 
