@@ -119,6 +119,7 @@ type Evaluator struct {
 	addrCache [][addrCacheWays]addrEntry // address hash → what it matched
 	addrSeed  maphash.Seed
 	norm      *Address        // the normalised address of the transaction (may be cached)
+	normBuf   Address         // where normalizeAddress builds it
 	countries map[string]bool // folded countries the rules name (knownCountry)
 	taxes     []*Tax          // taxes of the matched jurisdictions, in dependency order
 	// lineOrder is the tax order (Tax.order) of every tax of the matched
@@ -297,7 +298,7 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 				e.jlist = m.jlist
 				e.taxes = m.taxes
 				e.lineOrder = m.lineOrder
-				e.norm = m.norm
+				e.norm = &m.norm
 				return nil
 			}
 		}
@@ -358,7 +359,7 @@ type matchSet struct {
 	jlist     []*Jurisdiction
 	taxes     []*Tax
 	lineOrder []int
-	norm      *Address
+	norm      Address
 }
 
 // holds reports whether tx's address is the one m was matched for.
@@ -414,7 +415,10 @@ func (e *Evaluator) cacheAddress(slot *[addrCacheWays]addrEntry, h uint64, tx *t
 		jlist:     append([]*Jurisdiction(nil), e.jlist...),
 		taxes:     append([]*Tax(nil), e.taxes...),
 		lineOrder: append([]int(nil), e.lineOrder...),
-		norm:      e.norm,
+	}
+	if e.norm != nil {
+		m.norm = *e.norm
+		e.norm = &m.norm
 	}
 	fields := [5]string{tx.Country, tx.State, tx.County, tx.City, tx.PostalCode}
 	var b strings.Builder

@@ -38,6 +38,9 @@ type Address struct {
 // normalizeAddress normalises tx's address and folds it into e.addr for
 // matching. It runs once per distinct address (on an address cache miss);
 // the error is a *txn.FieldError for a US ZIP that lost its leading zeros.
+//
+// The address is built in e.normBuf; cacheAddress moves it into the cache
+// entry, so that it costs no allocation of its own.
 func (e *Evaluator) normalizeAddress(tx *txn.Transaction) (*Address, error) {
 	country, _ := addrnorm.Country(tx.Country)
 	state, _ := addrnorm.State(country, tx.State)
@@ -45,7 +48,8 @@ func (e *Evaluator) normalizeAddress(tx *txn.Transaction) (*Address, error) {
 	if err != nil {
 		return nil, &txn.FieldError{Field: "postal_code", Err: err}
 	}
-	a := &Address{Country: country, State: state, County: tx.County, City: tx.City, PostalCode: pc}
+	e.normBuf = Address{Country: country, State: state, County: tx.County, City: tx.City, PostalCode: pc}
+	a := &e.normBuf
 	e.addr.fields[fieldCountry] = e.fold(country)
 	e.addr.fields[fieldState] = e.fold(state)
 	e.addr.fields[fieldCounty] = e.fold(tx.County)
