@@ -35,7 +35,10 @@ jurisdiction, tax and currency (and period with --period, rate with --by-rate):
 
 gross_sales = exempt_sales + non_taxable_sales + taxable_sales in every row; refunds count
 negative; tax_exact is the exact unrounded sum, so tax_amount - tax_exact is the row's
-rounding residual. A summary "read = accepted + rejected + duplicates" goes to stderr.` + exitStatusHelp,
+rounding residual. A summary "read = accepted + rejected + duplicates; accepted = taxed +
+untaxed (unmatched + no_tax)" goes to stderr: sales that matched no jurisdiction, or only
+jurisdictions without a tax in force, are counted there with their gross per currency
+(--unmatched FILE lists the unmatched ones; --require-match makes them bad records).` + exitStatusHelp,
 		Example: `  taxagg aggregate testdata/sample.ndjson
   taxagg aggregate --rules my-rules.yaml --period month --format csv tx.ndjson.gz > q1.csv
   cat tx.ndjson | taxagg aggregate --rejects bad.ndjson | jq 'select(.jurisdiction=="US-TX")'`,
