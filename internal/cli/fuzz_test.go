@@ -56,7 +56,8 @@ var positioned = regexp.MustCompile(`^stdin:\d+: \S`)
 // and output — with arbitrary bytes on stdin. Whatever the bytes, the run
 // either succeeds (0, or 1 with quarantined records) with rows that add
 // up, or stops with exit 2 and a positioned error; it never panics, and
-// read = accepted + rejected + duplicates holds in its summary.
+// read = accepted + rejected + duplicates and accepted = taxed + untaxed
+// hold in its summary.
 func FuzzAggregate(f *testing.F) {
 	for _, s := range []string{
 		"",

@@ -24,7 +24,8 @@ import (
 //   - aggregate's output does not depend on the input order or --workers;
 //   - calc's totals equal aggregate's;
 //   - gross = exempt + non_taxable + taxable in every row;
-//   - read = accepted + rejected + duplicates in every summary;
+//   - read = accepted + rejected + duplicates and accepted = taxed +
+//     untaxed (unmatched + no_tax) in every summary;
 //   - a stream replayed (twice in one file, or the file given twice) gives
 //     the same aggregate as once.
 
@@ -280,7 +281,7 @@ func (c *propCase) run(t *testing.T, cmd string, extra []string, inputs ...strin
 	args = append(args, inputs...)
 	code, stdout, stderr := hardRun(t, "", args...)
 	noCrash(t, stderr)
-	s := readSummary(t, sum) // checks read = accepted + rejected + duplicates
+	s := readSummary(t, sum) // checks both accounting identities
 	if code != 0 && code != ExitFindings || (code == ExitFindings) != (s.Rejected > 0) {
 		t.Fatalf("%v: exit %d, summary %+v, stderr:\n%s", args, code, s, stderr)
 	}
@@ -381,7 +382,7 @@ func TestPropertyCalcMatchesAggregate(t *testing.T) {
 				tax                         decimal.Decimal
 			}
 			totals := map[key]*tot{}
-			var records int64
+			var records, withTaxes int64
 			sc := bufio.NewScanner(strings.NewReader(calcOut))
 			sc.Buffer(nil, 1<<20)
 			for sc.Scan() {
@@ -423,9 +424,17 @@ func TestPropertyCalcMatchesAggregate(t *testing.T) {
 				if !sum.Equal(rec.TaxTotal) {
 					t.Errorf("calc record's tax_total %s, its taxes add up to %s: %s", rec.TaxTotal, sum, sc.Text())
 				}
+				if len(rec.Taxes) > 0 {
+					withTaxes++
+				}
 			}
 			if records != csum.Accepted {
 				t.Errorf("calc wrote %d records, accepted %d", records, csum.Accepted)
+			}
+			// taxed: the records with a tax line; untaxed: the others.
+			if withTaxes != csum.Taxed || records-withTaxes != csum.Untaxed {
+				t.Errorf("calc wrote %d records with taxes and %d without; summary: taxed %d, untaxed %d",
+					withTaxes, records-withTaxes, csum.Taxed, csum.Untaxed)
 			}
 			rows := parseRows(t, aggOut)
 			t.Logf("%+v, %d rows", asum, len(rows))
