@@ -10,7 +10,10 @@ import (
 
 	"github.com/taxagg/taxagg/internal/rules"
 	"github.com/taxagg/taxagg/internal/stream"
+	"github.com/taxagg/taxagg/internal/txn"
 )
+
+func newParser() *txn.Parser { return txn.NewParser(txn.ParseOptions{}) }
 
 const coverageRules = `
 version: 1
@@ -39,7 +42,7 @@ type nopWorker struct{}
 func (nopWorker) Render(*Item) {}
 func (nopWorker) Accept(*Item) {}
 
-func compile(t *testing.T) *rules.Program {
+func compile(t testing.TB) *rules.Program {
 	t.Helper()
 	p, err := rules.Compile([]rules.Source{{Name: "rules.yaml", Data: []byte(coverageRules)}})
 	if err != nil {
@@ -175,4 +178,34 @@ func TestCoverageWhenStopped(t *testing.T) {
 			t.Errorf("workers %d: accepted %d, coverage total %d", workers, c.Accepted, c.Coverage.Total())
 		}
 	}
+}
+
+// BenchmarkCoverageTally is the per-record cost the accounting adds to a
+// worker: one accepted record counted and its gross added.
+func BenchmarkCoverageTally(b *testing.B) {
+	p := compile(b)
+	c, err := Run(context.Background(), []Input{{Name: "tx.ndjson", R: strings.NewReader(coverageInput(1))}},
+		Options{Program: p, Format: stream.FormatAuto}, nopSink{})
+	if err != nil || c.Accepted == 0 {
+		b.Fatal(err)
+	}
+	// Items as a worker holds them: parsed and evaluated.
+	items := make([]Item, 0, 10)
+	parser, ev := newParser(), p.NewEvaluator(false)
+	for _, line := range strings.Split(strings.TrimSpace(coverageInput(1)), "\n")[:10] {
+		it := Item{Text: []byte(line)}
+		process(&it, parser, ev, nopWorker{}, false)
+		if it.err != nil {
+			b.Fatal(it.err)
+		}
+		items = append(items, it)
+	}
+	var t coverageTally
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range items {
+			t.add(&items[i])
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(items)), "ns/record")
 }
