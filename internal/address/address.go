@@ -279,7 +279,7 @@ func buildTables() *lookup {
 	for _, m := range []struct {
 		m     map[string]string
 		table []subdivision
-	}{{t.usStates, usStates}, {t.caProvinces, caProvinces}} {
+	}{{t.usStates, usStates}, {t.usStates, usAbbreviations}, {t.caProvinces, caProvinces}} {
 		for _, s := range m.table {
 			add(m.m, s.code, s.code)
 			add(m.m, strings.ToLower(s.code), s.code)
@@ -363,6 +363,39 @@ var countryAliases = map[string][]string{
 type subdivision struct {
 	code  string
 	names []string
+}
+
+// usAbbreviations are the states' traditional abbreviations (those that
+// are not their USPS codes), as free-text addresses write them: "Calif.",
+// "Mass.", "Tex.".
+var usAbbreviations = []subdivision{
+	{"AL", []string{"Ala"}},
+	{"AR", []string{"Ark"}},
+	{"AZ", []string{"Ariz"}},
+	{"CA", []string{"Calif", "Cal"}},
+	{"CO", []string{"Colo"}},
+	{"CT", []string{"Conn"}},
+	{"DE", []string{"Del"}},
+	{"FL", []string{"Fla"}},
+	{"IL", []string{"Ill"}},
+	{"IN", []string{"Ind"}},
+	{"KS", []string{"Kan", "Kans"}},
+	{"MA", []string{"Mass"}},
+	{"MI", []string{"Mich"}},
+	{"MN", []string{"Minn"}},
+	{"MS", []string{"Miss"}},
+	{"MT", []string{"Mont"}},
+	{"NE", []string{"Neb", "Nebr"}},
+	{"NV", []string{"Nev"}},
+	{"OK", []string{"Okla"}},
+	{"OR", []string{"Ore", "Oreg"}},
+	{"PA", []string{"Penn", "Penna"}},
+	{"TN", []string{"Tenn"}},
+	{"TX", []string{"Tex"}},
+	{"WA", []string{"Wash"}},
+	{"WI", []string{"Wis", "Wisc"}},
+	{"WV", []string{"W. Va."}},
+	{"WY", []string{"Wyo"}},
 }
 
 // usStates are the USPS codes: the states, the District of Columbia, the
