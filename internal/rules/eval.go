@@ -118,16 +118,18 @@ type Evaluator struct {
 	folds     map[string]string
 	addrCache [][addrCacheWays]addrEntry // address hash → what it matched
 	addrSeed  maphash.Seed
-	norm      *Address        // the normalised address of the transaction (may be cached)
-	normBuf   Address         // where normalizeAddress builds it
-	countries map[string]bool // folded countries the rules name (knownCountry)
-	taxes     []*Tax          // taxes of the matched jurisdictions, in dependency order
+	taxes     []*Tax // taxes of the matched jurisdictions, in dependency order
 	// lineOrder is the tax order (Tax.order) of every tax of the matched
 	// jurisdictions, jurisdictions in code order and each one's taxes in
 	// file order: the order of a Result's lines (read only: may be cached).
 	lineOrder []int
 	lineBuf   []int
 	taxBuf    []*Tax
+
+	// Address normalisation (normalize.go).
+	norm      *Address        // the transaction's normalised address (may be cached)
+	normBuf   Address         // where normalizeAddress builds it
+	countries map[string]bool // folded countries the rules name (knownCountry)
 
 	// Fast path (fast.go).
 	fast       fastTables
