@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -161,4 +162,45 @@ func TestExplainShowsNormalisedAddress(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzEvalAddress runs arbitrary addresses through the Evaluator: it never
+// panics, the address cache gives what a fresh Evaluator gives, Coverage
+// agrees with the lines, and the transaction is left as written.
+func FuzzEvalAddress(f *testing.F) {
+	p, err := Compile([]Source{{Name: "rules.yaml", Data: []byte(coverageRules)}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range [][4]string{
+		{"USA", "Texas", "", ""}, {"united states", "california", "San Francisco", "94103-1234"},
+		{"US", "OR", "", "97201"}, {"GB", "", "", "SW1A 1AA"}, {"US", "MA", "", "2134"},
+		{"Canada", "Québec", "", "H2X 1Y4"}, {"", "", "", ""}, {"\xff", "US-", "st", "9 4 1 0 3"},
+	} {
+		f.Add(s[0], s[1], s[2], s[3])
+	}
+	warm := p.NewEvaluator(false)
+	f.Fuzz(func(t *testing.T, country, state, city, postal string) {
+		tx := sale(state, "", "10.00", "1", "default")
+		tx.Country, tx.City, tx.PostalCode = country, city, postal
+		describe := func(e *Evaluator) string {
+			var res Result
+			if err := e.Eval(tx, &res); err != nil {
+				return "error: " + err.Error()
+			}
+			if (res.Coverage == Taxed) != (len(res.Lines) > 0) || (res.Coverage == Unmatched) != (len(res.Jurisdictions) == 0) {
+				t.Fatalf("coverage %s with %d jurisdictions and %d lines", res.Coverage, len(res.Jurisdictions), len(res.Lines))
+			}
+			return fmt.Sprint(res.Jurisdictions, taxByID(&res), res.Coverage, *res.Address)
+		}
+		fresh := describe(p.NewEvaluator(false))
+		for range 2 { // a miss, then a hit
+			if got := describe(warm); got != fresh {
+				t.Fatalf("cached %s, fresh %s", got, fresh)
+			}
+		}
+		if tx.Country != country || tx.State != state || tx.City != city || tx.PostalCode != postal {
+			t.Fatalf("the transaction's address was changed")
+		}
+	})
 }
