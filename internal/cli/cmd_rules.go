@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/taxagg/taxagg/internal/rules"
 )
 
 // NewCmdRules builds `taxagg rules` and its subcommands.
@@ -31,6 +33,7 @@ once, sorted, as FILE:LINE:COL: message.` + exitStatusHelp,
 			if err != nil {
 				return err
 			}
+			printRuleWarnings(f, prog)
 			_, err = fmt.Fprintf(f.IO.Out, "ok: %d jurisdictions, %d taxes, %d exemptions (sha256 %s)\n",
 				len(prog.Jurisdictions), len(prog.Taxes), len(prog.Exemptions), prog.SHA256)
 			return err
@@ -39,20 +42,41 @@ once, sorted, as FILE:LINE:COL: message.` + exitStatusHelp,
 }
 
 func newCmdRulesShow(f *Factory) *cobra.Command {
-	return &cobra.Command{
+	var format string
+	cmd := &cobra.Command{
 		Use:   "show [FILE ...]",
 		Short: "Print the compiled jurisdictions and taxes (the embedded pack when no FILE)",
 		Long: `Print every jurisdiction with its taxes, dated rates, taxability and nexus threshold as a
-table. Without FILE, the embedded US pack is shown.` + exitStatusHelp,
+table. Without FILE, the embedded US pack is shown. With --format yaml, print the compiled
+rules (files merged, extensions folded in) as one rule file to edit and give back to --rules.` + exitStatusHelp,
 		Example: `  taxagg rules show
-  taxagg rules show my-rules.yaml`,
+  taxagg rules show my-rules.yaml
+  taxagg rules show --format yaml > my-pack.yaml
+  taxagg rules show --format yaml embedded:us.yaml ga.yaml > us-with-ga.yaml`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "table" && format != "yaml" {
+				return usageErrorf("--format %q must be table or yaml", format)
+			}
 			prog, err := loadRules(args)
 			if err != nil {
 				return err
 			}
+			printRuleWarnings(f, prog)
+			if format == "yaml" {
+				return prog.WriteYAML(f.IO.Out)
+			}
 			return prog.Show(f.IO.Out)
 		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "output `FORMAT`: table, or yaml (an editable rule file)")
+	return cmd
+}
+
+// printRuleWarnings writes how the rule files were layered, when they
+// disagree, to stderr.
+func printRuleWarnings(f *Factory, prog *rules.Program) {
+	for _, w := range prog.Warnings {
+		fmt.Fprintf(f.IO.ErrOut, "taxagg: warning: %s\n", w)
 	}
 }
 

@@ -324,6 +324,9 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 	if err != nil {
 		return err
 	}
+	if !o.Quiet {
+		printRuleWarnings(f, prog)
+	}
 	popt, err := o.pipelineOptions(prog)
 	if err != nil {
 		return err

@@ -38,6 +38,8 @@ func Compile(srcs []Source) (*Program, error) {
 	for _, s := range srcs {
 		prog.Files = append(prog.Files, s.Name)
 	}
+	warnings := &Issues{order: issues.order}
+	mergeExtensions(docs, warnings)
 	c := compiler{prog: prog, issues: issues, codeAt: map[string]pos{}, taxAt: map[string]pos{}, taxes: map[string]*Tax{}}
 	for _, d := range docs {
 		c.file(d)
@@ -47,6 +49,7 @@ func Compile(srcs []Source) (*Program, error) {
 		issues.sortAndCap()
 		return nil, issues
 	}
+	prog.Warnings = ruleWarnings(warnings)
 	return prog, nil
 }
 
@@ -191,6 +194,7 @@ func (c *compiler) link(docs []*docFile) {
 			}
 		}
 	}
+	c.ancestors()
 	// Compound references.
 	var all []*Tax
 	for _, j := range p.Jurisdictions {
@@ -321,6 +325,14 @@ func (c *compiler) order(all []*Tax) []*Tax {
 func describeMatch(keys []matchKey) string {
 	var parts []string
 	for _, k := range keys {
+		if k.field == fieldNot {
+			var sets []string
+			for _, set := range k.not {
+				sets = append(sets, "("+describeMatch(set)+")")
+			}
+			parts = append(parts, "not "+strings.Join(sets, " or "))
+			continue
+		}
 		name := matchFields[k.field].name
 		var vals []string
 		if k.field == fieldPostalCode {
@@ -336,4 +348,32 @@ func describeMatch(keys []matchKey) string {
 		parts = append(parts, name+"="+strings.Join(vals, "|"))
 	}
 	return strings.Join(parts, " ")
+}
+
+// ancestors lists each jurisdiction's parent chain (nearest first), which
+// explicit jurisdiction codes on a transaction bring with them; a chain
+// that comes back on itself is an error.
+func (c *compiler) ancestors() {
+	p := c.prog
+	for _, j := range p.Jurisdictions {
+		seen := map[string]bool{j.Code: true}
+		path := []string{j.Code}
+		for code := j.Parent; code != ""; {
+			a, ok := p.byCode[code]
+			if !ok {
+				break // reported above
+			}
+			path = append(path, code)
+			if seen[code] {
+				if code == j.Code && len(path) > 2 {
+					c.errorf(c.codeAt[j.Code], "parent chain forms a cycle: %s", strings.Join(path, " -> "))
+				}
+				j.ancestors = nil
+				break
+			}
+			seen[code] = true
+			j.ancestors = append(j.ancestors, a.index)
+			code = a.Parent
+		}
+	}
 }

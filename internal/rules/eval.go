@@ -275,19 +275,8 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 	e.jlist = e.jbuf
 	e.norm = nil
 	if tx.Jurisdictions != nil {
-		for i, code := range tx.Jurisdictions {
-			j, ok := e.p.byCode[code]
-			if !ok {
-				field := "jurisdictions"
-				if len(tx.Jurisdictions) > 1 {
-					field = fmt.Sprintf("jurisdictions[%d]", i)
-				}
-				return &txn.FieldError{Field: field, Err: fmt.Errorf("unknown jurisdiction code %q", code)}
-			}
-			if !e.matched[j.index] {
-				e.matched[j.index] = true
-				e.mlist = append(e.mlist, j.index)
-			}
+		if err := e.explicitJurisdictions(tx.Jurisdictions); err != nil {
+			return err
 		}
 	} else {
 		h := e.addressHash(tx)
@@ -323,6 +312,53 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 	}
 	e.settleMatches()
 	return nil
+}
+
+// explicitJurisdictions marks a transaction's explicit codes and their
+// parent chains; a code written "!CODE" is left out even where a listed
+// code's chain would bring it in (["US-GA-CITY-04000", "!US-GA"]: the city
+// and its county, not the state).
+func (e *Evaluator) explicitJurisdictions(codes []string) error {
+	var excluded []int
+	for i, code := range codes {
+		not := strings.HasPrefix(code, "!")
+		j, ok := e.p.byCode[strings.TrimPrefix(code, "!")]
+		if !ok {
+			field := "jurisdictions"
+			if len(codes) > 1 {
+				field = fmt.Sprintf("jurisdictions[%d]", i)
+			}
+			return &txn.FieldError{Field: field, Err: fmt.Errorf("unknown jurisdiction code %q", code)}
+		}
+		if not {
+			excluded = append(excluded, j.index)
+			continue
+		}
+		e.mark(j.index)
+		for _, a := range j.ancestors {
+			e.mark(a)
+		}
+	}
+	if len(excluded) > 0 {
+		for _, x := range excluded {
+			e.matched[x] = false
+		}
+		kept := e.mlist[:0]
+		for _, i := range e.mlist {
+			if e.matched[i] {
+				kept = append(kept, i)
+			}
+		}
+		e.mlist = kept
+	}
+	return nil
+}
+
+func (e *Evaluator) mark(i int) {
+	if !e.matched[i] {
+		e.matched[i] = true
+		e.mlist = append(e.mlist, i)
+	}
 }
 
 // settleMatches lists the matched jurisdictions in index (code) order,

@@ -26,7 +26,7 @@ func (p *Program) Explain(w io.Writer, tx *txn.Transaction) error {
 	}
 	fmt.Fprintln(w)
 	if tx.Jurisdictions != nil {
-		fmt.Fprintf(w, "  jurisdictions given explicitly: %s (address matching skipped)\n", strings.Join(tx.Jurisdictions, ", "))
+		fmt.Fprintf(w, "  jurisdictions given explicitly: %s (address matching skipped; each brings its parent chain)\n", strings.Join(tx.Jurisdictions, ", "))
 	} else {
 		fmt.Fprintf(w, "  ship-to: country=%q state=%q county=%q city=%q postal_code=%q\n",
 			tx.Country, tx.State, tx.County, tx.City, tx.PostalCode)
@@ -184,6 +184,9 @@ func (j *Jurisdiction) whyNot(a *address) string {
 		}
 		if k.field == fieldCountry || k.field == fieldState {
 			return ""
+		}
+		if k.field == fieldNot {
+			return "the address is excluded (" + describeMatch([]matchKey{*k}) + ")"
 		}
 		var want []string
 		if k.field == fieldPostalCode {

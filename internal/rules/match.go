@@ -15,6 +15,9 @@ const (
 	fieldCounty
 	fieldCity
 	fieldPostalCode
+	// fieldNot is an exclusion: the key holds when the address fits none
+	// of its sets of keys (match: {county: X, not: {city: [A, B]}}).
+	fieldNot
 )
 
 var matchFields = []struct {
@@ -31,6 +34,8 @@ type matchKey struct {
 	field  matchField
 	values []string
 	postal []postalPattern
+	not    [][]matchKey // fieldNot: each set is ANDed; the key fails when any set holds
+	raw    []string     // the values as written, for rules show --format yaml
 }
 
 type postalKind uint8
@@ -151,6 +156,14 @@ type address struct {
 }
 
 func (k *matchKey) holds(a *address) bool {
+	if k.field == fieldNot {
+		for _, set := range k.not {
+			if allHold(set, a) {
+				return false
+			}
+		}
+		return true
+	}
 	v := a.fields[k.field]
 	if k.field == fieldPostalCode {
 		for _, p := range k.postal {
@@ -172,8 +185,12 @@ func (j *Jurisdiction) matches(a *address) bool {
 	if j.match == nil {
 		return false
 	}
-	for i := range j.match {
-		if !j.match[i].holds(a) {
+	return allHold(j.match, a)
+}
+
+func allHold(keys []matchKey, a *address) bool {
+	for i := range keys {
+		if !keys[i].holds(a) {
 			return false
 		}
 	}

@@ -39,11 +39,14 @@ type docJurisdiction struct {
 	parentAt pos
 	match    []matchKey // nil: reached only through explicit codes
 	hasMatch bool
-	nexus    *Nexus
-	source   string
-	asOf     string
-	notes    string
-	taxes    []*docTax
+	// extend: this entry adds to a jurisdiction of the same code defined
+	// in an earlier file, if there is one (extend.go).
+	extend bool
+	nexus  *Nexus
+	source string
+	asOf   string
+	notes  string
+	taxes  []*docTax
 }
 
 type docTax struct {
@@ -322,11 +325,21 @@ func (p *parser) jurisdiction(n *yaml.Node) *docJurisdiction {
 	f := p.mapping(n, "jurisdiction", map[string]bool{
 		"code": true, "name": true, "level": true, "parent": false, "match": false,
 		"nexus": false, "taxes": false, "source": false, "as_of": false, "notes": false,
+		"extend": false,
 	})
 	if f == nil {
 		return nil
 	}
 	j := &docJurisdiction{at: p.at(n)}
+	if c := f["extend"]; c != nil {
+		switch s, _ := p.str(c, "extend"); s {
+		case "true":
+			j.extend = true
+		case "false":
+		default:
+			p.errorf(c, "extend %q must be true or false", s)
+		}
+	}
 	if c := f["code"]; c != nil {
 		j.codeAt = p.at(c)
 		if s, ok := p.str(c, "code"); ok {
@@ -386,9 +399,19 @@ func (p *parser) jurisdiction(n *yaml.Node) *docJurisdiction {
 }
 
 func (p *parser) match(n *yaml.Node) []matchKey {
-	f := p.mapping(n, "match", map[string]bool{
+	return p.matchKeys(n, "match", true)
+}
+
+// matchKeys reads a match mapping; top allows a "not" key: one mapping of
+// keys, or a list of them, each an exclusion (the address must fit none).
+func (p *parser) matchKeys(n *yaml.Node, what string, top bool) []matchKey {
+	known := map[string]bool{
 		"country": false, "state": false, "county": false, "city": false, "postal_code": false,
-	})
+	}
+	if top {
+		known["not"] = false
+	}
+	f := p.mapping(n, what, known)
 	if f == nil {
 		return nil
 	}
@@ -403,7 +426,7 @@ func (p *parser) match(n *yaml.Node) []matchKey {
 		if len(vals) == 0 {
 			continue
 		}
-		mk := matchKey{field: field.id}
+		mk := matchKey{field: field.id, raw: vals}
 		for _, v := range vals {
 			if field.id == fieldPostalCode {
 				pat, err := parsePostalPattern(v)
@@ -422,7 +445,25 @@ func (p *parser) match(n *yaml.Node) []matchKey {
 		keys = append(keys, mk)
 	}
 	if len(keys) == 0 {
-		p.errorf(n, "match must name at least one of country, state, county, city, postal_code")
+		p.errorf(n, "%s must name at least one of country, state, county, city, postal_code", what)
+	}
+	if c := f["not"]; c != nil {
+		nk := matchKey{field: fieldNot}
+		sets := []*yaml.Node{c}
+		if c.Kind == yaml.SequenceNode {
+			sets = c.Content
+			if len(sets) == 0 {
+				p.errorf(c, "match.not must not be an empty list")
+			}
+		}
+		for _, sn := range sets {
+			if set := p.matchKeys(sn, "match.not", false); len(set) > 0 {
+				nk.not = append(nk.not, set)
+			}
+		}
+		if len(nk.not) > 0 {
+			keys = append(keys, nk)
+		}
 	}
 	return keys
 }

@@ -164,8 +164,9 @@ type Jurisdiction struct {
 	// jurisdiction is reached only through explicit codes.
 	Match string
 
-	index int // position in Program.Jurisdictions
-	match []matchKey
+	index     int // position in Program.Jurisdictions
+	match     []matchKey
+	ancestors []int // indexes of the parent chain, nearest first
 }
 
 // Tax is one tax levied by a jurisdiction.
@@ -209,6 +210,10 @@ type Program struct {
 	SHA256 string
 	// Files names the rule files in the order given.
 	Files []string
+	// Warnings are positioned notes about how the files were layered
+	// (FILE:LINE:COL: message): where an extending entry disagrees with
+	// the one it extends, and which one was used.
+	Warnings []string
 
 	byCode        map[string]*Jurisdiction
 	index         matchIndex
