@@ -43,7 +43,7 @@ type avalaraZip struct {
 	line   int
 }
 
-func importAvalara(files []File, opt Options) (*document, error) {
+func importAvalara(files []File, opt Options, q *quirks) (*document, error) {
 	if opt.Effective.IsZero() {
 		return nil, fmt.Errorf("import avalara-zip: %w: Avalara ZIP5 tables carry no date; give the date the rates take effect (--effective YYYY-MM-DD)", ErrNoEffective)
 	}
@@ -53,7 +53,7 @@ func importAvalara(files []File, opt Options) (*document, error) {
 	doc := &document{}
 	zero := 0
 	for _, f := range files {
-		n, z, err := readAvalara(f, states, zips)
+		n, z, err := readAvalara(f, states, zips, q)
 		if err != nil {
 			return nil, err
 		}
@@ -66,12 +66,13 @@ func importAvalara(files []File, opt Options) (*document, error) {
 		names = append(names, s.st.usps)
 		code := "US-" + s.st.usps
 		doc.jurisdictions = append(doc.jurisdictions, &jurisdiction{
-			code:  code,
-			name:  s.st.name,
-			level: "state",
-			match: &match{country: "US", state: s.st.usps},
+			extend: true,
+			code:   code,
+			name:   s.st.name,
+			level:  "state",
+			match:  &match{country: "US", state: s.st.usps},
 			taxes: []*tax{{
-				id:    strings.ToLower(code),
+				id:    strings.ToLower(s.st.usps) + "-state", // the embedded pack's id: they merge
 				name:  s.st.name + " state sales tax",
 				rates: []rateEntry{{from: from, rate: s.rate}},
 			}},
@@ -118,7 +119,7 @@ func importAvalara(files []File, opt Options) (*document, error) {
 
 // readAvalara reads one table into states and zips; it returns the number
 // of data rows and of rows without local tax.
-func readAvalara(f File, states map[string]*avalaraState, zips map[string]*avalaraZip) (rows, zero int, err error) {
+func readAvalara(f File, states map[string]*avalaraState, zips map[string]*avalaraZip, q *quirks) (rows, zero int, err error) {
 	src := newCSVSource(f)
 	hdr, hline, err := src.next()
 	if err == io.EOF {
@@ -146,14 +147,42 @@ func readAvalara(f File, states map[string]*avalaraState, zips map[string]*avala
 		rec, line, err := src.next()
 		if err == io.EOF {
 			if rows == 0 {
-				return 0, 0, errAt(f.Name, hline, "no data rows after the header line")
+				return 0, 0, errAt(f.Name, hline, "no valid data rows after the header line")
 			}
 			return rows, zero, nil
+		}
+		if isRowError(err) {
+			if err := q.corrupt(err); err != nil {
+				return 0, 0, err
+			}
+			continue
 		}
 		if err != nil {
 			return 0, 0, err
 		}
+		z, err := avalaraRow(f.Name, line, hdr, col, rec, states, zips, q)
+		if err != nil {
+			if err := q.corrupt(err); err != nil {
+				return 0, 0, err
+			}
+			continue
+		}
+		if z == nil {
+			continue // an exact duplicate, noted
+		}
 		rows++
+		if z.local.IsZero() {
+			zero++
+		}
+	}
+}
+
+// avalaraRow reads one data row; a nil row with a nil error is an exact
+// duplicate of an earlier row (noted and dropped).
+func avalaraRow(file string, line int, hdr []string, col map[string]int, rec []string,
+	states map[string]*avalaraState, zips map[string]*avalaraZip, q *quirks) (*avalaraZip, error) {
+	f := File{Name: file}
+	{
 		get := func(k string) string {
 			if i := col[k]; i >= 0 && i < len(rec) {
 				return rec[i]
@@ -161,41 +190,43 @@ func readAvalara(f File, states map[string]*avalaraState, zips map[string]*avala
 			return ""
 		}
 		if len(rec) != len(hdr) {
-			return 0, 0, errAt(f.Name, line, "has %d columns, the header %d", len(rec), len(hdr))
+			return nil, errAt(f.Name, line, "has %d columns, the header %d", len(rec), len(hdr))
 		}
 		usps := strings.ToUpper(get("state"))
 		st, ok := stateByUSPS(usps)
 		if !ok {
-			return 0, 0, errAt(f.Name, line, "State: %q is not a US state abbreviation", clip(get("state")))
+			return nil, errAt(f.Name, line, "State: %q is not a US state abbreviation", clip(get("state")))
 		}
 		zip := get("zip")
 		if !isDigits(zip, 5, 5) {
-			return 0, 0, errAt(f.Name, line, "ZipCode: %q is not a 5-digit ZIP code", clip(zip))
+			return nil, errAt(f.Name, line, "ZipCode: %q is not a 5-digit ZIP code", clip(zip))
 		}
 		srate, err := parseRate(get("staterate"))
 		if err != nil {
-			return 0, 0, errAt(f.Name, line, "StateRate: %v", err)
+			return nil, errAt(f.Name, line, "StateRate: %v", err)
 		}
 		combined, err := parseRate(get("combined"))
 		if err != nil {
-			return 0, 0, errAt(f.Name, line, "%s: %v", hdr[col["combined"]], err)
+			return nil, errAt(f.Name, line, "%s: %v", hdr[col["combined"]], err)
 		}
 		local := combined.Sub(srate)
 		if local.IsNegative() {
-			return 0, 0, errAt(f.Name, line, "combined rate %s is below the state rate %s", combined, srate)
+			return nil, errAt(f.Name, line, "combined rate %s is below the state rate %s", combined, srate)
 		}
 		if s := states[usps]; s == nil {
 			states[usps] = &avalaraState{st: st, rate: srate, file: f.Name, line: line}
 		} else if !s.rate.Equal(srate) {
-			return 0, 0, errAt(f.Name, line, "StateRate %s differs from %s at %s:%d", srate, s.rate, s.file, s.line)
+			return nil, errAt(f.Name, line, "StateRate %s differs from %s at %s:%d", srate, s.rate, s.file, s.line)
 		}
-		if z := zips[zip]; z != nil {
-			return 0, 0, errAt(f.Name, line, "ZIP %s already given at %s:%d", zip, z.file, z.line)
-		}
-		if local.IsZero() {
-			zero++
-		}
-		zips[zip] = &avalaraZip{state: usps, zip: zip, region: cleanText(get("region")), local: local,
+		nz := &avalaraZip{state: usps, zip: zip, region: cleanText(get("region")), local: local,
 			risk: clip(get("risk")), file: f.Name, line: line}
+		if z := zips[zip]; z != nil {
+			if z.state == nz.state && z.region == nz.region && z.local.Equal(nz.local) && z.risk == nz.risk {
+				return nil, q.note(f.Name, line, "duplicate of ZIP %s at %s:%d dropped", zip, z.file, z.line)
+			}
+			return nil, errAt(f.Name, line, "ZIP %s already given, with other rates, at %s:%d", zip, z.file, z.line)
+		}
+		zips[zip] = nz
+		return nz, nil
 	}
 }

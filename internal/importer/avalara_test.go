@@ -100,7 +100,8 @@ func TestAvalaraColumnOrder(t *testing.T) {
 func TestAvalaraErrors(t *testing.T) {
 	hdr := "State,ZipCode,TaxRegionName,StateRate,EstimatedCombinedRate,EstimatedCountyRate,EstimatedCityRate,EstimatedSpecialRate,RiskLevel\n"
 	row := "TN,37010,MONTGOMERY COUNTY,0.070000,0.095000,0.025000,0,0,1\n"
-	eff := Options{Effective: day("2018-09-01")}
+	// Strict: each quirk is the error it was before quirks were resolved.
+	eff := Options{Effective: day("2018-09-01"), Strict: true}
 	tests := []struct {
 		name string
 		opt  Options
@@ -120,8 +121,8 @@ func TestAvalaraErrors(t *testing.T) {
 		{"bad zip", eff, text("X.csv", hdr+"TN,3701,M,0.07,0.095,0,0,0,1\n"), `X.csv:2: ZipCode: "3701" is not a 5-digit ZIP code`},
 		{"combined below state", eff, text("X.csv", hdr+"TN,37010,M,0.07,0.05,0,0,0,1\n"), "X.csv:2: combined rate 0.05 is below the state rate 0.07"},
 		{"state rate differs", eff, text("X.csv", hdr+row+"TN,37011,M,0.06,0.095,0,0,0,1\n"), "X.csv:3: StateRate 0.06 differs from 0.07 at X.csv:2"},
-		{"duplicate zip", eff, text("X.csv", hdr+row+row), "X.csv:3: ZIP 37010 already given at X.csv:2"},
-		{"header only", eff, text("X.csv", hdr), "X.csv:1: no data rows after the header line"},
+		{"duplicate zip", eff, text("X.csv", hdr+row+row), "X.csv:3: duplicate of ZIP 37010 at X.csv:2 dropped (--strict)"},
+		{"header only", eff, text("X.csv", hdr), "X.csv:1: no valid data rows after the header line"},
 		{"short row", eff, text("X.csv", hdr+"TN,37010,M,0.07\n"), "X.csv:2: has 4 columns, the header 9"},
 	}
 	for _, tt := range tests {

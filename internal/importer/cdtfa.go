@@ -32,7 +32,7 @@ const cdtfaHeaderSearch = 50 // lines searched for the header line
 
 var cdtfaDateRE = regexp.MustCompile(`(?i)\b(January|February|March|April|May|June|July|August|September|October|November|December)\s+(\d{1,2}),?\s+(\d{4})\b`)
 
-func importCDTFA(files []File, opt Options) (*document, error) {
+func importCDTFA(files []File, opt Options, q *quirks) (*document, error) {
 	doc := &document{}
 	type seen struct {
 		file string
@@ -48,7 +48,7 @@ func importCDTFA(files []File, opt Options) (*document, error) {
 		rows          []cdtfaRow
 	)
 	for _, f := range files {
-		rs, d, ptr, err := readCDTFA(f)
+		rs, d, ptr, err := readCDTFA(f, q)
 		if err != nil {
 			return nil, err
 		}
@@ -75,22 +75,27 @@ func importCDTFA(files []File, opt Options) (*document, error) {
 	}
 
 	state := &jurisdiction{
-		code:  "US-CA",
-		name:  "California",
-		level: "state",
-		match: &match{country: "US", state: "CA"},
+		extend: true,
+		code:   "US-CA",
+		name:   "California",
+		level:  "state",
+		match:  &match{country: "US", state: "CA"},
 		notes: "Statewide base rate: 6% state plus the uniform 1.25% local (Bradley-Burns) rate; " +
 			"each location's district taxes are in a jurisdiction of its own.",
 		taxes: []*tax{{
-			id:    "us-ca",
+			id:    "ca-state", // the embedded pack's id: they merge
 			name:  "California statewide sales tax (state and uniform local)",
 			rates: []rateEntry{{from: from, rate: cdtfaBase}},
 		}},
 	}
 	doc.jurisdictions = append(doc.jurisdictions, state)
+	citiesIn := map[string][]string{} // county (lower case) -> its cities, as the list gives them
 	for _, r := range rows {
 		if r.county {
 			counties[strings.ToLower(r.countyName)] = true
+		} else if r.countyName != "" {
+			k := strings.ToLower(r.countyName)
+			citiesIn[k] = append(citiesIn[k], r.location)
 		}
 	}
 	for i, c := range pointerCounty {
@@ -107,8 +112,10 @@ func importCDTFA(files []File, opt Options) (*document, error) {
 				name:   r.countyName + " County (unincorporated area)",
 				level:  "county",
 				parent: "US-CA",
-				notes: "Unincorporated area only, so no address match (a match on the county would also take in its cities): " +
-					"name this code in a transaction's jurisdictions.",
+				match: &match{country: "US", state: "CA", county: []string{r.countyName, r.countyName + " County"},
+					notCity: citiesIn[strings.ToLower(r.countyName)]},
+				notes: "Unincorporated area: an address in the county whose city is none of the county's cities in the list. " +
+					"An address without a county matches only its city (or the state).",
 			}
 		} else {
 			j = &jurisdiction{
@@ -116,7 +123,7 @@ func importCDTFA(files []File, opt Options) (*document, error) {
 				name:   r.location,
 				level:  "city",
 				parent: "US-CA",
-				match:  &match{country: "US", state: "CA", city: r.location},
+				match:  &match{country: "US", state: "CA", city: []string{r.location}},
 			}
 		}
 		if p, dup := codes[j.code]; dup {
@@ -166,7 +173,7 @@ type cdtfaPointer struct {
 
 // readCDTFA reads one list: the preamble (searched for a date), the header
 // line, and the location rows.
-func readCDTFA(f File) (rows []cdtfaRow, date time.Time, ptrs []cdtfaPointer, err error) {
+func readCDTFA(f File, q *quirks) (rows []cdtfaRow, date time.Time, ptrs []cdtfaPointer, err error) {
 	src := newCSVSource(f)
 	var (
 		hdr   []string
@@ -210,6 +217,12 @@ func readCDTFA(f File) (rows []cdtfaRow, date time.Time, ptrs []cdtfaPointer, er
 			}
 			return rows, date, ptrs, nil
 		}
+		if isRowError(err) {
+			if e := q.corrupt(err); e != nil {
+				return nil, time.Time{}, nil, e
+			}
+			continue
+		}
 		if err != nil {
 			return nil, time.Time{}, nil, err
 		}
@@ -221,7 +234,10 @@ func readCDTFA(f File) (rows []cdtfaRow, date time.Time, ptrs []cdtfaPointer, er
 		}
 		loc := cleanText(get("location"))
 		if loc == "" {
-			return nil, time.Time{}, nil, errAt(f.Name, line, "Location is empty")
+			if e := q.corrupt(errAt(f.Name, line, "Location is empty")); e != nil {
+				return nil, time.Time{}, nil, e
+			}
+			continue
 		}
 		rate, rerr := parseFloatRate(get("rate"))
 		if rerr != nil {
@@ -229,11 +245,15 @@ func readCDTFA(f File) (rows []cdtfaRow, date time.Time, ptrs []cdtfaPointer, er
 				ptrs = append(ptrs, cdtfaPointer{line, strings.TrimSuffix(loc, " County")})
 				continue
 			}
-			return nil, time.Time{}, nil, errAt(f.Name, line, "Rate: %v", rerr)
+			if e := q.corrupt(errAt(f.Name, line, "Rate: %v", rerr)); e != nil {
+				return nil, time.Time{}, nil, e
+			}
+			continue
 		}
 		row := cdtfaRow{file: f.Name, line: line, location: loc, rate: rate}
 		switch strings.ToLower(get("type")) {
 		case "city":
+			row.countyName = cleanText(get("county"))
 		case "county":
 			row.county = true
 			row.countyName = cleanText(get("county"))
@@ -241,16 +261,28 @@ func readCDTFA(f File) (rows []cdtfaRow, date time.Time, ptrs []cdtfaPointer, er
 				row.countyName = strings.TrimSuffix(strings.TrimSuffix(loc, " Unincorporated Area"), " County")
 			}
 			if slug(row.countyName) == "" {
-				return nil, time.Time{}, nil, errAt(f.Name, line, "County %q gives no code", clip(row.countyName))
+				if e := q.corrupt(errAt(f.Name, line, "County %q gives no code", clip(row.countyName))); e != nil {
+					return nil, time.Time{}, nil, e
+				}
+				continue
 			}
 		default:
-			return nil, time.Time{}, nil, errAt(f.Name, line, "Type %q is neither City nor County", clip(get("type")))
+			if e := q.corrupt(errAt(f.Name, line, "Type %q is neither City nor County", clip(get("type")))); e != nil {
+				return nil, time.Time{}, nil, e
+			}
+			continue
 		}
 		if slug(loc) == "" {
-			return nil, time.Time{}, nil, errAt(f.Name, line, "Location %q gives no code", clip(loc))
+			if e := q.corrupt(errAt(f.Name, line, "Location %q gives no code", clip(loc))); e != nil {
+				return nil, time.Time{}, nil, e
+			}
+			continue
 		}
 		if rate.LessThan(cdtfaBase) {
-			return nil, time.Time{}, nil, errAt(f.Name, line, "Rate %s is below the statewide 7.25%%", renderRate(rate))
+			if e := q.corrupt(errAt(f.Name, line, "Rate %s is below the statewide 7.25%%", renderRate(rate))); e != nil {
+				return nil, time.Time{}, nil, e
+			}
+			continue
 		}
 		rows = append(rows, row)
 	}

@@ -16,10 +16,10 @@ import (
 // (docs/rules.md), and must tax sample transactions as the source files say.
 func TestImportedRulesCompile(t *testing.T) {
 	type sale struct {
-		state, day, postal, city, product string
-		explicit                          []string
-		wantJur                           []string // codes the sale falls in
-		wantTax                           string   // total tax on 100.00 USD
+		state, day, postal, county, city, product string
+		explicit                                  []string
+		wantJur                                   []string // codes the sale falls in
+		wantTax                                   string   // total tax on 100.00 USD
 	}
 	tests := []struct {
 		name   string
@@ -34,6 +34,13 @@ func TestImportedRulesCompile(t *testing.T) {
 			{state: "GA", day: "2017-03-15", explicit: []string{"US-GA", "US-GA-CITY-04000"}, wantJur: []string{"US-GA", "US-GA-CITY-04000"}, wantTax: "5.50"},
 			{state: "GA", day: "2022-10-01", postal: "30301", wantJur: []string{"US-GA"}, wantTax: "4.00"},
 			{state: "GA", day: "2022-10-01", product: "drug", explicit: []string{"US-GA", "US-GA-CITY-04000"}, wantJur: []string{"US-GA", "US-GA-CITY-04000"}, wantTax: "1.90"},
+			// Food: Georgia's state rate on food is 0% (columns 6-7 of its
+			// row), locals apply; an explicit city brings its parent US-GA.
+			{state: "GA", day: "2022-10-01", product: "food", explicit: []string{"US-GA-CITY-04000"}, wantJur: []string{"US-GA", "US-GA-CITY-04000"}, wantTax: "1.90"},
+			{state: "GA", day: "2026-04-01", product: "food", explicit: []string{"US-GA-COUNTY-121", "US-GA-CITY-04000"}, wantJur: []string{"US-GA", "US-GA-CITY-04000", "US-GA-COUNTY-121"}, wantTax: "4.90"},
+			{state: "GA", day: "2026-04-01", explicit: []string{"US-GA-COUNTY-121", "US-GA-CITY-04000"}, wantJur: []string{"US-GA", "US-GA-CITY-04000", "US-GA-COUNTY-121"}, wantTax: "8.90"},
+			// "!US-GA" leaves the state out of an explicit list.
+			{state: "GA", day: "2026-04-01", explicit: []string{"US-GA-CITY-04000", "!US-GA"}, wantJur: []string{"US-GA-CITY-04000"}, wantTax: "1.90"},
 		}},
 		{"sst minnesota with boundary", FormatSST, Options{}, []string{"MNR2026Q2FEB18.csv", "MNB2026Q2FEB18-sample.csv"}, []sale{
 			// 6.875% + Minneapolis 0.5% + Hennepin 0.15% + district 80004 0.5%
@@ -45,8 +52,9 @@ func TestImportedRulesCompile(t *testing.T) {
 			{state: "MN", day: "2019-01-15", postal: "56000", wantJur: []string{"US-MN"}, wantTax: "6.88"},
 		}},
 		{"sst small with food split", FormatSST, Options{}, []string{"sst-small.csv", "sst-small-boundary.csv"}, []sale{
-			{state: "GA", day: "2014-06-01", postal: "30310", product: "food", wantJur: []string{"US-GA", "US-GA-COUNTY-007", "US-GA-DISTRICT-63-00044"}, wantTax: "4.00"},
-			{state: "GA", day: "2016-06-01", postal: "30310", product: "food", wantJur: []string{"US-GA", "US-GA-COUNTY-007", "US-GA-DISTRICT-63-00044"}, wantTax: "7.00"},
+			// Food: state 0%, county 007's food/drug rate 0% in 2014, 3% in 2016.
+			{state: "GA", day: "2014-06-01", postal: "30310", product: "food", wantJur: []string{"US-GA", "US-GA-COUNTY-007", "US-GA-DISTRICT-63-00044"}, wantTax: "0.00"},
+			{state: "GA", day: "2016-06-01", postal: "30310", product: "food", wantJur: []string{"US-GA", "US-GA-COUNTY-007", "US-GA-DISTRICT-63-00044"}, wantTax: "3.00"},
 			{state: "GA", day: "2016-06-01", postal: "30310", wantJur: []string{"US-GA", "US-GA-COUNTY-007", "US-GA-DISTRICT-63-00044"}, wantTax: "7.00"},
 		}},
 		{"avalara", FormatAvalaraZip, Options{Effective: day("2018-09-01")}, []string{"TAXRATES_ZIP5_TN201809.csv", "TAXRATES_ZIP5_CO201809.csv"}, []sale{
@@ -59,6 +67,10 @@ func TestImportedRulesCompile(t *testing.T) {
 			{state: "CA", day: "2026-01-01", city: "la  cañada flintridge", wantJur: []string{"US-CA", "US-CA-CITY-LA-CANADA-FLINTRIDGE"}, wantTax: "10.50"},
 			{state: "CA", day: "2026-01-01", explicit: []string{"US-CA", "US-CA-COUNTY-ALAMEDA"}, wantJur: []string{"US-CA", "US-CA-COUNTY-ALAMEDA"}, wantTax: "10.25"},
 			{state: "CA", day: "2026-01-01", city: "Castro Valley", wantJur: []string{"US-CA"}, wantTax: "7.25"},
+			// Unincorporated Alameda County: in the county, in none of its cities.
+			{state: "CA", day: "2026-01-01", county: "Alameda", city: "Castro Valley", wantJur: []string{"US-CA", "US-CA-COUNTY-ALAMEDA"}, wantTax: "10.25"},
+			{state: "CA", day: "2026-01-01", county: "Alameda County", city: "Castro Valley", wantJur: []string{"US-CA", "US-CA-COUNTY-ALAMEDA"}, wantTax: "10.25"},
+			{state: "CA", day: "2026-01-01", county: "Alameda", city: "Oakland", wantJur: []string{"US-CA", "US-CA-CITY-OAKLAND"}, wantTax: "10.75"},
 		}},
 	}
 	usd, ok := money.LookupCurrency("USD")
@@ -89,7 +101,7 @@ func TestImportedRulesCompile(t *testing.T) {
 				}
 				tx := &txn.Transaction{
 					ID: "t", Day: d, RateDay: d, Currency: usd,
-					Country: "US", State: s.state, City: s.city, PostalCode: s.postal,
+					Country: "US", State: s.state, County: s.county, City: s.city, PostalCode: s.postal,
 					Jurisdictions: s.explicit,
 					Lines:         []txn.Line{{Amount: decimal.RequireFromString("100.00"), Quantity: decimal.NewFromInt(1), Product: product}},
 				}

@@ -25,7 +25,7 @@ func fuzzSeeds(f *testing.F, names ...string) {
 }
 
 func fuzzImport(t *testing.T, format Format, data []byte, extra ...File) {
-	opt := Options{Effective: day("2026-01-01"), Now: fixedNow}
+	opt := Options{Effective: day("2026-01-01")}
 	var buf bytes.Buffer
 	files := append([]File{{Name: "fuzz.csv", R: bytes.NewReader(data)}}, extra...)
 	if err := Import(&buf, format, files, opt); err != nil {

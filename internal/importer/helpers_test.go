@@ -25,6 +25,7 @@ type ruleFile struct {
 
 type ruleJur struct {
 	Code   string         `yaml:"code"`
+	Extend bool           `yaml:"extend"`
 	Name   string         `yaml:"name"`
 	Level  string         `yaml:"level"`
 	Parent string         `yaml:"parent"`
@@ -42,6 +43,7 @@ type ruleMatch struct {
 	County     any `yaml:"county"`
 	City       any `yaml:"city"`
 	PostalCode any `yaml:"postal_code"`
+	Not        any `yaml:"not"`
 }
 
 type ruleTax struct {
@@ -215,9 +217,6 @@ func text(name, s string) File { return File{Name: name, R: strings.NewReader(s)
 // run imports and decodes; it fails the test on an import error.
 func run(t *testing.T, format Format, opt Options, files ...File) (*ruleFile, []byte) {
 	t.Helper()
-	if opt.Now.IsZero() {
-		opt.Now = fixedNow
-	}
 	var buf bytes.Buffer
 	if err := Import(&buf, format, files, opt); err != nil {
 		t.Fatalf("Import: %v", err)

@@ -39,13 +39,16 @@ const (
 	FormatSST        Format = "sst"
 	FormatAvalaraZip Format = "avalara-zip"
 	FormatCDTFA      Format = "cdtfa"
+	FormatWADOR      Format = "wa-dor"
 )
 
 // Formats lists the formats Import reads, in the order help text shows them.
-var Formats = []Format{FormatSST, FormatAvalaraZip, FormatCDTFA}
+var Formats = []Format{FormatSST, FormatAvalaraZip, FormatCDTFA, FormatWADOR}
 
 // File is one input file: its name (as the user gave it, used in messages
-// and in the header comment) and its content.
+// and in the header comment) and its content. A .zip archive (one or more
+// data files inside) or a gzip stream is recognised by its first bytes and
+// read directly.
 type File struct {
 	Name string
 	R    io.Reader
@@ -54,12 +57,22 @@ type File struct {
 // Options tune an import.
 type Options struct {
 	// Effective is the date the imported rates take effect (--effective).
-	// Zero when not given. Required by avalara-zip and by cdtfa (unless the
-	// file states its date); for sst it picks the boundary records in force.
+	// Zero: taken from the file names when they carry one (see
+	// filedate.go), else from the file's content where it has one.
 	Effective time.Time
-	// Now is when the import runs, printed in the header comment. Zero means
-	// time.Now(). Tests set it so that output is reproducible.
-	Now time.Time
+	// Intrastate picks SST's intrastate rate pair instead of the
+	// interstate one (the rates for sellers located in the state).
+	Intrastate bool
+	// Strict refuses a file with any quirk (overlapping rows, duplicate
+	// rows, corrupt rows) instead of resolving it and saying so.
+	Strict bool
+	// Notice, when set, is called with every quirk resolved, as
+	// "file:line: what was done", in input order (the CLI prints them on
+	// stderr). They are also listed in the output's header comment.
+	Notice func(string)
+
+	// effectiveFromName: Effective was taken from a file name, not given.
+	effectiveFromName bool
 }
 
 // Error is an import error positioned in an input file.
@@ -87,32 +100,52 @@ func errAt(file string, line int, format string, args ...any) error {
 }
 
 // Import reads the official rate files and writes one rule file (YAML) to w,
-// starting with a header comment naming the source files and the import
-// date and options. Output is deterministic: jurisdictions are sorted by
-// code. Nothing is written when an error is returned.
+// starting with a header comment naming the source files, the options and
+// every quirk resolved. Output is deterministic: the same input bytes give
+// the same output bytes. Nothing is written when an error is returned.
 func Import(w io.Writer, format Format, files []File, opt Options) error {
 	if len(files) == 0 {
 		return fmt.Errorf("import %s: no input files", format)
 	}
-	var (
-		doc *document
-		err error
-	)
+	files, err := expandFiles(files)
+	if err != nil {
+		return err
+	}
+	q := &quirks{strict: opt.Strict, notice: opt.Notice}
+	effectiveFrom := ""
+	if opt.Effective.IsZero() {
+		for _, f := range files {
+			if t, ok := dateFromName(format, f.Name); ok {
+				if !opt.Effective.IsZero() && !t.Equal(opt.Effective) {
+					return fmt.Errorf("import %s: the file names carry different dates (%s and %s): give --effective",
+						format, opt.Effective.Format(dateLayout), t.Format(dateLayout))
+				}
+				opt.Effective = t
+				opt.effectiveFromName = true
+				effectiveFrom = f.Name
+			}
+		}
+	}
+	var doc *document
 	switch format {
 	case FormatSST:
-		doc, err = importSST(files, opt)
+		doc, err = importSST(files, opt, q)
 	case FormatAvalaraZip:
-		doc, err = importAvalara(files, opt)
+		doc, err = importAvalara(files, opt, q)
 	case FormatCDTFA:
-		doc, err = importCDTFA(files, opt)
+		doc, err = importCDTFA(files, opt, q)
+	case FormatWADOR:
+		doc, err = importWADOR(files, opt, q)
 	default:
-		return fmt.Errorf("import: unknown format %q (want sst, avalara-zip or cdtfa)", string(format))
+		return fmt.Errorf("import: unknown format %q (want sst, avalara-zip, cdtfa or wa-dor)", string(format))
 	}
 	if err != nil {
 		return err
 	}
 	doc.format = format
 	doc.opt = opt
+	doc.effectiveFrom = effectiveFrom
+	doc.quirks = q.list
 	var buf bytes.Buffer
 	if err := doc.write(&buf); err != nil {
 		return fmt.Errorf("import %s: %w", format, err)
@@ -121,10 +154,99 @@ func Import(w io.Writer, format Format, files []File, opt Options) error {
 	return err
 }
 
+// quirks collects what was resolved in the input files: each one a
+// positioned line for the header comment and for Options.Notice. With
+// Strict, the first one is the import's error instead.
+type quirks struct {
+	strict bool
+	notice func(string)
+	list   []string
+}
+
+// note records a quirk at file:line, or returns it as an error when strict.
+func (q *quirks) note(file string, line int, format string, args ...any) error {
+	e := errAt(file, line, format, args...)
+	if q.strict {
+		return fmt.Errorf("%w (--strict)", e)
+	}
+	msg := e.Error()
+	q.list = append(q.list, msg)
+	if q.notice != nil {
+		q.notice(msg)
+	}
+	return nil
+}
+
+// corrupt records a row skipped for the error err (an *Error), or returns
+// err when strict.
+func (q *quirks) corrupt(err error) error {
+	if q.strict {
+		return err
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return q.note(e.File, e.Line, "corrupt row skipped: %v", e.Err)
+	}
+	return err
+}
+
+// resolveOverlaps sorts one jurisdiction's dated rows by start (file order
+// for equal starts) and lets each row take over from its start date: an
+// earlier row still in force then ends the day before (noted), and an
+// earlier row starting the same day is dropped (noted).
+func resolveOverlaps[T any](q *quirks, code string, rows []T, span func(*T) *rowSpan) ([]T, error) {
+	sort.SliceStable(rows, func(i, j int) bool { return span(&rows[i]).from.Before(span(&rows[j]).from) })
+	out := rows[:0]
+	for i := range rows {
+		c := span(&rows[i])
+		for len(out) > 0 {
+			p := span(&out[len(out)-1])
+			if !p.to.IsZero() && !p.to.After(c.from) {
+				break
+			}
+			at := fmt.Sprintf("line %d", p.line)
+			if p.file != c.file {
+				at = fmt.Sprintf("%s:%d", p.file, p.line)
+			}
+			if !p.from.Before(c.from) {
+				if err := q.note(c.file, c.line, "%s: this row starts on the same day as the one on %s (%s): it replaces that row",
+					code, at, p.describe()); err != nil {
+					return nil, err
+				}
+				out = out[:len(out)-1]
+				continue
+			}
+			was := p.describe()
+			if err := q.note(c.file, c.line, "%s: this row (from %s) overlaps the one on %s (%s): that row now ends on %s",
+				code, c.from.Format(dateLayout), at, was, c.from.AddDate(0, 0, -1).Format(dateLayout)); err != nil {
+				return nil, err
+			}
+			p.to = c.from
+			break
+		}
+		out = append(out, rows[i])
+	}
+	return out, nil
+}
+
+// rowSpan is the dated part of an input row: from inclusive, to exclusive
+// (zero: open-ended), and where the row was read.
+type rowSpan struct {
+	from, to time.Time
+	file     string
+	line     int
+}
+
+func (r *rowSpan) describe() string {
+	return describeSpan(rateEntry{from: r.from, to: r.to})
+}
+
 // document is the format-independent result of an import.
 type document struct {
 	format        Format
 	opt           Options
+	effectiveFrom string   // the file whose name gave the effective date, if one did
+	quirks        []string // what was resolved, positioned
 	name          string
 	source        string
 	asOf          time.Time
@@ -134,6 +256,7 @@ type document struct {
 }
 
 type jurisdiction struct {
+	extend bool // extend: true (layers on an earlier definition, e.g. the embedded pack)
 	code   string
 	name   string
 	level  string // country | state | county | city | district
@@ -144,8 +267,10 @@ type jurisdiction struct {
 }
 
 type match struct {
-	country, state, county, city string
-	postalCodes                  []string
+	country, state string
+	county, city   []string
+	notCity        []string // not: {city: [...]}
+	postalCodes    []string
 }
 
 type tax struct {

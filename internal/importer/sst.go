@@ -21,20 +21,22 @@ const (
 )
 
 // sstRateColumns names the nine columns of an SST rate file, for messages.
-const sstRateColumns = "state FIPS, jurisdiction type, jurisdiction code, general rate, food rate, " +
-	"drug rate, residential utility rate, effective from, effective to (YYYYMMDD)"
+const sstRateColumns = "state FIPS, jurisdiction type, jurisdiction code, general rate intrastate, " +
+	"general rate interstate, food/drug rate intrastate, food/drug rate interstate, effective from, effective to (YYYYMMDD)"
+
+// sstColumnNames names the four rate columns (4 to 7).
+var sstColumnNames = [4]string{"general rate intrastate", "general rate interstate", "food/drug rate intrastate", "food/drug rate interstate"}
 
 // The open-end sentinels of the "effective to" column.
 var sstOpenEnds = map[string]bool{"29991231": true, "99991231": true}
 
 // sstRow is one dated row of a rate file.
 type sstRow struct {
-	file  string
-	line  int
-	rates [4]decimal.Decimal // general, food, drug, residential utility
-	from  time.Time
-	to    time.Time // exclusive; zero: open-ended
-	raw   string    // the row's fields joined, to spot exact duplicates
+	span    rowSpan            // from, to (exclusive; zero: open-ended), file, line
+	rates   [4]decimal.Decimal // the four rate columns, in file order
+	general decimal.Decimal    // the general rate of the pair in use
+	food    decimal.Decimal    // the food/drug rate of the pair in use
+	raw     string             // the row's fields joined, to spot exact duplicates
 }
 
 // sstJur gathers the rows of one (state, type, code).
@@ -91,6 +93,8 @@ const (
 )
 
 type sstImport struct {
+	q          *quirks
+	intrastate bool
 	jurs       map[string]*sstJur
 	zips       []sstZip
 	sources    []string
@@ -100,8 +104,8 @@ type sstImport struct {
 	bndFiles   int
 }
 
-func importSST(files []File, opt Options) (*document, error) {
-	im := &sstImport{jurs: map[string]*sstJur{}}
+func importSST(files []File, opt Options, q *quirks) (*document, error) {
+	im := &sstImport{jurs: map[string]*sstJur{}, q: q, intrastate: opt.Intrastate}
 	for _, f := range files {
 		if err := im.readFile(f); err != nil {
 			return nil, err
@@ -141,14 +145,28 @@ func (im *sstImport) readFile(f File) error {
 			return errAt(f.Name, line, "not an SST rate file: %q looks like a header line, but SST rate files have none "+
 				"(is this an Avalara or CDTFA file?); expected 9 columns: %s", clip(strings.Join(rec, ",")), sstRateColumns)
 		}
+		good := 0
 		for err == nil {
 			err = im.rateRecord(f.Name, line, rec)
 			if err == nil {
+				good++
+			} else if err = im.q.corrupt(err); err != nil {
+				return err
+			}
+			rec, line, err = src.next()
+			for isRowError(err) {
+				// A line that is not valid CSV is a corrupt row too.
+				if err = im.q.corrupt(err); err != nil {
+					return err
+				}
 				rec, line, err = src.next()
 			}
 		}
 		if err != io.EOF {
 			return err
+		}
+		if good == 0 {
+			return &Error{File: f.Name, Err: fmt.Errorf("no valid rate row (9 columns: %s)", sstRateColumns)}
 		}
 		im.sources = append(im.sources, fmt.Sprintf("%s: SST rate file, %d records", safeName(f.Name), src.records))
 	default:
@@ -199,20 +217,24 @@ func (im *sstImport) rateRecord(file string, line int, rec []string) error {
 	if !isAlnum(code, 1, 10) {
 		return errAt(file, line, "jurisdiction code %q is not 1 to 10 letters or digits", clip(rec[2]))
 	}
-	row := sstRow{file: file, line: line, raw: strings.Join(rec, ",")}
-	names := [4]string{"general rate", "food rate", "drug rate", "residential utility rate"}
+	row := sstRow{span: rowSpan{file: file, line: line}, raw: strings.Join(rec, ",")}
 	for i := range 4 {
 		r, err := parseRate(rec[3+i])
 		if err != nil {
-			return errAt(file, line, "%s: %v", names[i], err)
+			return errAt(file, line, "%s: %v", sstColumnNames[i], err)
 		}
 		row.rates[i] = r
+	}
+	if im.intrastate {
+		row.general, row.food = row.rates[0], row.rates[2]
+	} else {
+		row.general, row.food = row.rates[1], row.rates[3]
 	}
 	from, ok := parseYYYYMMDD(rec[7])
 	if !ok {
 		return errAt(file, line, "effective from %q is not a date (YYYYMMDD)", clip(rec[7]))
 	}
-	row.from = from
+	row.span.from = from
 	if !sstOpenEnds[rec[8]] {
 		last, ok := parseYYYYMMDD(rec[8])
 		if !ok {
@@ -221,7 +243,7 @@ func (im *sstImport) rateRecord(file string, line int, rec []string) error {
 		if last.Before(from) {
 			return errAt(file, line, "effective to %s is before effective from %s", rec[8], rec[7])
 		}
-		row.to = last.AddDate(0, 0, 1) // the file gives the last day in force; rules want the day after
+		row.span.to = last.AddDate(0, 0, 1) // the file gives the last day in force; rules want the day after
 	}
 	k := st.fips + "|" + typ + "|" + code
 	j := im.jurs[k]
@@ -232,7 +254,7 @@ func (im *sstImport) rateRecord(file string, line int, rec []string) error {
 	for _, r := range j.rows {
 		if r.raw == row.raw {
 			im.duplicates++
-			return nil
+			return im.q.note(file, line, "exact duplicate of line %d dropped", r.span.line)
 		}
 	}
 	j.rows = append(j.rows, row)
@@ -326,7 +348,7 @@ func (im *sstImport) build(opt Options) (*document, error) {
 	byCode := map[string]*sstJur{}
 	for _, k := range keys {
 		sj := im.jurs[k]
-		j, err := sj.jurisdiction(states[sj.state.fips])
+		j, err := sj.jurisdiction(states[sj.state.fips], im.q)
 		if err != nil {
 			return nil, err
 		}
@@ -337,7 +359,7 @@ func (im *sstImport) build(opt Options) (*document, error) {
 			if first.seq > second.seq {
 				first, second = second, first
 			}
-			r, fr := second.rows[0], first.rows[0]
+			r, fr := second.rows[0].span, first.rows[0].span
 			return nil, errAt(r.file, r.line, "a second state record for %s: jurisdiction code %s, but %s:%d has %s",
 				sj.state.usps, second.code, fr.file, fr.line, first.code)
 		}
@@ -355,8 +377,17 @@ func (im *sstImport) build(opt Options) (*document, error) {
 	} else {
 		doc.notes = append(doc.notes, "No boundary file: local jurisdictions have no match (name their codes in a transaction's jurisdictions).")
 	}
+	if im.intrastate {
+		doc.notes = append(doc.notes, "Rates used (--intrastate): column 4, general rate intrastate, as each tax's rate; column 6, "+
+			"food/drug rate intrastate, as the taxability of food and drug.")
+	} else {
+		doc.notes = append(doc.notes, "Rates used: column 5, general rate interstate, as each tax's rate; column 7, food/drug rate "+
+			"interstate, as the taxability of food and drug (--intrastate uses columns 4 and 6).")
+	}
+	doc.notes = append(doc.notes, "Names: counties from the US Census Bureau's county FIPS code list; cities from the place "+
+		"names embedded in taxagg where known, else named by their FIPS place code.")
 	if im.duplicates > 0 {
-		doc.notes = append(doc.notes, fmt.Sprintf("Identical duplicate rows skipped: %d.", im.duplicates))
+		doc.notes = append(doc.notes, fmt.Sprintf("Identical duplicate rows dropped: %d.", im.duplicates))
 	}
 	doc.name = "Streamlined Sales Tax rates"
 	if len(stateNames) > 0 {
@@ -370,18 +401,23 @@ func (im *sstImport) build(opt Options) (*document, error) {
 }
 
 // jurisdiction builds the rule jurisdiction of one (state, type, code).
-func (sj *sstJur) jurisdiction(haveState bool) (*jurisdiction, error) {
+func (sj *sstJur) jurisdiction(haveState bool, q *quirks) (*jurisdiction, error) {
 	code := sj.ruleCode()
 	j := &jurisdiction{code: code}
 	st := sj.state
+	taxID := strings.ToLower(code)
 	switch sj.typ {
 	case sstTypeState:
 		j.name, j.level = st.name, "state"
 		j.match = &match{country: "US", state: st.usps}
+		// The embedded pack's convention: the state's tax is <xx>-state,
+		// so that the pack and this file merge into one tax.
+		j.extend = true
+		taxID = strings.ToLower(st.usps) + "-state"
 	case sstTypeCounty:
-		j.name, j.level = fmt.Sprintf("%s county %s (FIPS %s%s)", st.usps, sj.code, st.fips, sj.code), "county"
+		j.name, j.level = countyName(st, sj.code), "county"
 	case sstTypeCity:
-		j.name, j.level = fmt.Sprintf("%s city %s (FIPS place %s%s)", st.usps, sj.code, st.fips, sj.code), "city"
+		j.name, j.level = placeName(st, sj.code), "city"
 	default:
 		j.name, j.level = fmt.Sprintf("%s special district %s (SST jurisdiction type %s)", st.usps, sj.code, sj.typ), "district"
 	}
@@ -394,54 +430,59 @@ func (sj *sstJur) jurisdiction(haveState bool) (*jurisdiction, error) {
 	} else if sj.typ == sstTypeCounty || sj.typ == sstTypeCity {
 		taxName = j.name + " local sales tax"
 	}
-	sort.SliceStable(sj.rows, func(a, b int) bool { return sj.rows[a].from.Before(sj.rows[b].from) })
-	main := &tax{id: strings.ToLower(code), name: taxName}
-	for _, r := range sj.rows {
-		main.rates = append(main.rates, rateEntry{from: r.from, to: r.to, rate: r.rates[0], file: r.file, line: r.line})
-	}
-	if err := checkOverlaps(code, main.rates); err != nil {
+	rows, err := resolveOverlaps(q, code, sj.rows, func(r *sstRow) *rowSpan { return &r.span })
+	if err != nil {
 		return nil, err
+	}
+	sj.rows = rows
+	main := &tax{id: taxID, name: taxName}
+	for _, r := range sj.rows {
+		main.rates = append(main.rates, rateEntry{from: r.span.from, to: r.span.to, rate: r.general, file: r.span.file, line: r.span.line})
 	}
 	j.taxes = []*tax{main}
 
-	// Reduced-rate columns become taxability (see doc.go).
-	cats := [...]string{1: "food", 2: "drug", 3: "residential_utility"}
-	for c := 1; c <= 3; c++ {
-		same, constant := true, true
-		first := sj.rows[0].rates[c]
-		for _, r := range sj.rows {
-			if !r.rates[c].Equal(r.rates[0]) {
-				same = false
-			}
-			if !r.rates[c].Equal(first) {
-				constant = false
-			}
+	// The food/drug rate becomes taxability of food and drug (see doc.go).
+	same, constant := true, true
+	first := sj.rows[0].food
+	for _, r := range sj.rows {
+		if !r.food.Equal(r.general) {
+			same = false
 		}
-		switch {
-		case same:
-		case constant:
-			v := renderRate(first)
-			if first.IsZero() {
-				v = "exempt"
-			}
-			main.taxability = append(main.taxability, taxability{cats[c], v})
-		default:
-			// The column's rate changes over time differently from the
-			// general rate: the category is exempt from the main tax and
-			// bears a tax of its own with the column's dated rates.
-			main.taxability = append(main.taxability, taxability{cats[c], "exempt"})
-			t := &tax{
-				id:         main.id + "-" + strings.ReplaceAll(cats[c], "_", "-"),
-				name:       taxName + " (" + strings.ReplaceAll(cats[c], "_", " ") + ")",
-				taxability: []taxability{{"default", "exempt"}, {cats[c], "taxable"}},
-			}
-			for _, r := range sj.rows {
-				t.rates = append(t.rates, rateEntry{from: r.from, to: r.to, rate: r.rates[c], file: r.file, line: r.line})
-			}
-			j.taxes = append(j.taxes, t)
+		if !r.food.Equal(first) {
+			constant = false
 		}
 	}
+	switch {
+	case same:
+	case constant:
+		v := renderRate(first)
+		if first.IsZero() {
+			v = "exempt"
+		}
+		main.taxability = append(main.taxability, taxability{"drug", v}, taxability{"food", v})
+	default:
+		// The food/drug rate changes over time differently from the
+		// general rate: food and drug are exempt from the main tax and
+		// bear a tax of their own with the column's dated rates.
+		main.taxability = append(main.taxability, taxability{"drug", "exempt"}, taxability{"food", "exempt"})
+		t := &tax{
+			id:         taxID + "-food-drug",
+			name:       taxName + " (food and drugs)",
+			taxability: []taxability{{"default", "exempt"}, {"drug", "taxable"}, {"food", "taxable"}},
+		}
+		for _, r := range sj.rows {
+			t.rates = append(t.rates, rateEntry{from: r.span.from, to: r.span.to, rate: r.food, file: r.span.file, line: r.span.line})
+		}
+		j.taxes = append(j.taxes, t)
+	}
 	return j, nil
+}
+
+// isRowError reports whether err concerns one line of the input (a row
+// that can be skipped), not the whole file.
+func isRowError(err error) bool {
+	var e *Error
+	return err != nil && err != io.EOF && errors.As(err, &e) && e.Line > 0
 }
 
 // applyBoundary sets postal_code matches from the boundary's z records in
@@ -451,9 +492,25 @@ func (im *sstImport) applyBoundary(opt Options, byKey map[string]*jurisdiction) 
 		return nil, fmt.Errorf("import sst: the boundary files hold no ZIP-level (z) records")
 	}
 	var day time.Time
+	fromName := false
 	if !opt.Effective.IsZero() {
 		day = dateOf(opt.Effective)
-	} else {
+		if opt.effectiveFromName {
+			// A file name's quarter is when the file was published; a
+			// boundary sample may end before it: then its newest snapshot.
+			fromName = true
+			for _, z := range im.zips {
+				if !z.from.After(day) && (z.to.IsZero() || !z.to.Before(day)) {
+					fromName = false
+					break
+				}
+			}
+			if fromName {
+				day = time.Time{}
+			}
+		}
+	}
+	if day.IsZero() {
 		for _, z := range im.zips {
 			end := z.to
 			if end.IsZero() {
@@ -533,6 +590,13 @@ func (im *sstImport) applyBoundary(opt Options, byKey map[string]*jurisdiction) 
 	}
 	var when string
 	switch {
+	case fromName && open:
+		when = "still in force (open-ended; none is in force at the file name's date " + dateOf(opt.Effective).Format(dateLayout) + ")"
+	case fromName:
+		when = "in force at " + day.Format(dateLayout) + " (the latest day the boundary files cover; none is in force at the file name's date " +
+			dateOf(opt.Effective).Format(dateLayout) + ")"
+	case opt.effectiveFromName:
+		when = "in force at " + day.Format(dateLayout) + " (the file name's date)"
 	case !opt.Effective.IsZero():
 		when = "in force at " + day.Format(dateLayout) + " (the effective date)"
 	case open:

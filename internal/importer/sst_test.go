@@ -36,8 +36,17 @@ func TestSSTGeorgiaCounts(t *testing.T) {
 	if d.Level != "district" {
 		t.Errorf("district level = %q", d.Level)
 	}
-	if got := ga.Taxes[0].Taxability; !reflect.DeepEqual(got, map[string]string{"drug": "exempt", "residential_utility": "exempt"}) {
-		t.Errorf("US-GA taxability = %v (food equals general in the file, drug and utility are 0)", got)
+	// Columns 4-7 are general intrastate, general interstate, food/drug
+	// intrastate, food/drug interstate: Georgia's state row is
+	// 0.04,0.04,0,0, so food and drugs are exempt from the state tax.
+	if got := ga.Taxes[0].Taxability; !reflect.DeepEqual(got, map[string]string{"drug": "exempt", "food": "exempt"}) {
+		t.Errorf("US-GA taxability = %v, want food and drug exempt", got)
+	}
+	if got := ga.Taxes[0].ID; got != "ga-state" {
+		t.Errorf("US-GA tax id = %q, want ga-state (the embedded pack's, so that they merge)", got)
+	}
+	if got := rf.jur(t, "US-GA-COUNTY-121").Name; got != "Fulton County" {
+		t.Errorf("county 121 name = %q, want Fulton County", got)
 	}
 }
 
@@ -268,26 +277,26 @@ func TestSSTReducedRates(t *testing.T) {
 		},
 		{
 			name:    "food always zero",
-			in:      "13,00,001,0.03,0,0.03,0.03,20110101,20121231\n13,00,001,0.04,0,0.04,0.04,20130101,29991231\n",
+			in:      "13,00,001,0.03,0.03,0,0,20110101,20121231\n13,00,001,0.04,0.04,0,0,20130101,29991231\n",
 			code:    "US-GA-COUNTY-001",
-			wantTax: map[string]string{"food": "exempt"},
+			wantTax: map[string]string{"food": "exempt", "drug": "exempt"},
 		},
 		{
 			name:    "food constant reduced",
-			in:      "27,45,27,0.06875,0.02,0.06875,0.06875,20090701,29991231\n",
+			in:      "27,45,27,0.06875,0.06875,0.02,0.02,20090701,29991231\n",
 			code:    "US-MN",
-			wantTax: map[string]string{"food": "2%"},
+			wantTax: map[string]string{"food": "2%", "drug": "2%"},
 		},
 		{
 			name:    "food changes over time",
-			in:      "13,00,007,0.03,0.03,0.03,0.03,20110101,20131231\n13,00,007,0.02,0,0.02,0.02,20140101,29991231\n",
+			in:      "13,00,007,0.03,0.03,0.03,0.03,20110101,20131231\n13,00,007,0.02,0.02,0,0,20140101,29991231\n",
 			code:    "US-GA-COUNTY-007",
-			wantTax: map[string]string{"food": "exempt"},
+			wantTax: map[string]string{"food": "exempt", "drug": "exempt"},
 			wantExtra: []ruleTax{{
-				ID:         "us-ga-county-007-food",
-				Name:       "GA county 007 (FIPS 13007) local sales tax (food)",
+				ID:         "us-ga-county-007-food-drug",
+				Name:       "Baker County local sales tax (food and drugs)",
 				Rates:      []ruleRate{{From: "2011-01-01", To: "2014-01-01", Rate: "3%"}, {From: "2014-01-01", Rate: "0%"}},
-				Taxability: map[string]string{"default": "exempt", "food": "taxable"},
+				Taxability: map[string]string{"default": "exempt", "food": "taxable", "drug": "taxable"},
 			}},
 		},
 	}
@@ -323,7 +332,7 @@ func TestSSTErrors(t *testing.T) {
 		{"avalara file", []File{{Name: "TN.csv", R: bytes.NewReader(avalara)}},
 			`TN.csv:1: not an SST rate file: "State,ZipCode,TaxRegionName,StateRate,Es..." looks like a header line, but SST rate files have none (is this an Avalara or CDTFA file?)`},
 		{"cdtfa file", []File{{Name: "CA.csv", R: bytes.NewReader(cdtfa)}},
-			"CA.csv:1: not an SST rate file (9 columns: state FIPS, jurisdiction type, jurisdiction code, general rate, food rate, drug rate, residential utility rate, effective from, effective to (YYYYMMDD)) nor a boundary file (records of type A, 4 or Z): this line has 1 columns"},
+			"CA.csv:1: not an SST rate file (9 columns: state FIPS, jurisdiction type, jurisdiction code, general rate intrastate, general rate interstate, food/drug rate intrastate, food/drug rate interstate, effective from, effective to (YYYYMMDD)) nor a boundary file (records of type A, 4 or Z): this line has 1 columns"},
 		{"empty", []File{text("E.csv", "\n\n")}, "E.csv: empty file: not an SST rate or boundary file"},
 		{"short row", []File{text("R.csv", ok+"13,00,001,0.01,0.01,0.01,20110101,29991231\n")},
 			"R.csv:2: has 8 columns, want 9"},
@@ -334,9 +343,9 @@ func TestSSTErrors(t *testing.T) {
 		{"bad type", []File{text("R.csv", ok+"13,X,001,0.01,0.01,0.01,0.01,20110101,29991231\n")},
 			`R.csv:2: jurisdiction type "X" is not a 2-digit code`},
 		{"bad rate", []File{text("R.csv", ok+"13,00,001,1%,0.01,0.01,0.01,20110101,29991231\n")},
-			`R.csv:2: general rate: rate "1%" is not a decimal fraction`},
+			`R.csv:2: general rate intrastate: rate "1%" is not a decimal fraction`},
 		{"percent not fraction", []File{text("R.csv", ok+"13,00,001,0.01,4,0.01,0.01,20110101,29991231\n")},
-			`R.csv:2: food rate: rate "4" is not a fraction below 1`},
+			`R.csv:2: general rate interstate: rate "4" is not a fraction below 1`},
 		{"bad date", []File{text("R.csv", ok+"13,00,001,0.01,0.01,0.01,0.01,20110230,29991231\n")},
 			`R.csv:2: effective from "20110230" is not a date (YYYYMMDD)`},
 		{"bad to", []File{text("R.csv", ok+"13,00,001,0.01,0.01,0.01,0.01,20110101,2999\n")},
@@ -346,9 +355,9 @@ func TestSSTErrors(t *testing.T) {
 		{"overlap", []File{text("R.csv", ok+
 			"13,00,001,0.01,0.01,0.01,0.01,20110101,20111231\n"+
 			"13,00,001,0.02,0.02,0.02,0.02,20111201,29991231\n")},
-			"R.csv:3: US-GA-COUNTY-001: the rate in force from 2011-12-01, open-ended overlaps the one on line 2 (from 2011-01-01 to 2011-12-31 inclusive)"},
+			"R.csv:3: US-GA-COUNTY-001: this row (from 2011-12-01) overlaps the one on line 2 (from 2011-01-01 to 2011-12-31 inclusive): that row now ends on 2011-11-30 (--strict)"},
 		{"overlap across files", []File{text("A.csv", ok), text("B.csv", "13,45,13,0.05,0.05,0.05,0.05,20200101,29991231\n")},
-			"B.csv:1: US-GA: the rate in force from 2020-01-01, open-ended overlaps the one on A.csv:1"},
+			"B.csv:1: US-GA: this row (from 2020-01-01) overlaps the one on A.csv:1"},
 		{"two state records", []File{text("R.csv", ok+"13,45,0,0.04,0.04,0.04,0.04,20110101,29991231\n")},
 			"R.csv:2: a second state record for GA: jurisdiction code 0, but R.csv:1 has 13"},
 		{"bad csv", []File{text("R.csv", ok+"13,00,\"001,0.01\n")}, "R.csv:2: not valid CSV"},
@@ -362,7 +371,8 @@ func TestSSTErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := importErr(t, FormatSST, Options{}, tt.files...)
+			// Strict: a quirk (corrupt row, overlap) is the error.
+			err := importErr(t, FormatSST, Options{Strict: true}, tt.files...)
 			if !strings.HasPrefix(err.Error(), tt.want) {
 				t.Errorf("error =\n%q\nwant prefix\n%q", err, tt.want)
 			}
@@ -371,7 +381,7 @@ func TestSSTErrors(t *testing.T) {
 }
 
 func TestSSTErrorType(t *testing.T) {
-	err := importErr(t, FormatSST, Options{}, text("R.csv", "13,45,13,x,0.04,0.04,0.04,20110101,29991231\n"))
+	err := importErr(t, FormatSST, Options{Strict: true}, text("R.csv", "13,45,13,x,0.04,0.04,0.04,20110101,29991231\n"))
 	var ie *Error
 	if !errors.As(err, &ie) || ie.File != "R.csv" || ie.Line != 1 {
 		t.Errorf("error %v: want *Error at R.csv:1, got %#v", err, ie)
@@ -384,7 +394,7 @@ func TestSSTDuplicateRowsAndCRLF(t *testing.T) {
 	if len(rf.Jurisdictions) != 1 || len(rf.Jurisdictions[0].Taxes[0].Rates) != 1 {
 		t.Errorf("duplicates not collapsed: %+v", rf.Jurisdictions)
 	}
-	if !bytes.Contains(out, []byte("# Identical duplicate rows skipped: 1.")) {
+	if !bytes.Contains(out, []byte("# Identical duplicate rows dropped: 1.")) || !bytes.Contains(out, []byte("#   R.csv:2: exact duplicate of line 1 dropped")) {
 		t.Errorf("header does not count the duplicate:\n%s", firstLines(out, 12))
 	}
 }

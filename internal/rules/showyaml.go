@@ -273,4 +273,3 @@ func yplain(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Valu
 func yadd(m *yaml.Node, key string, v *yaml.Node) {
 	m.Content = append(m.Content, ystr(key), v)
 }
-
