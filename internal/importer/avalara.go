@@ -99,6 +99,8 @@ func importAvalara(files []File, opt Options, q *quirks) (*document, error) {
 				id:    strings.ToLower(code),
 				name:  name + " combined local sales tax (estimate)",
 				rates: []rateEntry{{from: from, rate: z.local}},
+				// Local taxes are on the state's base.
+				taxabilityFrom: strings.ToLower(z.state) + "-state",
 			}}
 		}
 		if isDigits(z.risk, 1, 3) && strings.TrimLeft(z.risk, "0") != "1" && strings.TrimLeft(z.risk, "0") != "" {

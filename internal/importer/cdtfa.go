@@ -142,6 +142,8 @@ func importCDTFA(files []File, opt Options, q *quirks) (*document, error) {
 			name:  j.name + " district taxes",
 			rates: []rateEntry{{from: from, rate: addOn}},
 			notes: "Total rate " + renderRate(r.rate) + " less the statewide 7.25%.",
+			// District taxes are on the state's base.
+			taxabilityFrom: "ca-state",
 		}}
 	}
 	doc.name = "California sales and use tax rates (CDTFA)"

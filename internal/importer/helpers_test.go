@@ -53,6 +53,7 @@ type ruleTax struct {
 	Taxability map[string]string `yaml:"taxability"`
 	Tiers      any               `yaml:"tiers"`
 	CompoundOn []string          `yaml:"compound_on"`
+	TaxFrom    string            `yaml:"taxability_from"`
 	Fixed      string            `yaml:"fixed"`
 	Rounding   any               `yaml:"rounding"`
 	Notes      string            `yaml:"notes"`

@@ -278,7 +278,10 @@ type tax struct {
 	name       string
 	rates      []rateEntry
 	taxability []taxability // in output order
-	notes      string
+	// taxabilityFrom: the state tax whose taxability covers the categories
+	// this one does not list (locals tax the state's base).
+	taxabilityFrom string
+	notes          string
 }
 
 type rateEntry struct {

@@ -452,7 +452,16 @@ func (sj *sstJur) jurisdiction(haveState bool, q *quirks) (*jurisdiction, error)
 			constant = false
 		}
 	}
+	local := sj.typ != sstTypeState && haveState
+	if local {
+		// A local tax is on the state's base (SST requires it): the
+		// categories it does not list follow the state tax.
+		main.taxabilityFrom = strings.ToLower(st.usps) + "-state"
+	}
 	switch {
+	case same && local:
+		// Say so, or the state's food/drug exemption would be inherited.
+		main.taxability = append(main.taxability, taxability{"drug", "taxable"}, taxability{"food", "taxable"})
 	case same:
 	case constant:
 		v := renderRate(first)

@@ -727,7 +727,8 @@ func (im *waImport) build() (*document, error) {
 		if zs := zipMatch[c]; len(zs) > 0 {
 			j.match = &match{country: "US", state: "WA", postalCodes: zs}
 		}
-		t := &tax{id: "us-wa-loc-" + c, name: name + " local sales tax (location code " + c + ")"}
+		t := &tax{id: "us-wa-loc-" + c, name: name + " local sales tax (location code " + c + ")",
+			taxabilityFrom: "wa-state"} // local taxes are on the state's base
 		for _, r := range rows {
 			if n := len(t.rates); n > 0 && t.rates[n-1].rate.Equal(r.local) && t.rates[n-1].to.Equal(r.span.from) {
 				t.rates[n-1].to = r.span.to // the same rate next quarter: one entry

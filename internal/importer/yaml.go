@@ -172,6 +172,9 @@ func (t *tax) node() *yaml.Node {
 		}
 		add(n, "taxability", tx)
 	}
+	if t.taxabilityFrom != "" {
+		add(n, "taxability_from", str(t.taxabilityFrom))
+	}
 	if t.notes != "" {
 		add(n, "notes", str(t.notes))
 	}

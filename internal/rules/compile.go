@@ -211,6 +211,7 @@ func (c *compiler) link(docs []*docFile) {
 			t.CompoundOn = append(t.CompoundOn, dep)
 		}
 	}
+	c.inheritTaxability(all)
 	p.Taxes = c.order(all)
 	for i, t := range p.Taxes {
 		t.order = i
@@ -375,5 +376,51 @@ func (c *compiler) ancestors() {
 			j.ancestors = append(j.ancestors, a.index)
 			code = a.Parent
 		}
+	}
+}
+
+// inheritTaxability gives each tax with taxability_from the entries of the
+// named tax (after that one's own inheritance) for every category it does
+// not list itself.
+func (c *compiler) inheritTaxability(all []*Tax) {
+	state := map[*Tax]int{} // 1: in progress, 2: done
+	var resolve func(t *Tax)
+	resolve = func(t *Tax) {
+		if state[t] != 0 {
+			if state[t] == 1 {
+				dt := c.docTax[t]
+				c.errorf(dt.taxabilityFromAt, "taxability_from of tax %s leads back to itself", t.ID)
+			}
+			return
+		}
+		state[t] = 1
+		dt := c.docTax[t]
+		if dt.taxabilityFrom != "" {
+			from, ok := c.taxes[dt.taxabilityFrom]
+			switch {
+			case !ok:
+				c.errorf(dt.taxabilityFromAt, "taxability_from names %s, which is not a defined tax", dt.taxabilityFrom)
+			case from == t:
+				c.errorf(dt.taxabilityFromAt, "tax %s cannot take its taxability from itself", t.ID)
+			default:
+				resolve(from)
+				own := make(map[string]Taxability, len(t.Taxability)+len(from.Taxability))
+				for k, v := range from.Taxability {
+					own[k] = v
+				}
+				for k, v := range t.Taxability {
+					own[k] = v
+				}
+				t.Taxability = own
+				if tb, ok := own["default"]; ok {
+					t.defaultTB = tb
+				}
+				t.TaxabilityFrom = from.ID
+			}
+		}
+		state[t] = 2
+	}
+	for _, t := range all {
+		resolve(t)
 	}
 }

@@ -133,6 +133,9 @@ func foldTax(code string, ft, lt *docTax, w func(pos, string, ...any)) {
 	if ft.notes == "" {
 		ft.notes = lt.notes
 	}
+	if ft.taxabilityFrom == "" && lt.taxabilityFrom != "" {
+		ft.taxabilityFrom, ft.taxabilityFromAt = lt.taxabilityFrom, lt.taxabilityFromAt
+	}
 	if ft.tiers == nil && lt.tiers != nil {
 		ft.tiers, ft.tiersAt = lt.tiers, lt.tiersAt
 	}

@@ -50,21 +50,26 @@ type docJurisdiction struct {
 }
 
 type docTax struct {
-	at           pos
-	id           string
-	idAt         pos
-	name         string
-	rates        []docRate
-	taxability   map[string]Taxability
-	tiers        *Tiers
-	tiersAt      pos
-	compoundOn   []string
-	compoundAt   []pos
-	fixed        *decimal.Decimal
-	fixedAt      pos
-	rounding     Rounding
-	notes        string
-	jurisdiction *docJurisdiction
+	at         pos
+	id         string
+	idAt       pos
+	name       string
+	rates      []docRate
+	taxability map[string]Taxability
+	// taxabilityFrom names a tax whose taxability entries this tax takes
+	// for the categories it does not list itself (a local tax on the
+	// state's base).
+	taxabilityFrom   string
+	taxabilityFromAt pos
+	tiers            *Tiers
+	tiersAt          pos
+	compoundOn       []string
+	compoundAt       []pos
+	fixed            *decimal.Decimal
+	fixedAt          pos
+	rounding         Rounding
+	notes            string
+	jurisdiction     *docJurisdiction
 }
 
 type docRate struct {
@@ -526,6 +531,7 @@ func (p *parser) tax(n *yaml.Node) *docTax {
 	f := p.mapping(n, "tax", map[string]bool{
 		"id": true, "name": false, "rates": false, "taxability": false, "tiers": false,
 		"compound_on": false, "fixed": false, "rounding": false, "notes": false,
+		"taxability_from": false,
 	})
 	if f == nil {
 		return nil
@@ -564,6 +570,10 @@ func (p *parser) tax(n *yaml.Node) *docTax {
 	}
 	if c := f["taxability"]; c != nil {
 		t.taxability = p.taxability(c)
+	}
+	if c := f["taxability_from"]; c != nil {
+		t.taxabilityFromAt = p.at(c)
+		t.taxabilityFrom, _ = p.str(c, "taxability_from")
 	}
 	if c := f["tiers"]; c != nil {
 		t.tiersAt = p.at(c)

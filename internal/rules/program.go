@@ -176,11 +176,14 @@ type Tax struct {
 	Jurisdiction *Jurisdiction
 	Rates        []RateEntry // sorted by From, never overlapping
 	Taxability   map[string]Taxability
-	Tiers        *Tiers
-	CompoundOn   []*Tax
-	Fixed        *decimal.Decimal // per-unit amount instead of a rate
-	Rounding     Rounding
-	Notes        string
+	// TaxabilityFrom is the tax whose taxability fills the categories this
+	// one does not list (already merged into Taxability).
+	TaxabilityFrom string
+	Tiers          *Tiers
+	CompoundOn     []*Tax
+	Fixed          *decimal.Decimal // per-unit amount instead of a rate
+	Rounding       Rounding
+	Notes          string
 
 	order       int // position in Program.Taxes (dependency order)
 	defaultTB   Taxability

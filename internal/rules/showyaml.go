@@ -189,6 +189,9 @@ func (t *Tax) yamlNode() *yaml.Node {
 		}
 		yadd(n, "taxability", tb)
 	}
+	if t.TaxabilityFrom != "" {
+		yadd(n, "taxability_from", ystr(t.TaxabilityFrom))
+	}
 	if t.Tiers != nil {
 		tn := ymap()
 		yadd(tn, "per", ystr(t.Tiers.Per.String()))
