@@ -17,7 +17,7 @@ import (
 var (
 	sstNameRE     = regexp.MustCompile(`^[A-Za-z]{2}[RBrb](\d{4})[Qq]([1-4])`)
 	avalaraNameRE = regexp.MustCompile(`(?i)TAXRATES_ZIP5_[A-Z]{2}(\d{4})(\d{2})`)
-	cdtfaNameRE   = regexp.MustCompile(`(?i)SalesTaxRates(\d{1,2})-(\d{1,2})-(\d{2}|\d{4})`)
+	cdtfaNameRE   = regexp.MustCompile(`(?i)SalesTaxRates(\d{1,2})-(\d{1,2})-(\d{4}|\d{2})`)
 	quarterNameRE = regexp.MustCompile(`(?i)(?:^|[^0-9])(\d{4})[-_ ]?Q([1-4])(?:[^0-9]|$)`)
 )
 
