@@ -298,7 +298,7 @@ func TestLayeringOnThePack(t *testing.T) {
 		{sale{day: "2026-04-01", state: "GA", explicit: []string{"US-GA-COUNTY-121", "US-GA-CITY-04000"}}, "8.90"},
 		{sale{day: "2026-04-01", state: "GA", product: "food", explicit: []string{"US-GA-COUNTY-121", "US-GA-CITY-04000"}}, "4.90"},
 		{sale{day: "2026-04-01", state: "GA", product: "saas", explicit: []string{"US-GA-COUNTY-121"}}, "0.00"}, // the pack: SaaS exempt, locals follow
-		{sale{day: "2015-06-01", state: "GA", explicit: []string{"US-GA-COUNTY-121"}}, "7.00"},                 // before the pack's 2019: the file's history
+		{sale{day: "2015-06-01", state: "GA", explicit: []string{"US-GA-COUNTY-121"}}, "7.00"},                  // before the pack's 2019: the file's history
 		{sale{day: "2026-01-01", state: "CA", county: "Alameda", city: "Castro Valley"}, "10.25"},
 		{sale{day: "2026-01-01", state: "CA", city: "Oakland", product: "saas"}, "0.00"},
 		{sale{day: "2019-01-01", state: "TN", postal: "37010"}, "9.50"},
