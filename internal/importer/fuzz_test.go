@@ -1,9 +1,12 @@
 package importer
 
 import (
+	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -65,5 +68,39 @@ func FuzzCDTFA(f *testing.F) {
 	f.Add([]byte("Effective January 1, 2026\nLocation,Rate,County,Type\nX,7.7499999999999999E-2,Y,City\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzImport(t, FormatCDTFA, data)
+	})
+}
+
+func FuzzWADOR(f *testing.F) {
+	f.Add([]byte(waCurrentLayout))
+	f.Add([]byte(waCSV))
+	f.Add([]byte(waZipCSV))
+	f.Add([]byte("module.exports = {\"A\": {\"locationCode\": 100, \"localTaxRate\": 0.012, \"stateTaxRate\": 0.065}};"))
+	fuzzSeeds(f, "taxrates-2020-layout.js")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzImport(t, FormatWADOR, data)
+		// The same bytes as a ZIP file beside a valid rate table.
+		fuzzImport(t, FormatWADOR, data, File{Name: "rates.csv", R: strings.NewReader(waCSV)})
+	})
+}
+
+// FuzzArchive: arbitrary bytes that look like a zip or gzip archive are
+// refused or read; never a panic, nothing written on failure.
+func FuzzArchive(f *testing.F) {
+	var zbuf bytes.Buffer
+	zw := zip.NewWriter(&zbuf)
+	w, _ := zw.Create("GAR2026Q2FEB19.csv")
+	w.Write([]byte("13,45,13,0.04,0.04,0,0,20110101,29991231\n"))
+	zw.Close()
+	f.Add(zbuf.Bytes())
+	var gbuf bytes.Buffer
+	gw := gzip.NewWriter(&gbuf)
+	gw.Write([]byte("13,45,13,0.04,0.04,0,0,20110101,29991231\n"))
+	gw.Close()
+	f.Add(gbuf.Bytes())
+	f.Add([]byte("PK\x03\x04garbage"))
+	f.Add([]byte("\x1f\x8bgarbage"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzImport(t, FormatSST, data)
 	})
 }
