@@ -3,12 +3,15 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/taxagg/taxagg/internal/money"
 	"github.com/taxagg/taxagg/internal/nexus"
+	"github.com/taxagg/taxagg/internal/pack"
 	"github.com/taxagg/taxagg/internal/pipeline"
 	"github.com/taxagg/taxagg/internal/rules"
 	"github.com/taxagg/taxagg/internal/stream"
@@ -99,6 +102,13 @@ func nexusRun(ctx context.Context, f *Factory, opts *NexusOptions) error {
 	tracker := nexus.New(nexus.Options{Currency: cur, TempDir: opts.TempDir})
 	defer tracker.Close() // scratch files go on every way out
 	err = runTx(ctx, f, &opts.txOptions, "nexus", nexusSink{tracker}, func(prog *rules.Program) error {
+		if !anyNexus(prog) {
+			// Rule files imported from rate tables carry no thresholds:
+			// say so rather than print an empty report.
+			fmt.Fprintf(f.IO.ErrOut, "taxagg nexus: warning: no jurisdiction in %s has a nexus threshold; "+
+				"layer the rules on the embedded pack for its thresholds (--rules %s --rules FILE)\n",
+				strings.Join(prog.Files, ", "), pack.Name)
+		}
 		rows, err := tracker.Rows(ctx)
 		if err != nil {
 			return err
@@ -199,4 +209,13 @@ func nexusBool(b bool) string {
 		return "true"
 	}
 	return "false"
+}
+
+func anyNexus(prog *rules.Program) bool {
+	for _, j := range prog.Jurisdictions {
+		if j.Nexus != nil {
+			return true
+		}
+	}
+	return false
 }
