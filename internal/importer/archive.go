@@ -24,9 +24,9 @@ const (
 // expandFiles opens archives: a gzip stream (by its magic bytes) is read
 // through gzip, its name losing ".gz"; a zip archive (by its magic bytes)
 // is replaced by the data files inside it, in name order, each named
-// "archive.zip:member.csv". Directories and files that cannot hold rate
-// data (names starting with "." or "__MACOSX/") are skipped; an archive
-// with no data file is an error.
+// "archive.zip:member.csv". Directories, hidden files ("." or "__MACOSX/")
+// and documents (.pdf, .xlsx, .html, ...) are skipped; an archive with no
+// data file is an error.
 func expandFiles(files []File) ([]File, error) {
 	var out []File
 	for _, f := range files {
@@ -69,7 +69,8 @@ func zipMembers(name string, r io.Reader) ([]File, error) {
 	var members []*zip.File
 	for _, zf := range zr.File {
 		base := path.Base(zf.Name)
-		if zf.FileInfo().IsDir() || strings.HasPrefix(base, ".") || strings.HasPrefix(zf.Name, "__MACOSX/") {
+		if zf.FileInfo().IsDir() || strings.HasPrefix(base, ".") || strings.HasPrefix(zf.Name, "__MACOSX/") ||
+			notData[strings.ToLower(path.Ext(base))] {
 			continue
 		}
 		members = append(members, zf)
@@ -110,6 +111,13 @@ func zipMembers(name string, r io.Reader) ([]File, error) {
 		out = append(out, inner)
 	}
 	return out, nil
+}
+
+// notData are the extensions of files archives carry beside the data
+// (read-me files, layouts): skipped.
+var notData = map[string]bool{
+	".pdf": true, ".doc": true, ".docx": true, ".xls": true, ".xlsx": true, ".htm": true, ".html": true,
+	".md": true, ".rtf": true, ".xml": true, ".png": true, ".jpg": true,
 }
 
 // limitedReader fails (rather than truncating silently) past n bytes.

@@ -64,6 +64,13 @@ func importCDTFA(files []File, opt Options, q *quirks) (*document, error) {
 	}
 	from := dateOf(opt.Effective)
 	switch {
+	case opt.effectiveFromName && !fileDate.IsZero():
+		// The list's own date wins over its file name's.
+		if !fileDate.Equal(from) {
+			doc.notes = append(doc.notes, "The file name says "+from.Format(dateLayout)+"; the list's own date "+
+				fileDate.Format(dateLayout)+" is used.")
+		}
+		from = fileDate
 	case !opt.Effective.IsZero():
 		if !fileDate.IsZero() && !fileDate.Equal(from) {
 			doc.notes = append(doc.notes, "The file names "+fileDate.Format(dateLayout)+" as its date; --effective overrides it.")

@@ -1,12 +1,13 @@
 // Package importer turns official sales-tax rate files into a taxagg rule
 // file (docs/rules.md).
 //
-// Three formats are read:
+// Four formats are read:
 //
 //   - FormatSST: Streamlined Sales Tax rate files (and boundary files, told
 //     apart by their content);
 //   - FormatAvalaraZip: Avalara's ZIP5 rate tables;
-//   - FormatCDTFA: California's CDTFA rate list.
+//   - FormatCDTFA: California's CDTFA rate list;
+//   - FormatWADOR: Washington DOR's location-code rate tables.
 //
 // Import reads every file completely, checks it, and only then writes one
 // YAML rule document to w; on any error nothing is written. Errors name the
