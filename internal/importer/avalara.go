@@ -222,13 +222,13 @@ func avalaraRow(file string, line int, hdr []string, col map[string]int, rec []s
 		}
 		nz := &avalaraZip{state: usps, zip: zip, region: cleanText(get("region")), local: local,
 			risk: clip(get("risk")), file: f.Name, line: line}
-		if z := zips[zip]; z != nil {
+		if z := zips[usps+zip]; z != nil {
 			if z.state == nz.state && z.region == nz.region && z.local.Equal(nz.local) && z.risk == nz.risk {
 				return nil, q.note(f.Name, line, "duplicate of ZIP %s at %s:%d dropped", zip, z.file, z.line)
 			}
 			return nil, errAt(f.Name, line, "ZIP %s already given, with other rates, at %s:%d", zip, z.file, z.line)
 		}
-		zips[zip] = nz
+		zips[usps+zip] = nz // a ZIP on a state line is in both states' tables
 		return nz, nil
 	}
 }

@@ -130,8 +130,16 @@ func (im *sstImport) readFile(f File) error {
 	case len(rec) >= bndMinFields && isBoundaryType(rec[0]):
 		im.bndFiles++
 		for err == nil {
-			err = im.boundaryRecord(f.Name, line, rec)
-			if err == nil {
+			if err = im.boundaryRecord(f.Name, line, rec); err != nil {
+				if err = im.q.corrupt(err); err != nil {
+					return err
+				}
+			}
+			rec, line, err = src.next()
+			for isRowError(err) {
+				if err = im.q.corrupt(err); err != nil {
+					return err
+				}
 				rec, line, err = src.next()
 			}
 		}
@@ -139,7 +147,7 @@ func (im *sstImport) readFile(f File) error {
 			return err
 		}
 		im.sources = append(im.sources, fmt.Sprintf("%s: SST boundary file, %d records", safeName(f.Name), src.records))
-	case len(rec) == 9:
+	case len(trimEmpty(rec)) == 9:
 		im.rateFiles++
 		if looksLikeHeader(rec) {
 			return errAt(f.Name, line, "not an SST rate file: %q looks like a header line, but SST rate files have none "+
@@ -199,6 +207,7 @@ func looksLikeHeader(rec []string) bool {
 }
 
 func (im *sstImport) rateRecord(file string, line int, rec []string) error {
+	rec = trimEmpty(rec) // a trailing comma (empty 10th column) is harmless
 	if len(rec) != 9 {
 		if len(rec) >= bndMinFields && isBoundaryType(rec[0]) {
 			return errAt(file, line, "boundary record in a rate file (give boundary files as files of their own)")
@@ -728,4 +737,12 @@ func isAlnum(s string, min, max int) bool {
 		}
 	}
 	return true
+}
+
+// trimEmpty drops empty fields at the end of a record.
+func trimEmpty(rec []string) []string {
+	for len(rec) > 0 && rec[len(rec)-1] == "" {
+		rec = rec[:len(rec)-1]
+	}
+	return rec
 }
