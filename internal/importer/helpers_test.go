@@ -192,9 +192,6 @@ func (tx *ruleTax) rateAt(day string) string {
 	return found
 }
 
-// fixedNow is the import time of every test, so outputs are reproducible.
-var fixedNow = time.Date(2026, 2, 20, 12, 0, 0, 0, time.UTC)
-
 func day(s string) time.Time {
 	t, err := time.Parse(dateLayout, s)
 	if err != nil {

@@ -304,24 +304,6 @@ func (d *document) sortJurisdictions() {
 	})
 }
 
-// checkOverlaps sorts the tax's rates by start and reports the first two
-// entries that overlap, naming both lines.
-func checkOverlaps(code string, rates []rateEntry) error {
-	sort.SliceStable(rates, func(i, j int) bool { return rates[i].from.Before(rates[j].from) })
-	for i := 1; i < len(rates); i++ {
-		p, c := rates[i-1], rates[i]
-		if p.to.IsZero() || p.to.After(c.from) {
-			at := fmt.Sprintf("line %d", p.line)
-			if p.file != c.file {
-				at = fmt.Sprintf("%s:%d", p.file, p.line)
-			}
-			return errAt(c.file, c.line, "%s: the rate in force %s overlaps the one on %s (%s)",
-				code, describeSpan(c), at, describeSpan(p))
-		}
-	}
-	return nil
-}
-
 func describeSpan(r rateEntry) string {
 	if r.to.IsZero() {
 		return "from " + r.from.Format(dateLayout) + ", open-ended"

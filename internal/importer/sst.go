@@ -48,8 +48,6 @@ type sstJur struct {
 	seq   int // order of first appearance, for messages
 }
 
-func (j *sstJur) key() string { return j.state.fips + "|" + j.typ + "|" + j.code }
-
 // ruleCode is the jurisdiction's code in the rule file (see doc.go).
 func (j *sstJur) ruleCode() string {
 	base := "US-" + j.state.usps

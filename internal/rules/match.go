@@ -265,23 +265,3 @@ func buildIndex(js []*Jurisdiction) matchIndex {
 	}
 	return ix
 }
-
-// candidates calls fn with every jurisdiction the address could match. A
-// jurisdiction is filed in one bucket per value, and the buckets an address
-// hits are disjoint for a given jurisdiction, so none is offered twice.
-func (ix *matchIndex) candidates(a *address, fn func(int)) {
-	for _, i := range ix.anywhere {
-		fn(i)
-	}
-	for _, i := range ix.byCountry[a.fields[fieldCountry]] {
-		fn(i)
-	}
-	for _, i := range ix.byState[[2]string{a.fields[fieldCountry], a.fields[fieldState]}] {
-		fn(i)
-	}
-	if z := a.fields[fieldPostalCode]; z != "" {
-		for _, i := range ix.byPostal[z] {
-			fn(i)
-		}
-	}
-}
