@@ -116,11 +116,8 @@ func Import(w io.Writer, format Format, files []File, opt Options) error {
 	effectiveFrom := ""
 	if opt.Effective.IsZero() {
 		for _, f := range files {
-			if t, ok := dateFromName(format, f.Name); ok {
-				if !opt.Effective.IsZero() && !t.Equal(opt.Effective) {
-					return fmt.Errorf("import %s: the file names carry different dates (%s and %s): give --effective",
-						format, opt.Effective.Format(dateLayout), t.Format(dateLayout))
-				}
+			// Several files (two quarters, say): the latest date.
+			if t, ok := dateFromName(format, f.Name); ok && t.After(opt.Effective) {
 				opt.Effective = t
 				opt.effectiveFromName = true
 				effectiveFrom = f.Name

@@ -30,6 +30,9 @@ func FuzzRulesCompile(f *testing.F) {
 		"version: 1\njurisdictions:\n  - {code: X, name: X, level: state, match: {postal_code: [\"911*\", \"91101-91107\"]}, taxes: [{id: a, rates: [{from: 2020-01-01, rate: \"abc%\"}]}]}\nexemptions:\n  - {customer: c, jurisdictions: [\"X*\"], from: 2025-01-01, to: 2024-01-01}\n",
 		"\t- :\n",
 		"version: 1\njurisdictions:\n  - code: X\n    code: Y\n",
+		// Layering, exclusions, parents, inherited taxability.
+		basePack + strings.TrimPrefix(gaImport, "version: 1\njurisdictions:\n"),
+		"version: 1\njurisdictions:\n  - {code: A, name: A, level: state, parent: B, match: {state: X, not: [{city: a}, {postal_code: \"9*\"}]}}\n  - {code: B, name: B, level: state, parent: A, extend: true}\n  - {code: A, extend: true, name: A, level: city, taxes: [{id: t, rates: [{from: 2020-01-01, rate: \"1%\"}], taxability_from: t}]}\n",
 	} {
 		f.Add([]byte(s))
 	}
