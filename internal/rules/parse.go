@@ -404,12 +404,13 @@ func (p *parser) jurisdiction(n *yaml.Node) *docJurisdiction {
 }
 
 func (p *parser) match(n *yaml.Node) []matchKey {
-	return p.matchKeys(n, "match", true)
+	return p.matchKeys(n, "match", true, "")
 }
 
 // matchKeys reads a match mapping; top allows a "not" key: one mapping of
-// keys, or a list of them, each an exclusion (the address must fit none).
-func (p *parser) matchKeys(n *yaml.Node, what string, top bool) []matchKey {
+// keys, or a list of them, each an exclusion (the address must fit none),
+// read in the outer match's country.
+func (p *parser) matchKeys(n *yaml.Node, what string, top bool, outerCountry string) []matchKey {
 	known := map[string]bool{
 		"country": false, "state": false, "county": false, "city": false, "postal_code": false,
 	}
@@ -421,7 +422,7 @@ func (p *parser) matchKeys(n *yaml.Node, what string, top bool) []matchKey {
 		return nil
 	}
 	var keys []matchKey
-	country := "" // the rule's one country, for normalizeMatchValue
+	country := outerCountry // the rule's one country, for normalizeMatchValue
 	for _, field := range matchFields {
 		c := f[field.name]
 		if c == nil {
@@ -462,7 +463,7 @@ func (p *parser) matchKeys(n *yaml.Node, what string, top bool) []matchKey {
 			}
 		}
 		for _, sn := range sets {
-			if set := p.matchKeys(sn, "match.not", false); len(set) > 0 {
+			if set := p.matchKeys(sn, "match.not", false, country); len(set) > 0 {
 				nk.not = append(nk.not, set)
 			}
 		}
