@@ -59,6 +59,7 @@ func explainRun(ctx context.Context, f *Factory, opts *ExplainOptions) error {
 	if err != nil {
 		return err
 	}
+	printRuleWarnings(f, prog)
 	format, err := stream.ParseFormat(opts.InputFormat)
 	if err != nil {
 		return &UsageError{Err: err}

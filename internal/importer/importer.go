@@ -143,7 +143,7 @@ func Import(w io.Writer, format Format, files []File, opt Options) error {
 	doc.format = format
 	doc.opt = opt
 	doc.effectiveFrom = effectiveFrom
-	doc.quirks = q.list
+	doc.quirks = q.sorted()
 	var buf bytes.Buffer
 	if err := doc.write(&buf); err != nil {
 		return fmt.Errorf("import %s: %w", format, err)
@@ -158,7 +158,35 @@ func Import(w io.Writer, format Format, files []File, opt Options) error {
 type quirks struct {
 	strict bool
 	notice func(string)
-	list   []string
+	list   []quirk
+}
+
+type quirk struct {
+	file string
+	line int
+	msg  string
+}
+
+// sorted lists the quirks by file (in the order first met) and line.
+func (q *quirks) sorted() []string {
+	order := map[string]int{}
+	for _, x := range q.list {
+		if _, ok := order[x.file]; !ok {
+			order[x.file] = len(order)
+		}
+	}
+	l := append([]quirk(nil), q.list...)
+	sort.SliceStable(l, func(i, j int) bool {
+		if l[i].file != l[j].file {
+			return order[l[i].file] < order[l[j].file]
+		}
+		return l[i].line < l[j].line
+	})
+	out := make([]string, len(l))
+	for i, x := range l {
+		out[i] = x.msg
+	}
+	return out
 }
 
 // note records a quirk at file:line, or returns it as an error when strict.
@@ -168,7 +196,7 @@ func (q *quirks) note(file string, line int, format string, args ...any) error {
 		return fmt.Errorf("%w (--strict)", e)
 	}
 	msg := e.Error()
-	q.list = append(q.list, msg)
+	q.list = append(q.list, quirk{file, line, msg})
 	if q.notice != nil {
 		q.notice(msg)
 	}
