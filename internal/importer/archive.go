@@ -16,8 +16,8 @@ import (
 // Limits on what an archive may expand to: official rate files are a few
 // megabytes; these keep a hostile archive from filling memory.
 const (
-	maxArchiveBytes = 256 << 20 // a .zip read into memory
-	maxEntryBytes   = 512 << 20 // one expanded member (zip entry or .gz)
+	maxArchiveBytes = 512 << 20 // a .zip, read into memory (zip needs random access)
+	maxEntryBytes   = 4 << 30   // one expanded member (zip entry or .gz), streamed
 	maxEntries      = 200       // data files in one .zip
 )
 
@@ -40,7 +40,7 @@ func expandFiles(files []File) ([]File, error) {
 			}
 			zr.Multistream(true)
 			name := strings.TrimSuffix(strings.TrimSuffix(f.Name, ".gz"), ".GZ")
-			out = append(out, File{Name: name, R: &limitedReader{r: zr, n: maxEntryBytes, name: f.Name}})
+			out = append(out, File{Name: name, R: &limitedReader{r: zr, n: maxEntryBytes}})
 		case bytes.Equal(magic, []byte("PK\x03\x04")) || bytes.Equal(magic, []byte("PK\x05\x06")):
 			inner, err := zipMembers(f.Name, br)
 			if err != nil {
@@ -85,22 +85,8 @@ func zipMembers(name string, r io.Reader) ([]File, error) {
 	var out []File
 	for _, zf := range members {
 		member := name + ":" + zf.Name
-		rc, err := zf.Open()
-		if err != nil {
-			return nil, &Error{File: member, Err: fmt.Errorf("cannot read from the zip archive: %v", err)}
-		}
-		// Read each member now: a damaged member fails here, with its
-		// name, before any output is written.
-		b, err := io.ReadAll(io.LimitReader(rc, maxEntryBytes+1))
-		rc.Close()
-		if err != nil {
-			return nil, &Error{File: member, Err: fmt.Errorf("cannot read from the zip archive: %v", err)}
-		}
-		if len(b) > maxEntryBytes {
-			return nil, &Error{File: member, Err: fmt.Errorf("expands to more than %d MiB", maxEntryBytes>>20)}
-		}
-		inner := File{Name: member, R: bytes.NewReader(b)}
-		if strings.HasSuffix(strings.ToLower(zf.Name), ".gz") || strings.HasSuffix(strings.ToLower(zf.Name), ".zip") {
+		inner := File{Name: member, R: &zipMember{zf: zf, name: member}}
+		if low := strings.ToLower(zf.Name); strings.HasSuffix(low, ".gz") || strings.HasSuffix(low, ".zip") {
 			nested, err := expandFiles([]File{inner})
 			if err != nil {
 				return nil, err
@@ -113,6 +99,33 @@ func zipMembers(name string, r io.Reader) ([]File, error) {
 	return out, nil
 }
 
+// zipMember streams one member of a zip archive, opened on first read;
+// a damaged member fails with its name (Import writes nothing then).
+type zipMember struct {
+	zf   *zip.File
+	name string
+	r    io.Reader
+	rc   io.ReadCloser
+}
+
+func (m *zipMember) Read(p []byte) (int, error) {
+	if m.r == nil {
+		rc, err := m.zf.Open()
+		if err != nil {
+			return 0, fmt.Errorf("cannot read from the zip archive: %v", err)
+		}
+		m.rc = rc
+		m.r = &limitedReader{r: rc, n: maxEntryBytes}
+	}
+	n, err := m.r.Read(p)
+	if err == io.EOF {
+		m.rc.Close()
+	} else if err != nil {
+		err = fmt.Errorf("cannot read from the zip archive: %v", err)
+	}
+	return n, err
+}
+
 // notData are the extensions of files archives carry beside the data
 // (read-me files, layouts): skipped.
 var notData = map[string]bool{
@@ -122,22 +135,18 @@ var notData = map[string]bool{
 
 // limitedReader fails (rather than truncating silently) past n bytes.
 type limitedReader struct {
-	r    io.Reader
-	n    int64
-	name string
+	r io.Reader
+	n int64
 }
 
 func (l *limitedReader) Read(p []byte) (int, error) {
 	if l.n <= 0 {
-		return 0, fmt.Errorf("%s: expands to more than %d MiB", l.name, maxEntryBytes>>20)
+		return 0, fmt.Errorf("expands to more than %d MiB", maxEntryBytes>>20)
 	}
 	if int64(len(p)) > l.n {
 		p = p[:l.n]
 	}
 	n, err := l.r.Read(p)
 	l.n -= int64(n)
-	if err != nil && err != io.EOF {
-		err = fmt.Errorf("%s: %v", l.name, err)
-	}
 	return n, err
 }

@@ -219,6 +219,18 @@ func TestArchives(t *testing.T) {
 	if err := importErr(t, FormatSST, Options{}, File{Name: "bad.zip", R: bytes.NewReader(z[:len(z)/2])}); !strings.HasPrefix(err.Error(), "bad.zip: not a valid zip archive") {
 		t.Errorf("damaged zip: %v", err)
 	}
+	// A member whose bytes do not match its checksum: an error naming it.
+	var sb bytes.Buffer
+	sw := zip.NewWriter(&sb)
+	w, _ := sw.CreateHeader(&zip.FileHeader{Name: "GAR.csv", Method: zip.Store})
+	w.Write([]byte("13,45,13,0.04,0.04,0,0,20110101,29991231\n"))
+	sw.Close()
+	stored := sb.Bytes()
+	i := bytes.Index(stored, []byte("0.04,0.04"))
+	stored[i] = '9'
+	if err := importErr(t, FormatSST, Options{}, File{Name: "crc.zip", R: bytes.NewReader(stored)}); !strings.HasPrefix(err.Error(), "crc.zip:GAR.csv: cannot read from the zip archive: zip: checksum error") {
+		t.Errorf("damaged member: %v", err)
+	}
 }
 
 func TestDateFromName(t *testing.T) {

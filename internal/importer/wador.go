@@ -65,6 +65,10 @@ type waZip struct {
 	from, last time.Time // last inclusive; zero: open
 }
 
+// waMaxBytes caps a WA DOR file, read whole (DOR's tables are well under
+// a megabyte; its ZIP+4 file a few dozen).
+const waMaxBytes = 512 << 20
+
 type waImport struct {
 	q       *quirks
 	opt     Options
@@ -88,12 +92,12 @@ func importWADOR(files []File, opt Options, q *quirks) (*document, error) {
 }
 
 func (im *waImport) readFile(f File) error {
-	data, err := io.ReadAll(io.LimitReader(newReader(f.R), maxEntryBytes+1))
+	data, err := io.ReadAll(io.LimitReader(newReader(f.R), waMaxBytes+1))
 	if err != nil {
 		return &Error{File: f.Name, Err: err}
 	}
-	if len(data) > maxEntryBytes {
-		return &Error{File: f.Name, Err: fmt.Errorf("larger than %d MiB", maxEntryBytes>>20)}
+	if len(data) > waMaxBytes {
+		return &Error{File: f.Name, Err: fmt.Errorf("larger than %d MiB", waMaxBytes>>20)}
 	}
 	trim := bytes.TrimSpace(data)
 	if len(trim) == 0 {
