@@ -1,0 +1,521 @@
+package deliver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/taxagg/taxagg/internal/ratelimit"
+)
+
+// Target is an endpoint with its signing keys resolved.
+type Target struct {
+	Endpoint
+	Keys Keys
+}
+
+// Options set up a delivery run. Store and Targets are required.
+type Options struct {
+	Store   *Store
+	Targets []Target
+	// Client sends the requests (default: NewClient()). Its redirect policy
+	// should not follow redirects; NewClient's does not.
+	Client *http.Client
+	// Clock is the source of time (default ratelimit.System()).
+	Clock ratelimit.Clock
+	// Rand returns uniform numbers in [0, 1) for the jitter (default
+	// math/rand/v2).
+	Rand func() float64
+	// Schedule is the waits between attempts (nil: no retries; see
+	// DefaultSchedule).
+	Schedule []time.Duration
+	// Timeout bounds one request and its answer, for endpoints that do not
+	// set their own (default 15s).
+	Timeout time.Duration
+	// MaxRetryAfter caps how long a Retry-After may put a delivery off
+	// (default: the schedule's longest wait, at least a minute).
+	MaxRetryAfter time.Duration
+	// Serve keeps the run going, delivering as retries fall due, until ctx
+	// ends. Without it the run stops when nothing is due now.
+	Serve bool
+	// Drain keeps the run going like Serve, but stops once nothing is
+	// pending (every delivery delivered or dead).
+	Drain bool
+	// Poll is how often a serving run looks for deliveries it did not
+	// record itself (default 5s).
+	Poll time.Duration
+	// Log receives the run's log (default: discarded).
+	Log *slog.Logger
+	// Metrics, when set, counts attempts and latencies.
+	Metrics *Metrics
+	// UserAgent is sent with every request.
+	UserAgent string
+	// AfterSend, when set, is called after a request's answer is read and
+	// before its outcome is recorded (tests: the crash window).
+	AfterSend func(Job)
+	// OnIdle, when set, is called by a serving run each time it has
+	// nothing in flight and is about to wait (metrics files).
+	OnIdle func()
+}
+
+// NewClient returns the HTTP client deliveries use by default: redirects
+// are not followed (a 3xx is the answer), and idle connections are kept for
+// reuse.
+func NewClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 16
+	tr.Proxy = nil
+	return &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// Summary counts what a run did.
+type Summary struct {
+	Attempts  int
+	Delivered int
+	Retries   int // failed attempts that will be retried
+	Dead      int // deliveries that went to the dead-letter queue
+	Disabled  []string
+}
+
+// Outcome labels of an attempt, as metrics and logs name them.
+const (
+	OutcomeDelivered   = "delivered"
+	OutcomeTimeout     = "timeout"
+	OutcomeNetwork     = "network_error"
+	OutcomeThrottled   = "throttled"
+	OutcomeServerError = "server_error"
+	OutcomeGone        = "gone"
+	OutcomeRedirect    = "redirect"
+	OutcomeClientError = "client_error"
+)
+
+type endpointRT struct {
+	t        Target
+	lim      *ratelimit.Limiter
+	jobs     chan Job
+	disabled atomic.Bool
+}
+
+type result struct {
+	key      DeliveryKey
+	outcome  string
+	state    string
+	canceled bool
+	err      error
+}
+
+type engine struct {
+	opts  Options
+	clock ratelimit.Clock
+	log   *slog.Logger
+	eps   map[string]*endpointRT
+	ids   []string
+	sum   Summary
+	sumMu sync.Mutex
+}
+
+// Run delivers the outbox's due deliveries to the targets: each attempt is
+// counted in the store before it is sent and its outcome recorded after, so
+// a run stopped at any point (or killed) and started again sends what was
+// not recorded as delivered, with the same webhook ids. It returns when
+// nothing is due (or, with Serve, when ctx ends; with Drain, when nothing
+// is pending). A ctx ended is not an error: in-flight attempts are left to
+// be sent again.
+func Run(ctx context.Context, opts Options) (Summary, error) {
+	e := &engine{opts: opts, clock: opts.Clock, log: opts.Log, eps: map[string]*endpointRT{}}
+	if e.clock == nil {
+		e.clock = ratelimit.System()
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.opts.Client == nil {
+		e.opts.Client = NewClient()
+	}
+	if e.opts.Rand == nil {
+		e.opts.Rand = rand.Float64
+	}
+	if e.opts.Timeout <= 0 {
+		e.opts.Timeout = 15 * time.Second
+	}
+	if e.opts.Poll <= 0 {
+		e.opts.Poll = 5 * time.Second
+	}
+	if e.opts.MaxRetryAfter <= 0 {
+		e.opts.MaxRetryAfter = time.Minute
+		for _, d := range e.opts.Schedule {
+			e.opts.MaxRetryAfter = max(e.opts.MaxRetryAfter, d)
+		}
+	}
+	disabled, err := opts.Store.Disabled(ctx)
+	if err != nil {
+		return Summary{}, err
+	}
+	for _, t := range opts.Targets {
+		rt := &endpointRT{t: t, jobs: make(chan Job, max(1, t.Concurrency))}
+		if t.Rate > 0 {
+			rt.lim, err = ratelimit.New(ratelimit.Config{Rate: t.Rate, Burst: max(1, t.Burst), Clock: e.clock})
+			if err != nil {
+				return Summary{}, fmt.Errorf("endpoint %s: %w", t.ID, err)
+			}
+		}
+		if _, off := disabled[t.ID]; off {
+			rt.disabled.Store(true)
+			e.log.Warn("endpoint disabled; its deliveries wait in the dead-letter queue", "endpoint", t.ID, "reason", disabled[t.ID])
+		}
+		e.eps[t.ID] = rt
+		e.ids = append(e.ids, t.ID)
+	}
+	return e.run(ctx)
+}
+
+func (e *engine) run(ctx context.Context) (Summary, error) {
+	results := make(chan result)
+	wctx, stopWorkers := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, id := range e.ids {
+		rt := e.eps[id]
+		for range max(1, rt.t.Concurrency) {
+			wg.Go(func() {
+				for j := range rt.jobs {
+					results <- e.attempt(wctx, rt, j)
+				}
+			})
+		}
+	}
+	inflight := map[DeliveryKey]bool{}
+	var runErr error
+	// stop closes the queues and collects what is in flight. The workers
+	// exit once their queue is closed and drained.
+	stop := func() {
+		stopWorkers()
+		for _, id := range e.ids {
+			close(e.eps[id].jobs)
+		}
+		go func() { wg.Wait(); close(results) }()
+		for r := range results {
+			delete(inflight, r.key)
+			if r.err != nil && runErr == nil && ctx.Err() == nil {
+				runErr = r.err
+			}
+		}
+	}
+	for {
+		if ctx.Err() != nil {
+			break
+		}
+		now := e.clock.Now()
+		active := e.activeIDs()
+		jobs, err := e.opts.Store.Due(ctx, now, active, 256)
+		if err != nil {
+			runErr = err
+			break
+		}
+		for _, j := range jobs {
+			if inflight[j.Key()] {
+				continue
+			}
+			rt := e.eps[j.Endpoint]
+			select {
+			case rt.jobs <- j:
+				inflight[j.Key()] = true
+			default: // the endpoint's workers are busy: later
+			}
+		}
+		var wait time.Duration
+		if len(inflight) == 0 {
+			next, ok, err := e.opts.Store.NextDue(ctx, e.activeIDs())
+			if err != nil {
+				runErr = err
+				break
+			}
+			if ok && !next.After(now) {
+				continue
+			}
+			if !e.opts.Serve && (!e.opts.Drain || !ok) {
+				break
+			}
+			if e.opts.OnIdle != nil {
+				e.opts.OnIdle()
+			}
+			wait = e.opts.Poll
+			if e.opts.Drain {
+				wait = next.Sub(now)
+			} else if ok && next.Sub(now) < wait {
+				wait = next.Sub(now)
+			}
+		} else {
+			wait = e.opts.Poll
+			if next, ok, err := e.opts.Store.NextDue(ctx, e.activeIDs()); err == nil && ok && next.After(now) && next.Sub(now) < wait {
+				wait = next.Sub(now)
+			}
+		}
+		t := e.clock.NewTimer(wait)
+		select {
+		case r := <-results:
+			t.Stop()
+			delete(inflight, r.key)
+			if r.err != nil {
+				runErr = r.err
+			}
+		case <-t.C():
+		case <-ctx.Done():
+			t.Stop()
+		}
+		if runErr != nil {
+			break
+		}
+	}
+	stop()
+	return e.sum, runErr
+}
+
+func (e *engine) activeIDs() []string {
+	ids := make([]string, 0, len(e.ids))
+	for _, id := range e.ids {
+		if !e.eps[id].disabled.Load() {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+func (e *engine) count(f func(*Summary)) {
+	e.sumMu.Lock()
+	f(&e.sum)
+	e.sumMu.Unlock()
+}
+
+// attempt makes one attempt of a delivery and records its outcome.
+func (e *engine) attempt(ctx context.Context, rt *endpointRT, j Job) result {
+	res := result{key: j.Key()}
+	if rt.lim != nil {
+		if err := rt.lim.Wait(ctx); err != nil {
+			res.canceled = true
+			return res
+		}
+	}
+	if ctx.Err() != nil {
+		res.canceled = true
+		return res
+	}
+	st := e.opts.Store
+	start := e.clock.Now()
+	// Counted before it is sent: the count is not lost if the process dies.
+	if err := st.StartAttempt(ctx, res.key, start); err != nil {
+		res.err = err
+		return res
+	}
+	e.count(func(s *Summary) { s.Attempts++ })
+	n := j.Attempts + 1
+	status, retryAfter, errText, outcome := e.send(ctx, rt, j, start)
+	if ctx.Err() != nil {
+		// Stopped mid-flight: nothing is recorded, the delivery stays due
+		// and is sent again, with the same id, by the next run.
+		res.canceled = true
+		return res
+	}
+	if e.opts.AfterSend != nil {
+		e.opts.AfterSend(j)
+	}
+	now := e.clock.Now()
+	res.outcome = outcome
+	log := e.log.With("endpoint", rt.t.ID, "webhook_id", j.MsgID, "transaction_id", j.TxnID, "version", j.Version, "attempt", n)
+	if status != 0 {
+		log = log.With("status", status)
+	}
+	if m := e.opts.Metrics; m != nil {
+		m.observeAttempt(rt.t.ID, outcome, now.Sub(start))
+	}
+	var o Outcome
+	switch outcome {
+	case OutcomeDelivered:
+		o = Outcome{State: "delivered", Status: status}
+		if m := e.opts.Metrics; m != nil {
+			m.observeDelivered(rt.t.ID, now.Sub(j.CreatedAt))
+		}
+		if rt.lim != nil {
+			rt.lim.Success()
+		}
+		e.count(func(s *Summary) { s.Delivered++ })
+		log.Debug("delivered")
+	case OutcomeGone:
+		o = Outcome{State: "dead", Status: status, Error: errText}
+		if err := st.Finish(ctx, res.key, o, now); err != nil {
+			res.err = err
+			return res
+		}
+		reason := fmt.Sprintf("410 Gone from %s at %s", rt.t.ID, now.UTC().Format(time.RFC3339))
+		moved, err := st.Disable(ctx, rt.t.ID, reason, now)
+		if err != nil {
+			res.err = err
+			return res
+		}
+		if !rt.disabled.Swap(true) {
+			e.count(func(s *Summary) { s.Disabled = append(s.Disabled, rt.t.ID) })
+		}
+		e.count(func(s *Summary) { s.Dead += 1 + moved })
+		log.Warn("endpoint answered 410 Gone: disabled; its deliveries are in the dead-letter queue (replay them once it is fixed)", "moved_to_dlq", moved+1)
+		res.state = "dead"
+		return res
+	case OutcomeRedirect, OutcomeClientError:
+		o = Outcome{State: "dead", Status: status, Error: errText}
+		e.count(func(s *Summary) { s.Dead++ })
+		log.Warn("not retried: dead-lettered", "error", errText)
+	default: // retryable
+		if outcome == OutcomeThrottled && rt.lim != nil {
+			rt.lim.Throttled(0)
+		}
+		if n > len(e.opts.Schedule) || rt.disabled.Load() {
+			o = Outcome{State: "dead", Status: status, Error: fmt.Sprintf("gave up after %d attempts: %s", n, errText)}
+			e.count(func(s *Summary) { s.Dead++ })
+			log.Warn("retries exhausted: dead-lettered", "error", errText)
+			break
+		}
+		wait := Jitter(e.opts.Schedule[n-1], e.opts.Rand())
+		if retryAfter > 0 {
+			retryAfter = min(retryAfter, e.opts.MaxRetryAfter)
+			wait = max(wait, retryAfter)
+			if err := st.PushBack(ctx, rt.t.ID, now.Add(retryAfter)); err != nil {
+				res.err = err
+				return res
+			}
+		}
+		o = Outcome{State: "pending", Next: now.Add(wait), Status: status, Error: errText}
+		e.count(func(s *Summary) { s.Retries++ })
+		log.Info("failed; will retry", "error", errText, "retry_in", wait.Round(time.Millisecond).String())
+	}
+	if err := st.Finish(ctx, res.key, o, now); err != nil {
+		res.err = err
+		return res
+	}
+	res.state = o.State
+	return res
+}
+
+// maxAnswer is how much of an answer's body is read (and then dropped).
+const maxAnswer = 64 << 10
+
+// send makes the request. It returns the status (0 when there was no
+// answer), the Retry-After asked for (0 when none), why it failed ("" when
+// it did not) and the outcome label.
+func (e *engine) send(ctx context.Context, rt *endpointRT, j Job, now time.Time) (int, time.Duration, string, string) {
+	timeout := rt.t.Timeout
+	if timeout <= 0 {
+		timeout = e.opts.Timeout
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, rt.t.URL, bytes.NewReader(j.Body))
+	if err != nil {
+		return 0, 0, "bad request: " + err.Error(), OutcomeClientError
+	}
+	h := req.Header
+	h.Set("Content-Type", "application/json")
+	if e.opts.UserAgent != "" {
+		h.Set("User-Agent", e.opts.UserAgent)
+	}
+	h.Set(HeaderID, j.MsgID)
+	h.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+	h.Set(HeaderSignature, rt.t.Keys.Sign(j.MsgID, now, j.Body))
+	resp, err := e.opts.Client.Do(req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return 0, 0, fmt.Sprintf("no answer within %s", timeout), OutcomeTimeout
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return 0, 0, fmt.Sprintf("timeout: %s", netCause(err)), OutcomeTimeout
+		}
+		return 0, 0, netCause(err), OutcomeNetwork
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	status := resp.StatusCode
+	switch {
+	case status >= 200 && status <= 299:
+		return status, 0, "", OutcomeDelivered
+	case status == http.StatusGone:
+		return status, 0, answerError(resp, snippet), OutcomeGone
+	case status >= 300 && status <= 399:
+		loc := resp.Header.Get("Location")
+		msg := fmt.Sprintf("%s: redirects are not followed; point the endpoint's url at the final address", resp.Status)
+		if loc != "" {
+			msg = fmt.Sprintf("%s to %s: redirects are not followed; point the endpoint's url at the final address", resp.Status, safeLocation(loc))
+		}
+		return status, 0, msg, OutcomeRedirect
+	case status == http.StatusTooManyRequests:
+		return status, e.retryAfter(resp), answerError(resp, snippet), OutcomeThrottled
+	case status == http.StatusRequestTimeout:
+		return status, e.retryAfter(resp), answerError(resp, snippet), OutcomeTimeout
+	case status >= 400 && status <= 499:
+		return status, 0, answerError(resp, snippet), OutcomeClientError
+	default: // 5xx, and statuses outside the defined classes
+		return status, e.retryAfter(resp), answerError(resp, snippet), OutcomeServerError
+	}
+}
+
+func (e *engine) retryAfter(resp *http.Response) time.Duration {
+	v := resp.Header.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	d, err := ratelimit.ParseRetryAfter(v, e.clock.Now())
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// answerError is a failed answer's status and the start of its body, on
+// one line.
+func answerError(resp *http.Response, body []byte) string {
+	s := resp.Status
+	if s == "" {
+		s = strconv.Itoa(resp.StatusCode)
+	}
+	text := strings.Join(strings.Fields(strings.ToValidUTF8(string(body), "?")), " ")
+	if len(text) > 200 {
+		text = text[:200] + "..."
+	}
+	if text != "" {
+		s += ": " + text
+	}
+	return s
+}
+
+// netCause is a request error without the method and URL that net/http
+// puts in front (a URL may carry a token in its query).
+func netCause(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return err.Error()
+}
+
+func safeLocation(loc string) string {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return strconv.Quote(loc)
+	}
+	u.User = nil
+	u.RawQuery = ""
+	u.Fragment = ""
+	return u.String()
+}

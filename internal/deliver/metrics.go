@@ -1,0 +1,218 @@
+package deliver
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Metrics counts a run's attempts and latencies, and writes them with the
+// outbox's gauges in the Prometheus text format. Safe for concurrent use.
+type Metrics struct {
+	mu       sync.Mutex
+	attempts map[[2]string]int64 // endpoint, outcome
+	request  map[string]*histogram
+	latency  map[string]*histogram
+}
+
+// NewMetrics returns empty metrics.
+func NewMetrics() *Metrics {
+	return &Metrics{attempts: map[[2]string]int64{}, request: map[string]*histogram{}, latency: map[string]*histogram{}}
+}
+
+var (
+	requestBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+	latencyBuckets = []float64{1, 5, 30, 60, 300, 1800, 3600, 7200, 21600, 86400, 259200}
+)
+
+type histogram struct {
+	bounds []float64
+	counts []int64 // per bound, not cumulative; one more for +Inf
+	sum    float64
+	n      int64
+}
+
+func newHistogram(bounds []float64) *histogram {
+	return &histogram{bounds: bounds, counts: make([]int64, len(bounds)+1)}
+}
+
+func (h *histogram) observe(v float64) {
+	i := sort.SearchFloat64s(h.bounds, v)
+	h.counts[i]++
+	h.sum += v
+	h.n++
+}
+
+func (m *Metrics) observeAttempt(endpoint, outcome string, d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.attempts[[2]string{endpoint, outcome}]++
+	h := m.request[endpoint]
+	if h == nil {
+		h = newHistogram(requestBuckets)
+		m.request[endpoint] = h
+	}
+	h.observe(d.Seconds())
+}
+
+func (m *Metrics) observeDelivered(endpoint string, d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h := m.latency[endpoint]
+	if h == nil {
+		h = newHistogram(latencyBuckets)
+		m.latency[endpoint] = h
+	}
+	h.observe(max(0, d.Seconds()))
+}
+
+// Attempts returns the attempts counted for an endpoint and outcome.
+func (m *Metrics) Attempts(endpoint, outcome string) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.attempts[[2]string{endpoint, outcome}]
+}
+
+// Write writes the metrics in the Prometheus text format, with the
+// outbox's gauges as st has them now, for the given endpoints.
+func (m *Metrics) Write(ctx context.Context, w io.Writer, st *Store, endpoints []string, now time.Time) error {
+	counts, err := st.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	disabled, err := st.Disabled(ctx)
+	if err != nil {
+		return err
+	}
+	ids := append([]string(nil), endpoints...)
+	for id := range counts {
+		if !contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	bw := bufio.NewWriter(w)
+	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
+
+	m.mu.Lock()
+	p("# HELP taxagg_deliver_attempts_total Delivery attempts, by endpoint and outcome.\n")
+	p("# TYPE taxagg_deliver_attempts_total counter\n")
+	keys := make([][2]string, 0, len(m.attempts))
+	for k := range m.attempts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i][0] != keys[j][0] {
+			return keys[i][0] < keys[j][0]
+		}
+		return keys[i][1] < keys[j][1]
+	})
+	for _, k := range keys {
+		p("taxagg_deliver_attempts_total{endpoint=%s,outcome=%s} %d\n", label(k[0]), label(k[1]), m.attempts[k])
+	}
+	writeHistograms(p, "taxagg_deliver_request_duration_seconds", "Time from sending a request to its answer (or its failure), by endpoint.", m.request)
+	writeHistograms(p, "taxagg_deliver_latency_seconds", "Time from recording an event to its delivery, by endpoint.", m.latency)
+	m.mu.Unlock()
+
+	p("# HELP taxagg_deliver_pending Deliveries waiting to be sent or retried, by endpoint.\n")
+	p("# TYPE taxagg_deliver_pending gauge\n")
+	var oldest time.Time
+	for _, id := range ids {
+		c := counts[id]
+		if c == nil {
+			c = &Counts{}
+		}
+		p("taxagg_deliver_pending{endpoint=%s} %d\n", label(id), c.Pending)
+		if !c.OldestPending.IsZero() && (oldest.IsZero() || c.OldestPending.Before(oldest)) {
+			oldest = c.OldestPending
+		}
+	}
+	p("# HELP taxagg_deliver_dead Deliveries in the dead-letter queue, by endpoint.\n")
+	p("# TYPE taxagg_deliver_dead gauge\n")
+	for _, id := range ids {
+		n := 0
+		if c := counts[id]; c != nil {
+			n = c.Dead
+		}
+		p("taxagg_deliver_dead{endpoint=%s} %d\n", label(id), n)
+	}
+	p("# HELP taxagg_deliver_delivered Deliveries delivered, by endpoint (all runs).\n")
+	p("# TYPE taxagg_deliver_delivered gauge\n")
+	for _, id := range ids {
+		n := 0
+		if c := counts[id]; c != nil {
+			n = c.Delivered
+		}
+		p("taxagg_deliver_delivered{endpoint=%s} %d\n", label(id), n)
+	}
+	p("# HELP taxagg_deliver_oldest_pending_age_seconds Age of the oldest pending delivery's event (0 when none is pending).\n")
+	p("# TYPE taxagg_deliver_oldest_pending_age_seconds gauge\n")
+	age := 0.0
+	if !oldest.IsZero() {
+		age = max(0, now.Sub(oldest).Seconds())
+	}
+	p("taxagg_deliver_oldest_pending_age_seconds %s\n", num(age))
+	p("# HELP taxagg_deliver_endpoint_disabled 1 for an endpoint disabled (410 Gone) until its dead letters are replayed.\n")
+	p("# TYPE taxagg_deliver_endpoint_disabled gauge\n")
+	for _, id := range ids {
+		v := 0
+		if _, off := disabled[id]; off {
+			v = 1
+		}
+		p("taxagg_deliver_endpoint_disabled{endpoint=%s} %d\n", label(id), v)
+	}
+	p("# HELP taxagg_deliver_endpoints_disabled Endpoints disabled.\n")
+	p("# TYPE taxagg_deliver_endpoints_disabled gauge\n")
+	p("taxagg_deliver_endpoints_disabled %d\n", len(disabled))
+	return bw.Flush()
+}
+
+func writeHistograms(p func(string, ...any), name, help string, hs map[string]*histogram) {
+	p("# HELP %s %s\n", name, help)
+	p("# TYPE %s histogram\n", name)
+	ids := make([]string, 0, len(hs))
+	for id := range hs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		h := hs[id]
+		var cum int64
+		for i, b := range h.bounds {
+			cum += h.counts[i]
+			p("%s_bucket{endpoint=%s,le=%q} %d\n", name, label(id), num(b), cum)
+		}
+		cum += h.counts[len(h.bounds)]
+		p("%s_bucket{endpoint=%s,le=\"+Inf\"} %d\n", name, label(id), cum)
+		p("%s_sum{endpoint=%s} %s\n", name, label(id), num(h.sum))
+		p("%s_count{endpoint=%s} %d\n", name, label(id), h.n)
+	}
+}
+
+func label(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return `"` + r.Replace(s) + `"`
+}
+
+func num(v float64) string {
+	if math.IsInf(v, 1) {
+		return "+Inf"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

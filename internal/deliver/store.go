@@ -1,0 +1,574 @@
+package deliver
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+)
+
+// SchemaVersion is the version of the outbox tables this package writes.
+// A state file with a newer one is refused rather than misread.
+const SchemaVersion = 1
+
+// The outbox's tables. They are prefixed deliver_ so that they can share a
+// state file with other tables.
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS deliver_meta (
+		key   TEXT PRIMARY KEY,
+		value TEXT NOT NULL)`,
+	// One row per distinct content of a transaction: re-reading the same
+	// record finds its (txn_id, hash) and adds nothing.
+	`CREATE TABLE IF NOT EXISTS deliver_events (
+		seq        INTEGER PRIMARY KEY,
+		txn_id     TEXT NOT NULL,
+		hash       TEXT NOT NULL,
+		version    INTEGER NOT NULL,
+		type       TEXT NOT NULL,
+		body       BLOB NOT NULL,
+		source     TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		UNIQUE (txn_id, hash),
+		UNIQUE (txn_id, version))`,
+	// One row per event and endpoint. state: pending, delivered or dead.
+	`CREATE TABLE IF NOT EXISTS deliver_deliveries (
+		event_seq   INTEGER NOT NULL REFERENCES deliver_events(seq),
+		endpoint    TEXT NOT NULL,
+		msg_id      TEXT NOT NULL UNIQUE,
+		state       TEXT NOT NULL,
+		attempts    INTEGER NOT NULL DEFAULT 0,
+		next_at     INTEGER NOT NULL,
+		last_status INTEGER NOT NULL DEFAULT 0,
+		last_error  TEXT NOT NULL DEFAULT '',
+		last_at     INTEGER NOT NULL DEFAULT 0,
+		done_at     INTEGER NOT NULL DEFAULT 0,
+		PRIMARY KEY (event_seq, endpoint))`,
+	`CREATE INDEX IF NOT EXISTS deliver_due ON deliver_deliveries (state, next_at)`,
+	`CREATE TABLE IF NOT EXISTS deliver_endpoints (
+		id          TEXT PRIMARY KEY,
+		disabled_at INTEGER NOT NULL,
+		reason      TEXT NOT NULL)`,
+}
+
+// Store is the outbox in a SQLite state file. It is safe for concurrent
+// use by the goroutines of one process; several processes may open the same
+// file (SQLite serialises their writes), but only one should deliver from it
+// at a time (see Lock).
+type Store struct {
+	db   *sql.DB
+	path string
+}
+
+// Open opens (creating when needed) the outbox in the SQLite file at path.
+func Open(ctx context.Context, path string) (*Store, error) {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("state %s: %w", path, err)
+	}
+	// One connection: the process's writes take turns, and no write of
+	// ours waits on a lock another of ours holds.
+	db.SetMaxOpenConns(1)
+	s := &Store{db: db, path: path}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path is the file's path.
+func (s *Store) Path() string { return s.path }
+
+func (s *Store) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, stmt := range schema {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	var v string
+	err = tx.QueryRowContext(ctx, `SELECT value FROM deliver_meta WHERE key = 'schema_version'`).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deliver_meta (key, value) VALUES ('schema_version', ?)`, strconv.Itoa(SchemaVersion)); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	default:
+		n, err := strconv.Atoi(v)
+		if err != nil || n > SchemaVersion {
+			return fmt.Errorf("the outbox's schema version is %s, newer than this taxagg knows (%d): use a newer taxagg", v, SchemaVersion)
+		}
+	}
+	return tx.Commit()
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+// Incoming is one event to record.
+type Incoming struct {
+	TxnID  string
+	Hash   string // of the record's content
+	Record []byte // the calc record, compact JSON
+	Source string // file:line where it was read
+}
+
+// RecordResult counts what Record did.
+type RecordResult struct {
+	New       int // events added
+	Duplicate int // events already recorded
+	// Deliveries is how many deliveries were added (new events times their
+	// endpoints, and already recorded events for an endpoint added since).
+	Deliveries int
+}
+
+// Record adds events and their deliveries, in one transaction: all of them
+// or, on error, none. An event whose transaction id and content are already
+// recorded is not added again; a new content of a known transaction is a
+// new event with the next version. Each event is due at now for every
+// endpoint that subscribes to its type; for an endpoint that is disabled it
+// is dead at once (replay sends it when the endpoint is fixed).
+func (s *Store) Record(ctx context.Context, in []Incoming, eps []Endpoint, now time.Time) (RecordResult, error) {
+	var res RecordResult
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return res, fmt.Errorf("record: %w", err)
+	}
+	defer tx.Rollback()
+	disabled, err := disabledIn(ctx, tx)
+	if err != nil {
+		return res, fmt.Errorf("record: %w", err)
+	}
+	for _, ev := range in {
+		var seq int64
+		err := tx.QueryRowContext(ctx, `SELECT seq FROM deliver_events WHERE txn_id = ? AND hash = ?`, ev.TxnID, ev.Hash).Scan(&seq)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			var version int64
+			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) + 1 FROM deliver_events WHERE txn_id = ?`, ev.TxnID).Scan(&version); err != nil {
+				return res, fmt.Errorf("record: %w", err)
+			}
+			body := Payload(EventTaxCalculated, now, ev.TxnID, version, ev.Record)
+			r, err := tx.ExecContext(ctx, `INSERT INTO deliver_events (txn_id, hash, version, type, body, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				ev.TxnID, ev.Hash, version, EventTaxCalculated, body, ev.Source, ms(now))
+			if err != nil {
+				return res, fmt.Errorf("record: %w", err)
+			}
+			if seq, err = r.LastInsertId(); err != nil {
+				return res, fmt.Errorf("record: %w", err)
+			}
+			res.New++
+		case err != nil:
+			return res, fmt.Errorf("record: %w", err)
+		default:
+			res.Duplicate++
+		}
+		for i := range eps {
+			ep := &eps[i]
+			if !ep.Subscribes(EventTaxCalculated) {
+				continue
+			}
+			state, lastErr := "pending", ""
+			if reason, off := disabled[ep.ID]; off {
+				state, lastErr = "dead", "endpoint disabled: "+reason
+			}
+			r, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO deliver_deliveries (event_seq, endpoint, msg_id, state, next_at, last_error, done_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				seq, ep.ID, MessageID(ev.TxnID, ev.Hash, ep.ID), state, ms(now), lastErr, doneAt(state, now))
+			if err != nil {
+				return res, fmt.Errorf("record: %w", err)
+			}
+			if n, _ := r.RowsAffected(); n > 0 {
+				res.Deliveries++
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return RecordResult{}, fmt.Errorf("record: %w", err)
+	}
+	return res, nil
+}
+
+func doneAt(state string, now time.Time) int64 {
+	if state == "pending" {
+		return 0
+	}
+	return ms(now)
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+func disabledIn(ctx context.Context, q querier) (map[string]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, reason FROM deliver_endpoints`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	m := map[string]string{}
+	for rows.Next() {
+		var id, reason string
+		if err := rows.Scan(&id, &reason); err != nil {
+			return nil, err
+		}
+		m[id] = reason
+	}
+	return m, rows.Err()
+}
+
+// Disabled returns the disabled endpoints and why.
+func (s *Store) Disabled(ctx context.Context) (map[string]string, error) {
+	return disabledIn(ctx, s.db)
+}
+
+// Job is one delivery due to be attempted.
+type Job struct {
+	EventSeq  int64
+	Endpoint  string
+	MsgID     string
+	TxnID     string
+	Version   int64
+	Body      []byte
+	Attempts  int // attempts made before this one
+	CreatedAt time.Time
+}
+
+// Key identifies a delivery.
+func (j *Job) Key() DeliveryKey { return DeliveryKey{j.EventSeq, j.Endpoint} }
+
+// DeliveryKey identifies a delivery: an event and an endpoint.
+type DeliveryKey struct {
+	EventSeq int64
+	Endpoint string
+}
+
+// Due returns up to limit pending deliveries to the given endpoints whose
+// time has come, the longest waiting first.
+func (s *Store) Due(ctx context.Context, now time.Time, endpoints []string, limit int) ([]Job, error) {
+	if len(endpoints) == 0 {
+		return nil, nil
+	}
+	args := []any{ms(now)}
+	for _, e := range endpoints {
+		args = append(args, e)
+	}
+	args = append(args, limit)
+	q := `SELECT d.event_seq, d.endpoint, d.msg_id, e.txn_id, e.version, e.body, d.attempts, e.created_at
+		FROM deliver_deliveries d JOIN deliver_events e ON e.seq = d.event_seq
+		WHERE d.state = 'pending' AND d.next_at <= ? AND d.endpoint IN (?` + strings.Repeat(",?", len(endpoints)-1) + `)
+		ORDER BY d.next_at, d.event_seq LIMIT ?`
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	defer rows.Close()
+	var jobs []Job
+	for rows.Next() {
+		var j Job
+		var created int64
+		if err := rows.Scan(&j.EventSeq, &j.Endpoint, &j.MsgID, &j.TxnID, &j.Version, &j.Body, &j.Attempts, &created); err != nil {
+			return nil, fmt.Errorf("outbox: %w", err)
+		}
+		j.CreatedAt = fromMS(created)
+		jobs = append(jobs, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	return jobs, nil
+}
+
+// NextDue returns when the earliest pending delivery to the given endpoints
+// falls due, and false when none is pending.
+func (s *Store) NextDue(ctx context.Context, endpoints []string) (time.Time, bool, error) {
+	if len(endpoints) == 0 {
+		return time.Time{}, false, nil
+	}
+	args := make([]any, len(endpoints))
+	for i, e := range endpoints {
+		args[i] = e
+	}
+	var next sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT MIN(next_at) FROM deliver_deliveries WHERE state = 'pending' AND endpoint IN (?`+strings.Repeat(",?", len(endpoints)-1)+`)`, args...).Scan(&next)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("outbox: %w", err)
+	}
+	if !next.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromMS(next.Int64), true, nil
+}
+
+// StartAttempt counts an attempt before it is made, so that a process that
+// dies sending (a receiver that crashes it, say) still moves along the
+// retry schedule, and the attempt is not lost from the count.
+func (s *Store) StartAttempt(ctx context.Context, k DeliveryKey, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE deliver_deliveries SET attempts = attempts + 1, last_at = ? WHERE event_seq = ? AND endpoint = ? AND state = 'pending'`,
+		ms(now), k.EventSeq, k.Endpoint)
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	return nil
+}
+
+// Outcome is what became of one attempt, as recorded.
+type Outcome struct {
+	State  string    // pending (retry at Next), delivered or dead
+	Next   time.Time // for pending
+	Status int       // HTTP status, 0 for none
+	Error  string    // why it failed ("" when delivered)
+}
+
+// Finish records an attempt's outcome. A success is recorded whatever
+// happened to the delivery meanwhile (its endpoint disabled, say); a
+// failure only while the delivery is still pending.
+func (s *Store) Finish(ctx context.Context, k DeliveryKey, o Outcome, now time.Time) error {
+	var err error
+	switch o.State {
+	case "delivered":
+		_, err = s.db.ExecContext(ctx, `UPDATE deliver_deliveries SET state = 'delivered', last_status = ?, last_error = '', done_at = ? WHERE event_seq = ? AND endpoint = ? AND state != 'delivered'`,
+			o.Status, ms(now), k.EventSeq, k.Endpoint)
+	case "dead":
+		_, err = s.db.ExecContext(ctx, `UPDATE deliver_deliveries SET state = 'dead', last_status = ?, last_error = ?, done_at = ? WHERE event_seq = ? AND endpoint = ? AND state = 'pending'`,
+			o.Status, o.Error, ms(now), k.EventSeq, k.Endpoint)
+	default:
+		_, err = s.db.ExecContext(ctx, `UPDATE deliver_deliveries SET next_at = ?, last_status = ?, last_error = ? WHERE event_seq = ? AND endpoint = ? AND state = 'pending'`,
+			ms(o.Next), o.Status, o.Error, k.EventSeq, k.Endpoint)
+	}
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	return nil
+}
+
+// PushBack makes every pending delivery to an endpoint wait until at least
+// until (a Retry-After that speaks for the whole endpoint).
+func (s *Store) PushBack(ctx context.Context, endpoint string, until time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE deliver_deliveries SET next_at = MAX(next_at, ?) WHERE endpoint = ? AND state = 'pending'`, ms(until), endpoint)
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	return nil
+}
+
+// Disable marks an endpoint disabled and moves its pending deliveries to
+// the dead-letter queue; it returns how many were moved.
+func (s *Store) Disable(ctx context.Context, endpoint, reason string, now time.Time) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO deliver_endpoints (id, disabled_at, reason) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET disabled_at = excluded.disabled_at, reason = excluded.reason`,
+		endpoint, ms(now), reason); err != nil {
+		return 0, fmt.Errorf("outbox: %w", err)
+	}
+	r, err := tx.ExecContext(ctx, `UPDATE deliver_deliveries SET state = 'dead', last_error = ?, done_at = ? WHERE endpoint = ? AND state = 'pending'`,
+		"endpoint disabled: "+reason, ms(now), endpoint)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: %w", err)
+	}
+	n, _ := r.RowsAffected()
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("outbox: %w", err)
+	}
+	return int(n), nil
+}
+
+// Counts are the outbox's deliveries by state, for one endpoint or in all.
+type Counts struct {
+	Pending, Delivered, Dead int
+	// OldestPending is when the oldest pending delivery's event was
+	// recorded (zero when none is pending).
+	OldestPending time.Time
+	// NextDue is when the earliest pending delivery falls due.
+	NextDue time.Time
+}
+
+// Counts returns the deliveries by state, per endpoint.
+func (s *Store) Counts(ctx context.Context) (map[string]*Counts, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT d.endpoint, d.state, COUNT(*), MIN(e.created_at), MIN(d.next_at)
+		FROM deliver_deliveries d JOIN deliver_events e ON e.seq = d.event_seq GROUP BY d.endpoint, d.state`)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	defer rows.Close()
+	m := map[string]*Counts{}
+	for rows.Next() {
+		var ep, state string
+		var n int
+		var oldest, next int64
+		if err := rows.Scan(&ep, &state, &n, &oldest, &next); err != nil {
+			return nil, fmt.Errorf("outbox: %w", err)
+		}
+		c := m[ep]
+		if c == nil {
+			c = &Counts{}
+			m[ep] = c
+		}
+		switch state {
+		case "pending":
+			c.Pending, c.OldestPending, c.NextDue = n, fromMS(oldest), fromMS(next)
+		case "delivered":
+			c.Delivered = n
+		case "dead":
+			c.Dead = n
+		}
+	}
+	return m, rows.Err()
+}
+
+// Total adds up per-endpoint counts.
+func Total(m map[string]*Counts) Counts {
+	var t Counts
+	for _, c := range m {
+		t.Pending += c.Pending
+		t.Delivered += c.Delivered
+		t.Dead += c.Dead
+		if !c.OldestPending.IsZero() && (t.OldestPending.IsZero() || c.OldestPending.Before(t.OldestPending)) {
+			t.OldestPending = c.OldestPending
+		}
+		if c.Pending > 0 && (t.NextDue.IsZero() || c.NextDue.Before(t.NextDue)) {
+			t.NextDue = c.NextDue
+		}
+	}
+	return t
+}
+
+// DeadLetter is one delivery in the dead-letter queue.
+type DeadLetter struct {
+	MsgID      string    `json:"webhook_id"`
+	Endpoint   string    `json:"endpoint"`
+	TxnID      string    `json:"transaction_id"`
+	Version    int64     `json:"version"`
+	Attempts   int       `json:"attempts"`
+	LastStatus int       `json:"last_status,omitempty"`
+	LastError  string    `json:"last_error"`
+	LastAt     time.Time `json:"last_attempt_at,omitzero"`
+	DeadAt     time.Time `json:"dead_at"`
+	RecordedAt time.Time `json:"recorded_at"`
+	Source     string    `json:"source"`
+	Body       []byte    `json:"-"`
+}
+
+// Filter picks dead letters: by endpoint and by webhook id (empty: any).
+type Filter struct {
+	Endpoints []string
+	IDs       []string
+}
+
+func (f Filter) where() (string, []any) {
+	w := ` WHERE d.state = 'dead'`
+	var args []any
+	if len(f.Endpoints) > 0 {
+		w += ` AND d.endpoint IN (?` + strings.Repeat(",?", len(f.Endpoints)-1) + `)`
+		for _, e := range f.Endpoints {
+			args = append(args, e)
+		}
+	}
+	if len(f.IDs) > 0 {
+		w += ` AND d.msg_id IN (?` + strings.Repeat(",?", len(f.IDs)-1) + `)`
+		for _, id := range f.IDs {
+			args = append(args, id)
+		}
+	}
+	return w, args
+}
+
+// Dead returns the dead letters the filter picks, oldest death first.
+func (s *Store) Dead(ctx context.Context, f Filter) ([]DeadLetter, error) {
+	w, args := f.where()
+	rows, err := s.db.QueryContext(ctx, `SELECT d.msg_id, d.endpoint, e.txn_id, e.version, d.attempts, d.last_status, d.last_error, d.last_at, d.done_at, e.created_at, e.source, e.body
+		FROM deliver_deliveries d JOIN deliver_events e ON e.seq = d.event_seq`+w+` ORDER BY d.done_at, d.event_seq, d.endpoint`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []DeadLetter
+	for rows.Next() {
+		var d DeadLetter
+		var last, dead, created int64
+		if err := rows.Scan(&d.MsgID, &d.Endpoint, &d.TxnID, &d.Version, &d.Attempts, &d.LastStatus, &d.LastError, &last, &dead, &created, &d.Source, &d.Body); err != nil {
+			return nil, fmt.Errorf("outbox: %w", err)
+		}
+		d.LastAt, d.DeadAt, d.RecordedAt = fromMS(last), fromMS(dead), fromMS(created)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// Replay puts the dead letters the filter picks back in the outbox, due at
+// now with a fresh retry schedule and the same webhook ids, and enables
+// their endpoints again. It returns how many it requeued and the endpoints
+// it enabled.
+func (s *Store) Replay(ctx context.Context, f Filter, now time.Time) (int, []string, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, nil, fmt.Errorf("outbox: %w", err)
+	}
+	defer tx.Rollback()
+	w, args := f.where()
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT d.endpoint FROM deliver_deliveries d`+w, args...)
+	if err != nil {
+		return 0, nil, fmt.Errorf("outbox: %w", err)
+	}
+	var eps []string
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			rows.Close()
+			return 0, nil, fmt.Errorf("outbox: %w", err)
+		}
+		eps = append(eps, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, nil, fmt.Errorf("outbox: %w", err)
+	}
+	r, err := tx.ExecContext(ctx, `UPDATE deliver_deliveries AS d SET state = 'pending', attempts = 0, next_at = ?, done_at = 0`+w, append([]any{ms(now)}, args...)...)
+	if err != nil {
+		return 0, nil, fmt.Errorf("outbox: %w", err)
+	}
+	n, _ := r.RowsAffected()
+	var enabled []string
+	for _, e := range eps {
+		r, err := tx.ExecContext(ctx, `DELETE FROM deliver_endpoints WHERE id = ?`, e)
+		if err != nil {
+			return 0, nil, fmt.Errorf("outbox: %w", err)
+		}
+		if k, _ := r.RowsAffected(); k > 0 {
+			enabled = append(enabled, e)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, nil, fmt.Errorf("outbox: %w", err)
+	}
+	return int(n), enabled, nil
+}
