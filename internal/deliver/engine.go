@@ -260,19 +260,24 @@ func (e *engine) run(ctx context.Context) (Summary, error) {
 				wait = next.Sub(now)
 			}
 		} else {
-			wait = e.opts.Poll
-			if next, ok, err := e.opts.Store.NextDue(ctx, e.activeIDs()); err == nil && ok && next.After(now) && next.Sub(now) < wait {
-				wait = next.Sub(now)
+			// Something is in flight: the next look is when it ends (a
+			// request ends within its timeout). No timer, so that a
+			// clock that fires timers at once does not spin.
+			select {
+			case r := <-results:
+				delete(inflight, r.key)
+				if r.err != nil {
+					runErr = r.err
+				}
+			case <-ctx.Done():
 			}
+			if runErr != nil {
+				break
+			}
+			continue
 		}
 		t := e.clock.NewTimer(wait)
 		select {
-		case r := <-results:
-			t.Stop()
-			delete(inflight, r.key)
-			if r.err != nil {
-				runErr = r.err
-			}
 		case <-t.C():
 		case <-ctx.Done():
 			t.Stop()
@@ -282,6 +287,9 @@ func (e *engine) run(ctx context.Context) (Summary, error) {
 		}
 	}
 	stop()
+	if ctx.Err() != nil {
+		runErr = nil // stopped, not failed: what was in flight is sent again next time
+	}
 	return e.sum, runErr
 }
 
@@ -310,7 +318,9 @@ func (e *engine) attempt(ctx context.Context, rt *endpointRT, j Job) result {
 			return res
 		}
 	}
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || rt.disabled.Load() {
+		// Stopping, or the endpoint was disabled while this waited in its
+		// queue (its delivery is in the dead-letter queue by now).
 		res.canceled = true
 		return res
 	}
