@@ -283,7 +283,7 @@ func (s *Store) Due(ctx context.Context, now time.Time, endpoints []string, limi
 	q := `SELECT d.event_seq, d.endpoint, d.msg_id, e.txn_id, e.version, e.body, d.attempts, e.created_at
 		FROM deliver_deliveries d JOIN deliver_events e ON e.seq = d.event_seq
 		WHERE d.state = 'pending' AND d.next_at <= ? AND d.endpoint IN (?` + strings.Repeat(",?", len(endpoints)-1) + `)
-		ORDER BY d.next_at, d.event_seq LIMIT ?`
+		ORDER BY d.next_at, d.event_seq, d.endpoint LIMIT ?`
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)
