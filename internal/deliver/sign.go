@@ -25,10 +25,10 @@ const secretPrefix = "whsec_"
 // its content: String, GoString and LogValue say "[redacted]".
 type Keys struct{ keys [][]byte }
 
-func (Keys) String() string           { return "[redacted]" }
-func (Keys) GoString() string         { return "[redacted]" }
-func (Keys) LogValue() slog.Value     { return slog.StringValue("[redacted]") }
-func (k Keys) Len() int               { return len(k.keys) }
+func (Keys) String() string                 { return "[redacted]" }
+func (Keys) GoString() string               { return "[redacted]" }
+func (Keys) LogValue() slog.Value           { return slog.StringValue("[redacted]") }
+func (k Keys) Len() int                     { return len(k.keys) }
 func (k Keys) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
 
 // ErrBadSecret is the reason ParseKeys refuses a value. Its text never

@@ -59,7 +59,7 @@ func TestRecordIdempotent(t *testing.T) {
 			t.Errorf("due[%d] = %v, want %v", i, got[i], want[i])
 		}
 	}
-	if MessageID("s1", "h", "erp") != MessageID("s1", "h", "erp") || MessageID("s1", "h", "erp") == MessageID("s1", "h", "dwh") {
+	if a, b := MessageID("s1", "h", "erp"), MessageID("s1", "h", "erp"); a != b || a == MessageID("s1", "h", "dwh") {
 		t.Error("MessageID is not stable per event and endpoint")
 	}
 }
@@ -156,7 +156,6 @@ func TestStoppedBeforeRecordingIsResent(t *testing.T) {
 		t.Errorf("counts %+v, want delivered", c)
 	}
 }
-
 
 func FuzzParseRecord(f *testing.F) {
 	f.Add([]byte(line1))
