@@ -48,6 +48,7 @@ jurisdiction and on what sales. It also reconciles two billing exports into one 
 		NewCmdRules(f),
 		NewCmdReconcile(f, nil),
 		NewCmdFetch(f, nil),
+		NewCmdDeliver(f, nil),
 		NewCmdVersion(f),
 	)
 	return root

@@ -55,8 +55,12 @@ func runScripts(t *testing.T, dir, testdata string) {
 			return nil
 		},
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
-			"exits": cmdExits,
-			"gzip":  cmdGzip,
+			"exits":    cmdExits,
+			"gzip":     cmdGzip,
+			"receiver": cmdReceiver,
+			"received": cmdReceived,
+			"subst":    cmdSubst,
+			"sleep":    cmdSleep,
 		},
 	})
 }

@@ -2,6 +2,7 @@ package deliver
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -58,13 +59,15 @@ func FormatSchedule(s []time.Duration) string {
 }
 
 func shortDuration(d time.Duration) string {
-	s := d.String()
-	s = strings.TrimSuffix(s, "0s")
-	s = strings.TrimSuffix(s, "0m")
-	if s == "" {
-		return "0s"
+	switch {
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	case d%time.Second == 0:
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
 	}
-	return s
+	return d.String()
 }
 
 // Jitter spreads a wait over [0.8, 1.2) of itself, so that deliveries
