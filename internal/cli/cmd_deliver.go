@@ -221,7 +221,7 @@ func deliverRun(ctx context.Context, f *Factory, opts *DeliverOptions) error {
 			}
 		}
 		if opts.MetricsAddr != "" {
-			stopMetrics, err := serveMetrics(ctx, opts.MetricsAddr, metrics, st, ids, f.Now, log)
+			_, stopMetrics, err := serveMetrics(ctx, opts.MetricsAddr, metrics, st, ids, f.Now, log)
 			if err != nil {
 				return err
 			}
@@ -357,11 +357,12 @@ func writeMetricsFile(ctx context.Context, path string, m *deliver.Metrics, st *
 	return nil
 }
 
-// serveMetrics serves /metrics at addr until stop is called.
-func serveMetrics(ctx context.Context, addr string, m *deliver.Metrics, st *deliver.Store, ids []string, now func() time.Time, log *slog.Logger) (stop func(), err error) {
+// serveMetrics serves /metrics at addr until stop is called; it returns
+// the address it listens on.
+func serveMetrics(ctx context.Context, addr string, m *deliver.Metrics, st *deliver.Store, ids []string, now func() time.Time, log *slog.Logger) (string, func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("--metrics-addr: %w", err)
+		return "", nil, fmt.Errorf("--metrics-addr: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
@@ -373,7 +374,7 @@ func serveMetrics(ctx context.Context, addr string, m *deliver.Metrics, st *deli
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	log.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
-	return func() {
+	return ln.Addr().String(), func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
 		srv.Shutdown(sctx)
