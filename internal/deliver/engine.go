@@ -109,14 +109,14 @@ type endpointRT struct {
 	lim      *ratelimit.Limiter
 	jobs     chan Job
 	disabled atomic.Bool
+	inflight int // jobs handed out and not returned (the run loop's)
 }
 
+// result is a worker's answer for one job: fin is nil when nothing is to
+// be recorded (stopped mid-flight).
 type result struct {
-	key      DeliveryKey
-	outcome  string
-	state    string
-	canceled bool
-	err      error
+	key DeliveryKey
+	fin *Finished
 }
 
 type engine struct {
@@ -185,12 +185,12 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 }
 
 func (e *engine) run(ctx context.Context) (Summary, error) {
-	results := make(chan result)
+	results := make(chan result, 64)
 	wctx, stopWorkers := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for _, id := range e.ids {
 		rt := e.eps[id]
-		for range max(1, rt.t.Concurrency) {
+		for range rt.concurrency() {
 			wg.Go(func() {
 				for j := range rt.jobs {
 					results <- e.attempt(wctx, rt, j)
@@ -198,83 +198,82 @@ func (e *engine) run(ctx context.Context) (Summary, error) {
 			})
 		}
 	}
+	st := e.opts.Store
 	inflight := map[DeliveryKey]bool{}
-	var runErr error
-	// stop closes the queues and collects what is in flight. The workers
-	// exit once their queue is closed and drained.
-	stop := func() {
-		stopWorkers()
-		for _, id := range e.ids {
-			close(e.eps[id].jobs)
-		}
-		go func() { wg.Wait(); close(results) }()
-		for r := range results {
-			delete(inflight, r.key)
-			if r.err != nil && runErr == nil && ctx.Err() == nil {
-				runErr = r.err
-			}
+	var done []Finished
+	// take records a result; the outcome goes to the store with the next
+	// Step.
+	take := func(r result) {
+		delete(inflight, r.key)
+		e.eps[r.key.Endpoint].inflight--
+		if r.fin != nil {
+			done = append(done, *r.fin)
 		}
 	}
-	for {
-		if ctx.Err() != nil {
-			break
-		}
+	var runErr error
+	for ctx.Err() == nil {
 		now := e.clock.Now()
-		active := e.activeIDs()
-		jobs, err := e.opts.Store.Due(ctx, now, active, 256)
+		var want []Want
+		for _, id := range e.ids {
+			rt := e.eps[id]
+			if free := rt.concurrency() - rt.inflight; free > 0 && !rt.disabled.Load() {
+				want = append(want, Want{Endpoint: id, N: free, Skip: rt.skip(inflight)})
+			}
+		}
+		jobs, res, err := st.Step(ctx, now, done, want)
 		if err != nil {
 			runErr = err
 			break
 		}
-		for _, j := range jobs {
-			if inflight[j.Key()] {
-				continue
-			}
-			rt := e.eps[j.Endpoint]
-			select {
-			case rt.jobs <- j:
-				inflight[j.Key()] = true
-			default: // the endpoint's workers are busy: later
-			}
+		if res.Moved > 0 {
+			e.count(func(s *Summary) { s.Dead += res.Moved })
 		}
-		var wait time.Duration
-		if len(inflight) == 0 {
-			next, ok, err := e.opts.Store.NextDue(ctx, e.activeIDs())
-			if err != nil {
-				runErr = err
-				break
-			}
-			if ok && !next.After(now) {
-				continue
-			}
-			if !e.opts.Serve && (!e.opts.Drain || !ok) {
-				break
-			}
-			if e.opts.OnIdle != nil {
-				e.opts.OnIdle()
-			}
-			wait = e.opts.Poll
-			if e.opts.Drain {
-				wait = next.Sub(now)
-			} else if ok && next.Sub(now) < wait {
-				wait = next.Sub(now)
-			}
-		} else {
-			// Something is in flight: the next look is when it ends (a
-			// request ends within its timeout). No timer, so that a
-			// clock that fires timers at once does not spin.
+		done = done[:0]
+		for _, j := range jobs {
+			rt := e.eps[j.Endpoint]
+			inflight[j.Key()] = true
+			rt.inflight++
+			rt.jobs <- j // room: at most concurrency() jobs per endpoint are out
+		}
+		if len(inflight) > 0 {
+			// Wait for one answer, then take every other that is in, so
+			// that they are recorded with one commit. No timer: a
+			// request ends within its timeout, and a clock that fires
+			// timers at once must not spin.
 			select {
 			case r := <-results:
-				delete(inflight, r.key)
-				if r.err != nil {
-					runErr = r.err
-				}
+				take(r)
 			case <-ctx.Done():
 			}
-			if runErr != nil {
-				break
+			for more := true; more; {
+				select {
+				case r := <-results:
+					take(r)
+				default:
+					more = false
+				}
 			}
 			continue
+		}
+		next, ok, err := st.NextDue(ctx, e.activeIDs())
+		if err != nil {
+			runErr = err
+			break
+		}
+		if ok && !next.After(now) {
+			continue
+		}
+		if !e.opts.Serve && (!e.opts.Drain || !ok) {
+			break
+		}
+		if e.opts.OnIdle != nil {
+			e.opts.OnIdle()
+		}
+		wait := e.opts.Poll
+		if e.opts.Drain {
+			wait = next.Sub(now)
+		} else if ok && next.Sub(now) < wait {
+			wait = next.Sub(now)
 		}
 		t := e.clock.NewTimer(wait)
 		select {
@@ -282,15 +281,44 @@ func (e *engine) run(ctx context.Context) (Summary, error) {
 		case <-ctx.Done():
 			t.Stop()
 		}
-		if runErr != nil {
-			break
+	}
+	// Stop: the workers finish what they hold (a stopped context cuts their
+	// requests short), and every outcome that came in is recorded.
+	stopWorkers()
+	for _, id := range e.ids {
+		close(e.eps[id].jobs)
+	}
+	go func() { wg.Wait(); close(results) }()
+	for r := range results {
+		take(r)
+	}
+	if len(done) > 0 {
+		if _, res, err := st.Step(context.WithoutCancel(ctx), e.clock.Now(), done, nil); err != nil && runErr == nil {
+			runErr = err
+		} else if res.Moved > 0 {
+			e.count(func(s *Summary) { s.Dead += res.Moved })
 		}
 	}
-	stop()
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && errors.Is(runErr, context.Canceled) {
 		runErr = nil // stopped, not failed: what was in flight is sent again next time
 	}
 	return e.sum, runErr
+}
+
+func (rt *endpointRT) concurrency() int { return max(1, rt.t.Concurrency) }
+
+// skip returns the endpoint's deliveries in flight.
+func (rt *endpointRT) skip(inflight map[DeliveryKey]bool) map[DeliveryKey]bool {
+	if rt.inflight == 0 {
+		return nil
+	}
+	m := make(map[DeliveryKey]bool, rt.inflight)
+	for k := range inflight {
+		if k.Endpoint == rt.t.ID {
+			m[k] = true
+		}
+	}
+	return m
 }
 
 func (e *engine) activeIDs() []string {
@@ -309,42 +337,40 @@ func (e *engine) count(f func(*Summary)) {
 	e.sumMu.Unlock()
 }
 
-// attempt makes one attempt of a delivery and records its outcome.
+// attempt makes one attempt of a delivery (already counted by Step) and
+// returns its outcome for the next Step to record.
 func (e *engine) attempt(ctx context.Context, rt *endpointRT, j Job) result {
 	res := result{key: j.Key()}
+	unsent := func() result {
+		res.fin = &Finished{Key: res.key, Unsent: true}
+		return res
+	}
 	if rt.lim != nil {
 		if err := rt.lim.Wait(ctx); err != nil {
-			res.canceled = true
-			return res
+			return unsent()
 		}
 	}
 	if ctx.Err() != nil || rt.disabled.Load() {
-		// Stopping, or the endpoint was disabled while this waited in its
-		// queue (its delivery is in the dead-letter queue by now).
-		res.canceled = true
-		return res
+		// Stopping, or the endpoint was disabled while this waited (its
+		// delivery is in the dead-letter queue by now).
+		return unsent()
 	}
-	st := e.opts.Store
 	start := e.clock.Now()
-	// Counted before it is sent: the count is not lost if the process dies.
-	if err := st.StartAttempt(ctx, res.key, start); err != nil {
-		res.err = err
-		return res
-	}
 	e.count(func(s *Summary) { s.Attempts++ })
 	n := j.Attempts + 1
 	status, retryAfter, errText, outcome := e.send(ctx, rt, j, start)
 	if ctx.Err() != nil {
-		// Stopped mid-flight: nothing is recorded, the delivery stays due
-		// and is sent again, with the same id, by the next run.
-		res.canceled = true
+		// Stopped mid-flight: nothing is recorded but the attempt's count;
+		// the delivery stays due and is sent again, with the same id, by
+		// the next run.
 		return res
 	}
 	if e.opts.AfterSend != nil {
 		e.opts.AfterSend(j)
 	}
 	now := e.clock.Now()
-	res.outcome = outcome
+	fin := &Finished{Key: res.key, At: now}
+	res.fin = fin
 	log := e.log.With("endpoint", rt.t.ID, "webhook_id", j.MsgID, "transaction_id", j.TxnID, "version", j.Version, "attempt", n)
 	if status != 0 {
 		log = log.With("status", status)
@@ -352,10 +378,9 @@ func (e *engine) attempt(ctx context.Context, rt *endpointRT, j Job) result {
 	if m := e.opts.Metrics; m != nil {
 		m.observeAttempt(rt.t.ID, outcome, now.Sub(start))
 	}
-	var o Outcome
 	switch outcome {
 	case OutcomeDelivered:
-		o = Outcome{State: "delivered", Status: status}
+		fin.Outcome = Outcome{State: "delivered", Status: status}
 		if m := e.opts.Metrics; m != nil {
 			m.observeDelivered(rt.t.ID, now.Sub(j.CreatedAt))
 		}
@@ -365,26 +390,15 @@ func (e *engine) attempt(ctx context.Context, rt *endpointRT, j Job) result {
 		e.count(func(s *Summary) { s.Delivered++ })
 		log.Debug("delivered")
 	case OutcomeGone:
-		o = Outcome{State: "dead", Status: status, Error: errText}
-		if err := st.Finish(ctx, res.key, o, now); err != nil {
-			res.err = err
-			return res
-		}
-		reason := fmt.Sprintf("410 Gone from %s at %s", rt.t.ID, now.UTC().Format(time.RFC3339))
-		moved, err := st.Disable(ctx, rt.t.ID, reason, now)
-		if err != nil {
-			res.err = err
-			return res
-		}
+		fin.Outcome = Outcome{State: "dead", Status: status, Error: errText}
+		fin.Disable = fmt.Sprintf("410 Gone from %s at %s", rt.t.ID, now.UTC().Format(time.RFC3339))
 		if !rt.disabled.Swap(true) {
 			e.count(func(s *Summary) { s.Disabled = append(s.Disabled, rt.t.ID) })
 		}
-		e.count(func(s *Summary) { s.Dead += 1 + moved })
-		log.Warn("endpoint answered 410 Gone: disabled; its deliveries are in the dead-letter queue (replay them once it is fixed)", "moved_to_dlq", moved+1)
-		res.state = "dead"
-		return res
+		e.count(func(s *Summary) { s.Dead++ })
+		log.Warn("endpoint answered 410 Gone: disabled; its deliveries are in the dead-letter queue (replay them once it is fixed)")
 	case OutcomeRedirect, OutcomeClientError:
-		o = Outcome{State: "dead", Status: status, Error: errText}
+		fin.Outcome = Outcome{State: "dead", Status: status, Error: errText}
 		e.count(func(s *Summary) { s.Dead++ })
 		log.Warn("not retried: dead-lettered", "error", errText)
 	default: // retryable
@@ -392,7 +406,7 @@ func (e *engine) attempt(ctx context.Context, rt *endpointRT, j Job) result {
 			rt.lim.Throttled(0)
 		}
 		if n > len(e.opts.Schedule) || rt.disabled.Load() {
-			o = Outcome{State: "dead", Status: status, Error: fmt.Sprintf("gave up after %d attempts: %s", n, errText)}
+			fin.Outcome = Outcome{State: "dead", Status: status, Error: fmt.Sprintf("gave up after %d attempts: %s", n, errText)}
 			e.count(func(s *Summary) { s.Dead++ })
 			log.Warn("retries exhausted: dead-lettered", "error", errText)
 			break
@@ -401,20 +415,12 @@ func (e *engine) attempt(ctx context.Context, rt *endpointRT, j Job) result {
 		if retryAfter > 0 {
 			retryAfter = min(retryAfter, e.opts.MaxRetryAfter)
 			wait = max(wait, retryAfter)
-			if err := st.PushBack(ctx, rt.t.ID, now.Add(retryAfter)); err != nil {
-				res.err = err
-				return res
-			}
+			fin.PushBack = now.Add(retryAfter)
 		}
-		o = Outcome{State: "pending", Next: now.Add(wait), Status: status, Error: errText}
+		fin.Outcome = Outcome{State: "pending", Next: now.Add(wait), Status: status, Error: errText}
 		e.count(func(s *Summary) { s.Retries++ })
 		log.Info("failed; will retry", "error", errText, "retry_in", wait.Round(time.Millisecond).String())
 	}
-	if err := st.Finish(ctx, res.key, o, now); err != nil {
-		res.err = err
-		return res
-	}
-	res.state = o.State
 	return res
 }
 

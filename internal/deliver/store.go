@@ -49,7 +49,8 @@ var schema = []string{
 		last_at     INTEGER NOT NULL DEFAULT 0,
 		done_at     INTEGER NOT NULL DEFAULT 0,
 		PRIMARY KEY (event_seq, endpoint))`,
-	`CREATE INDEX IF NOT EXISTS deliver_due ON deliver_deliveries (state, next_at)`,
+	`CREATE INDEX IF NOT EXISTS deliver_due ON deliver_deliveries (endpoint, state, next_at)`,
+	`CREATE INDEX IF NOT EXISTS deliver_dead ON deliver_deliveries (state, done_at)`,
 	`CREATE TABLE IF NOT EXISTS deliver_endpoints (
 		id          TEXT PRIMARY KEY,
 		disabled_at INTEGER NOT NULL,
@@ -326,18 +327,6 @@ func (s *Store) NextDue(ctx context.Context, endpoints []string) (time.Time, boo
 	return fromMS(next.Int64), true, nil
 }
 
-// StartAttempt counts an attempt before it is made, so that a process that
-// dies sending (a receiver that crashes it, say) still moves along the
-// retry schedule, and the attempt is not lost from the count.
-func (s *Store) StartAttempt(ctx context.Context, k DeliveryKey, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE deliver_deliveries SET attempts = attempts + 1, last_at = ? WHERE event_seq = ? AND endpoint = ? AND state = 'pending'`,
-		ms(now), k.EventSeq, k.Endpoint)
-	if err != nil {
-		return fmt.Errorf("outbox: %w", err)
-	}
-	return nil
-}
-
 // Outcome is what became of one attempt, as recorded.
 type Outcome struct {
 	State  string    // pending (retry at Next), delivered or dead
@@ -346,60 +335,143 @@ type Outcome struct {
 	Error  string    // why it failed ("" when delivered)
 }
 
-// Finish records an attempt's outcome. A success is recorded whatever
-// happened to the delivery meanwhile (its endpoint disabled, say); a
-// failure only while the delivery is still pending.
-func (s *Store) Finish(ctx context.Context, k DeliveryKey, o Outcome, now time.Time) error {
+// Finished is an attempt's outcome, to be recorded by Step.
+type Finished struct {
+	Key     DeliveryKey
+	Outcome Outcome
+	At      time.Time
+	// PushBack, when set, holds every pending delivery to the endpoint back
+	// until then (a Retry-After speaks for the whole endpoint).
+	PushBack time.Time
+	// Disable, when set, disables the endpoint for this reason and moves
+	// its pending deliveries to the dead-letter queue.
+	Disable string
+	// Unsent marks an attempt that was counted but never sent (the run
+	// stopped first): the count is taken back and nothing else recorded.
+	Unsent bool
+}
+
+// Want asks Step for up to N due deliveries to one endpoint, other than
+// those in Skip (in flight already).
+type Want struct {
+	Endpoint string
+	N        int
+	Skip     map[DeliveryKey]bool
+}
+
+// StepResult says what Step did besides recording.
+type StepResult struct {
+	Moved int // pending deliveries moved to the dead-letter queue by disables
+}
+
+// Step records finished attempts, then takes the due deliveries wanted and
+// counts an attempt for each, all in one transaction (one commit for a
+// whole round of requests). An attempt is counted before it is sent, so
+// that a process that dies sending still moves along the retry schedule;
+// a success is recorded whatever happened to the delivery meanwhile (its
+// endpoint disabled, say), a failure only while it is still pending.
+func (s *Store) Step(ctx context.Context, now time.Time, done []Finished, want []Want) ([]Job, StepResult, error) {
+	var res StepResult
+	if len(done) == 0 && len(want) == 0 {
+		return nil, res, nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, res, fmt.Errorf("outbox: %w", err)
+	}
+	defer tx.Rollback()
+	for _, f := range done {
+		if err := finishIn(ctx, tx, f, &res); err != nil {
+			return nil, res, fmt.Errorf("outbox: %w", err)
+		}
+	}
+	var jobs []Job
+	for _, w := range want {
+		if w.N <= 0 {
+			continue
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT d.event_seq, d.endpoint, d.msg_id, e.txn_id, e.version, e.body, d.attempts, e.created_at
+			FROM deliver_deliveries d JOIN deliver_events e ON e.seq = d.event_seq
+			WHERE d.endpoint = ? AND d.state = 'pending' AND d.next_at <= ?
+			ORDER BY d.next_at, d.event_seq LIMIT ?`, w.Endpoint, ms(now), w.N+len(w.Skip))
+		if err != nil {
+			return nil, res, fmt.Errorf("outbox: %w", err)
+		}
+		n := 0
+		for rows.Next() && n < w.N {
+			var j Job
+			var created int64
+			if err := rows.Scan(&j.EventSeq, &j.Endpoint, &j.MsgID, &j.TxnID, &j.Version, &j.Body, &j.Attempts, &created); err != nil {
+				rows.Close()
+				return nil, res, fmt.Errorf("outbox: %w", err)
+			}
+			if w.Skip[j.Key()] {
+				continue
+			}
+			j.CreatedAt = fromMS(created)
+			jobs = append(jobs, j)
+			n++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, res, fmt.Errorf("outbox: %w", err)
+		}
+	}
+	for _, j := range jobs {
+		if _, err := tx.ExecContext(ctx, `UPDATE deliver_deliveries SET attempts = attempts + 1, last_at = ? WHERE event_seq = ? AND endpoint = ?`,
+			ms(now), j.EventSeq, j.Endpoint); err != nil {
+			return nil, res, fmt.Errorf("outbox: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, StepResult{}, fmt.Errorf("outbox: %w", err)
+	}
+	return jobs, res, nil
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
+func finishIn(ctx context.Context, tx execer, f Finished, res *StepResult) error {
+	k, o := f.Key, f.Outcome
 	var err error
-	switch o.State {
-	case "delivered":
-		_, err = s.db.ExecContext(ctx, `UPDATE deliver_deliveries SET state = 'delivered', last_status = ?, last_error = '', done_at = ? WHERE event_seq = ? AND endpoint = ? AND state != 'delivered'`,
-			o.Status, ms(now), k.EventSeq, k.Endpoint)
-	case "dead":
-		_, err = s.db.ExecContext(ctx, `UPDATE deliver_deliveries SET state = 'dead', last_status = ?, last_error = ?, done_at = ? WHERE event_seq = ? AND endpoint = ? AND state = 'pending'`,
-			o.Status, o.Error, ms(now), k.EventSeq, k.Endpoint)
+	switch {
+	case f.Unsent:
+		_, err = tx.ExecContext(ctx, `UPDATE deliver_deliveries SET attempts = MAX(attempts - 1, 0) WHERE event_seq = ? AND endpoint = ?`, k.EventSeq, k.Endpoint)
+		return err
+	case o.State == "delivered":
+		_, err = tx.ExecContext(ctx, `UPDATE deliver_deliveries SET state = 'delivered', last_status = ?, last_error = '', done_at = ? WHERE event_seq = ? AND endpoint = ? AND state != 'delivered'`,
+			o.Status, ms(f.At), k.EventSeq, k.Endpoint)
+	case o.State == "dead":
+		_, err = tx.ExecContext(ctx, `UPDATE deliver_deliveries SET state = 'dead', last_status = ?, last_error = ?, done_at = ? WHERE event_seq = ? AND endpoint = ? AND state = 'pending'`,
+			o.Status, o.Error, ms(f.At), k.EventSeq, k.Endpoint)
 	default:
-		_, err = s.db.ExecContext(ctx, `UPDATE deliver_deliveries SET next_at = ?, last_status = ?, last_error = ? WHERE event_seq = ? AND endpoint = ? AND state = 'pending'`,
+		_, err = tx.ExecContext(ctx, `UPDATE deliver_deliveries SET next_at = ?, last_status = ?, last_error = ? WHERE event_seq = ? AND endpoint = ? AND state = 'pending'`,
 			ms(o.Next), o.Status, o.Error, k.EventSeq, k.Endpoint)
 	}
 	if err != nil {
-		return fmt.Errorf("outbox: %w", err)
+		return err
+	}
+	if !f.PushBack.IsZero() {
+		if _, err := tx.ExecContext(ctx, `UPDATE deliver_deliveries SET next_at = MAX(next_at, ?) WHERE endpoint = ? AND state = 'pending'`, ms(f.PushBack), k.Endpoint); err != nil {
+			return err
+		}
+	}
+	if f.Disable != "" {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deliver_endpoints (id, disabled_at, reason) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET disabled_at = excluded.disabled_at, reason = excluded.reason`,
+			k.Endpoint, ms(f.At), f.Disable); err != nil {
+			return err
+		}
+		r, err := tx.ExecContext(ctx, `UPDATE deliver_deliveries SET state = 'dead', last_error = ?, done_at = ? WHERE endpoint = ? AND state = 'pending'`,
+			"endpoint disabled: "+f.Disable, ms(f.At), k.Endpoint)
+		if err != nil {
+			return err
+		}
+		n, _ := r.RowsAffected()
+		res.Moved += int(n)
 	}
 	return nil
-}
-
-// PushBack makes every pending delivery to an endpoint wait until at least
-// until (a Retry-After that speaks for the whole endpoint).
-func (s *Store) PushBack(ctx context.Context, endpoint string, until time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE deliver_deliveries SET next_at = MAX(next_at, ?) WHERE endpoint = ? AND state = 'pending'`, ms(until), endpoint)
-	if err != nil {
-		return fmt.Errorf("outbox: %w", err)
-	}
-	return nil
-}
-
-// Disable marks an endpoint disabled and moves its pending deliveries to
-// the dead-letter queue; it returns how many were moved.
-func (s *Store) Disable(ctx context.Context, endpoint, reason string, now time.Time) (int, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("outbox: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO deliver_endpoints (id, disabled_at, reason) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET disabled_at = excluded.disabled_at, reason = excluded.reason`,
-		endpoint, ms(now), reason); err != nil {
-		return 0, fmt.Errorf("outbox: %w", err)
-	}
-	r, err := tx.ExecContext(ctx, `UPDATE deliver_deliveries SET state = 'dead', last_error = ?, done_at = ? WHERE endpoint = ? AND state = 'pending'`,
-		"endpoint disabled: "+reason, ms(now), endpoint)
-	if err != nil {
-		return 0, fmt.Errorf("outbox: %w", err)
-	}
-	n, _ := r.RowsAffected()
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("outbox: %w", err)
-	}
-	return int(n), nil
 }
 
 // Counts are the outbox's deliveries by state, for one endpoint or in all.
