@@ -211,7 +211,7 @@ func deliverRun(ctx context.Context, f *Factory, opts *DeliverOptions) error {
 		}
 		if opts.Serve && opts.MetricsTextfile != "" {
 			last := time.Time{}
-			ro.OnIdle = func() {
+			ro.Tick = func() {
 				if now := f.Now(); now.Sub(last) >= 10*time.Second {
 					last = now
 					if err := writeMetricsFile(ctx, opts.MetricsTextfile, metrics, st, ids, now); err != nil {
@@ -254,8 +254,8 @@ func deliverRun(ctx context.Context, f *Factory, opts *DeliverOptions) error {
 	}
 	total := deliver.Total(byEP)
 	if !opts.Quiet {
-		fmt.Fprintf(f.IO.ErrOut, "deliver: read %d records (%d new events, %d already recorded); %d attempts: %d delivered, %d to retry, %d dead-lettered",
-			read.Read, read.New, read.Duplicate, sum.Attempts, sum.Delivered, sum.Retries, sum.Dead)
+		fmt.Fprintf(f.IO.ErrOut, "deliver: read %s (%s, %d already recorded); %s: %d delivered, %d to retry, %d dead-lettered",
+			deliverPlural(read.Read, "record"), deliverPlural(read.New, "new event"), read.Duplicate, deliverPlural(sum.Attempts, "attempt"), sum.Delivered, sum.Retries, sum.Dead)
 		if len(sum.Disabled) > 0 {
 			fmt.Fprintf(f.IO.ErrOut, "; disabled (410): %s", strings.Join(sum.Disabled, ", "))
 		}
@@ -264,7 +264,7 @@ func deliverRun(ctx context.Context, f *Factory, opts *DeliverOptions) error {
 	if total.Pending > 0 || total.Dead > 0 {
 		var parts []string
 		if total.Pending > 0 {
-			p := fmt.Sprintf("%d deliveries pending", total.Pending)
+			p := deliverPlural(total.Pending, "delivery") + " pending"
 			if !total.NextDue.IsZero() {
 				p += " (next attempt due " + total.NextDue.Format(time.RFC3339) + "; run deliver again, or keep it running with --serve)"
 			}
@@ -276,6 +276,17 @@ func deliverRun(ctx context.Context, f *Factory, opts *DeliverOptions) error {
 		return &FindingsError{Msg: "deliver: " + strings.Join(parts, "; ")}
 	}
 	return nil
+}
+
+// deliverPlural says "1 record", "2 records", "2 deliveries".
+func deliverPlural(n int, word string) string {
+	if n != 1 {
+		if w, ok := strings.CutSuffix(word, "y"); ok {
+			word = w + "ie"
+		}
+		word += "s"
+	}
+	return fmt.Sprintf("%d %s", n, word)
 }
 
 func isTerminal(r io.Reader) bool {
@@ -454,7 +465,7 @@ id and version, the attempts made, the last status and error.
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(f.IO.ErrOut, "%d dead letters\n", len(dl))
+			fmt.Fprintln(f.IO.ErrOut, deliverPlural(len(dl), "dead letter"))
 			return nil
 		},
 	}
@@ -503,7 +514,7 @@ id and version, the attempts made, the last status and error.
 			if err != nil {
 				return err
 			}
-			msg := fmt.Sprintf("requeued %d dead letters", n)
+			msg := "requeued " + deliverPlural(n, "dead letter")
 			if len(enabled) > 0 {
 				msg += "; enabled again: " + strings.Join(enabled, ", ")
 			}

@@ -65,9 +65,9 @@ type Options struct {
 	// AfterSend, when set, is called after a request's answer is read and
 	// before its outcome is recorded (tests: the crash window).
 	AfterSend func(Job)
-	// OnIdle, when set, is called by a serving run each time it has
-	// nothing in flight and is about to wait (metrics files).
-	OnIdle func()
+	// Tick, when set, is called on every round of the run (for a metrics
+	// file; it should return quickly).
+	Tick func()
 }
 
 // NewClient returns the HTTP client deliveries use by default: redirects
@@ -212,6 +212,9 @@ func (e *engine) run(ctx context.Context) (Summary, error) {
 	}
 	var runErr error
 	for ctx.Err() == nil {
+		if e.opts.Tick != nil {
+			e.opts.Tick()
+		}
 		now := e.clock.Now()
 		var want []Want
 		for _, id := range e.ids {
@@ -255,6 +258,14 @@ func (e *engine) run(ctx context.Context) (Summary, error) {
 			}
 			continue
 		}
+		if e.opts.Serve {
+			// Another process may have enabled an endpoint again (dlq
+			// replay) or disabled one.
+			if err := e.refreshDisabled(ctx); err != nil {
+				runErr = err
+				break
+			}
+		}
 		next, ok, err := st.NextDue(ctx, e.activeIDs())
 		if err != nil {
 			runErr = err
@@ -265,9 +276,6 @@ func (e *engine) run(ctx context.Context) (Summary, error) {
 		}
 		if !e.opts.Serve && (!e.opts.Drain || !ok) {
 			break
-		}
-		if e.opts.OnIdle != nil {
-			e.opts.OnIdle()
 		}
 		wait := e.opts.Poll
 		if e.opts.Drain {
@@ -303,6 +311,20 @@ func (e *engine) run(ctx context.Context) (Summary, error) {
 		runErr = nil // stopped, not failed: what was in flight is sent again next time
 	}
 	return e.sum, runErr
+}
+
+func (e *engine) refreshDisabled(ctx context.Context) error {
+	disabled, err := e.opts.Store.Disabled(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range e.ids {
+		_, off := disabled[id]
+		if was := e.eps[id].disabled.Swap(off); was && !off {
+			e.log.Info("endpoint enabled again", "endpoint", id)
+		}
+	}
+	return nil
 }
 
 func (rt *endpointRT) concurrency() int { return max(1, rt.t.Concurrency) }

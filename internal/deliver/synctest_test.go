@@ -161,10 +161,29 @@ func TestServeSynctest(t *testing.T) {
 		record(t, st, []Target{tg}, time.Now(), line1, line2)
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
+		// A 410 disables the endpoint; a replay from another process
+		// enables it again, and the serving run sends the dead letter.
+		tr.mu.Lock()
+		tr.answers = append(tr.answers, func() *http.Response { return response(410, nil) })
+		tr.mu.Unlock()
+		record(t, st, []Target{tg}, time.Now(), `{"id":"s3"}`)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if c := counts(t, st, "erp"); c.Dead != 1 {
+			t.Fatalf("after the 410: %+v, want 1 dead", c)
+		}
+		if n, enabled, err := st.Replay(context.Background(), Filter{}, time.Now()); err != nil || n != 1 || len(enabled) != 1 {
+			t.Fatalf("replay: %d %v %v", n, enabled, err)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
 		cancel()
 		sum := <-done
-		if sum.Delivered != 2 {
-			t.Fatalf("summary %+v, want 2 delivered while serving", sum)
+		if sum.Delivered != 3 || len(sum.Disabled) != 1 {
+			t.Fatalf("summary %+v, want 3 delivered while serving, one endpoint disabled on the way", sum)
+		}
+		if c := counts(t, st, "erp"); c.Delivered != 3 || c.Dead != 0 {
+			t.Fatalf("counts %+v, want 3 delivered", c)
 		}
 	})
 }
