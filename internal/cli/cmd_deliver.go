@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -253,6 +254,11 @@ func deliverRun(ctx context.Context, f *Factory, opts *DeliverOptions) error {
 		return err
 	}
 	total := deliver.Total(byEP)
+	for ep, c := range byEP {
+		if c.Pending > 0 && !slices.Contains(ids, ep) {
+			log.Warn("deliveries wait for an endpoint that is not in the endpoints file: put it back to send them", "endpoint", ep, "pending", c.Pending)
+		}
+	}
 	if !opts.Quiet {
 		fmt.Fprintf(f.IO.ErrOut, "deliver: read %s (%s, %d already recorded); %s: %d delivered, %d to retry, %d dead-lettered",
 			deliverPlural(read.Read, "record"), deliverPlural(read.New, "new event"), read.Duplicate, deliverPlural(sum.Attempts, "attempt"), sum.Delivered, sum.Retries, sum.Dead)

@@ -5,40 +5,77 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"strconv"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
-// TestThroughput measures recording and delivering N events to a local
-// receiver that answers 204 at once. Run with TAXAGG_DELIVER_PERF=20000.
-func TestThroughput(t *testing.T) {
-	n, _ := strconv.Atoi(os.Getenv("TAXAGG_DELIVER_PERF"))
-	if n == 0 {
-		t.Skip("set TAXAGG_DELIVER_PERF=N to measure")
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
-	defer srv.Close()
-	st := openStore(t)
-	tg := target("erp", srv.URL)
-	tg.Concurrency = 8
+func benchInput(n int) string {
 	var b strings.Builder
 	for i := range n {
 		fmt.Fprintf(&b, `{"id":"t%d","amount":"10.00","taxes":[{"jurisdiction":"XX","tax":"vat","rate":"0.07","tax_amount":"0.70"}],"tax_total":"0.70"}`+"\n", i)
 	}
-	start := time.Now()
-	rs, err := ReadEvents(context.Background(), st, "in", strings.NewReader(b.String()), []Endpoint{tg.Endpoint}, time.Now)
-	if err != nil {
-		t.Fatal(err)
+	return b.String()
+}
+
+// BenchmarkRecord records 2,000 events into a fresh outbox per iteration.
+func BenchmarkRecord(b *testing.B) {
+	const n = 2000
+	in := benchInput(n)
+	ep := Endpoint{ID: "erp", Events: []string{EventTaxCalculated}}
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	var elapsed time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		st, err := Open(context.Background(), filepath.Join(b.TempDir(), "s.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		if _, err := ReadEvents(context.Background(), st, "in", strings.NewReader(in), []Endpoint{ep}, time.Now); err != nil {
+			b.Fatal(err)
+		}
+		elapsed += time.Since(start)
+		b.StopTimer()
+		st.Close()
+		b.StartTimer()
 	}
-	rec := time.Since(start)
-	start = time.Now()
-	sum, err := Run(context.Background(), Options{Store: st, Targets: []Target{tg}})
-	if err != nil {
-		t.Fatal(err)
+	b.ReportMetric(float64(n*b.N)/elapsed.Seconds(), "events/s")
+}
+
+// BenchmarkDeliver delivers 2,000 recorded events to a local receiver that
+// answers 204 at once, 8 requests in flight.
+func BenchmarkDeliver(b *testing.B) {
+	const n = 2000
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+	defer srv.Close()
+	in := benchInput(n)
+	tg := target("erp", srv.URL)
+	tg.Concurrency = 8
+	b.ReportAllocs()
+	var elapsed time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		st, err := Open(context.Background(), filepath.Join(b.TempDir(), "s.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := ReadEvents(context.Background(), st, "in", strings.NewReader(in), []Endpoint{tg.Endpoint}, time.Now); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		sum, err := Run(context.Background(), Options{Store: st, Targets: []Target{tg}})
+		if err != nil || sum.Delivered != n {
+			b.Fatalf("%+v %v", sum, err)
+		}
+		elapsed += time.Since(start)
+		b.StopTimer()
+		st.Close()
+		b.StartTimer()
 	}
-	del := time.Since(start)
-	t.Logf("recorded %d events in %s (%.0f/s); delivered %d in %s (%.0f/s)", rs.New, rec, float64(rs.New)/rec.Seconds(), sum.Delivered, del, float64(sum.Delivered)/del.Seconds())
+	b.ReportMetric(float64(n*b.N)/elapsed.Seconds(), "deliveries/s")
 }
