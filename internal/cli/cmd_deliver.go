@@ -82,6 +82,7 @@ a time; another run only records its events for it to send.` + deliverExitHelp,
   taxagg calc --rules rules.yaml orders.ndjson | taxagg deliver --endpoints endpoints.yaml --state tax.db
   taxagg deliver --endpoints endpoints.yaml --state tax.db --serve --metrics-addr 127.0.0.1:9464
   taxagg deliver dlq list --state tax.db`,
+		Args: cobra.ArbitraryArgs, // input files; "dlq" is the subcommand
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Files = args
 			if runF != nil {
