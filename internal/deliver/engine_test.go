@@ -396,3 +396,78 @@ func TestMetricsText(t *testing.T) {
 		}
 	}
 }
+
+// TestOddAnswers: receivers that misbehave in other ways. What counts is
+// the status line: an answer without one is retried, a 2xx is delivered
+// whatever follows it.
+func TestOddAnswers(t *testing.T) {
+	hijack := func(write string, rst bool) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			conn, buf, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				panic(err)
+			}
+			buf.WriteString(write)
+			buf.Flush()
+			if rst {
+				conn.(*net.TCPConn).SetLinger(0)
+			}
+			conn.Close()
+		}
+	}
+	okThenStall := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(200)
+		w.Write([]byte("partial"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}
+	hugeError := func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(500)
+		chunk := []byte(strings.Repeat("x", 1<<16))
+		for range 64 { // 4 MiB, more than is read
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}
+	tests := []struct {
+		name     string
+		step     http.HandlerFunc
+		outcome  string
+		attempts int
+	}{
+		{"closed without an answer", hijack("", false), OutcomeNetwork, 2},
+		{"not HTTP", hijack("hello\r\n\r\n", false), OutcomeNetwork, 2},
+		{"half a status line, then a reset", hijack("HTTP/1.1 2", true), OutcomeNetwork, 2},
+		{"200, then the body stalls", okThenStall, OutcomeDelivered, 1},
+		{"500 with a 4 MiB body", hugeError, OutcomeServerError, 2},
+		{"202", status(202), OutcomeDelivered, 1},
+		{"204", status(204), OutcomeDelivered, 1},
+		{"599", status(599), OutcomeServerError, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := clocktest.NewAuto(t0)
+			rc := newReceiver(t, "erp", clock.Now, tt.step)
+			st := openStore(t)
+			tg := target("erp", rc.srv.URL)
+			tg.Timeout = 300 * time.Millisecond
+			m := NewMetrics()
+			record(t, st, []Target{tg}, t0, line1)
+			drain(t, st, clock, Options{Schedule: DefaultSchedule, Metrics: m}, tg)
+			if got := m.Attempts("erp", tt.outcome); got != 1 {
+				t.Errorf("%s attempts: %d, want 1", tt.outcome, got)
+			}
+			if n := len(rc.got()); n != tt.attempts {
+				t.Errorf("%d requests, want %d", n, tt.attempts)
+			}
+			if c := counts(t, st, "erp"); c.Delivered != 1 {
+				t.Errorf("counts %+v, want delivered", c)
+			}
+		})
+	}
+}
