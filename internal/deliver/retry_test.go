@@ -38,3 +38,29 @@ func TestSchedule(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseSchedule(f *testing.F) {
+	for _, s := range []string{"5s,5m,30m,2h,5h,10h,10h", "none", "", "1.5s,90m", "-1s", "5s,,"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseSchedule(s)
+		if err != nil {
+			return
+		}
+		for _, w := range d {
+			if w <= 0 {
+				t.Fatalf("%q: a wait of %s", s, w)
+			}
+		}
+		back, err := ParseSchedule(FormatSchedule(d))
+		if err != nil || len(back) != len(d) {
+			t.Fatalf("%q -> %q: %v", s, FormatSchedule(d), err)
+		}
+		for i := range d {
+			if back[i] != d[i] {
+				t.Fatalf("%q -> %q: %s != %s", s, FormatSchedule(d), back[i], d[i])
+			}
+		}
+	})
+}

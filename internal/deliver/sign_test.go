@@ -88,3 +88,26 @@ func TestParseKeysNeverShowsTheSecret(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseKeys(f *testing.F) {
+	f.Add(testSecret("a"))
+	f.Add(testSecret("a") + " " + testSecret("b"))
+	f.Add("whsec_")
+	f.Add("hunter2")
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := ParseKeys(s)
+		if err != nil {
+			if len(s) >= 8 && strings.Contains(err.Error(), s) {
+				t.Fatalf("the error %q shows the value", err)
+			}
+			return
+		}
+		if k.Len() == 0 || k.Len() != len(strings.Fields(s)) {
+			t.Fatalf("%d keys from %q", k.Len(), s)
+		}
+		sig := k.Sign("msg", time.Unix(1, 0), []byte("{}"))
+		if strings.Count(sig, "v1,") != k.Len() {
+			t.Fatalf("signature %q for %d keys", sig, k.Len())
+		}
+	})
+}
