@@ -56,8 +56,9 @@ package importer
 //     (level district). XX is the USPS abbreviation of the state FIPS code.
 //     Locals have parent US-XX when the state's own record is present.
 //     Counties are named from the Census county FIPS list ("Fulton
-//     County"), cities from the embedded place names ("City of Atlanta")
-//     where known, else by code ("GA city 05000 (FIPS place 1305000)").
+//     County"), cities from the Census place code lists embedded in
+//     fipsdata/places.txt ("City of Atlanta", "Town of Avalon") where
+//     listed, else by code ("GA city 05000 (FIPS place 1305000)").
 //   - Every row is one dated rate entry: from = effective-from; the file's
 //     effective-to is the last day in force, so to = that day + 1; 29991231
 //     and 99991231 mean open-ended (no to).

@@ -391,8 +391,8 @@ func (im *sstImport) build(opt Options) (*document, error) {
 		doc.notes = append(doc.notes, "Rates used: column 5, general rate interstate, as each tax's rate; column 7, food/drug rate "+
 			"interstate, as the taxability of food and drug (--intrastate uses columns 4 and 6).")
 	}
-	doc.notes = append(doc.notes, "Names: counties from the US Census Bureau's county FIPS code list; cities from the place "+
-		"names embedded in taxagg where known, else named by their FIPS place code.")
+	doc.notes = append(doc.notes, "Names: counties from the US Census Bureau's county FIPS code list; cities from its place "+
+		"code lists (2020 incorporated places; 2010 towns and townships that are governments) where listed, else named by their FIPS place code.")
 	if im.duplicates > 0 {
 		doc.notes = append(doc.notes, fmt.Sprintf("Identical duplicate rows dropped: %d.", im.duplicates))
 	}
