@@ -396,13 +396,13 @@ func mappedTime(s, format string) (time.Time, error) {
 		if err != nil {
 			return time.Time{}, fmt.Errorf("%q is not unix milliseconds", s)
 		}
-		return time.UnixMilli(n).UTC(), nil
+		return inYears(time.UnixMilli(n).UTC(), s)
 	}
 	t, err := time.Parse(format, s)
 	if err != nil {
 		return t, fmt.Errorf("%q does not match the layout %q", s, format)
 	}
-	return t.UTC(), nil
+	return inYears(t.UTC(), s)
 }
 
 // checkColumns verifies that a CSV header has every column a mapping names.

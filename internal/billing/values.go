@@ -11,6 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/taxagg/taxagg/internal/money"
+	"github.com/taxagg/taxagg/internal/txn"
 )
 
 var errMissing = errors.New("is required")
@@ -95,13 +96,13 @@ func parseTime(s string) (time.Time, error) {
 		if err != nil {
 			return time.Time{}, fmt.Errorf("%q is not a valid date", s)
 		}
-		return t, nil
+		return inYears(t, s)
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 timestamp or a YYYY-MM-DD date", s)
 	}
-	return t.UTC(), nil
+	return inYears(t.UTC(), s)
 }
 
 // parseUnix reads unix seconds.
@@ -110,7 +111,17 @@ func parseUnix(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%q is not unix seconds", s)
 	}
-	return time.Unix(n, 0).UTC(), nil
+	return inYears(time.Unix(n, 0).UTC(), s)
+}
+
+// inYears refuses a time outside the years taxagg accepts (txn.MinYear to
+// txn.MaxYear): a far date is a typing or export error, and one near the
+// ends of time.Time's range would break date arithmetic downstream.
+func inYears(t time.Time, s string) (time.Time, error) {
+	if !txn.YearInRange(t.Year()) {
+		return time.Time{}, fmt.Errorf("%q is %w", s, txn.ErrYearRange)
+	}
+	return t, nil
 }
 
 // parseDate reads YYYY-MM-DD quickly; ok is false for anything else (and
@@ -131,7 +142,7 @@ func parseDate(s string) (time.Time, bool) {
 		n = n*10 + int(c-'0')
 	}
 	y, m, d := n/10000, n/100%100, n%100
-	if m < 1 || m > 12 || d < 1 || d > 28 && d > daysIn(time.Month(m), y) {
+	if !txn.YearInRange(y) || m < 1 || m > 12 || d < 1 || d > 28 && d > daysIn(time.Month(m), y) {
 		return time.Time{}, false
 	}
 	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC), true

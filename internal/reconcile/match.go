@@ -615,12 +615,15 @@ func (m *matcher) amountEqual(x, y amt) bool {
 	return within(x, y, m.tol)
 }
 
+// dateEqual reports whether x and y lie within the window of each other.
+// It subtracts the earlier from the later: time.Time.Sub saturates at the
+// ends of time.Duration (about 292 years), and negating the saturated
+// minimum stays negative, so |x-y| computed naively calls far dates equal.
 func (m *matcher) dateEqual(x, y time.Time) bool {
-	d := x.Sub(y)
-	if d < 0 {
-		d = -d
+	if x.Before(y) {
+		x, y = y, x
 	}
-	return d <= m.window
+	return x.Sub(y) <= m.window
 }
 
 // fuzzy pairs leftovers by customer + currency, amount within tolerance and

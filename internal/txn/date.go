@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -8,6 +9,22 @@ import (
 // Date is a civil date (no time, no zone), counted in days since 1970-01-01.
 // It orders and compares as an integer, which keeps rate lookups cheap.
 type Date int32
+
+// MinYear and MaxYear bound the dates taxagg accepts in its inputs
+// (transactions, billing records, ledgers): a year outside them is bad
+// input, not a date to compute with. Far dates are typing or export errors
+// (0000-01-01, a unix time of 2^63-1) that would otherwise give zero tax
+// silently, break date arithmetic or make nexus emit centuries of rows.
+const (
+	MinYear = 1900
+	MaxYear = 2999
+)
+
+// YearInRange reports whether y lies within MinYear..MaxYear.
+func YearInRange(y int) bool { return MinYear <= y && y <= MaxYear }
+
+// ErrYearRange is the reason given for a date outside MinYear..MaxYear.
+var ErrYearRange = errors.New("outside the years 1900-2999")
 
 // DateOf returns the civil date of y-m-d.
 func DateOf(y int, m time.Month, d int) Date {

@@ -120,6 +120,9 @@ func parseStamp(b []byte, z *zoneCache) (Date, time.Time, error) {
 		}
 		return 0, at, fmt.Errorf("%s is not a date (%w)", quoteShort(b), errDateShape)
 	}
+	if !YearInRange(y) {
+		return 0, at, fmt.Errorf("%s is %w", quoteShort(b), ErrYearRange)
+	}
 	days := daysFromCivil(y, m, d)
 	if len(b) == 10 {
 		return Date(days), at, nil
