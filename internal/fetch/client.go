@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/taxagg/taxagg/internal/ratelimit"
@@ -157,6 +159,59 @@ func (c *client) netError(req *http.Request, err error, retries int) error {
 	return c.key.scrubError(fmt.Errorf("%s: %s %s: %w", c.prov.name(), req.Method, req.URL.Path, err))
 }
 
+// maxRedirects is the most redirects followed for one request (as net/http).
+const maxRedirects = 10
+
+// RedirectError is a redirect fetch refused to follow: one that leaves the
+// API's origin (scheme, host and port). net/http keeps the Authorization
+// header on a redirect to the same host name whatever the port or scheme,
+// so following it would send the API key to another server or in clear
+// text.
+type RedirectError struct {
+	From, To string // origins, scheme://host:port
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("refused a redirect from %s to %s: the API key is only sent to the API's own origin", e.From, e.To)
+}
+
+// sameOriginRedirects returns a copy of hc that follows redirects only
+// within the origin of the first request, and refuses any other with a
+// RedirectError (never retried).
+func sameOriginRedirects(hc *http.Client) *http.Client {
+	c := *hc
+	prev := hc.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		from, to := origin(via[0].URL), origin(req.URL)
+		if from != to {
+			return &RedirectError{From: from, To: to}
+		}
+		if prev != nil {
+			return prev(req, via)
+		}
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("stopped after %d redirects", maxRedirects)
+		}
+		return nil
+	}
+	return &c
+}
+
+// origin is scheme://host:port of u, with the scheme's default port made
+// explicit and the host in lower case.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		switch strings.ToLower(u.Scheme) {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	return strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
 func idempotent(method string) bool {
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
@@ -174,7 +229,8 @@ func retryableNetErr(err error) bool {
 		hostname x509.HostnameError
 		invalid  x509.CertificateInvalidError
 		verify   *tls.CertificateVerificationError
+		redirect *RedirectError
 	)
 	return !errors.As(err, &unknown) && !errors.As(err, &hostname) &&
-		!errors.As(err, &invalid) && !errors.As(err, &verify)
+		!errors.As(err, &invalid) && !errors.As(err, &verify) && !errors.As(err, &redirect)
 }

@@ -201,6 +201,7 @@ func run(ctx context.Context, out io.Writer, opts Options) (*Summary, error) {
 	if c.hc == nil {
 		c.hc = &http.Client{Timeout: 60 * time.Second}
 	}
+	c.hc = sameOriginRedirects(c.hc)
 	if c.rand == nil {
 		c.rand = rand.Float64
 	}
@@ -316,6 +317,9 @@ func fetchResource(ctx context.Context, c *client, store Store, resource string,
 			if err != nil {
 				return cur, fmt.Errorf("object %s: %w", id, err)
 			}
+			// A server may echo the key inside an object: it goes no
+			// further, neither to the store nor to the output.
+			compact = c.key.scrubBytes(compact)
 			page = append(page, Record{Resource: resource, ID: id, Created: created, Object: compact})
 		}
 		nc := Cursor{Next: next, Done: next == "", Pages: cur.Pages + 1, Records: cur.Records + len(page)}

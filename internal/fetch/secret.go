@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -30,6 +31,17 @@ func (s Secret) scrub(text string) string {
 		return text
 	}
 	return strings.ReplaceAll(text, string(s), redacted)
+}
+
+// scrubBytes replaces every occurrence of the key in b (an object as the
+// API sent it, which may echo the key back): the raw output and the
+// checkpoint's records file never hold it. It returns b itself when the key
+// does not occur.
+func (s Secret) scrubBytes(b []byte) []byte {
+	if len(s) < 4 || !bytes.Contains(b, []byte(s)) {
+		return b
+	}
+	return bytes.ReplaceAll(b, []byte(s), []byte(redacted))
 }
 
 // scrubbedError hides the key in an error's text and keeps the chain.

@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/taxagg/taxagg/internal/fetch/fetchtest"
+)
+
+// The hardening suite, second pass: each test below runs the real command
+// tree on a shape of input or server that once gave a wrong result, leaked
+// a key, or never ended.
+
+const testKey = "sk_test_hardening_5ecret_key_42"
+
+// envRun runs taxagg in-process with the environment env and returns the
+// exit code, stdout and stderr.
+func envRun(t testing.TB, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	ios, _, out, errOut := NewTestIOStreams()
+	f := &Factory{IO: ios, Getenv: func(k string) string { return env[k] }, Now: time.Now}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	code := run(ctx, f, args)
+	return code, out.String(), errOut.String()
+}
+
+// authLog is a server on 127.0.0.1 that records the Authorization header
+// of every request it gets.
+type authLog struct {
+	mu   sync.Mutex
+	seen []string
+	srv  *httptest.Server
+}
+
+func newAuthLog(t *testing.T) *authLog {
+	a := &authLog{}
+	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		a.seen = append(a.seen, r.Header.Get("Authorization"))
+		a.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"object":"list","data":[],"has_more":false}`))
+	}))
+	t.Cleanup(a.srv.Close)
+	return a
+}
+
+func (a *authLog) headers() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.seen...)
+}
+
+// A redirect to the same host on another port (or scheme) is refused, and
+// the key never reaches the other server; a redirect within the API's own
+// origin is followed.
+func TestFetchRedirectKeepsKey(t *testing.T) {
+	other := newAuthLog(t) // 127.0.0.1, another port
+	var api *httptest.Server
+	api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/charges":
+			http.Redirect(w, r, other.srv.URL+"/v1/charges?"+r.URL.RawQuery, http.StatusFound)
+		case "/v1/invoices":
+			http.Redirect(w, r, "/v1/moved/invoices?"+r.URL.RawQuery, http.StatusFound)
+		case "/v1/moved/invoices":
+			if r.Header.Get("Authorization") != "Bearer "+testKey {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"object":"list","data":[],"has_more":false}`))
+		}
+	}))
+	defer api.Close()
+	env := map[string]string{"STRIPE_API_KEY": testKey}
+
+	code, _, stderr := envRun(t, env, "fetch", "stripe", "--api-base", api.URL, "--resource", "charges", "--max-retries", "3", "-q")
+	noCrash(t, stderr)
+	if code != ExitError {
+		t.Errorf("exit %d, want %d; stderr:\n%s", code, ExitError, stderr)
+	}
+	want := "refused a redirect from " + api.URL + " to " + other.srv.URL
+	if !strings.Contains(stderr, want) || !strings.Contains(stderr, "the API key is only sent to the API's own origin") {
+		t.Errorf("stderr:\n%s\nwant %q", stderr, want)
+	}
+	if got := other.headers(); len(got) != 0 {
+		t.Errorf("the other port received %d requests (Authorization %q)", len(got), got)
+	}
+	if strings.Contains(stderr, testKey) {
+		t.Errorf("stderr shows the key:\n%s", stderr)
+	}
+
+	code, _, stderr = envRun(t, env, "fetch", "stripe", "--api-base", api.URL, "--resource", "invoices", "-q")
+	if code != ExitOK {
+		t.Errorf("same-origin redirect: exit %d; stderr:\n%s", code, stderr)
+	}
+}
+
+// A server that echoes the key inside an object: neither --raw output nor
+// the checkpoint's records file holds it.
+func TestFetchRedactsEchoedKey(t *testing.T) {
+	objs := fetchtest.Objects("stripe", "charges", 3, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	objs[1]["description"] = "charged with " + testKey
+	objs[2]["metadata"] = map[string]any{"key": testKey}
+	srv := &fetchtest.Server{Provider: "stripe", Key: testKey, Data: map[string][]map[string]any{"charges": objs}}
+	base := srv.Start()
+	defer srv.Close()
+	dir := t.TempDir()
+	ck := filepath.Join(dir, "ck.json")
+	env := map[string]string{"STRIPE_API_KEY": testKey}
+	code, stdout, stderr := envRun(t, env, "fetch", "stripe", "--api-base", base, "--resource", "charges", "--raw", "--checkpoint", ck, "-q")
+	if code != ExitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	if strings.Count(stdout, "\n") != 3 || strings.Count(stdout, "[redacted]") != 2 {
+		t.Errorf("raw output:\n%s\nwant 3 objects, 2 with [redacted]", stdout)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		if strings.Contains(string(data), testKey) {
+			t.Errorf("%s holds the key:\n%s", e.Name(), data)
+		}
+	}
+	if strings.Contains(stdout, testKey) {
+		t.Errorf("raw output holds the key:\n%s", stdout)
+	}
+}
