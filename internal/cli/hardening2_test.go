@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -133,5 +135,77 @@ func TestFetchRedactsEchoedKey(t *testing.T) {
 	}
 	if strings.Contains(stdout, testKey) {
 		t.Errorf("raw output holds the key:\n%s", stdout)
+	}
+}
+
+// binary returns the real taxagg binary (built once per test process) and
+// a command runner with a deadline, so that a hang fails the test.
+func binary(t *testing.T) (string, func(args ...string) *exec.Cmd) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := taxaggBinary(t, "")
+	return bin, func(args ...string) *exec.Cmd {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		t.Cleanup(cancel)
+		return exec.CommandContext(ctx, args[0], args[1:]...)
+	}
+}
+
+const oneTx = `{"id":"t1","date":"2026-01-02","currency":"USD","amount":"10.00","country":"US","state":"TX"}` + "\n"
+
+// --out and --summary files get 0666 less the umask, and a file being
+// replaced keeps its mode.
+func TestOutputModes(t *testing.T) {
+	bin, command := binary(t)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.ndjson")
+	os.WriteFile(in, []byte(oneTx), 0o644)
+	a := filepath.Join(dir, "a.ndjson")
+	b := filepath.Join(dir, "b.ndjson")
+	os.WriteFile(a, []byte(`{"id":"x","date":"2026-01-02","currency":"USD","amount":"10.00"}`+"\n"), 0o644)
+	os.WriteFile(b, []byte(`{"id":"x","date":"2026-01-02","currency":"USD","amount":"10.00"}`+"\n"), 0o644)
+	tests := []struct {
+		umask    string
+		existing os.FileMode // 0: no file before the run
+		want     os.FileMode
+	}{
+		{"077", 0, 0o600},
+		{"022", 0, 0o644},
+		{"027", 0, 0o640},
+		{"077", 0o664, 0o664},
+		{"022", 0o600, 0o600},
+	}
+	for _, tt := range tests {
+		name := fmt.Sprintf("umask %s existing %o", tt.umask, tt.existing)
+		t.Run(name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.ndjson")
+			sum := filepath.Join(filepath.Dir(out), "sum.json")
+			ledger := filepath.Join(filepath.Dir(out), "ledger.ndjson")
+			if tt.existing != 0 {
+				for _, p := range []string{out, sum, ledger} {
+					os.WriteFile(p, []byte("old\n"), 0o600)
+					os.Chmod(p, tt.existing)
+				}
+			}
+			cmd := command("sh", "-c", `umask `+tt.umask+` && "$@"`, "sh", bin, "aggregate", "-q", "--out", out, "--summary", sum, in)
+			if msg, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("aggregate: %v\n%s", err, msg)
+			}
+			cmd = command("sh", "-c", `umask `+tt.umask+` && "$@"`, "sh", bin, "reconcile", "-q", "-o", ledger, a, b)
+			if msg, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("reconcile: %v\n%s", err, msg)
+			}
+			for _, p := range []string{out, sum, ledger} {
+				st, err := os.Stat(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := st.Mode().Perm(); got != tt.want {
+					t.Errorf("%s: mode %o, want %o", filepath.Base(p), got, tt.want)
+				}
+			}
+		})
 	}
 }

@@ -304,16 +304,23 @@ func hasLine(text, line string) bool {
 // --- The real binary ---------------------------------------------------
 
 var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
+	binOnce    sync.Once
+	binPath    string
+	binErr     error
+	binDirPath string // removed by TestMain
 )
 
 // taxaggBinary builds taxagg once per test process into a temporary
-// directory (removed by the test that built it, see TestHardeningBinary).
-func taxaggBinary(t *testing.T, dir string) string {
+// directory that TestMain removes when the tests end.
+func taxaggBinary(t *testing.T, _ string) string {
 	t.Helper()
 	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "taxagg-test-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binDirPath = dir
 		goTool, err := exec.LookPath("go")
 		if err != nil {
 			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")

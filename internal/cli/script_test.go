@@ -19,9 +19,21 @@ var update = flag.Bool("update", false, "rewrite the expected outputs in testdat
 // TestMain lets testscript run the real command tree as the "taxagg"
 // command of the scripts, in its own process, with the real exit code.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(withCleanup{m}, map[string]func(){
 		"taxagg": func() { os.Exit(Main(os.Args[1:], SystemIOStreams())) },
 	})
+}
+
+// withCleanup runs the tests, then removes what outlives any one test (the
+// binary taxaggBinary built).
+type withCleanup struct{ m *testing.M }
+
+func (w withCleanup) Run() int {
+	code := w.m.Run()
+	if binDirPath != "" {
+		os.RemoveAll(binDirPath)
+	}
+	return code
 }
 
 // TestScripts runs the CLI contracts in testdata/script: exit codes, stderr

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -223,7 +222,7 @@ type atomicFile struct {
 }
 
 func createAtomic(path string) (*atomicFile, error) {
-	mode := os.FileMode(0o644)
+	var keep os.FileMode // zero: a new file, mode 0666 less the umask
 	if st, err := os.Stat(path); err == nil {
 		if !st.Mode().IsRegular() {
 			f, err := os.OpenFile(path, os.O_WRONLY, 0)
@@ -232,19 +231,10 @@ func createAtomic(path string) (*atomicFile, error) {
 			}
 			return &atomicFile{f: f, path: path, direct: true}, nil
 		}
-		mode = st.Mode().Perm() // replacing a file keeps its permissions
+		keep = st.Mode().Perm() // replacing a file keeps its permissions
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, err := createTemp(path, keep)
 	if err != nil {
-		return nil, fmt.Errorf("create output: %w", err)
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		os.Remove(f.Name())
 		return nil, fmt.Errorf("create output: %w", err)
 	}
 	return &atomicFile{f: f, path: path}, nil
