@@ -209,3 +209,32 @@ func TestOutputModes(t *testing.T) {
 		})
 	}
 }
+
+// --checkpoint never follows a symbolic link for FILE.records: the run is
+// refused and the link's target is left as it was.
+func TestFetchCheckpointSymlink(t *testing.T) {
+	srv := &fetchtest.Server{Provider: "stripe", Key: testKey, Data: map[string][]map[string]any{
+		"charges": fetchtest.Objects("stripe", "charges", 3, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
+	}}
+	base := srv.Start()
+	defer srv.Close()
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "precious.txt")
+	os.WriteFile(victim, []byte("do not truncate me\n"), 0o644)
+	ck := filepath.Join(dir, "ck.json")
+	if err := os.Symlink(victim, ck+".records"); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"STRIPE_API_KEY": testKey}
+	code, _, stderr := envRun(t, env, "fetch", "stripe", "--api-base", base, "--resource", "charges", "--checkpoint", ck, "-q")
+	want := "checkpoint: records file " + ck + ".records is not a regular file (a symbolic link): refusing to use it"
+	if code != ExitError || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and %q", code, stderr, want)
+	}
+	if data, _ := os.ReadFile(victim); string(data) != "do not truncate me\n" {
+		t.Errorf("the link's target now holds %q", data)
+	}
+	if srv.Count() != 0 {
+		t.Errorf("%d requests sent before the checkpoint was refused", srv.Count())
+	}
+}

@@ -163,7 +163,13 @@ func (s *FileStore) Open(plan Plan) (map[string]Cursor, error) {
 			st.Cursors = map[string]Cursor{}
 		}
 	}
-	f, err := os.OpenFile(s.RecordsPath(), os.O_RDWR|os.O_CREATE, 0o600)
+	// The records file is truncated to what the checkpoint accounts for:
+	// never through a symbolic link (its target could be any file), and
+	// never anything but a regular file.
+	if fi, err := os.Lstat(s.RecordsPath()); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("checkpoint: records file %s is not a regular file (%s): refusing to use it", s.RecordsPath(), describeMode(fi.Mode()))
+	}
+	f, err := os.OpenFile(s.RecordsPath(), os.O_RDWR|os.O_CREATE|oNoFollow, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
@@ -171,6 +177,10 @@ func (s *FileStore) Open(plan Plan) (map[string]Cursor, error) {
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("checkpoint: records file %s is not a regular file (%s): refusing to use it", s.RecordsPath(), describeMode(fi.Mode()))
 	}
 	if fi.Size() < st.SpoolSize {
 		f.Close()
@@ -342,4 +352,19 @@ func describePlan(p Plan) string {
 		s += fmt.Sprintf(" to %d", *p.To)
 	}
 	return s
+}
+
+// describeMode names the kind of a file that is not a regular one.
+func describeMode(m os.FileMode) string {
+	switch {
+	case m&os.ModeSymlink != 0:
+		return "a symbolic link"
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return m.Type().String()
 }
