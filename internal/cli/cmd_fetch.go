@@ -23,6 +23,7 @@ type FetchOptions struct {
 	Rate        string
 	Burst       int
 	MaxRetries  int
+	MaxWait     time.Duration
 	Workers     int
 	Checkpoint  string
 	Raw         bool
@@ -52,8 +53,8 @@ The key comes from the environment only: STRIPE_API_KEY or CHARGEBEE_API_KEY. It
 never printed, not even in errors.
 
 Every request of the run waits on one shared token bucket (--rate, --burst). A 429
-pauses every worker for the server's Retry-After and halves the rate, which then
-recovers step by step. 429, 5xx and network errors are retried (--max-retries) with
+pauses every worker for the server's Retry-After (at most --max-wait, and such a wait
+counts as one of --max-retries) and halves the rate, which then recovers step by step. 429, 5xx and network errors are retried (--max-retries) with
 exponential backoff and full jitter; any other 4xx stops the run with the API's message.
 
 Resources are fetched concurrently; the output is written once every page has arrived,
@@ -92,6 +93,7 @@ Progress goes to stderr when it is a terminal; a summary at the end (unless --qu
 	fl.StringVar(&opts.Rate, "rate", "25/s", "the most requests per second for the whole run (N/s, N/m, N/h)")
 	fl.IntVar(&opts.Burst, "burst", 5, "requests that may go at once after a quiet spell")
 	fl.IntVar(&opts.MaxRetries, "max-retries", 5, "retries of one request on 429, 5xx and network errors")
+	fl.DurationVar(&opts.MaxWait, "max-wait", fetch.DefaultMaxWait, "the longest single wait a Retry-After gets; a longer one is cut to this")
 	fl.IntVar(&opts.Workers, "workers", 0, "resources fetched at once (default: all of them)")
 	fl.StringVar(&opts.Checkpoint, "checkpoint", "", "record each resource's cursor in `FILE` after each page, and resume from it")
 	fl.BoolVar(&opts.Raw, "raw", false, "write the API's own objects rather than canonical records")
@@ -114,6 +116,9 @@ func fetchRun(ctx context.Context, f *Factory, opts *FetchOptions) error {
 	}
 	if opts.MaxRetries < 0 {
 		return usageErrorf("--max-retries must not be negative")
+	}
+	if opts.MaxWait <= 0 {
+		return usageErrorf("--max-wait must be positive")
 	}
 	if opts.Provider == "chargebee" && opts.Site == "" {
 		return usageErrorf("fetch chargebee needs --site")
@@ -140,6 +145,7 @@ func fetchRun(ctx context.Context, f *Factory, opts *FetchOptions) error {
 		Key:         fetch.Secret(key),
 		Limiter:     lim,
 		MaxRetries:  opts.MaxRetries,
+		MaxWait:     opts.MaxWait,
 		Workers:     opts.Workers,
 		Raw:         opts.Raw,
 		UserAgent:   "taxagg/" + Version,

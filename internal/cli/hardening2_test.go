@@ -238,3 +238,31 @@ func TestFetchCheckpointSymlink(t *testing.T) {
 		t.Errorf("%d requests sent before the checkpoint was refused", srv.Count())
 	}
 }
+
+// Cursors that cycle (A→B→A) end the run with a message after a few
+// requests instead of paging forever.
+func TestFetchCursorCycle(t *testing.T) {
+	var mu sync.Mutex
+	requests := 0
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		mu.Unlock()
+		id := "ch_A"
+		if r.URL.Query().Get("starting_after") == "ch_A" {
+			id = "ch_B"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"object":"list","has_more":true,"data":[{"id":%q,"object":"charge","created":1767225600,"amount":100,"currency":"usd","status":"succeeded"}]}`, id)
+	}))
+	defer api.Close()
+	env := map[string]string{"STRIPE_API_KEY": testKey}
+	code, stdout, stderr := envRun(t, env, "fetch", "stripe", "--api-base", api.URL, "--resource", "charges", "-q")
+	want := `charges: page after "ch_B": the API gave cursor "ch_A", already followed in this run: its cursors cycle; stopped after 3 pages`
+	if code != ExitError || !hasLine(stderr, want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and %q", code, stderr, want)
+	}
+	if requests != 3 || stdout != "" {
+		t.Errorf("%d requests, stdout %q; want 3 and nothing", requests, stdout)
+	}
+}

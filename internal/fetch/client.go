@@ -25,6 +25,8 @@ const maxBody = 64 << 20
 const (
 	DefaultBackoffBase = 500 * time.Millisecond
 	DefaultBackoffCap  = 30 * time.Second
+	// DefaultMaxWait caps one Retry-After wait.
+	DefaultMaxWait = time.Minute
 )
 
 // client sends GETs through the shared limiter and retries what may be
@@ -36,6 +38,7 @@ type client struct {
 	clock      ratelimit.Clock
 	maxRetries int
 	base, cap  time.Duration
+	maxWait    time.Duration // the longest single Retry-After wait
 	rand       func() float64
 	key        Secret
 	userAgent  string
@@ -86,10 +89,20 @@ func (c *client) get(ctx context.Context, build func() (*http.Request, error)) (
 			return body, nil
 		case resp.StatusCode == http.StatusTooManyRequests:
 			c.stats.throttled.Add(1)
-			ra, _ := ratelimit.ParseRetryAfter(resp.Header.Get("Retry-After"), c.clock.Now())
+			header := resp.Header.Get("Retry-After")
+			ra, _ := ratelimit.ParseRetryAfter(header, c.clock.Now())
+			asked := ra
+			if ra > c.maxWait {
+				ra = c.maxWait
+				c.stats.cappedWaits.Add(1)
+			}
 			c.lim.Throttled(ra)
 			if attempt >= c.maxRetries {
-				return nil, c.apiError(req, resp.StatusCode, body, attempt)
+				err := c.apiError(req, resp.StatusCode, body, attempt)
+				if asked > c.maxWait {
+					err.Note = fmt.Sprintf("Retry-After %q asks for longer than the longest wait, %s", header, c.maxWait)
+				}
+				return nil, err
 			}
 			if ra <= 0 {
 				// No Retry-After: back off this request; the limiter has
@@ -132,7 +145,7 @@ func (c *client) delay(attempt int) time.Duration {
 	return time.Duration(c.rand() * ceil)
 }
 
-func (c *client) apiError(req *http.Request, status int, body []byte, retries int) error {
+func (c *client) apiError(req *http.Request, status int, body []byte, retries int) *APIError {
 	msg := c.prov.apiMessage(body)
 	if msg == "" {
 		msg = http.StatusText(status)

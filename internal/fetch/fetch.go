@@ -67,7 +67,11 @@ type Options struct {
 	BackoffBase time.Duration
 	BackoffCap  time.Duration
 	Rand        func() float64 // uniform in [0,1), for jitter; default math/rand/v2
-	UserAgent   string
+	// MaxWait caps one Retry-After wait (default DefaultMaxWait): a server
+	// asking for days, or an HTTP date in year 9999, would otherwise hold
+	// every worker. A capped wait still counts as one of MaxRetries.
+	MaxWait   time.Duration
+	UserAgent string
 
 	// Progress, when not nil, receives a status line (rewritten with \r)
 	// after each page (at most five a second): meant for a terminal.
@@ -85,6 +89,8 @@ type Summary struct {
 	Throttled    int64             `json:"throttled"` // 429 answers
 	ServerErrors int64             `json:"server_errors"`
 	NetErrors    int64             `json:"network_errors"`
+	CappedWaits  int64             `json:"capped_waits"` // Retry-After waits cut to MaxWait
+	MaxWait      time.Duration     `json:"max_wait_ns"`
 	Rate         float64           `json:"rate"`     // requests/s at the end
 	MaxRate      float64           `json:"max_rate"` // the ceiling
 	Elapsed      time.Duration     `json:"elapsed_ns"`
@@ -124,6 +130,10 @@ func (s *Summary) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "fetch %s: %s, %s, %s (%d throttled, %d server errors, %d network errors), rate %.1f/s of %.1f/s, %s\n",
 		s.Provider, plural(s.Records, "record"), plural(int(s.Requests), "request"), plural(int(s.Retries), "retry"),
 		s.Throttled, s.ServerErrors, s.NetErrors, s.Rate, s.MaxRate, s.Elapsed.Round(time.Millisecond))
+	if s.CappedWaits > 0 {
+		fmt.Fprintf(&b, "fetch %s: %s longer than %s cut to %s\n", s.Provider,
+			plural(int(s.CappedWaits), "Retry-After wait"), s.MaxWait, s.MaxWait)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -139,7 +149,7 @@ func plural(n int, word string) string {
 }
 
 type counters struct {
-	requests, retries, throttled, serverErrors, netErrors atomic.Int64
+	requests, retries, throttled, serverErrors, netErrors, cappedWaits atomic.Int64
 }
 
 // Run fetches every resource and writes the records to out, one JSON object
@@ -168,6 +178,9 @@ func run(ctx context.Context, out io.Writer, opts Options) (*Summary, error) {
 		return nil, fmt.Errorf("created window: from %s is not before to %s",
 			opts.CreatedFrom.Format(time.RFC3339), opts.CreatedTo.Format(time.RFC3339))
 	}
+	if opts.MaxWait < 0 {
+		return nil, fmt.Errorf("max wait %s: must not be negative", opts.MaxWait)
+	}
 	if opts.MaxRetries < 0 {
 		return nil, fmt.Errorf("max retries %d: must not be negative", opts.MaxRetries)
 	}
@@ -194,6 +207,7 @@ func run(ctx context.Context, out io.Writer, opts Options) (*Summary, error) {
 		base:       cmp.Or(opts.BackoffBase, DefaultBackoffBase),
 		cap:        cmp.Or(opts.BackoffCap, DefaultBackoffCap),
 		rand:       opts.Rand,
+		maxWait:    cmp.Or(opts.MaxWait, DefaultMaxWait),
 		key:        opts.Key,
 		userAgent:  opts.UserAgent,
 		stats:      &stats,
@@ -223,6 +237,7 @@ func run(ctx context.Context, out io.Writer, opts Options) (*Summary, error) {
 		sum.Throttled = stats.throttled.Load()
 		sum.ServerErrors = stats.serverErrors.Load()
 		sum.NetErrors = stats.netErrors.Load()
+		sum.CappedWaits, sum.MaxWait = stats.cappedWaits.Load(), c.maxWait
 		st := opts.Limiter.Stats()
 		sum.Rate, sum.MaxRate = st.Rate, st.MaxRate
 		sum.Elapsed = clock.Now().Sub(began)
@@ -291,6 +306,9 @@ func fetchAll(ctx context.Context, c *client, store Store, resources []string, c
 // each, and returns the last cursor.
 func fetchResource(ctx context.Context, c *client, store Store, resource string, cur Cursor, win window,
 	onPage func(pages, fetched int)) (Cursor, error) {
+	// Every cursor this run has asked with: one given again is a cycle
+	// (A→B→A) that would never end.
+	seen := map[string]bool{}
 	for !cur.Done {
 		if err := ctx.Err(); err != nil {
 			return cur, err
@@ -306,6 +324,11 @@ func fetchResource(ctx context.Context, c *client, store Store, resource string,
 		}
 		if next != "" && next == after {
 			return cur, fmt.Errorf("page after %q: the API gave the same cursor again", after)
+		}
+		seen[after] = true
+		if next != "" && seen[next] {
+			return cur, fmt.Errorf("page after %q: the API gave cursor %q, already followed in this run: its cursors cycle; stopped after %s",
+				after, next, plural(cur.Pages+1, "page"))
 		}
 		page := make([]Record, 0, len(objs))
 		for _, o := range objs {

@@ -76,7 +76,8 @@ type APIError struct {
 	Path     string // the URL path, without the query
 	Status   int
 	Message  string
-	Retries  int // retries spent on this request
+	Retries  int    // retries spent on this request
+	Note     string // what fetch did about it, if anything (a capped wait)
 }
 
 func (e *APIError) Error() string {
@@ -86,8 +87,13 @@ func (e *APIError) Error() string {
 		b.WriteString(": ")
 		b.WriteString(e.Message)
 	}
-	if e.Retries > 0 {
+	switch {
+	case e.Retries > 0 && e.Note != "":
+		fmt.Fprintf(&b, " (after %d retries; %s)", e.Retries, e.Note)
+	case e.Retries > 0:
 		fmt.Fprintf(&b, " (after %d retries)", e.Retries)
+	case e.Note != "":
+		fmt.Fprintf(&b, " (%s)", e.Note)
 	}
 	return b.String()
 }

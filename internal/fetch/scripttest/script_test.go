@@ -135,7 +135,7 @@ func parseFaults(data []byte) (map[int64]fetchtest.Action, error) {
 		}
 		a := fetchtest.Action{Status: status}
 		if len(f) > 2 {
-			a.RetryAfter = f[2]
+			a.RetryAfter = strings.Join(f[2:], " ") // an HTTP date has spaces
 		}
 		out[n] = a
 	}
