@@ -55,7 +55,7 @@ each line was treated by each tax: rate, taxability, caps, exemptions, rounding.
 }
 
 func explainRun(ctx context.Context, f *Factory, opts *ExplainOptions) error {
-	prog, err := loadRules(opts.Rules)
+	prog, err := loadRules(ctx, opts.Rules)
 	if err != nil {
 		return err
 	}
@@ -72,13 +72,13 @@ func explainRun(ctx context.Context, f *Factory, opts *ExplainOptions) error {
 	if opts.File != "" {
 		files = append(files, opts.File)
 	}
-	ins, closeAll, err := openInputs(files, f.IO.In)
+	ins, closeAll, err := openInputs(ctx, files, f.IO.In)
 	if err != nil {
 		return err
 	}
 	defer closeAll()
 	in := ins[0]
-	r, err := stream.Open(in.Name, in.R, format, stream.Options{})
+	r, err := stream.Open(in.Name, interruptible(ctx, in.R), format, stream.Options{})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -118,7 +119,7 @@ func reconcileRun(ctx context.Context, f *Factory, opts *ReconcileOptions) (err 
 
 	var ins [2]reconcile.Input
 	for i, side := range []struct{ path, from, flag string }{{opts.A, opts.FromA, "--from-a"}, {opts.B, opts.FromB, "--from-b"}} {
-		in, closeIn, err := openReconcileInput(side.path, side.from, side.flag, f.IO.In)
+		in, closeIn, err := openReconcileInput(ctx, side.path, side.from, side.flag, f.IO.In)
 		if err != nil {
 			return err
 		}
@@ -192,34 +193,36 @@ func reconcileRun(ctx context.Context, f *Factory, opts *ReconcileOptions) (err 
 
 // openReconcileInput opens one side: a file or stdin, with its preset or
 // mapping file.
-func openReconcileInput(path, from, flag string, stdin io.Reader) (reconcile.Input, func(), error) {
+func openReconcileInput(ctx context.Context, path, from, flag string, stdin io.Reader) (reconcile.Input, func(), error) {
 	in := reconcile.Input{Name: path, Preset: from}
 	switch from {
 	case "", billing.PresetAuto, billing.PresetCanonical, billing.PresetStripe, billing.PresetChargebee:
 	default:
-		mf, err := os.Open(from)
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return in, nil, usageErrorf("%s %q: not auto, canonical, stripe, chargebee, nor a mapping file", flag, from)
-			}
-			return in, nil, fmt.Errorf("open mapping: %w", err)
+		if _, err := os.Stat(from); errors.Is(err, os.ErrNotExist) {
+			return in, nil, usageErrorf("%s %q: not auto, canonical, stripe, chargebee, nor a mapping file", flag, from)
 		}
-		m, err := billing.LoadMapping(mf, from)
-		mf.Close()
+		data, err := readConfigFile(ctx, from, "mapping", maxMappingFileBytes)
+		if err != nil {
+			return in, nil, err
+		}
+		m, err := billing.LoadMapping(bytes.NewReader(data), from)
 		if err != nil {
 			return in, nil, err
 		}
 		in.Mapping = m
 	}
 	if path == "-" {
-		in.Name, in.R = "stdin", stdin
+		in.Name, in.R = "stdin", interruptible(ctx, stdin)
 		return in, func() {}, nil
 	}
-	file, err := os.Open(path)
+	file, err := openFile(ctx, path)
 	if err != nil {
+		if ctx.Err() != nil {
+			return in, nil, err
+		}
 		return in, nil, fmt.Errorf("open input: %w", err)
 	}
-	in.R = file
+	in.R = interruptible(ctx, file)
 	return in, func() { file.Close() }, nil
 }
 

@@ -29,7 +29,7 @@ once, sorted, as FILE:LINE:COL: message.` + exitStatusHelp,
   taxagg rules check base.yaml overrides.yaml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			prog, err := loadRules(args)
+			prog, err := loadRules(cmd.Context(), args)
 			if err != nil {
 				return err
 			}
@@ -57,7 +57,7 @@ rules (files merged, extensions folded in) as one rule file to edit and give bac
 			if format != "table" && format != "yaml" {
 				return usageErrorf("--format %q must be table or yaml", format)
 			}
-			prog, err := loadRules(args)
+			prog, err := loadRules(cmd.Context(), args)
 			if err != nil {
 				return err
 			}
@@ -87,7 +87,7 @@ func newCmdRulesGraph(f *Factory) *cobra.Command {
 		Long:    `Print the taxes as a Graphviz DOT graph, with an edge from each compound tax to the taxes its base includes.` + exitStatusHelp,
 		Example: `  taxagg rules graph rules.yaml | dot -Tsvg > taxes.svg`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			prog, err := loadRules(args)
+			prog, err := loadRules(cmd.Context(), args)
 			if err != nil {
 				return err
 			}

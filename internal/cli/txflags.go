@@ -64,7 +64,7 @@ func addTxFlags(cmd *cobra.Command, o *txOptions, withPeriod bool) {
 }
 
 // loadRules compiles the --rules files, or the embedded pack without any.
-func loadRules(paths []string) (*rules.Program, error) {
+func loadRules(ctx context.Context, paths []string) (*rules.Program, error) {
 	var srcs []rules.Source
 	if len(paths) == 0 {
 		srcs = append(srcs, rules.Source{Name: pack.Name, Data: pack.US()})
@@ -76,9 +76,9 @@ func loadRules(paths []string) (*rules.Program, error) {
 			srcs = append(srcs, rules.Source{Name: pack.Name, Data: pack.US()})
 			continue
 		}
-		data, err := os.ReadFile(p)
+		data, err := readConfigFile(ctx, p, "rules", maxRulesFileBytes)
 		if err != nil {
-			return nil, fmt.Errorf("read rules: %w", err)
+			return nil, err
 		}
 		srcs = append(srcs, rules.Source{Name: p, Data: data})
 	}
@@ -101,9 +101,10 @@ func outputFormat(flag string, toTerminal bool) (stream.OutputFormat, error) {
 	return f, nil
 }
 
-// inputs opens the input files; none (or "-") means stdin. The returned
-// closer closes every file.
-func openInputs(files []string, stdin io.Reader) ([]pipeline.Input, func(), error) {
+// openInputs opens the input files; none (or "-") means stdin. The returned
+// closer closes every file. A cancelled ctx ends an open that waits (a
+// FIFO without a writer).
+func openInputs(ctx context.Context, files []string, stdin io.Reader) ([]pipeline.Input, func(), error) {
 	if len(files) == 0 {
 		files = []string{"-"}
 	}
@@ -119,9 +120,12 @@ func openInputs(files []string, stdin io.Reader) ([]pipeline.Input, func(), erro
 			ins = append(ins, pipeline.Input{Name: "stdin", R: stdin})
 			continue
 		}
-		f, err := os.Open(name)
+		f, err := openFile(ctx, name)
 		if err != nil {
 			closeAll()
+			if ctx.Err() != nil {
+				return nil, nil, err
+			}
 			return nil, nil, fmt.Errorf("open input: %w", err)
 		}
 		opened = append(opened, f)
@@ -136,12 +140,13 @@ func openInputs(files []string, stdin io.Reader) ([]pipeline.Input, func(), erro
 
 // interruptible lets a read from a stream that may block indefinitely
 // (stdin, a FIFO) give up when ctx is cancelled, so that SIGINT stops a run
-// waiting for input. Regular files are returned as they are. The read in
-// flight is left to finish in the background; the process exits soon after.
+// waiting for input. A regular file is read directly, checking ctx before
+// each read. The read in flight is left to finish in the background; the
+// process exits soon after.
 func interruptible(ctx context.Context, r io.Reader) io.Reader {
 	if f, ok := r.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-			return r
+			return &ctxCheck{ctx: ctx, r: r}
 		}
 	}
 	return &ctxReader{ctx: ctx, r: r, res: make(chan ctxRead, 1)}
@@ -310,7 +315,7 @@ func openRejects(path string) (*os.File, error) {
 // runTx is the frame every transaction command runs in: rules, inputs,
 // rejects, the pipeline, the summary and the exit status.
 func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink pipeline.Sink, write func(*rules.Program) error) error {
-	prog, err := loadRules(o.Rules)
+	prog, err := loadRules(ctx, o.Rules)
 	if err != nil {
 		return err
 	}
@@ -321,7 +326,7 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 	if err != nil {
 		return err
 	}
-	ins, closeInputs, err := openInputs(o.Files, f.IO.In)
+	ins, closeInputs, err := openInputs(ctx, o.Files, f.IO.In)
 	if err != nil {
 		return err
 	}

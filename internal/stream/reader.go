@@ -163,8 +163,12 @@ func Open(name string, r io.Reader, f Format, opt Options) (*Reader, error) {
 // firstByte returns the first non-blank byte, skipping (and counting) whole
 // blank lines as it goes; the blanks of a partial line stay unread.
 func (r *Reader) firstByte() (byte, bool) {
+	// blanks counts the bytes from r.r on already seen to be blanks of a
+	// partial line, so that each fill scans only what it read (a long
+	// run of blanks is not rescanned from its start on every read).
+	blanks := 0
 	for {
-		for i := r.r; i < r.w; i++ {
+		for i := r.r + blanks; i < r.w; i++ {
 			switch c := r.cur.data[i]; c {
 			case ' ', '\t', '\r':
 			case '\n':
@@ -174,7 +178,14 @@ func (r *Reader) firstByte() (byte, bool) {
 				return c, true
 			}
 		}
+		blanks = r.w - r.r
 		if !r.fill() {
+			return 0, false
+		}
+		if r.w-r.r == blanks {
+			// fill read nothing: the buffer is full of blanks as long as
+			// the longest record. Detection stops here; the record
+			// reader reports the line as too long.
 			return 0, false
 		}
 	}
