@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -266,3 +270,110 @@ func TestFetchCursorCycle(t *testing.T) {
 		t.Errorf("%d requests, stdout %q; want 3 and nothing", requests, stdout)
 	}
 }
+
+// Blanks without a line end: format detection scans them once and stops
+// at the record limit, so the run ends with a positioned "record too long"
+// (it once spun forever); and a signal ends a run reading gigabytes of
+// them, or one waiting to open a FIFO without a writer.
+func TestBlanksAndSignals(t *testing.T) {
+	bin, command := binary(t)
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(rulesFile, []byte(miniRules), 0o644)
+
+	t.Run("80 MiB of blanks on stdin", func(t *testing.T) {
+		tests := []struct {
+			args   []string
+			code   int
+			output func(stdout, stderr string) string // where the message goes
+		}{
+			{[]string{"aggregate"}, ExitError, func(_, e string) string { return e }},
+			// explain says what is wrong with a record and goes on.
+			{[]string{"explain", "--rules", rulesFile}, ExitOK, func(o, _ string) string { return o }},
+		}
+		for _, tt := range tests {
+			cmd := command(append([]string{bin}, tt.args...)...)
+			cmd.Stdin = io.MultiReader(strings.NewReader(strings.Repeat(" \t", 40<<20)), strings.NewReader("\n"+oneTx))
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			start := time.Now()
+			cmd.Run()
+			took := time.Since(start)
+			noCrash(t, stderr.String())
+			got := exitStatus(cmd.ProcessState)
+			if msg := tt.output(stdout.String(), stderr.String()); got != tt.code || !strings.Contains(msg, "stdin:1: record too long: longer than 67108864 bytes") {
+				t.Errorf("%v: exit %d after %v, stdout:\n%.2000s\nstderr:\n%s", tt.args, got, took, stdout.String(), stderr.String())
+			}
+			if took > 20*time.Second {
+				t.Errorf("%v: took %v", tt.args, took)
+			}
+		}
+	})
+
+	// interrupt starts args, sends SIGINT after a moment, and wants exit
+	// 130 soon after.
+	interrupt := func(t *testing.T, args ...string) {
+		t.Helper()
+		cmd := command(append([]string{bin}, args...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		start := time.Now()
+		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Wait()
+		took := time.Since(start)
+		noCrash(t, stderr.String())
+		if got := exitStatus(cmd.ProcessState); got != ExitInterrupted {
+			t.Errorf("%v: exit %d, want %d; stderr:\n%s", args, got, ExitInterrupted, stderr.String())
+		}
+		if took > 5*time.Second {
+			t.Errorf("%v: took %v to stop after SIGINT", args, took)
+		}
+	}
+
+	t.Run("a gzip of 4 GiB of blanks", func(t *testing.T) {
+		var member bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&member, gzip.BestCompression)
+		zw.Write(bytes.Repeat([]byte{' '}, 1<<20))
+		zw.Close()
+		path := filepath.Join(dir, "blanks.ndjson.gz")
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 4096; i++ {
+			f.Write(member.Bytes())
+		}
+		f.Close()
+		interrupt(t, "aggregate", "--rejects", filepath.Join(dir, "rej.ndjson"), path)
+	})
+
+	t.Run("a FIFO without a writer", func(t *testing.T) {
+		fifo := filepath.Join(dir, "fifo")
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Skip(err)
+		}
+		a := filepath.Join(dir, "a.ndjson")
+		os.WriteFile(a, []byte(`{"id":"x","date":"2026-01-02","currency":"USD","amount":"10.00"}`+"\n"), 0o644)
+		interrupt(t, "aggregate", fifo)
+		interrupt(t, "calc", "--rules", fifo, a)
+		interrupt(t, "explain", "--rules", rulesFile, fifo)
+		interrupt(t, "reconcile", a, fifo)
+		interrupt(t, "reconcile", "--from-b", fifo, a, a)
+	})
+}
+
+// miniRules is a one-jurisdiction rule file for the tests here.
+const miniRules = `version: 1
+jurisdictions:
+  - code: XX
+    name: Examplia
+    level: country
+    match: {country: XX}
+    taxes:
+      - id: vat
+        rates: [{from: 2020-01-01, rate: "7%"}]
+`
