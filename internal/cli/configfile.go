@@ -16,7 +16,7 @@ import (
 // so a file past these (or /dev/zero) is refused rather than read until
 // memory runs out.
 const (
-	maxRulesFileBytes   = 256 << 20
+	maxRulesFileBytes   = 64 << 20
 	maxMappingFileBytes = 16 << 20
 )
 
