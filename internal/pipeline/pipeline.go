@@ -384,10 +384,34 @@ func readAll(ctx context.Context, inputs []Input, opt Options, jobs chan<- *batc
 		r, err := stream.Open(in.Name, in.R, opt.Format, stream.Options{})
 		if err != nil {
 			var se *stream.Error
-			if errors.As(err, &se) {
-				return err // already "source:line: reason"
+			if !errors.As(err, &se) {
+				return fmt.Errorf("read %s: %w", in.Name, err)
 			}
-			return fmt.Errorf("read %s: %w", in.Name, err)
+			if ctx.Err() != nil {
+				return nil // a read cut short by the interruption
+			}
+			// A file that cannot even start (a bad CSV header) is one bad
+			// record of that file, like any reader error that ends a file:
+			// with --rejects, reading goes on with the next input.
+			var b *batch
+			select {
+			case b = <-free:
+			case <-ctx.Done():
+				return nil
+			}
+			b.recs.Records = b.recs.Records[:0]
+			b.items = b.items[:0]
+			it := nextItem(b)
+			it.Source, it.Line, it.err, it.field, it.srcIdx = se.Source, se.Line, se.Err, se.Field, idx
+			b.seq = seq
+			seq++
+			b.done = make(chan struct{})
+			select {
+			case jobs <- b:
+			case <-ctx.Done():
+				return nil
+			}
+			continue
 		}
 		for {
 			var b *batch

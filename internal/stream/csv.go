@@ -212,6 +212,12 @@ func (r *Reader) readHeader() error {
 		r.err = rec.err
 		return rec.err
 	}
+	if loneCR(r.cur.data[rec.start:rec.end]) {
+		// Lines ended by CR alone (old Mac exports) would read as one
+		// header line and no records at all: refuse the file instead.
+		r.err = r.errorf(rec.line, "a carriage return not followed by a line feed in the header: lines that end with CR alone are not read; convert them to LF or CRLF line ends")
+		return r.err
+	}
 	s := string(r.csvBuf)
 	prev := 0
 	seen := make(map[string]bool, len(r.csvEnds))
@@ -241,4 +247,19 @@ func (r *Reader) nextCSV() (rawRec, error) {
 		rec.err = r.errorf(rec.line, "row has %d fields, the header has %d", len(r.csvEnds), len(r.header))
 	}
 	return rec, nil
+}
+
+// loneCR reports whether b holds a '\r' that is not followed by '\n'.
+func loneCR(b []byte) bool {
+	for i := bytes.IndexByte(b, '\r'); i >= 0; {
+		if i+1 == len(b) || b[i+1] != '\n' {
+			return true
+		}
+		j := bytes.IndexByte(b[i+1:], '\r')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
 }

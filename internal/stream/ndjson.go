@@ -29,8 +29,12 @@ func (r *Reader) nextNDJSON() (rawRec, error) {
 		r.scan = r.w - r.r
 		if r.w-r.r > r.max {
 			line := r.line
-			if err := r.skipLine(); err != nil {
+			allBlank, err := r.skipLine()
+			if err != nil {
 				return rawRec{}, err
+			}
+			if allBlank {
+				continue // a blank line is skipped, however long
 			}
 			return rawRec{line: line, err: r.tooLong(line)}, nil
 		}
@@ -54,21 +58,25 @@ func (r *Reader) nextNDJSON() (rawRec, error) {
 	}
 }
 
-// skipLine drops input up to and including the next '\n' (or to the end).
-func (r *Reader) skipLine() error {
+// skipLine drops input up to and including the next '\n' (or to the end),
+// and reports whether what it dropped was blank.
+func (r *Reader) skipLine() (allBlank bool, err error) {
+	allBlank = true
 	for {
 		if i := bytes.IndexByte(r.cur.data[r.r:r.w], '\n'); i >= 0 {
+			allBlank = allBlank && blank(r.cur.data[r.r:r.r+i])
 			r.r += i + 1
 			r.scan = 0
 			r.line++
-			return nil
+			return allBlank, nil
 		}
+		allBlank = allBlank && blank(r.cur.data[r.r:r.w])
 		r.r, r.scan = r.w, 0
 		if !r.fill() {
 			if r.rerr != nil {
-				return r.readError()
+				return allBlank, r.readError()
 			}
-			return nil
+			return allBlank, nil
 		}
 	}
 }
