@@ -2,9 +2,9 @@ package cli
 
 import (
 	"context"
-	"io"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
