@@ -117,6 +117,11 @@ func reconcileRun(ctx context.Context, f *Factory, opts *ReconcileOptions) (err 
 		return usageErrorf("only one of A and B can be - (stdin)")
 	}
 
+	for _, out := range []struct{ flag, path string }{{"--out", opts.Out}, {"--review", opts.Review}, {"--report", opts.Report}} {
+		if err := refuseInputAsOutput(out.flag, out.path, []string{opts.A, opts.B}, f.IO.In); err != nil {
+			return err
+		}
+	}
 	var ins [2]reconcile.Input
 	for i, side := range []struct{ path, from, flag string }{{opts.A, opts.FromA, "--from-a"}, {opts.B, opts.FromB, "--from-b"}} {
 		in, closeIn, err := openReconcileInput(ctx, side.path, side.from, side.flag, f.IO.In)

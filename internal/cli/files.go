@@ -91,3 +91,43 @@ func (c *ctxCheck) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
+
+// refuseInputAsOutput returns a usage error when the output file out (the
+// value of flag) is the same file, by device and inode, as one of the
+// inputs: files ("-" is stdin). Writing it would read the run's own output
+// back — a re-run over *.ndjson with --rejects among them re-rejects its
+// rejects, and grows until the disk is full. An output that does not exist
+// yet, or is not a regular file (/dev/null, a FIFO), is never an input.
+// Every command with an output flag calls it for each of them (--out,
+// --rejects, --summary, --unmatched; reconcile's --out, --review, --report).
+func refuseInputAsOutput(flag, out string, files []string, stdin io.Reader) error {
+	if out == "" || out == "-" {
+		return nil
+	}
+	ost, err := os.Stat(out)
+	if err != nil || !ost.Mode().IsRegular() {
+		return nil
+	}
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	for _, in := range files {
+		var ist os.FileInfo
+		if in == "-" {
+			f, ok := stdin.(*os.File)
+			if !ok {
+				continue
+			}
+			if ist, err = f.Stat(); err != nil {
+				continue
+			}
+			in = "stdin"
+		} else if ist, err = os.Stat(in); err != nil {
+			continue
+		}
+		if os.SameFile(ost, ist) {
+			return usageErrorf("%s %s: it is also an input (%s): the run would read its own output", flag, out, in)
+		}
+	}
+	return nil
+}

@@ -326,6 +326,19 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 	if err != nil {
 		return err
 	}
+	// No output may be one of the inputs or rule files.
+	inputs := append([]string(nil), o.Files...)
+	if len(inputs) == 0 {
+		inputs = []string{"-"}
+	}
+	inputs = append(inputs, o.Rules...)
+	for _, out := range []struct{ flag, path string }{
+		{"--out", o.Out}, {"--rejects", o.Rejects}, {"--summary", o.Summary}, {"--unmatched", o.Unmatched},
+	} {
+		if err := refuseInputAsOutput(out.flag, out.path, inputs, f.IO.In); err != nil {
+			return err
+		}
+	}
 	ins, closeInputs, err := openInputs(ctx, o.Files, f.IO.In)
 	if err != nil {
 		return err
