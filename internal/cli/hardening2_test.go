@@ -378,3 +378,65 @@ jurisdictions:
       - id: vat
         rates: [{from: 2020-01-01, rate: "7%"}]
 `
+
+// Memory is bounded: a reconcile record is capped like a transaction
+// record (and /dev/zero fails fast), and a huge --workers is clamped.
+func TestBoundedMemory(t *testing.T) {
+	bin, command := binary(t)
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.ndjson")
+	os.WriteFile(a, []byte(`{"id":"x","date":"2026-01-02","currency":"USD","amount":"10.00"}`+"\n"), 0o644)
+	big := filepath.Join(dir, "big.ndjson.gz")
+	{
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zw.Write([]byte(`{"id":"x","date":"2026-01-02","currency":"USD","amount":"10.00","note":"`))
+		chunk := bytes.Repeat([]byte("x"), 1<<20)
+		for i := 0; i < 256; i++ {
+			zw.Write(chunk)
+		}
+		zw.Write([]byte("\"}\n"))
+		zw.Close()
+		os.WriteFile(big, buf.Bytes(), 0o644)
+	}
+	run := func(t *testing.T, args ...string) (int, string, int64, time.Duration) {
+		cmd := command(append([]string{bin}, args...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		start := time.Now()
+		cmd.Run()
+		noCrash(t, stderr.String())
+		return exitStatus(cmd.ProcessState), stderr.String(), maxRSSMiB(cmd.ProcessState), time.Since(start)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"reconcile /dev/zero", []string{"reconcile", "/dev/zero", a}, "/dev/zero: record 1 is too long: it does not end within 67108864 bytes"},
+		{"a 256 MiB reconcile record (gzip)", []string{"reconcile", a, big}, big + ": record 1 is too long: it does not end within 67108864 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := os.Stat(tt.args[1]); err != nil {
+				t.Skip(err)
+			}
+			code, stderr, rss, took := run(t, tt.args...)
+			if code != ExitError || !hasLine(stderr, tt.want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and %q", code, stderr, tt.want)
+			}
+			t.Logf("%v: peak memory %d MiB, %v", tt.args, rss, took.Round(time.Millisecond))
+			if rss > 600 || took > 20*time.Second {
+				t.Errorf("peak memory %d MiB, took %v", rss, took)
+			}
+		})
+	}
+	t.Run("--workers 2147483647", func(t *testing.T) {
+		in := filepath.Join(dir, "in.ndjson")
+		os.WriteFile(in, []byte(oneTx), 0o644)
+		code, stderr, rss, _ := run(t, "aggregate", "--workers", "2147483647", in)
+		if code != ExitOK || rss > 200 {
+			t.Errorf("exit %d, peak memory %d MiB; stderr:\n%s", code, rss, stderr)
+		}
+	})
+}

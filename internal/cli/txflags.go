@@ -56,7 +56,7 @@ func addTxFlags(cmd *cobra.Command, o *txOptions, withPeriod bool) {
 		fl.BoolVar(&o.ByRate, "by-rate", false, "also split rows by the rate in force")
 	}
 	fl.StringVar(&o.Timezone, "timezone", "UTC", "IANA time `ZONE` for periods and date-only comparisons")
-	fl.IntVar(&o.Workers, "workers", runtime.NumCPU(), "parallelism; output is identical for every N")
+	fl.IntVar(&o.Workers, "workers", runtime.NumCPU(), "parallelism (at most 256); output is identical for every N")
 	fl.BoolVarP(&o.Quiet, "quiet", "q", false, "no summary on stderr")
 	fl.StringVar(&o.Summary, "summary", "", "write the run summary to `FILE` as JSON")
 	fl.StringVar(&o.Unmatched, "unmatched", "", "write the accepted transactions that matched no jurisdiction to `FILE` as NDJSON")

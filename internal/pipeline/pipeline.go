@@ -179,6 +179,9 @@ type batch struct {
 	done  chan struct{} // closed by the sequencer when verdicts are in
 }
 
+// MaxWorkers is the most workers Run starts, whatever Options.Workers says.
+const MaxWorkers = 256
+
 // Run reads every input, evaluates it and feeds the sink. It returns the
 // counts so far even when it fails or is cancelled.
 func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, error) {
@@ -189,6 +192,9 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	// Each worker has its batches and tallies; the output is the same for
+	// any count, so a huge --workers is cut to MaxWorkers.
+	workers = min(workers, MaxWorkers)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	opt.unmatched = newUnmatchedWriter(opt.Unmatched)

@@ -79,16 +79,21 @@ func run(ctx context.Context, opts Options, a, b Input, out Outputs, hook func(*
 
 	// The readers are opened by the loading goroutines: opening peeks at
 	// the input, which may block on a pipe.
-	open := [2]func() (*billing.Reader, error){}
+	open := [2]func() (*billing.Reader, *recordGuard, error){}
 	for i, in := range []struct {
 		in      Input
 		extract []string
 		ks      keySpec
 	}{{a, exA, ksA}, {b, exB, ksB}} {
-		open[i] = func() (*billing.Reader, error) {
-			return billing.NewReader(in.in.R, in.in.Name, billing.ReaderOptions{
+		open[i] = func() (*billing.Reader, *recordGuard, error) {
+			g, err := newRecordGuard(in.in.R, in.in.Name, MaxRecordBytes)
+			if err != nil {
+				return nil, nil, err
+			}
+			rd, err := billing.NewReader(g, in.in.Name, billing.ReaderOptions{
 				Preset: in.in.Preset, Mapping: in.in.Mapping, Format: in.in.Format, Extract: in.extract,
 				Fixed: in.ks.fixedAmounts()})
+			return rd, g, g.check(err, in.in.Name, 0)
 		}
 	}
 
@@ -253,7 +258,7 @@ const batchSize = 512
 // cancelled while one is blocked in a read: it then ends as soon as that
 // read returns, touching nothing of the run. When both inputs are bad, A's
 // error is the one reported, whatever the timing.
-func (e *engine) load(ctx context.Context, open [2]func() (*billing.Reader, error)) error {
+func (e *engine) load(ctx context.Context, open [2]func() (*billing.Reader, *recordGuard, error)) error {
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ch := make(chan batch, 4)
@@ -329,14 +334,14 @@ func (e *engine) load(ctx context.Context, open [2]func() (*billing.Reader, erro
 }
 
 // produce parses one side into batches.
-func (e *engine) produce(ctx context.Context, side uint8, open func() (*billing.Reader, error), out chan<- batch) {
+func (e *engine) produce(ctx context.Context, side uint8, open func() (*billing.Reader, *recordGuard, error), out chan<- batch) {
 	send := func(b batch) {
 		select {
 		case out <- b:
 		case <-ctx.Done():
 		}
 	}
-	rd, err := open()
+	rd, guard, err := open()
 	if err != nil {
 		send(batch{side: side, err: err})
 		return
@@ -361,9 +366,10 @@ func (e *engine) produce(ctx context.Context, side uint8, open func() (*billing.
 			break
 		}
 		if err != nil {
-			send(batch{side: side, err: err})
+			send(batch{side: side, err: guard.check(err, e.names[side], seq)})
 			return
 		}
+		guard.recordDone()
 		e.read[side].Add(1)
 		r := &slab[len(recs)]
 		r.set(&br, side, seq, ks.keyOf(&br))
