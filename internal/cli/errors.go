@@ -18,6 +18,7 @@ const (
 	ExitError       = 2 // usage, bad rules, bad input, I/O
 	ExitInterrupted = 130
 	ExitTerminated  = 143
+	ExitBrokenPipe  = 141 // 128+SIGPIPE: stdout's reader went away
 )
 
 // FindingsError ends a run that completed but found something the user must

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 )
 
 // createTemp creates a new file beside path, named .BASE.tmp-N, for an
@@ -130,4 +131,20 @@ func refuseInputAsOutput(flag, out string, files []string, stdin io.Reader) erro
 		}
 	}
 	return nil
+}
+
+// errStdoutClosed marks a write to stdout that failed because its reader
+// went away (EPIPE).
+var errStdoutClosed = errors.New("stdout closed by its reader")
+
+// stdoutWriter is the process's stdout: a broken pipe becomes an error
+// wrapping errStdoutClosed (and the EPIPE), for run to exit quietly.
+type stdoutWriter struct{ w io.Writer }
+
+func (s *stdoutWriter) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil && errors.Is(err, syscall.EPIPE) {
+		err = fmt.Errorf("%w: %w", errStdoutClosed, err)
+	}
+	return n, err
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -439,4 +440,49 @@ func TestBoundedMemory(t *testing.T) {
 			t.Errorf("exit %d, peak memory %d MiB; stderr:\n%s", code, rss, stderr)
 		}
 	})
+}
+
+// reconcile | head -1: the reader goes away mid-ledger, and the spill
+// directory is removed all the same (SIGPIPE once killed the process
+// before its cleanup ran); the exit is quiet, 141 as for SIGPIPE.
+func TestReconcileBrokenPipeCleansSpill(t *testing.T) {
+	bin, command := binary(t)
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, "tmp")
+	os.Mkdir(tmp, 0o755)
+	var recs strings.Builder
+	for i := 0; i < 200000; i++ {
+		fmt.Fprintf(&recs, `{"id":"k%d","date":"2026-01-02","currency":"USD","amount":"10.00"}`+"\n", i)
+	}
+	a, b := filepath.Join(dir, "a.ndjson"), filepath.Join(dir, "b.ndjson")
+	os.WriteFile(a, []byte(recs.String()), 0o644)
+	os.WriteFile(b, []byte(recs.String()), 0o644)
+
+	cmd := command(bin, "reconcile", "--memory", "1MiB", a, b)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.Contains(line, `"status":"match"`) {
+		t.Fatalf("first line %q, %v", line, err)
+	}
+	out.Close()
+	cmd.Wait()
+	if code := exitStatus(cmd.ProcessState); code != ExitBrokenPipe && code != ExitOK {
+		t.Errorf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "broken pipe") {
+		t.Errorf("stderr not quiet:\n%s", stderr.String())
+	}
+	left, _ := os.ReadDir(tmp)
+	for _, e := range left {
+		t.Errorf("left behind in TMPDIR: %s", e.Name())
+	}
 }

@@ -6,6 +6,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -71,6 +72,19 @@ func Main(args []string, io *IOStreams) int {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	// A reader that goes away (taxagg ... | head -1) would kill the process
+	// with SIGPIPE on the next write to stdout, before any cleanup (a
+	// reconcile spill directory) runs. Asking for SIGPIPE turns that into
+	// an EPIPE write error instead, which ends the run on the usual path;
+	// run then exits quietly with 128+SIGPIPE, as the signal would have.
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	defer signal.Stop(pipes)
+	if _, ok := io.Out.(*os.File); ok {
+		wrapped := *io
+		wrapped.Out = &stdoutWriter{w: io.Out}
+		io = &wrapped
+	}
 	go func() {
 		select {
 		case s := <-sigs:
@@ -86,6 +100,9 @@ func run(ctx context.Context, f *Factory, args []string) int {
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if errors.Is(err, errStdoutClosed) && context.Cause(ctx) == nil {
+		return ExitBrokenPipe // the reader of stdout went away: nothing to say
+	}
 	if err != nil && context.Cause(ctx) != nil {
 		// A signal stopped the run: report it as such, whatever error the
 		// command surfaced on its way out.
