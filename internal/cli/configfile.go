@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -48,50 +47,78 @@ func readConfigFile(ctx context.Context, path, what string, limit int64) ([]byte
 	return data, nil
 }
 
-// singleDocument refuses YAML with a second document (after a "---" or
-// "..." marker): the parsers read the first document only, and silently
-// ignoring the rest would drop jurisdictions or fields. The error names the
-// line of the marker that starts the second document.
+// singleDocument refuses YAML with anything after its first document: a
+// second document (after a "---" or "..." marker), or text the YAML
+// decoder cannot read there. The parsers read the first document only, and
+// silently ignoring the rest would drop jurisdictions or fields. The error
+// names the line where the second document begins.
 func singleDocument(name string, data []byte) error {
-	line, ok := secondDocumentMarker(data)
-	if !ok {
-		return nil
-	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var first, second yaml.Node
 	if err := dec.Decode(&first); err != nil {
-		return nil // a syntax error in the first document: the parser reports it
+		return nil // empty, or a syntax error in the first document: the parser reports it
 	}
 	err := dec.Decode(&second)
 	if errors.Is(err, io.EOF) {
 		return nil // only markers and comments after the first document
 	}
+	line, ok := secondDocumentMarker(data)
+	if !ok {
+		line = second.Line
+	}
+	if err != nil && !ok {
+		return fmt.Errorf("%s: after the first YAML document: %v", name, err)
+	}
 	return fmt.Errorf("%s:%d: a second YAML document: a file holds one document; put the rest in a file of its own", name, line)
 }
 
-// secondDocumentMarker returns the line of the first document marker
-// ("---" or "...", at the start of a line) that follows content, which is
-// where a second document would begin; ok is false when there is none.
+// secondDocumentMarker returns the line where a second document would
+// begin: a document marker ("---" or "...", at the start of a line) after
+// the first document has begun, or content after a "..." has ended it. It
+// may name a line the YAML decoder still reads as part of one document
+// (singleDocument asks the decoder), but it misses none.
 func secondDocumentMarker(data []byte) (line int, ok bool) {
-	content := false
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64<<10), len(data)+1)
-	for n := 1; sc.Scan(); n++ {
-		l := bytes.TrimRight(sc.Bytes(), "\r")
-		if marker(l, "---") || marker(l, "...") {
-			if content {
+	const (
+		before = iota // nothing but comments, blanks and directives yet
+		inFirst
+		ended // after "..."
+	)
+	state := before
+	for n := 1; len(data) > 0; n++ {
+		// YAML line breaks: LF, CRLF, or CR alone.
+		l := data
+		if i := bytes.IndexAny(data, "\r\n"); i >= 0 {
+			l = data[:i]
+			if data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
+				i++
+			}
+			data = data[i+1:]
+		} else {
+			data = nil
+		}
+		switch {
+		case marker(l, "---"):
+			if state != before {
 				return n, true
 			}
-			if bytes.HasPrefix(l, []byte("---")) && len(bytes.TrimSpace(l[3:])) > 0 && !bytes.HasPrefix(bytes.TrimSpace(l[3:]), []byte("#")) {
-				content = true // "--- value": the document's content starts on the marker line
+			state = inFirst
+		case marker(l, "..."):
+			if state == ended {
+				return n, true
 			}
-			continue
+			state = ended
+		default:
+			t := bytes.TrimSpace(l)
+			if len(t) == 0 || t[0] == '#' {
+				continue
+			}
+			if state == ended {
+				return n, true
+			}
+			if t[0] != '%' || state != before {
+				state = inFirst
+			}
 		}
-		t := bytes.TrimSpace(l)
-		if len(t) == 0 || t[0] == '#' || (t[0] == '%' && !content) {
-			continue
-		}
-		content = true
 	}
 	return 0, false
 }

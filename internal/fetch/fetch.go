@@ -306,9 +306,7 @@ func fetchAll(ctx context.Context, c *client, store Store, resources []string, c
 // each, and returns the last cursor.
 func fetchResource(ctx context.Context, c *client, store Store, resource string, cur Cursor, win window,
 	onPage func(pages, fetched int)) (Cursor, error) {
-	// Every cursor this run has asked with: one given again is a cycle
-	// (A→B→A) that would never end.
-	seen := map[string]bool{}
+	var trail cursorTrail
 	for !cur.Done {
 		if err := ctx.Err(); err != nil {
 			return cur, err
@@ -322,13 +320,8 @@ func fetchResource(ctx context.Context, c *client, store Store, resource string,
 		if err != nil {
 			return cur, fmt.Errorf("page after %q: %w", after, err)
 		}
-		if next != "" && next == after {
-			return cur, fmt.Errorf("page after %q: the API gave the same cursor again", after)
-		}
-		seen[after] = true
-		if next != "" && seen[next] {
-			return cur, fmt.Errorf("page after %q: the API gave cursor %q, already followed in this run: its cursors cycle; stopped after %s",
-				after, next, plural(cur.Pages+1, "page"))
+		if err := trail.follow(after, next, cur.Pages+1); err != nil {
+			return cur, err
 		}
 		page := make([]Record, 0, len(objs))
 		for _, o := range objs {
@@ -508,4 +501,30 @@ func planOf(provider, site string, resources []string, win window) Plan {
 		p.To = &to
 	}
 	return p
+}
+
+// cursorTrail remembers every cursor a resource's run has asked with: the
+// API giving one again is a cycle (A→B→A) that would never end.
+type cursorTrail struct {
+	seen map[string]bool
+}
+
+// follow records that the page asked with after gave next (empty at the
+// end), the pages-th page of the resource, and refuses a next already
+// followed.
+func (t *cursorTrail) follow(after, next string, pages int) error {
+	if t.seen == nil {
+		t.seen = map[string]bool{}
+	}
+	t.seen[after] = true
+	switch {
+	case next == "":
+		return nil
+	case next == after:
+		return fmt.Errorf("page after %q: the API gave the same cursor again", after)
+	case t.seen[next]:
+		return fmt.Errorf("page after %q: the API gave cursor %q, already followed in this run: its cursors cycle; stopped after %s",
+			after, next, plural(pages, "page"))
+	}
+	return nil
 }
