@@ -13,9 +13,9 @@ func TestOrigin(t *testing.T) {
 		{"https://api.stripe.test/v1/charges", "https://api.stripe.test/v1/moved", true},
 		{"https://api.stripe.test/v1", "https://API.Stripe.test:443/v1", true},
 		{"http://127.0.0.1/v1", "http://127.0.0.1:80/x", true},
-		{"https://127.0.0.1:18443/v1", "http://127.0.0.1:18443/v1", false}, // scheme
+		{"https://127.0.0.1:18443/v1", "http://127.0.0.1:18443/v1", false},  // scheme
 		{"https://127.0.0.1:18443/v1", "https://127.0.0.1:18082/v1", false}, // port
-		{"https://127.0.0.1/v1", "http://127.0.0.1/v1", false},             // default ports differ
+		{"https://127.0.0.1/v1", "http://127.0.0.1/v1", false},              // default ports differ
 		{"https://api.stripe.test/v1", "https://evil.test/v1", false},
 		{"http://[::1]:8080/v1", "http://[::1]:8080/v2", true},
 	}
