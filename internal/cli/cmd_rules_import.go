@@ -1,8 +1,8 @@
 package cli
 
 import (
+	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -57,7 +57,7 @@ resolved, each listed in the output's header comment and on stderr as FILE:LINE;
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Files = args
-			return rulesImportRun(f, opts)
+			return rulesImportRun(cmd.Context(), f, opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.From, "from", "", "source format: sst, avalara-zip, cdtfa or wa-dor (required)")
@@ -68,7 +68,7 @@ resolved, each listed in the output's header comment and on stderr as FILE:LINE;
 	return cmd
 }
 
-func rulesImportRun(f *Factory, opts *RulesImportOptions) error {
+func rulesImportRun(ctx context.Context, f *Factory, opts *RulesImportOptions) error {
 	format := importer.Format(opts.From)
 	known := false
 	for _, k := range importer.Formats {
@@ -89,14 +89,20 @@ func rulesImportRun(f *Factory, opts *RulesImportOptions) error {
 		iopt.Effective = t
 	}
 	iopt.Notice = func(msg string) { fmt.Fprintf(f.IO.ErrOut, "taxagg: note: %s\n", msg) }
+	if err := refuseInputAsOutput("--out", opts.Out, opts.Files, f.IO.In); err != nil {
+		return err
+	}
 	var files []importer.File
 	for _, name := range opts.Files {
-		fh, err := os.Open(name)
+		fh, err := openFile(ctx, name)
 		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
 			return fmt.Errorf("open input: %w", err)
 		}
 		defer fh.Close()
-		files = append(files, importer.File{Name: name, R: fh})
+		files = append(files, importer.File{Name: name, R: interruptible(ctx, fh)})
 	}
 	tx := &txOptions{Out: opts.Out}
 	w, _, finish, err := tx.outputTarget(f.IO)

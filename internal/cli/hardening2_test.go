@@ -364,6 +364,8 @@ func TestBlanksAndSignals(t *testing.T) {
 		interrupt(t, "explain", "--rules", rulesFile, fifo)
 		interrupt(t, "reconcile", a, fifo)
 		interrupt(t, "reconcile", "--from-b", fifo, a, a)
+		interrupt(t, "rules", "check", fifo)
+		interrupt(t, "rules", "import", "--from", "sst", fifo)
 	})
 }
 
