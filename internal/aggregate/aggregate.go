@@ -245,6 +245,13 @@ func (a *Accumulator) Rows() []Row {
 			TaxExact:  s.exact.Decimal(),
 		})
 	}
+	SortRows(rows)
+	return rows
+}
+
+// SortRows sorts rows by jurisdiction, tax, currency, period and rate, the
+// order Rows returns them in.
+func SortRows(rows []Row) {
 	sort.Slice(rows, func(i, j int) bool {
 		a, b := &rows[i], &rows[j]
 		switch {
@@ -261,5 +268,4 @@ func (a *Accumulator) Rows() []Row {
 		}
 		return a.Rate.LessThan(b.Rate)
 	})
-	return rows
 }

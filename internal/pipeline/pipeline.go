@@ -76,6 +76,12 @@ type Options struct {
 	// RequireMatch makes a transaction that matches no jurisdiction a
 	// bad record.
 	RequireMatch bool
+	// Prior, when set, settles the records new to this run against what
+	// earlier runs counted (a durable state): see prior.go.
+	Prior Prior
+	// Shards > 0 keeps only the records of shard Shard (0-based) of
+	// Shards: see prior.go.
+	Shard, Shards int
 
 	sourceNames []string
 	unmatched   *bufio.Writer
@@ -91,6 +97,9 @@ type Counts struct {
 	// Coverage accounts for the accepted records: Accepted = Taxed +
 	// Unmatched + NoTax. Run fills it in when it returns.
 	Coverage Coverage
+	// OtherShard counts the records left to other shards (--shard): they
+	// are not read by this run, and not in Read.
+	OtherShard int64
 }
 
 // Item is one record on its way through the pipeline.
@@ -114,6 +123,7 @@ type Item struct {
 	field   string
 	srcIdx  int
 	verdict verdict
+	known   bool // Prior.Known: a duplicate of an earlier run, not evaluated
 }
 
 type verdict uint8
@@ -122,6 +132,7 @@ const (
 	vAccepted verdict = iota
 	vRejected
 	vDuplicate
+	vOtherShard
 )
 
 // Sink receives the accepted records. NewWorker is called once per worker
@@ -231,6 +242,7 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 				ev.FixedOnly()
 			}
 			parser := txn.NewParser(opt.Parse)
+			pw := priorWork{prior: opt.Prior, shard: opt.Shard, shards: opt.Shards}
 			// A worker does not wait for its batch's verdicts: it goes on
 			// with the next batch and accepts its earlier batches as the
 			// sequencer settles them (in seq order, so the oldest first).
@@ -265,7 +277,7 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 					break
 				}
 				for i := range b.items {
-					process(&b.items[i], parser, ev, ws, opt.RequireMatch)
+					process(&b.items[i], parser, ev, ws, opt.RequireMatch, &pw)
 				}
 				toSeq <- b
 				pending = append(pending, b)
@@ -348,10 +360,12 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 }
 
 // process parses and evaluates one record and lets the sink render it.
-func process(it *Item, p *txn.Parser, ev *rules.Evaluator, ws WorkerSink, requireMatch bool) {
+func process(it *Item, p *txn.Parser, ev *rules.Evaluator, ws WorkerSink, requireMatch bool, pw *priorWork) {
 	it.Out = it.Out[:0]
 	it.verdict = vRejected // until the sequencer settles it: a run that stops mid-batch accepts no more
+	it.known = false
 	if it.err != nil {
+		pw.shardBad(it)
 		return // the reader already found it bad
 	}
 	var err error
@@ -362,6 +376,9 @@ func process(it *Item, p *txn.Parser, ev *rules.Evaluator, ws WorkerSink, requir
 		err = p.ParseCSV(it.Header, it.CSV, &it.Tx)
 		it.Fields = nil
 	}
+	if err == nil && pw.skip(it) {
+		return
+	}
 	if err == nil {
 		err = ev.Eval(&it.Tx, &it.Result)
 	}
@@ -370,6 +387,7 @@ func process(it *Item, p *txn.Parser, ev *rules.Evaluator, ws WorkerSink, requir
 	}
 	if err != nil {
 		it.err = err
+		pw.shardBad(it)
 		var fe *txn.FieldError
 		if errors.As(err, &fe) {
 			it.field, it.err = fe.Field, fe.Err
@@ -516,9 +534,23 @@ func nextItem(b *batch) *Item {
 func settle(b *batch, opt Options, sink Sink, dedup *txn.Dedup, c *Counts) error {
 	for i := range b.items {
 		it := &b.items[i]
+		if it.verdict == vOtherShard {
+			c.OtherShard++
+			continue
+		}
 		c.Read++
 		if it.err == nil {
 			v, first := dedup.CheckHash(it.Tx.IDHash, it.Tx.ContentHash, txn.Pos{Source: it.srcIdx, Line: it.Line})
+			if v == txn.New && opt.Prior != nil {
+				pv, err := opt.Prior.Settle(it)
+				switch pv {
+				case PriorDuplicate:
+					v = txn.Duplicate
+				case PriorConflict:
+					v = txn.Conflict
+					it.err = err
+				}
+			}
 			switch v {
 			case txn.New:
 				it.verdict = vAccepted
@@ -540,7 +572,9 @@ func settle(b *batch, opt Options, sink Sink, dedup *txn.Dedup, c *Counts) error
 				continue
 			default:
 				it.field = "id"
-				if first.Source == it.srcIdx {
+				if it.err != nil {
+					// Prior's conflict: the message is its own.
+				} else if first.Source == it.srcIdx {
 					it.err = fmt.Errorf("conflicting duplicate of line %d", first.Line)
 				} else {
 					it.err = fmt.Errorf("conflicting duplicate of %s:%d", sourceName(opt, first), first.Line)

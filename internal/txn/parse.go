@@ -22,6 +22,10 @@ type ParseOptions struct {
 	// Location is the zone (--timezone) in which an RFC 3339 timestamp is
 	// turned into a civil date. nil means UTC.
 	Location *time.Location
+	// StableHashes makes IDHash and ContentHash the same in every process
+	// (StableIDHash, StableHash) instead of seeded per process: for ids
+	// kept across runs (a durable state).
+	StableHashes bool
 }
 
 // RawField is one top-level member of a JSON record as written: Key is the
@@ -131,6 +135,7 @@ type Parser struct {
 	lineDec   [][2][]byte // normalized amount and quantity text per line, for the content hash
 	scratch   []byte      // unescaped strings of the current record
 	numBuf    []byte
+	stable    bool // ParseOptions.StableHashes
 
 	arena   []byte
 	intern  *[internSlots]string
@@ -149,6 +154,7 @@ func NewParser(opt ParseOptions) *Parser {
 		currs:  make(map[string]money.Currency, 8),
 	}
 	p.zone.loc = opt.Location
+	p.stable = opt.StableHashes
 	if p.zone.loc == nil {
 		p.zone.loc = time.UTC
 	}
@@ -431,7 +437,11 @@ func (p *Parser) build(tx *Transaction) error {
 		p.lineDec = append(p.lineDec, [2][]byte{topAmt, topQty})
 	}
 	tx.Lines = lines
-	tx.IDHash = HashID(tx.ID)
+	if p.stable {
+		tx.IDHash = StableIDHash(tx.ID)
+	} else {
+		tx.IDHash = HashID(tx.ID)
+	}
 	tx.ContentHash = p.contentHash(tx)
 	return nil
 }
@@ -879,5 +889,8 @@ func (p *Parser) contentHash(tx *Transaction) uint64 {
 		flag(ln.TaxIncluded)
 	}
 	p.hbuf = b
+	if p.stable {
+		return StableHash(b)
+	}
 	return maphash.Bytes(hashSeed, b)
 }
