@@ -51,6 +51,7 @@ jurisdictions without a tax in force, are counted there with their gross per cur
 		},
 	}
 	addTxFlags(cmd, &opts.txOptions, true)
+	addStateFlags(cmd, &opts.stateFlags, true)
 	return cmd
 }
 
@@ -72,12 +73,12 @@ func (s *aggregateSink) NewWorker() pipeline.WorkerSink {
 func (s *aggregateSink) Ordered() bool             { return false }
 func (s *aggregateSink) Emit(*pipeline.Item) error { return nil }
 
-func (s *aggregateSink) rows() []aggregate.Row {
+func (s *aggregateSink) total() *aggregate.Accumulator {
 	total := aggregate.New(s.opt)
 	for _, a := range s.accs {
 		total.Merge(a)
 	}
-	return total.Rows()
+	return total
 }
 
 type aggWorker struct{ acc *aggregate.Accumulator }
@@ -90,10 +91,16 @@ func aggregateRun(ctx context.Context, f *Factory, opts *AggregateOptions) error
 	if err != nil {
 		return &UsageError{Err: err}
 	}
+	sr, err := newStateRun(ctx, f, &opts.txOptions, "aggregate")
+	if err != nil {
+		return err
+	}
+	defer sr.close()
 	w, tty, finish, err := opts.outputTarget(f.IO)
 	if err != nil {
 		return err
 	}
+	w = sr.hashOutput(w)
 	format, err := outputFormat(opts.Format, tty)
 	if err != nil {
 		finish(err)
@@ -107,7 +114,11 @@ func aggregateRun(ctx context.Context, f *Factory, opts *AggregateOptions) error
 		if period != aggregate.PeriodNone {
 			m.Period = opts.Period
 		}
-		return writeAggregate(w, format, sink.rows(), opts.ByRate, &m)
+		rows, err := sr.aggregateRows(ctx, sink.total())
+		if err != nil {
+			return err
+		}
+		return writeAggregate(w, format, rows, opts.ByRate, &m)
 	})
 	return finish(err)
 }

@@ -49,10 +49,19 @@ is one row: id, date, type, currency, amount, tax_total and taxes (as JSON in CS
 		},
 	}
 	addTxFlags(cmd, &opts.txOptions, false)
+	addStateFlags(cmd, &opts.stateFlags, false)
 	return cmd
 }
 
 func calcRun(ctx context.Context, f *Factory, opts *CalcOptions) error {
+	sr, err := newStateRun(ctx, f, &opts.txOptions, "calc")
+	if err != nil {
+		return err
+	}
+	defer sr.close()
+	if sr != nil && sr.store != nil {
+		return calcStateRun(ctx, f, opts, sr)
+	}
 	w, tty, finish, err := opts.outputTarget(f.IO)
 	if err != nil {
 		return err
@@ -62,7 +71,7 @@ func calcRun(ctx context.Context, f *Factory, opts *CalcOptions) error {
 		finish(err)
 		return err
 	}
-	sink := newCalcSink(w, format)
+	sink := newCalcSink(w, format, true)
 	// Only the table reads a tax line's decimals (calcFlatValues).
 	opts.fixedOnly = format != stream.OutputTable
 	err = runTx(ctx, f, &opts.txOptions, "calc", sink, func(*rules.Program) error { return sink.close() })
@@ -78,10 +87,13 @@ type calcSink struct {
 	err    error
 }
 
-func newCalcSink(w io.Writer, format stream.OutputFormat) *calcSink {
+func newCalcSink(w io.Writer, format stream.OutputFormat, header bool) *calcSink {
 	s := &calcSink{format: format, bw: bufio.NewWriterSize(w, 256<<10)}
 	switch format {
 	case stream.OutputCSV:
+		if !header {
+			break
+		}
 		cw := csv.NewWriter(s.bw)
 		cw.Write(calcFlatColumns)
 		cw.Flush()

@@ -50,6 +50,8 @@ jurisdiction and on what sales. It also reconciles two billing exports into one 
 		NewCmdReconcile(f, nil),
 		NewCmdFetch(f, nil),
 		NewCmdDeliver(f, nil),
+		NewCmdState(f),
+		NewCmdMerge(f, nil),
 		NewCmdVersion(f),
 	)
 	return root

@@ -41,6 +41,8 @@ type txOptions struct {
 	// fixedOnly is set by a command whose sink reads a tax line's Fixed
 	// figures whenever they are there (pipeline.Options.FixedOnly).
 	fixedOnly bool
+
+	stateFlags // --state, --amend, --recompute, --shard, --partial (state_flags.go)
 }
 
 func addTxFlags(cmd *cobra.Command, o *txOptions, withPeriod bool) {
@@ -368,10 +370,18 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 	if bar != nil {
 		popt.Progress = bar.update
 	}
+	if o.ext != nil {
+		if sink, err = o.ext.begin(ctx, prog, &popt, ins, sink); err != nil {
+			return err
+		}
+	}
 	counts, runErr := pipeline.Run(ctx, ins, popt, sink)
 	bar.done()
 	if runErr == nil {
 		runErr = write(prog)
+	}
+	if runErr == nil && o.ext != nil {
+		runErr = o.ext.commit(ctx, counts)
 	}
 	if runErr != nil && ctx.Err() != nil {
 		runErr = context.Cause(ctx)
@@ -392,6 +402,7 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 		Read: counts.Read, Accepted: counts.Accepted, Rejected: counts.Rejected,
 		Duplicates: counts.Duplicates, Bytes: counts.Bytes,
 		coverageSummary: newCoverageSummary(&counts.Coverage),
+		State: o.ext.summary(counts, runErr == nil),
 	}
 	if !o.Quiet {
 		fmt.Fprintln(f.IO.ErrOut, sum.line())
@@ -436,6 +447,8 @@ type summary struct {
 	Duplicates  int64    `json:"duplicates"`
 	Bytes       int64    `json:"bytes"`
 	coverageSummary
+	// State is set with --state, --shard or --partial.
+	State *stateSummary `json:"state,omitempty"`
 }
 
 func (s *summary) line() string {
@@ -445,6 +458,9 @@ func (s *summary) line() string {
 	fmt.Fprintf(&b, " (rules %s sha256 %s)", strings.Join(s.Rules, ","), shortHash(s.RulesSHA256))
 	b.WriteString("; ")
 	b.WriteString(s.coverageSummary.line())
+	if s.State != nil {
+		b.WriteString(s.State.line())
+	}
 	if s.Status == "interrupted" {
 		b.WriteString(" [interrupted]")
 	}

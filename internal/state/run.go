@@ -265,6 +265,9 @@ type CommitInfo struct {
 	Output     string // the output file, "" for standard output
 	OutputSHA  string // hex SHA-256 of the output written
 	OutputSize int64
+	// Appended, when set, is an output file the run appended to (calc):
+	// its new committed size, OutputSize, is recorded with the run.
+	Appended string
 	// Hook, when set, is called at named points of the commit: "in-commit"
 	// once everything is written, before the transaction commits. It is
 	// for crash tests.
@@ -348,6 +351,11 @@ func (r *Run) Commit(ctx context.Context, ci CommitInfo) error {
 	for k, v := range map[string]string{"command": m.Command, "period": m.Period, "by_rate": fmt.Sprint(m.ByRate),
 		"timezone": m.Timezone, "shard": m.Shard, "rules_sha256": m.RulesSHA256, "rules": string(rulesJSON)} {
 		if _, err := exec(`INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)`, k, v); err != nil {
+			return err
+		}
+	}
+	if ci.Appended != "" {
+		if _, err := exec(`INSERT OR REPLACE INTO outputs (path, size) VALUES (?, ?)`, ci.Appended, ci.OutputSize); err != nil {
 			return err
 		}
 	}

@@ -56,6 +56,7 @@ CREATE TABLE segments (
 	seq INTEGER PRIMARY KEY,
 	run INTEGER NOT NULL REFERENCES runs(id),
 	entries INTEGER NOT NULL, crc32 INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE outputs (path TEXT PRIMARY KEY, size INTEGER NOT NULL);
 CREATE INDEX inputs_run ON inputs(run);
 `
 
@@ -463,4 +464,34 @@ func (s *Store) Runs(ctx context.Context) ([]RunInfo, error) {
 		}
 	}
 	return out, rows.Err()
+}
+
+// Reload forgets what was loaded and loads the state as committed.
+func (s *Store) Reload(ctx context.Context) error {
+	s.keys, s.totals, s.index = newKeys(), Totals{}, map[uint64]loc{}
+	s.reset, s.loaded, s.fresh = false, false, false
+	return s.Load(ctx)
+}
+
+// OutputSize returns the committed size of an output file that runs append
+// to (calc --out), and whether the state knows the file.
+func (s *Store) OutputSize(ctx context.Context, path string) (int64, bool, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT size FROM outputs WHERE path = ?`, path).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, s.wrap(err)
+	}
+	return n, true, nil
+}
+
+// ClaimOutput records path as an output runs append to, at size 0, in a
+// commit of its own, before anything is written to it.
+func (s *Store) ClaimOutput(ctx context.Context, path string) error {
+	if _, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO outputs (path, size) VALUES (?, 0)`, path); err != nil {
+		return s.wrap(err)
+	}
+	return nil
 }

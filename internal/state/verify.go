@@ -7,8 +7,8 @@ import (
 
 // VerifyReport is what Verify found.
 type VerifyReport struct {
-	Transactions int64  // counted transactions (current entries)
-	Rows         int    // rows with at least one transaction
+	Transactions int64 // counted transactions (current entries)
+	Rows         int   // rows with at least one transaction
 	Problems     []string
 }
 
