@@ -119,11 +119,20 @@ func newStateRun(ctx context.Context, f *Factory, o *txOptions, command string) 
 		}
 		sr.store, sr.memory = st, true
 	}
+	if sr.store != nil {
+		if err := sr.store.Lock(ctx); err != nil {
+			sr.store.Close()
+			return nil, err
+		}
+	}
 	sf.ext = sr
 	return sr, nil
 }
 
 func (sr *stateRun) close() {
+	if sr != nil && sr.run != nil {
+		sr.run.Abort()
+	}
 	if sr != nil && sr.store != nil {
 		sr.store.Close()
 	}
@@ -156,11 +165,12 @@ func (sr *stateRun) begin(ctx context.Context, prog *rules.Program, popt *pipeli
 	if err := sr.store.Load(ctx); err != nil {
 		return nil, err
 	}
-	run, err := sr.store.NewRun(state.RunOptions{Amend: sr.o.Amend, SumHere: sr.command == "calc", Started: sr.f.Now()})
+	held := sr.store.IDs()
+	run, err := sr.store.NewRun(ctx, state.RunOptions{Amend: sr.o.Amend, SumHere: sr.command == "calc", Started: sr.f.Now()})
 	if err != nil {
 		return nil, err
 	}
-	sr.run = run
+	sr.run, sr.held = run, held
 	popt.Prior = run
 	popt.Parse.StableHashes = true
 	return &recordingSink{Sink: sink, run: run}, nil
@@ -247,14 +257,14 @@ func (sr *stateRun) commit(ctx context.Context, counts pipeline.Counts) error {
 		sr.appendTo.committed = true
 	}
 	sr.failpoint("after-commit")
-	if err := sr.store.Reload(ctx); err != nil {
-		return err
-	}
-	sr.held = sr.store.IDs()
-	if rows, err := sr.store.Totals().Rows(sr.store.Keys()); err == nil {
+	sr.held += int(sr.run.New)
+	if rows, err := sr.run.Rows(); err == nil {
 		sr.rows = len(rows)
 	}
 	if sr.o.Partial != "" {
+		if err := sr.store.Reload(ctx); err != nil {
+			return err
+		}
 		return sr.writePartial(ctx)
 	}
 	return nil

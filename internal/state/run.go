@@ -31,10 +31,14 @@ type Run struct {
 	byRate  bool
 	started time.Time
 
-	buf  []byte
-	segs [][]byte
-	segN []int
-	n    int // entries in buf
+	buf        []byte
+	n          int // entries in buf
+	segCh      chan segBuf
+	writerDone chan struct{}
+	writerErr  error
+	seq        int64 // the last segment's number
+	runID      int64
+	firstKey   int // row keys stored before the run
 
 	amends map[uint64]loc
 
@@ -69,15 +73,23 @@ type RunOptions struct {
 	Started time.Time
 }
 
-// NewRun starts a run. The store must be bound and loaded.
-func (s *Store) NewRun(opt RunOptions) (*Run, error) {
+// NewRun starts a run. The store must be locked, bound and loaded.
+func (s *Store) NewRun(ctx context.Context, opt RunOptions) (*Run, error) {
 	period, err := aggregate.ParsePeriod(s.meta.Period)
 	if err != nil {
 		return nil, err
 	}
-	return &Run{s: s, amend: opt.Amend, sumHere: opt.SumHere, period: period, byRate: s.meta.ByRate,
-		started: opt.Started, amends: map[uint64]loc{}, local: map[localKey]int{}}, nil
+	r := &Run{s: s, amend: opt.Amend, sumHere: opt.SumHere, period: period, byRate: s.meta.ByRate,
+		started: opt.Started, amends: map[uint64]loc{}, local: map[localKey]int{}}
+	if err := r.startWriter(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
+
+// Abort stops the run's writer; the caller then closes the Store, which
+// rolls the run back.
+func (r *Run) Abort() { r.stopWriter() }
 
 // Known is pipeline.Prior.Known.
 func (r *Run) Known(idHash, contentHash uint64) bool {
@@ -142,9 +154,21 @@ func (r *Run) cut() {
 	if r.n == 0 {
 		return
 	}
-	r.segs = append(r.segs, r.buf)
-	r.segN = append(r.segN, r.n)
+	if r.segCh != nil {
+		r.segCh <- segBuf{r.buf, r.n}
+	} else if r.writerErr == nil {
+		r.writerErr = r.insertSegment(context.Background(), segBuf{r.buf, r.n})
+	}
 	r.buf, r.n = make([]byte, 0, segmentBytes+segmentBytes/8), 0
+}
+
+func (r *Run) insertSegment(ctx context.Context, sb segBuf) error {
+	r.seq++
+	if _, err := r.s.tx.ExecContext(ctx, `INSERT INTO segments (seq, run, entries, crc32, data) VALUES (?,?,?,?,?)`,
+		r.seq, r.runID, sb.n, int64(crc32.ChecksumIEEE(sb.data)), sb.data); err != nil {
+		return r.s.wrap(err)
+	}
+	return nil
 }
 
 func (r *Run) keyFor(tx *txn.Transaction, tl *rules.TaxLine) (int, error) {
@@ -192,6 +216,14 @@ func (r *Run) keyFor(tx *txn.Transaction, tl *rules.TaxLine) (int, error) {
 // what the amended transactions had added, plus this run's sums (runSums,
 // from the accumulators; nil with SumHere).
 func (r *Run) Finish(ctx context.Context, runSums []aggregate.RowSums) error {
+	if len(r.amends) > 0 {
+		// The segments of amended entries are read on the run's
+		// transaction, which the writer uses too.
+		r.cut()
+		if err := r.stopWriter(); err != nil {
+			return err
+		}
+	}
 	r.totals = Totals{rows: append([]sums(nil), r.s.totals.rows...)}
 	if len(r.amends) > 0 {
 		cache := map[uint32][]byte{}
@@ -274,96 +306,130 @@ type CommitInfo struct {
 	Hook func(stage string)
 }
 
-// Commit writes the run's transactions, the new totals and the run's
-// record in one SQLite transaction. When it returns nil they are on disk;
+// Commit writes the rest of the run (the last segment, the run's record,
+// its inputs, the new row keys and totals, the meta) into the run's
+// transaction and commits it. When it returns nil everything is on disk;
 // when the process dies before, the state is as it was.
 func (r *Run) Commit(ctx context.Context, ci CommitInfo) error {
 	r.cut()
+	if err := r.stopWriter(); err != nil {
+		return err
+	}
 	s := r.s
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return s.wrap(err)
-	}
-	defer tx.Rollback()
-	exec := func(q string, args ...any) (int64, error) {
-		res, err := tx.ExecContext(ctx, q, args...)
-		if err != nil {
-			return 0, s.wrap(err)
+	exec := func(q string, args ...any) error {
+		if _, err := s.tx.ExecContext(ctx, q, args...); err != nil {
+			return s.wrap(err)
 		}
-		id, _ := res.LastInsertId()
-		return id, nil
-	}
-	var firstKey int
-	if s.reset {
-		for _, q := range []string{`DELETE FROM segments`, `DELETE FROM totals`, `DELETE FROM rowkeys`} {
-			if _, err := exec(q); err != nil {
-				return err
-			}
-		}
-	} else if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM rowkeys`).Scan(&firstKey); err != nil {
-		return s.wrap(err)
+		return nil
 	}
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	c := ci.Counts
-	runID, err := exec(`INSERT INTO runs (started, finished, command, version, rules_sha256, read, new, duplicates, amended, rejected, other_shard, recompute, output, output_sha256, output_size) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		r.started.UTC().Format(time.RFC3339Nano), now, s.meta.Command, ci.Version, s.meta.RulesSHA256,
-		c.Read, c.Accepted-r.Amended, c.Duplicates, r.Amended, c.Rejected, c.OtherShard, ci.Recompute,
-		ci.Output, ci.OutputSHA, ci.OutputSize)
-	if err != nil {
+	if err := exec(`UPDATE runs SET finished=?, version=?, read=?, new=?, duplicates=?, amended=?, rejected=?, other_shard=?, recompute=?, output=?, output_sha256=?, output_size=? WHERE id=?`,
+		now, ci.Version, c.Read, c.Accepted-r.Amended, c.Duplicates, r.Amended, c.Rejected, c.OtherShard, ci.Recompute,
+		ci.Output, ci.OutputSHA, ci.OutputSize, r.runID); err != nil {
 		return err
 	}
 	for _, in := range ci.Inputs {
-		if _, err := exec(`INSERT INTO inputs (run, name, size, modified) VALUES (?,?,?,?)`, runID, in.Name, in.Size, in.Modified.UTC().Format(time.RFC3339Nano)); err != nil {
+		if err := exec(`INSERT INTO inputs (run, name, size, modified) VALUES (?,?,?,?)`, r.runID, in.Name, in.Size, in.Modified.UTC().Format(time.RFC3339Nano)); err != nil {
 			return err
 		}
 	}
-	for n := firstKey + 1; n <= s.keys.Len(); n++ {
+	for n := r.firstKey + 1; n <= s.keys.Len(); n++ {
 		k := s.keys.Key(n)
-		if _, err := exec(`INSERT INTO rowkeys (key, jurisdiction, name, level, tax, rounding, currency, digits, period, rate, has_rate) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+		if err := exec(`INSERT INTO rowkeys (key, jurisdiction, name, level, tax, rounding, currency, digits, period, rate, has_rate) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
 			n, k.Jurisdiction, k.Name, k.Level, k.Tax, k.Rounding, k.Currency, k.Digits, k.Period, k.Rate, k.HasRate); err != nil {
 			return err
 		}
 	}
-	if _, err := exec(`DELETE FROM totals`); err != nil {
+	if err := exec(`DELETE FROM totals`); err != nil {
 		return err
 	}
 	for i := range r.totals.rows {
 		t := &r.totals.rows[i]
 		f := &t.fig
-		if _, err := exec(`INSERT INTO totals (key, transactions, gross, exempt, non_taxable, taxable, tax, tax_exact) VALUES (?,?,?,?,?,?,?,?)`,
+		if err := exec(`INSERT INTO totals (key, transactions, gross, exempt, non_taxable, taxable, tax, tax_exact) VALUES (?,?,?,?,?,?,?,?)`,
 			i+1, t.tx, sumString(&f[0]), sumString(&f[1]), sumString(&f[2]), sumString(&f[3]), sumString(&f[4]), sumString(&f[5])); err != nil {
-			return err
-		}
-	}
-	var seq int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM segments`).Scan(&seq); err != nil {
-		return s.wrap(err)
-	}
-	for i, data := range r.segs {
-		seq++
-		if _, err := exec(`INSERT INTO segments (seq, run, entries, crc32, data) VALUES (?,?,?,?,?)`,
-			seq, runID, r.segN[i], int64(crc32.ChecksumIEEE(data)), data); err != nil {
 			return err
 		}
 	}
 	rulesJSON, _ := json.Marshal(s.meta.Rules)
 	m := s.meta
-	for k, v := range map[string]string{"command": m.Command, "period": m.Period, "by_rate": fmt.Sprint(m.ByRate),
-		"timezone": m.Timezone, "shard": m.Shard, "rules_sha256": m.RulesSHA256, "rules": string(rulesJSON)} {
-		if _, err := exec(`INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)`, k, v); err != nil {
+	for _, kv := range [][2]string{{"command", m.Command}, {"period", m.Period}, {"by_rate", fmt.Sprint(m.ByRate)},
+		{"timezone", m.Timezone}, {"shard", m.Shard}, {"rules_sha256", m.RulesSHA256}, {"rules", string(rulesJSON)}} {
+		if err := exec(`INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)`, kv[0], kv[1]); err != nil {
 			return err
 		}
 	}
 	if ci.Appended != "" {
-		if _, err := exec(`INSERT OR REPLACE INTO outputs (path, size) VALUES (?, ?)`, ci.Appended, ci.OutputSize); err != nil {
+		if err := exec(`INSERT OR REPLACE INTO outputs (path, size) VALUES (?, ?)`, ci.Appended, ci.OutputSize); err != nil {
 			return err
 		}
 	}
 	if ci.Hook != nil {
 		ci.Hook("in-commit")
 	}
-	if err := tx.Commit(); err != nil {
+	err := s.tx.Commit()
+	s.tx = nil
+	if err != nil {
 		return s.wrap(err)
 	}
 	return nil
+}
+
+// startWriter records the run (its row is filled in by Commit) and starts
+// the goroutine that writes segments into the run's transaction while the
+// input is still being read. With Recompute it first forgets what was
+// counted before.
+func (r *Run) startWriter(ctx context.Context) error {
+	s := r.s
+	if s.tx == nil {
+		return fmt.Errorf("state %s: a run needs Lock first", s.path)
+	}
+	if s.reset {
+		for _, q := range []string{`DELETE FROM segments`, `DELETE FROM totals`, `DELETE FROM rowkeys`} {
+			if _, err := s.tx.ExecContext(ctx, q); err != nil {
+				return s.wrap(err)
+			}
+		}
+	}
+	if err := s.tx.QueryRowContext(ctx, `SELECT count(*) FROM rowkeys`).Scan(&r.firstKey); err != nil {
+		return s.wrap(err)
+	}
+	if err := s.tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM segments`).Scan(&r.seq); err != nil {
+		return s.wrap(err)
+	}
+	res, err := s.tx.ExecContext(ctx, `INSERT INTO runs (started, finished, command, version, rules_sha256, read, new, duplicates, amended, rejected, other_shard, recompute, output, output_sha256, output_size) VALUES (?,'',?,'',?,0,0,0,0,0,0,0,'','',0)`,
+		r.started.UTC().Format(time.RFC3339Nano), s.meta.Command, s.meta.RulesSHA256)
+	if err != nil {
+		return s.wrap(err)
+	}
+	if r.runID, err = res.LastInsertId(); err != nil {
+		return s.wrap(err)
+	}
+	r.segCh = make(chan segBuf, 4)
+	r.writerDone = make(chan struct{})
+	go func() {
+		defer close(r.writerDone)
+		for sb := range r.segCh {
+			if r.writerErr == nil {
+				r.writerErr = r.insertSegment(ctx, sb)
+			}
+		}
+	}()
+	return nil
+}
+
+// stopWriter waits for the segments sent so far to be written.
+func (r *Run) stopWriter() error {
+	if r.segCh != nil {
+		close(r.segCh)
+		<-r.writerDone
+		r.segCh = nil
+	}
+	return r.writerErr
+}
+
+type segBuf struct {
+	data []byte
+	n    int
 }

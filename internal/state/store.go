@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/taxagg/taxagg/internal/sqlitedb"
@@ -75,6 +76,7 @@ type Meta struct {
 // Store is an open state.
 type Store struct {
 	db    *sql.DB
+	tx    *sql.Tx // the run's transaction, from Lock to Commit
 	path  string
 	meta  Meta
 	fresh bool // no run yet
@@ -117,7 +119,45 @@ func Open(ctx context.Context, path string, create bool) (*Store, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.tx != nil {
+		s.tx.Rollback()
+	}
+	return s.db.Close()
+}
+
+// conn is what statements run on: the run's transaction once locked.
+func (s *Store) conn() dbConn {
+	if s.tx != nil {
+		return s.tx
+	}
+	return s.db
+}
+
+type dbConn interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
+// Lock starts the run's write transaction and reads the meta again inside
+// it. A second run against the same state waits for the first to commit
+// (up to the busy timeout) and then reads what it committed, so two runs
+// never count the same transaction. Everything a run reads and writes
+// after Lock is in this one transaction, committed by Run.Commit.
+func (s *Store) Lock(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		if strings.Contains(err.Error(), "locked") || strings.Contains(err.Error(), "busy") {
+			return fmt.Errorf("state %s is in use by another run: %w", s.path, err)
+		}
+		return s.wrap(err)
+	}
+	s.tx = tx
+	s.fresh = false
+	s.meta = Meta{}
+	return s.loadMeta(ctx)
+}
 
 // Path returns the state's file name.
 func (s *Store) Path() string { return s.path }
@@ -128,7 +168,7 @@ func (s *Store) Meta() Meta  { return s.meta }
 func (s *Store) Fresh() bool { return s.fresh }
 
 func (s *Store) loadMeta(ctx context.Context) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT key, value FROM meta`)
+	rows, err := s.conn().QueryContext(ctx, `SELECT key, value FROM meta`)
 	if err != nil {
 		return s.wrap(err)
 	}
@@ -239,7 +279,7 @@ func (s *Store) Load(ctx context.Context) error {
 	if s.reset || s.fresh {
 		return nil
 	}
-	if err := s.loadTotals(ctx, s.db, s.keys, &s.totals); err != nil {
+	if err := s.loadTotals(ctx, s.conn(), s.keys, &s.totals); err != nil {
 		return err
 	}
 	return s.eachSegment(ctx, func(seq uint32, data []byte) error {
@@ -317,7 +357,7 @@ func (s *Store) loadTotals(ctx context.Context, q queryer, ks *Keys, t *Totals) 
 
 // eachSegment calls fn with every segment in order, its checksum checked.
 func (s *Store) eachSegment(ctx context.Context, fn func(seq uint32, data []byte) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, crc32, data FROM segments ORDER BY seq`)
+	rows, err := s.conn().QueryContext(ctx, `SELECT seq, crc32, data FROM segments ORDER BY seq`)
 	if err != nil {
 		return s.wrap(err)
 	}
@@ -343,7 +383,7 @@ func (s *Store) eachSegment(ctx context.Context, fn func(seq uint32, data []byte
 func (s *Store) segment(ctx context.Context, seq uint32) ([]byte, error) {
 	var data []byte
 	var crc int64
-	if err := s.db.QueryRowContext(ctx, `SELECT crc32, data FROM segments WHERE seq = ?`, seq).Scan(&crc, &data); err != nil {
+	if err := s.conn().QueryRowContext(ctx, `SELECT crc32, data FROM segments WHERE seq = ?`, seq).Scan(&crc, &data); err != nil {
 		return nil, s.wrap(err)
 	}
 	if uint32(crc) != crc32.ChecksumIEEE(data) {
@@ -477,7 +517,7 @@ func (s *Store) Reload(ctx context.Context) error {
 // to (calc --out), and whether the state knows the file.
 func (s *Store) OutputSize(ctx context.Context, path string) (int64, bool, error) {
 	var n int64
-	err := s.db.QueryRowContext(ctx, `SELECT size FROM outputs WHERE path = ?`, path).Scan(&n)
+	err := s.conn().QueryRowContext(ctx, `SELECT size FROM outputs WHERE path = ?`, path).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}
@@ -488,10 +528,18 @@ func (s *Store) OutputSize(ctx context.Context, path string) (int64, bool, error
 }
 
 // ClaimOutput records path as an output runs append to, at size 0, in a
-// commit of its own, before anything is written to it.
+// commit of its own, before anything is written to it. Call it after Lock
+// and before Load: it commits and locks again.
 func (s *Store) ClaimOutput(ctx context.Context, path string) error {
-	if _, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO outputs (path, size) VALUES (?, 0)`, path); err != nil {
+	if _, err := s.conn().ExecContext(ctx, `INSERT OR IGNORE INTO outputs (path, size) VALUES (?, 0)`, path); err != nil {
 		return s.wrap(err)
 	}
-	return nil
+	if s.tx == nil {
+		return nil
+	}
+	if err := s.tx.Commit(); err != nil {
+		return s.wrap(err)
+	}
+	s.tx = nil
+	return s.Lock(ctx)
 }
