@@ -542,13 +542,14 @@ func settle(b *batch, opt Options, sink Sink, dedup *txn.Dedup, c *Counts) error
 		if it.err == nil {
 			v, first := dedup.CheckHash(it.Tx.IDHash, it.Tx.ContentHash, txn.Pos{Source: it.srcIdx, Line: it.Line})
 			if v == txn.New && opt.Prior != nil {
-				pv, err := opt.Prior.Settle(it)
+				pv, counted, err := opt.Prior.Settle(it)
 				switch pv {
 				case PriorDuplicate:
 					v = txn.Duplicate
 				case PriorConflict:
 					v = txn.Conflict
 					it.err = err
+					dedup.SetContent(it.Tx.IDHash, counted)
 				}
 			}
 			switch v {

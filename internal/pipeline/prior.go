@@ -20,8 +20,10 @@ type Prior interface {
 	// record new to this run. PriorNew accepts it (a record earlier runs
 	// did not count, or one that replaces what they counted, --amend);
 	// PriorDuplicate skips it; PriorConflict rejects it with err as the
-	// reason (field "id").
-	Settle(it *Item) (PriorVerdict, error)
+	// reason (field "id"), and the content earlier runs counted becomes
+	// the one this run's later records of the id are compared with, as if
+	// that first record had been read first in this run.
+	Settle(it *Item) (v PriorVerdict, counted uint64, err error)
 }
 
 // PriorVerdict is Prior.Settle's answer.

@@ -98,21 +98,21 @@ func (r *Run) Known(idHash, contentHash uint64) bool {
 }
 
 // Settle is pipeline.Prior.Settle.
-func (r *Run) Settle(it *pipeline.Item) (pipeline.PriorVerdict, error) {
+func (r *Run) Settle(it *pipeline.Item) (pipeline.PriorVerdict, uint64, error) {
 	l, ok := r.s.index[it.Tx.IDHash]
 	switch {
 	case !ok:
 		r.New++
-		return pipeline.PriorNew, nil
+		return pipeline.PriorNew, 0, nil
 	case l.content == it.Tx.ContentHash:
 		r.Duplicates++
-		return pipeline.PriorDuplicate, nil
+		return pipeline.PriorDuplicate, 0, nil
 	case !r.amend:
-		return pipeline.PriorConflict, fmt.Errorf("conflicting duplicate of a transaction an earlier run counted (state %s); --amend replaces it", r.s.path)
+		return pipeline.PriorConflict, l.content, fmt.Errorf("conflicting duplicate of a transaction an earlier run counted (state %s); --amend replaces it", r.s.path)
 	}
 	r.amends[it.Tx.IDHash] = l
 	r.Amended++
-	return pipeline.PriorNew, nil
+	return pipeline.PriorNew, 0, nil
 }
 
 // Record keeps an accepted transaction and what it adds to each row. The

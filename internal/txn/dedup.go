@@ -197,6 +197,38 @@ func (d *Dedup) CheckHash(idHash, contentHash uint64, where Pos) (v Verdict, fir
 	}
 }
 
+// SetContent replaces the content hash kept for an id already in the set,
+// so that later records of the id are compared with another content: the
+// content an earlier run counted (a durable state), when this run's first
+// record of the id conflicted with it.
+func (d *Dedup) SetContent(idHash, contentHash uint64) {
+	if idHash == 0 {
+		idHash = 1
+	}
+	s := &d.segs[idHash>>(64-segBits)]
+	nb := uint64(len(s.buckets))
+	if nb == 0 {
+		return
+	}
+	hi, _ := bits.Mul64(idHash<<segBits, nb)
+	for i := hi; ; {
+		b := &s.buckets[i]
+		for k := range b {
+			e := &b[k]
+			if e.id == idHash {
+				e.content = uint32(contentHash ^ contentHash>>32)
+				return
+			}
+			if e.id == 0 {
+				return
+			}
+		}
+		if i++; i == nb {
+			i = 0
+		}
+	}
+}
+
 func (d *Dedup) addPos(p Pos) uint32 {
 	if d.n >= MaxDedupIDs {
 		panic("txn: Dedup: more than 2^32-2 distinct ids")
