@@ -4,6 +4,9 @@
 #   benchmarks/compare.sh                 # 1M transactions, 1M x 1M reconcile, 10M RSS row
 #   N=200000 BIG_N=0 RUNS=2 benchmarks/compare.sh   # quicker; BIG_N=0 skips the 10M row
 #
+# The --state rows time a first run into an empty state and a second run
+# over the same file (all duplicates), as ratios of a run without a state.
+#
 # Installs what it needs (Debian packages miller, jq, hyperfine, time; the
 # npm package @duckdb/node-api in a scratch directory), generates the data
 # into benchmarks/data/ (git-ignored), times every tool with hyperfine, takes
@@ -101,6 +104,23 @@ bench duckdb_csv "$RUNS" "node $duckdir/q.mjs groupby-csv $csv"
 bench taxagg_agg_ndjson "$RUNS" "$taxagg aggregate ${q[*]} $nd"
 bench taxagg_agg_csv "$RUNS" "$taxagg aggregate ${q[*]} $csv"
 bench taxagg_calc_ndjson "$RUNS" "$taxagg calc -q --rules $rules --format ndjson $nd"
+# --state: a first run into an empty state (removed before each run), then
+# a second run over the same file against it (all duplicates).
+st=$DATA/bench.state
+bench_prep() { # like bench, with a command run before each timed run
+	local name=$1 runs=$2 prep=$3 cmd=$4
+	log "$name: $cmd"
+	hyperfine --style none -N -i --warmup 0 --runs "$runs" --prepare "$prep" --export-json "$DATA/h-$name.json" "$cmd" >/dev/null 2>&1 ||
+		hyperfine --style none -i --runs "$runs" --prepare "$prep" --export-json "$DATA/h-$name.json" "$cmd" >/dev/null
+	mean[$name]=$(jq -r '.results[0].mean' "$DATA/h-$name.json")
+	local kb
+	kb=$( { bash -c "$prep"; /usr/bin/time -f '%M' bash -c "$cmd >/dev/null 2>&1" || true; } 2>&1 | tail -1)
+	rss[$name]=$((kb / 1024))
+}
+bench_prep taxagg_state_first "$RUNS" "rm -f $st $st-journal" "$taxagg aggregate ${q[*]} --state $st $nd"
+"$taxagg" aggregate "${q[@]}" --state "$st" "$nd" >/dev/null 2>&1 || true
+bench taxagg_state_again "$RUNS" "$taxagg aggregate ${q[*]} --state $st $nd"
+state_mb=$(du -m "$st" | cut -f1)
 bench mlr_csv "$SLOW_RUNS" "mlr --icsv --ojson stats1 -a count,sum -f amount -g state $csv"
 bench mlr_ndjson "$SLOW_RUNS" "mlr --ijsonl --ojson stats1 -a count,sum -f amount -g state $nd"
 bench jq_ndjson "$SLOW_RUNS" "jq -n 'reduce inputs as \$r ({}; .[\$r.state] += (\$r.amount|tonumber))' $nd"
@@ -146,6 +166,8 @@ row "duckdb group-by state (CSV)" "$dc" "$dc" "of DuckDB CSV" "${rss[duckdb_csv]
 row "taxagg aggregate (NDJSON)" "${mean[taxagg_agg_ndjson]}" "$d" "of DuckDB NDJSON" "${rss[taxagg_agg_ndjson]}"
 row "taxagg aggregate (CSV)" "${mean[taxagg_agg_csv]}" "$dc" "of DuckDB CSV" "${rss[taxagg_agg_csv]}"
 row "taxagg calc (NDJSON)" "${mean[taxagg_calc_ndjson]}" "${mean[taxagg_agg_ndjson]}" "of aggregate" "${rss[taxagg_calc_ndjson]}"
+row "taxagg aggregate --state, 1st run" "${mean[taxagg_state_first]}" "${mean[taxagg_agg_ndjson]}" "of aggregate" "${rss[taxagg_state_first]}"
+row "taxagg aggregate --state, again" "${mean[taxagg_state_again]}" "${mean[taxagg_agg_ndjson]}" "of aggregate" "${rss[taxagg_state_again]}"
 row "miller stats1 (CSV)" "${mean[mlr_csv]}" "${mean[taxagg_agg_csv]}" "of taxagg CSV" "${rss[mlr_csv]}"
 row "miller stats1 (NDJSON)" "${mean[mlr_ndjson]}" "${mean[taxagg_agg_ndjson]}" "of taxagg NDJSON" "${rss[mlr_ndjson]}"
 row "jq reduce (NDJSON)" "${mean[jq_ndjson]}" "${mean[taxagg_agg_ndjson]}" "of taxagg NDJSON" "${rss[jq_ndjson]}"
@@ -157,4 +179,5 @@ else
 fi
 echo
 echo "aggregate peak RSS: ${rss[taxagg_agg_ndjson]} MB at $N rows; at $BIG_N rows: $big_rss"
+echo "state file after one run: $state_mb MB"
 echo "output identical for --workers 1 and --workers $WORKERS (aggregate, calc): $identical"
