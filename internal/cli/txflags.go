@@ -402,7 +402,7 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 		Read: counts.Read, Accepted: counts.Accepted, Rejected: counts.Rejected,
 		Duplicates: counts.Duplicates, Bytes: counts.Bytes,
 		coverageSummary: newCoverageSummary(&counts.Coverage),
-		State: o.ext.summary(counts, runErr == nil),
+		State:           o.ext.summary(counts, runErr == nil),
 	}
 	if !o.Quiet {
 		fmt.Fprintln(f.IO.ErrOut, sum.line())

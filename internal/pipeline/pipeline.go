@@ -277,7 +277,7 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 					break
 				}
 				for i := range b.items {
-					process(&b.items[i], parser, ev, ws, opt.RequireMatch, &pw)
+					processWith(&b.items[i], parser, ev, ws, opt.RequireMatch, &pw)
 				}
 				toSeq <- b
 				pending = append(pending, b)
@@ -360,7 +360,12 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 }
 
 // process parses and evaluates one record and lets the sink render it.
-func process(it *Item, p *txn.Parser, ev *rules.Evaluator, ws WorkerSink, requireMatch bool, pw *priorWork) {
+func process(it *Item, p *txn.Parser, ev *rules.Evaluator, ws WorkerSink, requireMatch bool) {
+	processWith(it, p, ev, ws, requireMatch, &priorWork{})
+}
+
+// processWith is process with a Prior and a shard filter.
+func processWith(it *Item, p *txn.Parser, ev *rules.Evaluator, ws WorkerSink, requireMatch bool, pw *priorWork) {
 	it.Out = it.Out[:0]
 	it.verdict = vRejected // until the sequencer settles it: a run that stops mid-batch accepts no more
 	it.known = false
