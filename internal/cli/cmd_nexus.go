@@ -63,6 +63,7 @@ order and any --workers. The table format adds the percentage of each threshold 
 	addTxFlags(cmd, &opts.txOptions, false)
 	cmd.Flags().StringVar(&opts.Currency, "currency", "USD", "the thresholds' `CODE`: only sales in it count")
 	cmd.Flags().StringVar(&opts.TempDir, "temp-dir", "", "`DIR` for the scratch files (default: the system's)")
+	addStateFlags(cmd, &opts.stateFlags, false)
 	return cmd
 }
 
@@ -90,10 +91,16 @@ func nexusRun(ctx context.Context, f *Factory, opts *NexusOptions) error {
 	if !ok {
 		return usageErrorf("--currency %q is not an ISO 4217 currency", opts.Currency)
 	}
+	sr, err := newStateRun(ctx, f, &opts.txOptions, "nexus")
+	if err != nil {
+		return err
+	}
+	defer sr.close()
 	w, tty, finish, err := opts.outputTarget(f.IO)
 	if err != nil {
 		return err
 	}
+	w = sr.hashOutput(w)
 	format, err := outputFormat(opts.Format, tty)
 	if err != nil {
 		finish(err)
@@ -108,6 +115,9 @@ func nexusRun(ctx context.Context, f *Factory, opts *NexusOptions) error {
 			fmt.Fprintf(f.IO.ErrOut, "taxagg nexus: warning: no jurisdiction in %s has a nexus threshold; "+
 				"layer the rules on the embedded pack for its thresholds (--rules %s --rules FILE)\n",
 				strings.Join(prog.Files, ", "), pack.Name)
+		}
+		if err := sr.replayNexus(ctx, prog, tracker); err != nil {
+			return err
 		}
 		rows, err := tracker.Rows(ctx)
 		if err != nil {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,7 +35,7 @@ func buildTaxagg(t *testing.T) string {
 	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Skip("no go tool on PATH to build the binary")
 	}
 	bin := filepath.Join(t.TempDir(), "taxagg")
 	out, err := exec.Command(goTool, "build", "-o", bin, "github.com/taxagg/taxagg/cmd/taxagg").CombinedOutput()
@@ -148,6 +147,7 @@ func TestStateCrash(t *testing.T) {
 		out  string
 	}{
 		{"aggregate", []string{"aggregate", "-q", "--format", "csv", "-o", "ref.csv"}, []string{"aggregate", "-q", "--format", "csv", "-o", "agg.csv", "--state", "agg.db"}, "agg.csv"},
+		{"nexus", []string{"nexus", "-q", "--format", "csv", "-o", "ref.csv"}, []string{"nexus", "-q", "--format", "csv", "-o", "nexus.csv", "--state", "nexus.db"}, "nexus.csv"},
 		{"calc", []string{"calc", "-q", "--format", "ndjson", "-o", "ref.ndjson"}, []string{"calc", "-q", "--format", "ndjson", "-o", "calc.ndjson", "--state", "calc.db"}, "calc.ndjson"},
 	} {
 		t.Run(cmd.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/taxagg/taxagg/internal/aggregate"
+	"github.com/taxagg/taxagg/internal/nexus"
 	"github.com/taxagg/taxagg/internal/pipeline"
 	"github.com/taxagg/taxagg/internal/rules"
 	"github.com/taxagg/taxagg/internal/state"
@@ -166,7 +167,7 @@ func (sr *stateRun) begin(ctx context.Context, prog *rules.Program, popt *pipeli
 		return nil, err
 	}
 	held := sr.store.IDs()
-	run, err := sr.store.NewRun(ctx, state.RunOptions{Amend: sr.o.Amend, SumHere: sr.command == "calc", Started: sr.f.Now()})
+	run, err := sr.store.NewRun(ctx, state.RunOptions{Amend: sr.o.Amend, SumHere: sr.command != "aggregate", Started: sr.f.Now()})
 	if err != nil {
 		return nil, err
 	}
@@ -206,6 +207,15 @@ func (sr *stateRun) aggregateRows(ctx context.Context, acc *aggregate.Accumulato
 	return sr.run.Rows()
 }
 
+// replayNexus gives the nexus tracker what earlier runs counted, so that
+// its rows are the whole state's.
+func (sr *stateRun) replayNexus(ctx context.Context, prog *rules.Program, t *nexus.Tracker) error {
+	if sr == nil || sr.run == nil {
+		return nil
+	}
+	return sr.run.Replay(ctx, prog, t.NewWorker())
+}
+
 func (sr *stateRun) failpoint(name string) {
 	if sr.f.Getenv != nil && sr.f.Getenv(stateFailpointEnv) == name {
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
@@ -221,7 +231,7 @@ func (sr *stateRun) commit(ctx context.Context, counts pipeline.Counts) error {
 	if sr.run == nil {
 		return nil
 	}
-	if sr.command == "calc" {
+	if sr.command == "calc" || sr.command == "nexus" {
 		if err := sr.run.Finish(ctx, nil); err != nil {
 			return err
 		}
@@ -333,7 +343,10 @@ func (s *stateSummary) line() string {
 		fmt.Fprintf(&b, "; state %s: new %d, duplicates %d (%d of earlier runs), amended %d, rejected %d",
 			s.File, s.New, s.Duplicates, s.Earlier, s.Amended, s.Rejected)
 		if s.Committed {
-			fmt.Fprintf(&b, "; holds %d transactions in %d rows", s.Transactions, s.Rows)
+			fmt.Fprintf(&b, "; holds %d transactions", s.Transactions)
+			if s.Rows > 0 {
+				fmt.Fprintf(&b, " in %d rows", s.Rows)
+			}
 		} else {
 			b.WriteString("; nothing committed")
 		}

@@ -137,6 +137,16 @@ func TestStateProperties(t *testing.T) {
 				t.Fatalf("state verify: %d %s", code, out)
 			}
 
+			// nexus: the days against a state give the one-run rows.
+			nref := p.must("nexus", "-q", "--format", "csv", "--rejects", p.path("nref.rej"), all)
+			var ngot string
+			for _, d := range days {
+				ngot = p.must("nexus", "-q", "--format", "csv", "--state", p.path("nexus.db"), "--rejects", p.path("ndays.rej"), d)
+			}
+			if ngot != nref {
+				t.Fatalf("nexus over %d days against a state differs from one run:\n%s\nwant:\n%s", len(days), ngot, nref)
+			}
+
 			// Shards of the whole input, merged in a random order; each shard
 			// with its own state over the days.
 			n := 2 + rng.IntN(4)

@@ -170,6 +170,10 @@ func (w *Worker) Add(tx *txn.Transaction, res *rules.Result) {
 	}
 }
 
+// NetAmount is what a transaction adds to a jurisdiction's sales: see
+// netAmount. A durable state keeps it to replay the transaction later.
+func NetAmount(tx *txn.Transaction, res *rules.Result) decimal.Decimal { return netAmount(tx, res) }
+
 // netAmount is the sum of a transaction's line amounts, negative for a
 // refund. With tax-included lines it is the net the rule engine backed out:
 // every tax's lines carry the same adjusted net in Gross (docs/rules.md), so

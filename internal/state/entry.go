@@ -64,6 +64,9 @@ type Entry struct {
 	ID      string
 	Content uint64
 	Lines   []Line
+	// Extra is what a command other than aggregate keeps of the
+	// transaction (nexus: its day, time, net sales and jurisdictions).
+	Extra []byte
 }
 
 func (e *Entry) distinctKeys() []int {
@@ -85,6 +88,7 @@ outer:
 //
 //	entry  = uvarint(len(body)) body
 //	body   = uvarint(len(id)) id  content:uint64-LE  uvarint(nlines) line*
+//	         uvarint(len(extra)) extra
 //	line   = uvarint(key) mask:byte amount*   (one amount per mask bit set,
 //	                                           figures in output order; a
 //	                                           figure whose bit is clear is 0)
@@ -110,7 +114,7 @@ func appendAmount(b []byte, a Amount) []byte {
 func isZero0(a *Amount) bool { return a.Big == nil && a.F.C == 0 && a.F.E == 0 }
 
 // appendBody appends an entry's body (without its length).
-func appendBody(b []byte, id string, content uint64, lines []Line) []byte {
+func appendBody(b []byte, id string, content uint64, lines []Line, extra []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(id)))
 	b = append(b, id...)
 	b = binary.LittleEndian.AppendUint64(b, content)
@@ -131,7 +135,8 @@ func appendBody(b []byte, id string, content uint64, lines []Line) []byte {
 			}
 		}
 	}
-	return b
+	b = binary.AppendUvarint(b, uint64(len(extra)))
+	return append(b, extra...)
 }
 
 var errCorrupt = errors.New("corrupt entry")
@@ -246,6 +251,7 @@ func decodeBody(body []byte, e *Entry) error {
 		}
 		e.Lines = append(e.Lines, l)
 	}
+	e.Extra = append(e.Extra[:0], r.bytes(r.uvarint())...)
 	if r.err == nil && len(r.b) != 0 {
 		r.fail()
 	}

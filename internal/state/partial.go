@@ -277,7 +277,7 @@ func (m *Merger) Add(name string, r io.Reader) error {
 			}
 			m.ids[e.ID] = seen{hash: e.Content, src: src}
 			m.totals.addEntry(&e, 1)
-			m.scratch = appendBody(m.scratch[:0], e.ID, e.Content, e.Lines)
+			m.scratch = appendBody(m.scratch[:0], e.ID, e.Content, e.Lines, nil)
 			m.bodies = append(m.bodies, append([]byte(nil), m.scratch...))
 		case strings.HasPrefix(string(b), `{"total":`):
 			var t partialTotal

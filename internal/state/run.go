@@ -49,7 +49,9 @@ type Run struct {
 	fastCur string
 	local   map[localKey]int
 	scratch []byte
+	extra   []byte
 	entry   Entry
+	nexus   bool // keep what nexus needs (Extra)
 
 	own    Totals // what this run's records add, when summed here
 	totals Totals // the state's totals after the run (Finish)
@@ -80,7 +82,7 @@ func (s *Store) NewRun(ctx context.Context, opt RunOptions) (*Run, error) {
 		return nil, err
 	}
 	r := &Run{s: s, amend: opt.Amend, sumHere: opt.SumHere, period: period, byRate: s.meta.ByRate,
-		started: opt.Started, amends: map[uint64]loc{}, local: map[localKey]int{}}
+		started: opt.Started, amends: map[uint64]loc{}, local: map[localKey]int{}, nexus: s.meta.Command == "nexus"}
 	if err := r.startWriter(ctx); err != nil {
 		return nil, err
 	}
@@ -118,7 +120,13 @@ func (r *Run) Settle(it *pipeline.Item) (pipeline.PriorVerdict, uint64, error) {
 // Record keeps an accepted transaction and what it adds to each row. The
 // sequencer calls it in input order.
 func (r *Run) Record(tx *txn.Transaction, res *rules.Result) error {
+	if r.nexus {
+		r.extra = appendNexus(r.extra[:0], tx, res)
+	}
 	lines := r.entry.Lines[:0]
+	if r.nexus {
+		res = &rules.Result{} // nexus keeps no aggregate rows
+	}
 	for i := range res.Lines {
 		tl := &res.Lines[i]
 		k, err := r.keyFor(tx, tl)
@@ -140,7 +148,7 @@ func (r *Run) Record(tx *txn.Transaction, res *rules.Result) error {
 		r.entry.ID = tx.ID
 		r.own.addEntry(&r.entry, 1)
 	}
-	r.scratch = appendBody(r.scratch[:0], tx.ID, tx.ContentHash, lines)
+	r.scratch = appendBody(r.scratch[:0], tx.ID, tx.ContentHash, lines, r.extra)
 	r.buf = binary.AppendUvarint(r.buf, uint64(len(r.scratch)))
 	r.buf = append(r.buf, r.scratch...)
 	r.n++

@@ -65,7 +65,7 @@ func TestEntryRoundTrip(t *testing.T) {
 		{Key: 1, Fig: [6]Amount{{F: money.Fixed{C: 12999, E: -2}}, {}, {F: money.Fixed{C: 0, E: -2}}, {F: money.Fixed{C: -12999, E: -2}}, {F: money.Fixed{C: 812, E: -2}}, {F: money.Fixed{C: 8124375, E: -6}}}},
 		{Key: 300, Fig: [6]Amount{{Big: &big}, {F: money.Fixed{C: 5, E: 3}}}},
 	}}
-	body := appendBody(nil, e.ID, e.Content, e.Lines)
+	body := appendBody(nil, e.ID, e.Content, e.Lines, e.Extra)
 	var got Entry
 	if err := decodeBody(body, &got); err != nil {
 		t.Fatal(err)
@@ -95,12 +95,12 @@ func TestDecStringKeepsExponent(t *testing.T) {
 
 // FuzzDecodeBody: a damaged segment is an error, never a panic.
 func FuzzDecodeBody(f *testing.F) {
-	f.Add(appendBody(nil, "a", 1, []Line{{Key: 1}}))
+	f.Add(appendBody(nil, "a", 1, []Line{{Key: 1}}, []byte("x")))
 	f.Add([]byte{0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var e Entry
 		if err := decodeBody(b, &e); err == nil {
-			again := appendBody(nil, e.ID, e.Content, e.Lines)
+			again := appendBody(nil, e.ID, e.Content, e.Lines, e.Extra)
 			var e2 Entry
 			if err := decodeBody(again, &e2); err != nil {
 				t.Fatalf("re-encoded entry does not decode: %v", err)
