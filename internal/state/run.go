@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/taxagg/taxagg/internal/aggregate"
+	"github.com/taxagg/taxagg/internal/money"
 	"github.com/taxagg/taxagg/internal/pipeline"
 	"github.com/taxagg/taxagg/internal/rules"
 	"github.com/taxagg/taxagg/internal/txn"
@@ -34,6 +35,7 @@ type Run struct {
 	buf        []byte
 	n          int // entries in buf
 	segCh      chan segBuf
+	freeBufs   chan []byte // segment buffers the writer is done with
 	writerDone chan struct{}
 	writerErr  error
 	seq        int64 // the last segment's number
@@ -123,10 +125,45 @@ func (r *Run) Record(tx *txn.Transaction, res *rules.Result) error {
 	if r.nexus {
 		r.extra = appendNexus(r.extra[:0], tx, res)
 	}
-	lines := r.entry.Lines[:0]
 	if r.nexus {
 		res = &rules.Result{} // nexus keeps no aggregate rows
 	}
+	if !r.sumHere && allFixed(res) {
+		// The common path: every figure is a money.Fixed, encoded as it
+		// is read.
+		b := binary.AppendUvarint(r.scratch[:0], uint64(len(tx.ID)))
+		b = append(b, tx.ID...)
+		b = binary.LittleEndian.AppendUint64(b, tx.ContentHash)
+		b = binary.AppendUvarint(b, uint64(len(res.Lines)))
+		for i := range res.Lines {
+			tl := &res.Lines[i]
+			k, err := r.keyFor(tx, tl)
+			if err != nil {
+				return err
+			}
+			b = binary.AppendUvarint(b, uint64(k))
+			f := &tl.Fixed
+			figs := [aggregate.NumFigures]*money.Fixed{&f.Gross, &f.Exempt, &f.NonTaxable, &f.Taxable, &f.Amount, &f.Exact}
+			var mask byte
+			for j, v := range figs {
+				if v.C != 0 || v.E != 0 {
+					mask |= 1 << j
+				}
+			}
+			b = append(b, mask)
+			for j, v := range figs {
+				if mask&(1<<j) != 0 {
+					b = appendAmount(b, Amount{F: *v})
+				}
+			}
+		}
+		b = binary.AppendUvarint(b, uint64(len(r.extra)))
+		b = append(b, r.extra...)
+		r.scratch = b
+		r.append()
+		return nil
+	}
+	lines := r.entry.Lines[:0]
 	for i := range res.Lines {
 		tl := &res.Lines[i]
 		k, err := r.keyFor(tx, tl)
@@ -149,13 +186,27 @@ func (r *Run) Record(tx *txn.Transaction, res *rules.Result) error {
 		r.own.addEntry(&r.entry, 1)
 	}
 	r.scratch = appendBody(r.scratch[:0], tx.ID, tx.ContentHash, lines, r.extra)
+	r.append()
+	return nil
+}
+
+// append adds the entry in scratch to the current segment.
+func (r *Run) append() {
 	r.buf = binary.AppendUvarint(r.buf, uint64(len(r.scratch)))
 	r.buf = append(r.buf, r.scratch...)
 	r.n++
 	if len(r.buf) >= segmentBytes {
 		r.cut()
 	}
-	return nil
+}
+
+func allFixed(res *rules.Result) bool {
+	for i := range res.Lines {
+		if !res.Lines[i].Fixed.OK {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *Run) cut() {
@@ -166,8 +217,17 @@ func (r *Run) cut() {
 		r.segCh <- segBuf{r.buf, r.n}
 	} else if r.writerErr == nil {
 		r.writerErr = r.insertSegment(context.Background(), segBuf{r.buf, r.n})
+		r.buf = r.buf[:0]
+		r.n = 0
+		return
 	}
-	r.buf, r.n = make([]byte, 0, segmentBytes+segmentBytes/8), 0
+	select {
+	case b := <-r.freeBufs:
+		r.buf = b[:0]
+	default:
+		r.buf = make([]byte, 0, segmentBytes+segmentBytes/8)
+	}
+	r.n = 0
 }
 
 func (r *Run) insertSegment(ctx context.Context, sb segBuf) error {
@@ -415,12 +475,17 @@ func (r *Run) startWriter(ctx context.Context) error {
 		return s.wrap(err)
 	}
 	r.segCh = make(chan segBuf, 4)
+	r.freeBufs = make(chan []byte, 8)
 	r.writerDone = make(chan struct{})
 	go func() {
 		defer close(r.writerDone)
 		for sb := range r.segCh {
 			if r.writerErr == nil {
 				r.writerErr = r.insertSegment(ctx, sb)
+			}
+			select {
+			case r.freeBufs <- sb.data: // the driver copied it
+			default:
 			}
 		}
 	}()
