@@ -109,7 +109,7 @@ func aggregateRun(ctx context.Context, f *Factory, opts *AggregateOptions) error
 	sink := &aggregateSink{opt: aggregate.Options{Period: period, ByRate: opts.ByRate}}
 	opts.fixedOnly = true // the Accumulator sums Fixed figures when they are there
 	err = runTx(ctx, f, &opts.txOptions, "aggregate", sink, func(prog *rules.Program) error {
-		m := manifest{Version: versionString(), Inputs: fileNames(opts.Files), Rules: prog.Files,
+		m := manifest{Version: versionString(), Inputs: sr.manifestInputs(fileNames(opts.Files)), Rules: prog.Files,
 			RulesSHA256: prog.SHA256, Timezone: opts.Timezone, ByRate: opts.ByRate}
 		if period != aggregate.PeriodNone {
 			m.Period = opts.Period

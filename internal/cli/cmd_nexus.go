@@ -124,7 +124,7 @@ func nexusRun(ctx context.Context, f *Factory, opts *NexusOptions) error {
 			return err
 		}
 		m := nexusManifest{
-			manifest: manifest{Version: versionString(), Inputs: fileNames(opts.Files), Rules: prog.Files,
+			manifest: manifest{Version: versionString(), Inputs: sr.manifestInputs(fileNames(opts.Files)), Rules: prog.Files,
 				RulesSHA256: prog.SHA256, Timezone: opts.Timezone},
 			Currency: cur.Code,
 		}

@@ -69,6 +69,8 @@ type stateRun struct {
 	prog     *rules.Program
 	rows     int
 	held     int
+	// priorInputs are the inputs earlier runs consumed, for the manifest.
+	priorInputs []string
 	counts   pipeline.Counts
 }
 
@@ -167,6 +169,10 @@ func (sr *stateRun) begin(ctx context.Context, prog *rules.Program, popt *pipeli
 		return nil, err
 	}
 	held := sr.store.IDs()
+	var err error
+	if sr.priorInputs, err = sr.store.InputNames(ctx); err != nil {
+		return nil, err
+	}
 	run, err := sr.store.NewRun(ctx, state.RunOptions{Amend: sr.o.Amend, SumHere: sr.command != "aggregate", Started: sr.f.Now()})
 	if err != nil {
 		return nil, err
@@ -214,6 +220,27 @@ func (sr *stateRun) replayNexus(ctx context.Context, prog *rules.Program, t *nex
 		return nil
 	}
 	return sr.run.Replay(ctx, prog, t.NewWorker())
+}
+
+// manifestInputs are the inputs a manifest names: with a state, every
+// input its totals count (earlier runs' and this one's, each once), so
+// that day by day gives the manifest of one run over every day.
+func (sr *stateRun) manifestInputs(this []string) []string {
+	if sr == nil || sr.run == nil || sr.memory {
+		return this
+	}
+	out := append([]string(nil), sr.priorInputs...)
+	seen := map[string]bool{}
+	for _, n := range out {
+		seen[n] = true
+	}
+	for _, n := range this {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func (sr *stateRun) failpoint(name string) {

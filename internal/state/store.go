@@ -506,6 +506,34 @@ func (s *Store) Runs(ctx context.Context) ([]RunInfo, error) {
 	return out, rows.Err()
 }
 
+// InputNames returns the names of the inputs the state's totals count, in
+// the order first consumed, each once: every run's since the last that
+// recomputed (none after a Bind that recomputes).
+func (s *Store) InputNames(ctx context.Context) ([]string, error) {
+	if s.reset || s.fresh {
+		return nil, nil
+	}
+	rows, err := s.conn().QueryContext(ctx, `SELECT i.name FROM inputs i
+		WHERE i.run >= coalesce((SELECT max(id) FROM runs WHERE recompute), 0) ORDER BY i.rowid`)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer rows.Close()
+	var out []string
+	seen := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, s.wrap(err)
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out, rows.Err()
+}
+
 // Reload forgets what was loaded and loads the state as committed.
 func (s *Store) Reload(ctx context.Context) error {
 	s.keys, s.totals, s.index = newKeys(), Totals{}, map[uint64]loc{}
