@@ -506,3 +506,32 @@ type segBuf struct {
 	data []byte
 	n    int
 }
+
+// RecordEntry counts an entry read from a partial (merge --state): its
+// rows are taken from keys and numbered as the state numbers them. It
+// returns false, without counting it, when the state already counts the
+// id with this content, and an error when it counts other content.
+func (r *Run) RecordEntry(e *Entry, keys *Keys) (bool, error) {
+	if l, ok := r.s.index[txn.StableIDHash(e.ID)]; ok {
+		if l.content == e.Content {
+			r.Duplicates++
+			return false, nil
+		}
+		return false, fmt.Errorf("transaction %q: state %s counts it with other content (a conflicting duplicate)", e.ID, r.s.path)
+	}
+	lines := r.entry.Lines[:0]
+	for _, l := range e.Lines {
+		n, err := r.s.keys.Intern(*keys.Key(l.Key))
+		if err != nil {
+			return false, err
+		}
+		l.Key = n
+		lines = append(lines, l)
+	}
+	r.entry.Lines, r.entry.ID = lines, e.ID
+	r.own.addEntry(&r.entry, 1)
+	r.scratch = appendBody(r.scratch[:0], e.ID, e.Content, lines, nil)
+	r.append()
+	r.New++
+	return true, nil
+}
