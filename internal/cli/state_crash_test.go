@@ -173,7 +173,7 @@ func TestStateCrash(t *testing.T) {
 				// Failpoints first (one per day), then random kills, then a
 				// run to the end if none finished on its own.
 				if fp < len(failpoints) {
-					code, msg := c.run([]string{failpointEnv + "=" + failpoints[fp]}, args...)
+					code, msg := c.run([]string{stateFailpointEnv + "=" + failpoints[fp]}, args...)
 					if code != -1 {
 						t.Fatalf("failpoint %s: exit %d, want killed: %s", failpoints[fp], code, msg)
 					}
