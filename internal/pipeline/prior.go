@@ -26,6 +26,10 @@ type Prior interface {
 	Settle(it *Item) (v PriorVerdict, counted uint64, err error)
 }
 
+// Known reports whether Prior.Known said, on the worker, that earlier runs
+// counted this record as it is (it was then not evaluated).
+func (it *Item) Known() bool { return it.known }
+
 // PriorVerdict is Prior.Settle's answer.
 type PriorVerdict uint8
 

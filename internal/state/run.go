@@ -97,13 +97,17 @@ func (r *Run) Abort() { r.stopWriter() }
 
 // Known is pipeline.Prior.Known.
 func (r *Run) Known(idHash, contentHash uint64) bool {
-	l, ok := r.s.index[idHash]
+	l, ok := r.s.index.get(idHash)
 	return ok && l.content == contentHash
 }
 
 // Settle is pipeline.Prior.Settle.
 func (r *Run) Settle(it *pipeline.Item) (pipeline.PriorVerdict, uint64, error) {
-	l, ok := r.s.index[it.Tx.IDHash]
+	if it.Known() { // the worker looked it up already
+		r.Duplicates++
+		return pipeline.PriorDuplicate, 0, nil
+	}
+	l, ok := r.s.index.get(it.Tx.IDHash)
 	switch {
 	case !ok:
 		r.New++
@@ -512,7 +516,7 @@ type segBuf struct {
 // returns false, without counting it, when the state already counts the
 // id with this content, and an error when it counts other content.
 func (r *Run) RecordEntry(e *Entry, keys *Keys) (bool, error) {
-	if l, ok := r.s.index[txn.StableIDHash(e.ID)]; ok {
+	if l, ok := r.s.index.get(txn.StableIDHash(e.ID)); ok {
 		if l.content == e.Content {
 			r.Duplicates++
 			return false, nil

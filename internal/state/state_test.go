@@ -176,3 +176,22 @@ func TestMergerChecks(t *testing.T) {
 		})
 	}
 }
+
+func TestIDIndex(t *testing.T) {
+	x := newIDIndex(0)
+	for i := uint64(0); i < 5000; i++ {
+		x.put(i*0x9e3779b97f4a7c15, loc{content: i})
+	}
+	x.put(0, loc{content: 7}) // 0 and 1 share a slot key; the later wins
+	if x.Len() != 5000 {
+		t.Fatalf("Len = %d, want 5000", x.Len())
+	}
+	for i := uint64(1); i < 5000; i++ {
+		if l, ok := x.get(i * 0x9e3779b97f4a7c15); !ok || l.content != i {
+			t.Fatalf("get(%d) = %v, %v", i, l, ok)
+		}
+	}
+	if _, ok := x.get(12345); ok {
+		t.Fatal("get of a missing id found it")
+	}
+}

@@ -83,7 +83,7 @@ type Store struct {
 
 	keys   *Keys
 	totals Totals
-	index  map[uint64]loc
+	index  *idIndex
 	reset  bool // Recompute: forget every transaction and total at commit
 	loaded bool
 }
@@ -110,7 +110,7 @@ func Open(ctx context.Context, path string, create bool) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, path: path, keys: newKeys(), index: map[uint64]loc{}}
+	s := &Store{db: db, path: path, keys: newKeys(), index: newIDIndex(0)}
 	if err := s.loadMeta(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -282,6 +282,11 @@ func (s *Store) Load(ctx context.Context) error {
 	if err := s.loadTotals(ctx, s.conn(), s.keys, &s.totals); err != nil {
 		return err
 	}
+	var n int
+	if err := s.conn().QueryRowContext(ctx, `SELECT coalesce(sum(entries), 0) FROM segments`).Scan(&n); err != nil {
+		return s.wrap(err)
+	}
+	s.index = newIDIndex(n)
 	return s.eachSegment(ctx, func(seq uint32, data []byte) error {
 		off := 0
 		for rest := data; len(rest) > 0; {
@@ -293,7 +298,7 @@ func (s *Store) Load(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("%s: segment %d: %w", s.path, seq, err)
 			}
-			s.index[txn.StableIDHash(string(id))] = loc{content: content, seg: seq, off: uint32(off)}
+			s.index.put(txn.StableIDHash(string(id)), loc{content: content, seg: seq, off: uint32(off)})
 			off += len(rest) - len(r)
 			rest = r
 		}
@@ -393,7 +398,7 @@ func (s *Store) segment(ctx context.Context, seq uint32) ([]byte, error) {
 }
 
 // IDs returns the number of transactions the state counts (after Load).
-func (s *Store) IDs() int { return len(s.index) }
+func (s *Store) IDs() int { return s.index.Len() }
 
 // Keys returns the row keys (after Load).
 func (s *Store) Keys() *Keys { return s.keys }
@@ -421,7 +426,7 @@ func (s *Store) Current(ctx context.Context, fn func(e *Entry) error) error {
 			if err := decodeBody(body, &e); err != nil {
 				return fmt.Errorf("%s: segment %d: %w", s.path, seq, err)
 			}
-			if l, ok := s.index[txn.StableIDHash(e.ID)]; !ok || l.seg != seq || l.off != uint32(here) {
+			if l, ok := s.index.get(txn.StableIDHash(e.ID)); !ok || l.seg != seq || l.off != uint32(here) {
 				continue // replaced by a later entry
 			}
 			if err := fn(&e); err != nil {
@@ -536,7 +541,7 @@ func (s *Store) InputNames(ctx context.Context) ([]string, error) {
 
 // Reload forgets what was loaded and loads the state as committed.
 func (s *Store) Reload(ctx context.Context) error {
-	s.keys, s.totals, s.index = newKeys(), Totals{}, map[uint64]loc{}
+	s.keys, s.totals, s.index = newKeys(), Totals{}, newIDIndex(0)
 	s.reset, s.loaded, s.fresh = false, false, false
 	return s.Load(ctx)
 }

@@ -54,8 +54,8 @@ func (s *Store) Verify(ctx context.Context) (*VerifyReport, error) {
 		rep.Problems = append(rep.Problems, err.Error())
 		return rep, nil
 	}
-	if rep.Transactions != int64(len(s.index)) {
-		rep.Problems = append(rep.Problems, fmt.Sprintf("%d ids indexed, %d entries current", len(s.index), rep.Transactions))
+	if rep.Transactions != int64(s.index.Len()) {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("%d ids indexed, %d entries current", s.index.Len(), rep.Transactions))
 	}
 	if d := s.totals.diff(&re, s.keys); d != "" {
 		rep.Problems = append(rep.Problems, "stored totals differ from the stored transactions:\n"+d)
