@@ -195,3 +195,74 @@ func TestIDIndex(t *testing.T) {
 		t.Fatal("get of a missing id found it")
 	}
 }
+
+// A state whose stored totals no longer match its transactions fails
+// Verify, naming the row and the figure; so does a damaged segment.
+func TestVerifyFindsDamage(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	st, err := Open(ctx, path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Bind(Meta{Command: "aggregate", Period: "none", Timezone: "UTC", RulesSHA256: "ab"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	run, err := st.NewRun(ctx, RunOptions{SumHere: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMerger()
+	if err := m.Add("p", strings.NewReader(samplePartial)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Entries(func(e *Entry) { run.RecordEntry(e, m.Keys()) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Finish(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Commit(ctx, CommitInfo{}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	verify := func() *VerifyReport {
+		st, err := Open(ctx, path, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		rep, err := st.Verify(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	if rep := verify(); len(rep.Problems) != 0 || rep.Transactions != 2 {
+		t.Fatalf("clean state: %+v", rep)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE totals SET gross = '31.00' WHERE key = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if rep := verify(); len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "US-TX tx-state USD: gross_sales stored 31, recomputed 30") {
+		t.Fatalf("changed totals: %+v", rep.Problems)
+	}
+	if _, err := db.Exec(`UPDATE segments SET data = x'00' || data`); err != nil {
+		t.Fatal(err)
+	}
+	if rep := verify(); len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "checksum mismatch") {
+		t.Fatalf("damaged segment: %+v", rep.Problems)
+	}
+}
