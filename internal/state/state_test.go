@@ -147,6 +147,7 @@ func TestMergerChecks(t *testing.T) {
 		{"other rules", strings.Replace(samplePartial, `"rules_sha256":"ab"`, `"rules_sha256":"cd"`, 1), "differ in rules"},
 		{"by rate", strings.Replace(samplePartial, `"by_rate":false`, `"by_rate":true`, 1), "differ in rate splitting"},
 		{"currency decimals", strings.Replace(samplePartial, `"currencies":{"USD":2}`, `"currencies":{"USD":3}`, 1), "differ in currencies"},
+		{"other format version", strings.Replace(samplePartial, `{"taxagg_partial":1,`, `{"taxagg_partial":2,`, 1), "b.partial:1: partial format version 2; this taxagg reads version 1"},
 		{"cut short", strings.Replace(samplePartial, "{\"end\":{\"transactions\":2,\"rows\":1}}\n", "", 1), "no end mark"},
 		{"bad totals", strings.Replace(samplePartial, `"figures":["30.00"`, `"figures":["31.00"`, 1), "its totals do not match its transactions"},
 	}
