@@ -71,6 +71,7 @@ type stateRun struct {
 	held     int
 	// priorInputs are the inputs earlier runs consumed, for the manifest.
 	priorInputs []string
+	rejectsKey  string // the --rejects file's absolute path, as the state records it
 	counts   pipeline.Counts
 }
 
@@ -162,6 +163,9 @@ func (sr *stateRun) begin(ctx context.Context, prog *rules.Program, popt *pipeli
 	if sr.store == nil {
 		return sink, nil
 	}
+	if err := sr.cutRejects(ctx); err != nil {
+		return nil, err
+	}
 	if err := sr.store.Bind(sr.meta(prog), sr.o.Recompute); err != nil {
 		return nil, err
 	}
@@ -211,6 +215,41 @@ func (sr *stateRun) aggregateRows(ctx context.Context, acc *aggregate.Accumulato
 		return nil, err
 	}
 	return sr.run.Rows()
+}
+
+// cutRejects makes --rejects exact under a state, as calc's --out: the
+// state records the file's size with each commit, and what a killed run
+// appended after the last commit is cut off before this run appends. A
+// file the state does not know yet is claimed at its present size (what
+// it held before is not the state's to cut).
+func (sr *stateRun) cutRejects(ctx context.Context) error {
+	if sr.o.Rejects == "" || sr.memory {
+		return nil
+	}
+	key, err := filepath.Abs(sr.o.Rejects)
+	if err != nil {
+		return fmt.Errorf("open rejects file: %w", err)
+	}
+	var have int64
+	if st, err := os.Stat(sr.o.Rejects); err == nil {
+		have = st.Size()
+	}
+	size, known, err := sr.store.OutputSize(ctx, key)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !known:
+		if err := sr.store.ClaimOutputAt(ctx, key, have); err != nil {
+			return err
+		}
+	case have > size:
+		if err := os.Truncate(sr.o.Rejects, size); err != nil {
+			return fmt.Errorf("open rejects file: %w", err)
+		}
+	}
+	sr.rejectsKey = key
+	return nil
 }
 
 // replayNexus gives the nexus tracker what earlier runs counted, so that
@@ -279,6 +318,21 @@ func (sr *stateRun) commit(ctx context.Context, counts pipeline.Counts) error {
 	}
 	if sr.hashOut != nil {
 		ci.OutputSHA, ci.OutputSize = hex.EncodeToString(sr.hashOut.h.Sum(nil)), sr.hashOut.n
+	}
+	if sr.rejectsKey != "" {
+		f, err := os.OpenFile(sr.o.Rejects, os.O_RDONLY, 0)
+		if err != nil {
+			return fmt.Errorf("write rejects: %w", err)
+		}
+		st, err := f.Stat()
+		if err == nil {
+			err = f.Sync()
+		}
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("write rejects: %w", err)
+		}
+		ci.Rejects, ci.RejectsSize = sr.rejectsKey, st.Size()
 	}
 	if a := sr.appendTo; a != nil {
 		if err := a.f.Sync(); err != nil {

@@ -587,6 +587,12 @@ func settle(b *batch, opt Options, sink Sink, dedup *txn.Dedup, c *Counts) error
 				}
 			}
 		}
+		if opt.Prior != nil && opt.Prior.Rejected(it) {
+			// An earlier run rejected this very record: reported then.
+			it.verdict = vDuplicate
+			c.Duplicates++
+			continue
+		}
 		it.verdict = vRejected
 		c.Rejected++
 		if opt.Rejects == nil {

@@ -24,6 +24,29 @@ type Prior interface {
 	// the one this run's later records of the id are compared with, as if
 	// that first record had been read first in this run.
 	Settle(it *Item) (v PriorVerdict, counted uint64, err error)
+	// Rejected is called by the sequencer for a record about to be
+	// rejected. It reports whether an earlier run rejected the very same
+	// record (the same bytes): it then counts as a duplicate of that
+	// rejection, so that a run over inputs already dealt with changes
+	// nothing, its bad records included. Otherwise the Prior remembers it.
+	Rejected(it *Item) bool
+}
+
+// RawText returns the record as read: a JSON record's text, or a CSV
+// record's fields joined by NUL bytes; nil when the reader could not cut a
+// record out (a cut-off file).
+func (it *Item) RawText(buf []byte) []byte {
+	if it.CSV != nil {
+		buf = buf[:0]
+		for i, f := range it.CSV {
+			if i > 0 {
+				buf = append(buf, 0)
+			}
+			buf = append(buf, f...)
+		}
+		return buf
+	}
+	return it.Text
 }
 
 // Known reports whether Prior.Known said, on the worker, that earlier runs

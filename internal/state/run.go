@@ -43,6 +43,9 @@ type Run struct {
 	firstKey   int // row keys stored before the run
 
 	amends map[uint64]loc
+	// newRejects are the hashes of the records this run rejected.
+	newRejects map[uint64]struct{}
+	rawBuf     []byte
 
 	// Counts of this run's records as settled against the state.
 	New, Duplicates, Amended int64
@@ -84,7 +87,8 @@ func (s *Store) NewRun(ctx context.Context, opt RunOptions) (*Run, error) {
 		return nil, err
 	}
 	r := &Run{s: s, amend: opt.Amend, sumHere: opt.SumHere, period: period, byRate: s.meta.ByRate,
-		started: opt.Started, amends: map[uint64]loc{}, local: map[localKey]int{}, nexus: s.meta.Command == "nexus"}
+		started: opt.Started, amends: map[uint64]loc{}, local: map[localKey]int{}, nexus: s.meta.Command == "nexus",
+		newRejects: map[uint64]struct{}{}}
 	if err := r.startWriter(ctx); err != nil {
 		return nil, err
 	}
@@ -121,6 +125,28 @@ func (r *Run) Settle(it *pipeline.Item) (pipeline.PriorVerdict, uint64, error) {
 	r.amends[it.Tx.IDHash] = l
 	r.Amended++
 	return pipeline.PriorNew, 0, nil
+}
+
+// Rejected is pipeline.Prior.Rejected. With --amend a record an earlier
+// run rejected as a conflicting duplicate is settled again (it may be the
+// amendment the user now means), so the earlier rejection is not looked up.
+func (r *Run) Rejected(it *pipeline.Item) bool {
+	raw := it.RawText(r.rawBuf)
+	if raw == nil {
+		return false
+	}
+	if it.CSV != nil {
+		r.rawBuf = raw
+	}
+	h := txn.StableHash(raw)
+	if _, ok := r.s.rejected[h]; ok && !r.amend {
+		return true
+	}
+	if _, ok := r.newRejects[h]; ok {
+		return false // the same bad record twice in this run: rejected twice, as without a state
+	}
+	r.newRejects[h] = struct{}{}
+	return false
 }
 
 // Record keeps an accepted transaction and what it adds to each row. The
@@ -372,6 +398,10 @@ type CommitInfo struct {
 	// Appended, when set, is an output file the run appended to (calc):
 	// its new committed size, OutputSize, is recorded with the run.
 	Appended string
+	// Rejects, when set, is the --rejects file the run appended to, and
+	// RejectsSize its new committed size.
+	Rejects     string
+	RejectsSize int64
 	// Hook, when set, is called at named points of the commit: "in-commit"
 	// once everything is written, before the transaction commits. It is
 	// for crash tests.
@@ -437,6 +467,16 @@ func (r *Run) Commit(ctx context.Context, ci CommitInfo) error {
 			return err
 		}
 	}
+	for h := range r.newRejects {
+		if err := exec(`INSERT OR IGNORE INTO rejected (hash) VALUES (?)`, int64(h)); err != nil {
+			return err
+		}
+	}
+	if ci.Rejects != "" {
+		if err := exec(`INSERT OR REPLACE INTO outputs (path, size) VALUES (?, ?)`, ci.Rejects, ci.RejectsSize); err != nil {
+			return err
+		}
+	}
 	if ci.Hook != nil {
 		ci.Hook("in-commit")
 	}
@@ -458,7 +498,7 @@ func (r *Run) startWriter(ctx context.Context) error {
 		return fmt.Errorf("state %s: a run needs Lock first", s.path)
 	}
 	if s.reset {
-		for _, q := range []string{`DELETE FROM segments`, `DELETE FROM totals`, `DELETE FROM rowkeys`} {
+		for _, q := range []string{`DELETE FROM segments`, `DELETE FROM totals`, `DELETE FROM rowkeys`, `DELETE FROM rejected`} {
 			if _, err := s.tx.ExecContext(ctx, q); err != nil {
 				return s.wrap(err)
 			}

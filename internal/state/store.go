@@ -58,6 +58,7 @@ CREATE TABLE segments (
 	run INTEGER NOT NULL REFERENCES runs(id),
 	entries INTEGER NOT NULL, crc32 INTEGER NOT NULL, data BLOB NOT NULL);
 CREATE TABLE outputs (path TEXT PRIMARY KEY, size INTEGER NOT NULL);
+CREATE TABLE rejected (hash INTEGER PRIMARY KEY);
 CREATE INDEX inputs_run ON inputs(run);
 `
 
@@ -84,6 +85,9 @@ type Store struct {
 	keys   *Keys
 	totals Totals
 	index  *idIndex
+	// rejected holds the stable hashes of the records earlier runs
+	// rejected (their raw bytes).
+	rejected map[uint64]struct{}
 	reset  bool // Recompute: forget every transaction and total at commit
 	loaded bool
 }
@@ -110,7 +114,7 @@ func Open(ctx context.Context, path string, create bool) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, path: path, keys: newKeys(), index: newIDIndex(0)}
+	s := &Store{db: db, path: path, keys: newKeys(), index: newIDIndex(0), rejected: map[uint64]struct{}{}}
 	if err := s.loadMeta(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -284,6 +288,22 @@ func (s *Store) Load(ctx context.Context) error {
 	}
 	var n int
 	if err := s.conn().QueryRowContext(ctx, `SELECT coalesce(sum(entries), 0) FROM segments`).Scan(&n); err != nil {
+		return s.wrap(err)
+	}
+	rows, err := s.conn().QueryContext(ctx, `SELECT hash FROM rejected`)
+	if err != nil {
+		return s.wrap(err)
+	}
+	for rows.Next() {
+		var h int64
+		if err := rows.Scan(&h); err != nil {
+			rows.Close()
+			return s.wrap(err)
+		}
+		s.rejected[uint64(h)] = struct{}{}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return s.wrap(err)
 	}
 	s.index = newIDIndex(n)
@@ -541,7 +561,7 @@ func (s *Store) InputNames(ctx context.Context) ([]string, error) {
 
 // Reload forgets what was loaded and loads the state as committed.
 func (s *Store) Reload(ctx context.Context) error {
-	s.keys, s.totals, s.index = newKeys(), Totals{}, newIDIndex(0)
+	s.keys, s.totals, s.index, s.rejected = newKeys(), Totals{}, newIDIndex(0), map[uint64]struct{}{}
 	s.reset, s.loaded, s.fresh = false, false, false
 	return s.Load(ctx)
 }
@@ -564,7 +584,13 @@ func (s *Store) OutputSize(ctx context.Context, path string) (int64, bool, error
 // commit of its own, before anything is written to it. Call it after Lock
 // and before Load: it commits and locks again.
 func (s *Store) ClaimOutput(ctx context.Context, path string) error {
-	if _, err := s.conn().ExecContext(ctx, `INSERT OR IGNORE INTO outputs (path, size) VALUES (?, 0)`, path); err != nil {
+	return s.ClaimOutputAt(ctx, path, 0)
+}
+
+// ClaimOutputAt is ClaimOutput for a file that already holds size bytes
+// the state does not own (a --rejects file from before the state).
+func (s *Store) ClaimOutputAt(ctx context.Context, path string, size int64) error {
+	if _, err := s.conn().ExecContext(ctx, `INSERT OR IGNORE INTO outputs (path, size) VALUES (?, ?)`, path, size); err != nil {
 		return s.wrap(err)
 	}
 	if s.tx == nil {
