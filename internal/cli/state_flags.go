@@ -72,7 +72,7 @@ type stateRun struct {
 	// priorInputs are the inputs earlier runs consumed, for the manifest.
 	priorInputs []string
 	rejectsKey  string // the --rejects file's absolute path, as the state records it
-	counts   pipeline.Counts
+	counts      pipeline.Counts
 }
 
 func parseShard(s string) (k, n int, err error) {

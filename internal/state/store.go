@@ -88,8 +88,8 @@ type Store struct {
 	// rejected holds the stable hashes of the records earlier runs
 	// rejected (their raw bytes).
 	rejected map[uint64]struct{}
-	reset  bool // Recompute: forget every transaction and total at commit
-	loaded bool
+	reset    bool // Recompute: forget every transaction and total at commit
+	loaded   bool
 }
 
 // loc is where an id's current entry lives.
