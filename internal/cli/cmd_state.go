@@ -94,6 +94,14 @@ func stateShow(ctx context.Context, w io.Writer, path string) error {
 	}
 	fmt.Fprintf(w, "transactions: %d\n", st.IDs())
 	fmt.Fprintf(w, "rows:         %d\n", len(rows))
+	fmt.Fprintf(w, "rejected:     %d records remembered (not reported again)\n", st.Rejections())
+	files, err := st.AppendedFiles(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range files {
+		fmt.Fprintf(w, "appends to:   %s (%d bytes committed)\n", a.Path, a.Size)
+	}
 	runs, err := st.Runs(ctx)
 	if err != nil {
 		return err

@@ -602,3 +602,32 @@ func (s *Store) ClaimOutputAt(ctx context.Context, path string, size int64) erro
 	s.tx = nil
 	return s.Lock(ctx)
 }
+
+// Rejections returns how many rejected records the state remembers (after
+// Load).
+func (s *Store) Rejections() int { return len(s.rejected) }
+
+// AppendedFile is a file runs append to (calc --out, --rejects) with its
+// committed size.
+type AppendedFile struct {
+	Path string
+	Size int64
+}
+
+// AppendedFiles returns the files runs append to.
+func (s *Store) AppendedFiles(ctx context.Context) ([]AppendedFile, error) {
+	rows, err := s.conn().QueryContext(ctx, `SELECT path, size FROM outputs ORDER BY path`)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer rows.Close()
+	var out []AppendedFile
+	for rows.Next() {
+		var a AppendedFile
+		if err := rows.Scan(&a.Path, &a.Size); err != nil {
+			return nil, s.wrap(err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
