@@ -318,7 +318,7 @@ func (s *Store) Load(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("%s: segment %d: %w", s.path, seq, err)
 			}
-			s.index.put(txn.StableIDHash(string(id)), loc{content: content, seg: seq, off: uint32(off)})
+			s.index.put(txn.StableIDHashBytes(id), loc{content: content, seg: seq, off: uint32(off)})
 			off += len(rest) - len(r)
 			rest = r
 		}

@@ -65,3 +65,13 @@ func StableHash(b []byte) uint64 {
 	h ^= t * 0x4cf5ad432745937f
 	return mix64(h)
 }
+
+// StableIDHashBytes is StableIDHash of an id held as bytes.
+func StableIDHashBytes(id []byte) uint64 {
+	h := uint64(fnvOffset)
+	for _, c := range id {
+		h ^= uint64(c)
+		h *= fnvPrime
+	}
+	return mix64(h)
+}
