@@ -2,11 +2,12 @@ package stream
 
 import (
 	"bufio"
-	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -47,8 +48,11 @@ const (
 	// Money is a decimal kept exact as a JSON string, right-aligned.
 	Money
 	// RawJSON is already-encoded JSON, written as is (CSV and table
-	// print its text).
+	// print its text); empty is null.
 	RawJSON
+	// List is an already-encoded JSON array; empty is [] in JSON and an
+	// empty cell in CSV and tables.
+	List
 )
 
 // Column is one output column.
@@ -59,10 +63,24 @@ type Column struct {
 
 // RowWriter writes rows of pre-formatted values, one per column. Like
 // csv.Writer it keeps the first error and returns it from Close.
+//
+// Every command writes its records through one: one writer per format,
+// so that quoting, framing, alignment and empty cells are the same
+// everywhere. An empty value is an empty cell in CSV and tables, "" for a
+// Text or Money column in JSON, null for Number and RawJSON, [] for List.
 type RowWriter interface {
 	Write(values []string) error
+	// WriteEncoded writes a row its caller already encoded in the
+	// writer's format, typically on a worker goroutine: for NDJSON and
+	// JSON one JSON object (the writer adds the framing), for CSV one or
+	// more complete records made with AppendCSVField. Tables take rows
+	// only through Write.
+	WriteEncoded(row []byte) error
 	Close() error
 }
+
+// ErrTableEncoded is returned by a table writer's WriteEncoded.
+var ErrTableEncoded = errors.New("stream: a table takes rows through Write, not WriteEncoded")
 
 // RowOptions frame JSON output: with OutputJSON the rows are written as a
 // JSON array between Prefix and Suffix (default "[" and "]").
@@ -81,12 +99,7 @@ func NewRowWriter(w io.Writer, f OutputFormat, cols []Column, opt RowOptions) Ro
 		}
 		return &jsonWriter{w: bw, cols: cols, array: true, prefix: opt.JSONPrefix, suffix: opt.JSONSuffix}
 	case OutputCSV:
-		cw := csv.NewWriter(bw)
-		names := make([]string, len(cols))
-		for i, c := range cols {
-			names[i] = c.Name
-		}
-		return &csvWriter{bw: bw, w: cw, header: names}
+		return &csvWriter{w: bw, cols: cols}
 	case OutputTable:
 		return &tableWriter{w: bw, cols: cols}
 	}
@@ -107,15 +120,7 @@ func (j *jsonWriter) Write(vals []string) error {
 	if j.err != nil {
 		return j.err
 	}
-	if j.array {
-		if j.n == 0 {
-			j.w.WriteString(j.prefix)
-			j.w.WriteByte('\n')
-		} else {
-			j.w.WriteString(",\n")
-		}
-	}
-	j.n++
+	j.begin()
 	j.w.WriteByte('{')
 	for i, c := range j.cols {
 		if i > 0 {
@@ -126,12 +131,39 @@ func (j *jsonWriter) Write(vals []string) error {
 		writeJSONValue(j.w, c.Kind, vals[i])
 	}
 	j.w.WriteByte('}')
+	return j.end()
+}
+
+func (j *jsonWriter) WriteEncoded(row []byte) error {
+	if j.err != nil {
+		return j.err
+	}
+	j.begin()
+	j.w.Write(row)
+	return j.end()
+}
+
+// begin writes what comes before a row: the array's opening or a comma.
+func (j *jsonWriter) begin() {
+	if j.array {
+		if j.n == 0 {
+			j.w.WriteString(j.prefix)
+			j.w.WriteByte('\n')
+		} else {
+			j.w.WriteString(",\n")
+		}
+	}
+	j.n++
+}
+
+// end ends a row and flushes when the buffer is nearly full.
+func (j *jsonWriter) end() error {
 	if !j.array {
 		j.w.WriteByte('\n')
 	}
 	// bufio.Writer keeps its first error; surface it promptly so a
 	// closed pipe stops the run early.
-	if j.w.Available() < 512 {
+	if j.w.Available() < 4096 {
 		j.err = j.w.Flush()
 	}
 	return j.err
@@ -164,6 +196,12 @@ func writeJSONValue(w *bufio.Writer, k ColumnKind, v string) {
 	case RawJSON:
 		if v == "" {
 			w.WriteString("null")
+			return
+		}
+		w.WriteString(v)
+	case List:
+		if v == "" {
+			w.WriteString("[]")
 			return
 		}
 		w.WriteString(v)
@@ -227,35 +265,110 @@ func AppendJSONString(dst []byte, s string) []byte {
 }
 
 type csvWriter struct {
-	bw     *bufio.Writer
-	w      *csv.Writer
-	header []string
-	wrote  bool
+	w     *bufio.Writer
+	cols  []Column
+	buf   []byte
+	wrote bool
+	err   error
+}
+
+func (c *csvWriter) header() {
+	if c.wrote {
+		return
+	}
+	c.wrote = true
+	c.buf = c.buf[:0]
+	for i, col := range c.cols {
+		if i > 0 {
+			c.buf = append(c.buf, ',')
+		}
+		c.buf = AppendCSVField(c.buf, col.Name)
+	}
+	c.buf = append(c.buf, '\n')
+	c.w.Write(c.buf)
 }
 
 func (c *csvWriter) Write(vals []string) error {
-	if !c.wrote {
-		c.wrote = true
-		if err := c.w.Write(c.header); err != nil {
-			return err
+	if c.err != nil {
+		return c.err
+	}
+	c.header()
+	c.buf = c.buf[:0]
+	for i, v := range vals {
+		if i > 0 {
+			c.buf = append(c.buf, ',')
 		}
+		c.buf = AppendCSVField(c.buf, v)
 	}
-	if err := c.w.Write(vals); err != nil {
-		return err
+	c.buf = append(c.buf, '\n')
+	c.w.Write(c.buf)
+	return c.flushSome()
+}
+
+func (c *csvWriter) WriteEncoded(rows []byte) error {
+	if c.err != nil {
+		return c.err
 	}
-	return nil
+	c.header()
+	c.w.Write(rows)
+	return c.flushSome()
+}
+
+func (c *csvWriter) flushSome() error {
+	if c.w.Available() < 4096 {
+		c.err = c.w.Flush()
+	}
+	return c.err
 }
 
 func (c *csvWriter) Close() error {
-	if !c.wrote {
-		c.wrote = true
-		c.w.Write(c.header)
+	if c.err != nil {
+		return c.err
 	}
-	c.w.Flush()
-	if err := c.w.Error(); err != nil {
-		return err
+	c.header()
+	return c.w.Flush()
+}
+
+// AppendCSVField appends one CSV field as encoding/csv.Writer writes it
+// (comma separator, LF line ends): quoted, with quotes doubled, when it
+// holds a comma, quote, CR or LF, is \. or starts with a space. This is
+// the one CSV quoting rule of every command's output.
+func AppendCSVField[T string | []byte](dst []byte, f T) []byte {
+	if !csvNeedsQuotes(f) {
+		return append(dst, f...)
 	}
-	return c.bw.Flush()
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(f); i++ {
+		if f[i] == '"' {
+			dst = append(dst, f[start:i+1]...)
+			dst = append(dst, '"')
+			start = i + 1
+		}
+	}
+	dst = append(dst, f[start:]...)
+	return append(dst, '"')
+}
+
+func csvNeedsQuotes[T string | []byte](f T) bool {
+	if len(f) == 0 {
+		return false
+	}
+	if len(f) == 2 && f[0] == '\\' && f[1] == '.' {
+		return true
+	}
+	for i := 0; i < len(f); i++ {
+		switch f[i] {
+		case '\n', '\r', '"', ',':
+			return true
+		}
+	}
+	if c := f[0]; c < utf8.RuneSelf {
+		return unicode.IsSpace(rune(c))
+	}
+	var b [utf8.UTFMax]byte
+	r, _ := utf8.DecodeRune(b[:copy(b[:], f)])
+	return unicode.IsSpace(r)
 }
 
 // tableWriter aligns columns for a person at a terminal; it holds the rows
@@ -270,6 +383,8 @@ func (t *tableWriter) Write(vals []string) error {
 	t.rows = append(t.rows, append([]string(nil), vals...))
 	return nil
 }
+
+func (t *tableWriter) WriteEncoded([]byte) error { return ErrTableEncoded }
 
 func (t *tableWriter) Close() error {
 	widths := make([]int, len(t.cols))

@@ -3,6 +3,7 @@ package stream
 import (
 	"bufio"
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"testing"
 )
@@ -29,6 +30,26 @@ func FuzzAppendJSONString(f *testing.F) {
 		w.Flush()
 		if !bytes.Equal(buf.Bytes(), got) {
 			t.Errorf("WriteJSONString(%q) = %s, AppendJSONString %s", s, buf.Bytes(), got)
+		}
+	})
+}
+
+// FuzzAppendCSVField checks the one CSV quoting rule against encoding/csv.
+func FuzzAppendCSVField(f *testing.F) {
+	for _, s := range []string{"", "a", `\.`, `\.x`, " a", "\u00a0a", "\u2028", "a,b", `a"b`, "a\rb\nc", "é", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var want bytes.Buffer
+		cw := csv.NewWriter(&want)
+		cw.Write([]string{s})
+		cw.Flush()
+		want.Truncate(want.Len() - 1) // the newline
+		if got := AppendCSVField(nil, s); string(got) != want.String() {
+			t.Errorf("AppendCSVField(%q) = %q, want %q", s, got, want.String())
+		}
+		if got := AppendCSVField(nil, []byte(s)); string(got) != want.String() {
+			t.Errorf("AppendCSVField([]byte(%q)) = %q, want %q", s, got, want.String())
 		}
 	})
 }
