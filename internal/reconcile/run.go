@@ -571,7 +571,7 @@ func (e *engine) partition(ctx context.Context, pathA, pathB string, est, count 
 
 // emitter writes each ledger row where it goes and keeps the accounts.
 type emitter struct {
-	lw       ledgerWriter
+	lw       *ledgerWriter
 	res      *Result
 	review   *bufio.Writer
 	findings *bufio.Writer

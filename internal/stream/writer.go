@@ -87,6 +87,10 @@ var ErrTableEncoded = errors.New("stream: a table takes rows through Write, not 
 type RowOptions struct {
 	JSONPrefix string
 	JSONSuffix string
+	// TableBlock > 0 makes a table stream: rows are aligned and written
+	// TableBlock at a time, each block at least as wide as the ones
+	// before. 0 aligns all rows together (held until Close).
+	TableBlock int
 }
 
 // NewRowWriter returns a writer of rows in format f.
@@ -101,7 +105,7 @@ func NewRowWriter(w io.Writer, f OutputFormat, cols []Column, opt RowOptions) Ro
 	case OutputCSV:
 		return &csvWriter{w: bw, cols: cols}
 	case OutputTable:
-		return &tableWriter{w: bw, cols: cols}
+		return &tableWriter{w: bw, cols: cols, block: opt.TableBlock, widths: make([]int, len(cols))}
 	}
 	return &jsonWriter{w: bw, cols: cols}
 }
@@ -372,59 +376,84 @@ func csvNeedsQuotes[T string | []byte](f T) bool {
 }
 
 // tableWriter aligns columns for a person at a terminal; it holds the rows
-// until Close to measure them.
+// until Close (or until it has a block of them) to measure them.
 type tableWriter struct {
-	w    *bufio.Writer
-	cols []Column
-	rows [][]string
+	w      *bufio.Writer
+	cols   []Column
+	rows   [][]string
+	block  int
+	widths []int
+	header bool // written
+	err    error
 }
 
 func (t *tableWriter) Write(vals []string) error {
+	if t.err != nil {
+		return t.err
+	}
 	t.rows = append(t.rows, append([]string(nil), vals...))
-	return nil
+	if t.block > 0 && len(t.rows) >= t.block {
+		t.flushRows()
+		t.err = t.w.Flush()
+	}
+	return t.err
 }
 
 func (t *tableWriter) WriteEncoded([]byte) error { return ErrTableEncoded }
 
 func (t *tableWriter) Close() error {
-	widths := make([]int, len(t.cols))
-	for i, c := range t.cols {
-		widths[i] = utf8.RuneCountInString(c.Name)
+	if t.err != nil {
+		return t.err
+	}
+	t.flushRows()
+	return t.w.Flush()
+}
+
+// flushRows writes the rows held (and the header, the first time), widths
+// grown to fit them.
+func (t *tableWriter) flushRows() {
+	if !t.header {
+		for i, c := range t.cols {
+			t.widths[i] = max(t.widths[i], utf8.RuneCountInString(c.Name))
+		}
 	}
 	for _, r := range t.rows {
 		for i, v := range r {
-			if n := utf8.RuneCountInString(v); n > widths[i] {
-				widths[i] = n
-			}
+			t.widths[i] = max(t.widths[i], utf8.RuneCountInString(v))
 		}
 	}
-	line := func(vals []string) {
-		var b strings.Builder
-		for i, v := range vals {
-			if i > 0 {
-				b.WriteString("  ")
-			}
-			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(v))
-			if t.cols[i].Kind == Number || t.cols[i].Kind == Money {
-				b.WriteString(pad + v)
-			} else if i == len(vals)-1 {
-				b.WriteString(v)
-			} else {
-				b.WriteString(v + pad)
-			}
+	if !t.header {
+		t.header = true
+		names := make([]string, len(t.cols))
+		for i, c := range t.cols {
+			names[i] = c.Name
 		}
-		t.w.WriteString(strings.TrimRight(b.String(), " "))
-		t.w.WriteByte('\n')
+		t.line(names, true)
 	}
-	names := make([]string, len(t.cols))
-	for i, c := range t.cols {
-		names[i] = c.Name
-	}
-	line(names)
 	for _, r := range t.rows {
-		line(r)
+		t.line(r, false)
 	}
-	return t.w.Flush()
+	clear(t.rows)
+	t.rows = t.rows[:0]
+}
+
+func (t *tableWriter) line(vals []string, header bool) {
+	var b strings.Builder
+	for i, v := range vals {
+		if i > 0 {
+			b.WriteString("  ")
+		}
+		pad := strings.Repeat(" ", t.widths[i]-utf8.RuneCountInString(v))
+		if t.cols[i].Kind == Number || t.cols[i].Kind == Money {
+			b.WriteString(pad + v)
+		} else if i == len(vals)-1 {
+			b.WriteString(v)
+		} else {
+			b.WriteString(v + pad)
+		}
+	}
+	t.w.WriteString(strings.TrimRight(b.String(), " "))
+	t.w.WriteByte('\n')
 }
 
 // Itoa formats a count for a Number column.

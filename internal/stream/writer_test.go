@@ -53,3 +53,76 @@ func FuzzAppendCSVField(f *testing.F) {
 		}
 	})
 }
+
+// TestRowWriterEmptyCells checks that an empty value is printed the same
+// way in every command's output: an empty cell in CSV and tables, "" for
+// text and money in JSON, null for numbers and raw JSON, [] for a list.
+func TestRowWriterEmptyCells(t *testing.T) {
+	cols := []Column{{Name: "t"}, {Name: "m", Kind: Money}, {Name: "n", Kind: Number}, {Name: "r", Kind: RawJSON}, {Name: "l", Kind: List}, {Name: "x"}}
+	vals := []string{"", "", "", "", "", "end"}
+	want := map[OutputFormat]string{
+		OutputNDJSON: `{"t":"","m":"","n":null,"r":null,"l":[],"x":"end"}` + "\n",
+		OutputJSON:   "[\n" + `{"t":"","m":"","n":null,"r":null,"l":[],"x":"end"}` + "\n]\n",
+		OutputCSV:    "t,m,n,r,l,x\n,,,,,end\n",
+		OutputTable:  "t  m  n  r  l  x\n               end\n",
+	}
+	for f, w := range want {
+		var buf bytes.Buffer
+		rw := NewRowWriter(&buf, f, cols, RowOptions{})
+		if err := rw.Write(vals); err != nil {
+			t.Fatal(err)
+		}
+		if err := rw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if buf.String() != w {
+			t.Errorf("format %v:\ngot  %q\nwant %q", f, buf.String(), w)
+		}
+	}
+}
+
+// TestTableBlocks checks that a streaming table writes its header once and
+// never narrows a column from one block to the next.
+func TestTableBlocks(t *testing.T) {
+	var buf bytes.Buffer
+	rw := NewRowWriter(&buf, OutputTable, []Column{{Name: "k"}, {Name: "v", Kind: Money}}, RowOptions{TableBlock: 2})
+	for _, r := range [][]string{{"a", "1.00"}, {"bbbb", "2.00"}, {"c", "3.00"}} {
+		rw.Write(r)
+	}
+	if got := buf.String(); got != "k        v\na     1.00\nbbbb  2.00\n" {
+		t.Errorf("after one block: %q", got)
+	}
+	rw.Close()
+	want := "k        v\na     1.00\nbbbb  2.00\nc     3.00\n"
+	if got := buf.String(); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if err := NewRowWriter(&buf, OutputTable, nil, RowOptions{}).WriteEncoded(nil); err != ErrTableEncoded {
+		t.Errorf("table WriteEncoded: %v", err)
+	}
+}
+
+// TestWriteEncoded checks the framing of rows encoded by the caller.
+func TestWriteEncoded(t *testing.T) {
+	for f, want := range map[OutputFormat]string{
+		OutputNDJSON: "{\"a\":1}\n{\"a\":2}\n",
+		OutputJSON:   "<\n{\"a\":1},\n{\"a\":2}\n>\n",
+	} {
+		var buf bytes.Buffer
+		rw := NewRowWriter(&buf, f, nil, RowOptions{JSONPrefix: "<", JSONSuffix: ">"})
+		rw.WriteEncoded([]byte(`{"a":1}`))
+		rw.WriteEncoded([]byte(`{"a":2}`))
+		rw.Close()
+		if buf.String() != want {
+			t.Errorf("format %v: got %q, want %q", f, buf.String(), want)
+		}
+	}
+	var buf bytes.Buffer
+	rw := NewRowWriter(&buf, OutputCSV, []Column{{Name: "a"}, {Name: "b"}}, RowOptions{})
+	rw.WriteEncoded(AppendCSVField(append(AppendCSVField(nil, "x,y"), ','), "z\n"))
+	rw.WriteEncoded([]byte("\n"))
+	rw.Close()
+	if want := "a,b\n\"x,y\",\"z\n\"\n"; buf.String() != want {
+		t.Errorf("csv: got %q, want %q", buf.String(), want)
+	}
+}
