@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -323,7 +322,7 @@ func taxaggBinary(t *testing.T, _ string) string {
 		binDirPath = dir
 		goTool, err := exec.LookPath("go")
 		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+			goTool = "go"
 		}
 		binPath = filepath.Join(dir, "taxagg")
 		cmd := exec.Command(goTool, "build", "-o", binPath, "github.com/taxagg/taxagg/cmd/taxagg")

@@ -42,13 +42,6 @@ func (a amt) isZero() bool {
 	return a.c == 0
 }
 
-func (a amt) sign() int {
-	if a.big != nil {
-		return a.big.Sign()
-	}
-	return cmp.Compare(a.c, 0)
-}
-
 // scale10 returns c × 10^k, false when it overflows.
 func scale10(c int64, k int32) (int64, bool) {
 	if k < 0 || k > 18 {
