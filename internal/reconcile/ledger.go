@@ -71,7 +71,7 @@ func (l *ledgerWriter) write(r *Row) error {
 	v := l.vals
 	v[0], v[1], v[2], v[3], v[4] = r.Key, r.IDA, r.IDB, r.Source, r.Status.String()
 	v[5], v[6], v[7] = billing.FormatTime(r.Date), r.Customer, r.Currency
-	v[8], v[9], v[10], v[11] = r.Amount.fixed(d), r.Tax.fixed(d), r.State, ""
+	v[8], v[9], v[10], v[11] = r.Amount.StringFixed(d), r.Tax.StringFixed(d), r.State, ""
 	if len(r.Diffs) > 0 {
 		if l.table {
 			// For a person: "amount: 50.00 ≠ 55.00; tax: 0.00 ≠ 5.00".
@@ -121,9 +121,9 @@ func appendRowJSON(b []byte, r *Row) []byte {
 	b = append(b, `,"currency":`...)
 	b = stream.AppendJSONString(b, r.Currency)
 	b = append(b, `,"amount":"`...)
-	b = appendAmt(b, r.Amount, d)
+	b = r.Amount.AppendFixed(b, d)
 	b = append(b, `","tax":"`...)
-	b = appendAmt(b, r.Tax, d)
+	b = r.Tax.AppendFixed(b, d)
 	b = append(b, `","state":`...)
 	b = stream.AppendJSONString(b, r.State)
 	b = append(b, `,"diffs":`...)
@@ -165,5 +165,3 @@ func appendManifest(b []byte, m Manifest) []byte {
 	b = stream.AppendJSONString(b, m.KeyB)
 	return append(b, '}')
 }
-
-var pow10 = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}

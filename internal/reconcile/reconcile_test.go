@@ -13,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/taxagg/taxagg/internal/billing"
+	"github.com/taxagg/taxagg/internal/money"
 )
 
 // cr is a canonical record for tests; empty fields take defaults.
@@ -388,17 +389,17 @@ func TestFormats(t *testing.T) {
 	}
 }
 
-func TestAppendFixed(t *testing.T) {
+func TestAmountAppendFixed(t *testing.T) {
 	for _, s := range []string{"0", "1", "-1", "0.5", "-0.05", "12.345", "1000", "-123456789012.34", "0.001",
 		"999999999999999999", "12345678901234567.8", "1.23456789", "-0.0000001"} {
 		d := decimal.RequireFromString(s)
 		for places := int32(0); places <= 4; places++ {
-			if got, want := string(appendFixed(nil, d, places)), d.StringFixed(places); got != want {
-				t.Errorf("appendFixed(%s, %d) = %s, want %s", s, places, got, want)
+			if got, want := string(money.AmountOf(d).AppendFixed(nil, places)), d.StringFixed(places); got != want {
+				t.Errorf("AppendFixed(%s, %d) = %s, want %s", s, places, got, want)
 			}
 		}
 	}
-	for _, s := range []string{"12.50", "-3", "0.000"} {
+	for _, s := range []string{"12.50", "-3", "0.000", "123456789012345678901.5"} {
 		d := decimal.RequireFromString(s)
 		var e encoder
 		e.dec(d)

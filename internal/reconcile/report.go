@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/taxagg/taxagg/internal/money"
 	"github.com/taxagg/taxagg/internal/stream"
 	"io"
 	"slices"
@@ -20,60 +21,38 @@ type Total struct {
 	Records int64
 	Amount  decimal.Decimal
 	Tax     decimal.Decimal
-	amount  sum
-	tax     sum
+	amount  money.Sum
+	tax     money.Sum
 }
 
 // Totals are per currency.
 type Totals map[string]*Total
 
-func (t Totals) add(currency string, amount, tax amt) {
+func (t Totals) add(currency string, amount, tax money.Amount) {
 	x := t[currency]
 	if x == nil {
 		x = &Total{}
 		t[currency] = x
 	}
 	x.Records++
-	x.amount.add(amount)
-	x.tax.add(tax)
+	addAmount(&x.amount, amount)
+	addAmount(&x.tax, tax)
+}
+
+// addAmount adds a to s: in 128 bits without allocating while it can.
+func addAmount(s *money.Sum, a money.Amount) {
+	if f, ok := a.Fixed(); ok {
+		s.Add(f)
+		return
+	}
+	s.AddDecimal(a.Decimal())
 }
 
 // finish sets Amount and Tax from the running sums.
 func (t Totals) finish() {
 	for _, x := range t {
-		x.Amount, x.Tax = x.amount.value(), x.tax.value()
+		x.Amount, x.Tax = x.amount.Decimal(), x.tax.Decimal()
 	}
-}
-
-// sum adds decimals exactly, in an int64 while they share one exponent and
-// fit, in a decimal otherwise.
-type sum struct {
-	units int64
-	exp   int32
-	used  bool
-	rest  decimal.Decimal
-}
-
-func (s *sum) add(d amt) {
-	if d.big == nil {
-		e := d.e
-		if !s.used {
-			s.exp, s.used = e, true
-		}
-		if e == s.exp {
-			c := d.c
-			n := s.units + c
-			if (c >= 0) == (n >= s.units) {
-				s.units = n
-				return
-			}
-		}
-	}
-	s.rest = s.rest.Add(d.dec())
-}
-
-func (s *sum) value() decimal.Decimal {
-	return decimal.New(s.units, s.exp).Add(s.rest)
 }
 
 // Result is what a run found.

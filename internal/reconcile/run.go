@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 
 	"github.com/taxagg/taxagg/internal/billing"
+	"github.com/taxagg/taxagg/internal/money"
 )
 
 // recordShare is the part of the memory budget that the records may take
@@ -36,7 +37,7 @@ func run(ctx context.Context, opts Options, a, b Input, out Outputs, hook func(*
 	if opts.DateWindow < 0 {
 		return nil, errors.New("--date-window must not be negative")
 	}
-	tol := amtOf(opts.AmountTolerance)
+	tol := money.AmountOf(opts.AmountTolerance)
 	if opts.AmountTolerance.Sign() < 0 {
 		return nil, errors.New("--amount-tolerance must not be negative")
 	}
