@@ -99,16 +99,16 @@ func reconcileRun(ctx context.Context, f *Factory, opts *ReconcileOptions) (err 
 		Fuzzy: opts.Fuzzy, DateWindow: opts.DateWindow, Version: versionString(), Quiet: opts.Quiet,
 	}
 	if ro.AmountTolerance, err = reconcile.ParseTolerance(opts.AmountTolerance); err != nil {
-		return &UsageError{Err: err}
+		return usageErrorf("--amount-tolerance: %v", err)
 	}
 	if opts.DateWindow < 0 {
 		return usageErrorf("--date-window must not be negative")
 	}
 	if ro.Prefer, err = reconcile.ParsePrefer(opts.Prefer); err != nil {
-		return &UsageError{Err: err}
+		return usageErrorf("--prefer %v", err)
 	}
 	if ro.Duplicates, err = reconcile.ParseDuplicates(opts.Duplicates); err != nil {
-		return &UsageError{Err: err}
+		return usageErrorf("--duplicates %v", err)
 	}
 	if ro.Memory, err = parseBytes(opts.Memory); err != nil {
 		return usageErrorf("--memory: %v", err)
@@ -180,20 +180,56 @@ func reconcileRun(ctx context.Context, f *Factory, opts *ReconcileOptions) (err 
 		stream.OutputJSON: reconcile.FormatJSON, stream.OutputCSV: reconcile.FormatCSV,
 		stream.OutputTable: reconcile.FormatTable}[format]
 
-	// Let the garbage collector work to the budget, unless GOMEMLIMIT says
-	// otherwise.
+	// Hold the heap to the budget while the run lasts, unless GOMEMLIMIT
+	// says otherwise: without a limit the garbage collector lets the heap
+	// grow to twice what is live. The process's limit is the CLI's to set,
+	// not the reconcile package's.
 	if f.Getenv("GOMEMLIMIT") == "" {
 		prev := debug.SetMemoryLimit(ro.Memory)
 		defer debug.SetMemoryLimit(prev)
 	}
 	res, err := reconcile.Run(ctx, ro, ins[0], ins[1], out)
 	if err != nil {
-		return err
+		return reconcileError(err, opts)
 	}
 	if n := res.Findings(); n > 0 {
 		return &FindingsError{}
 	}
 	return nil
+}
+
+// reconcileError words reconcile's typed errors in terms of the flags.
+func reconcileError(err error, opts *ReconcileOptions) error {
+	keyFlag := func(side string) string {
+		if side == "A" && opts.KeyA != "" {
+			return "--key-a " + opts.KeyA
+		}
+		if side == "B" && opts.KeyB != "" {
+			return "--key-b " + opts.KeyB
+		}
+		return "--key " + opts.Key
+	}
+	var oe *reconcile.OptionError
+	if errors.As(err, &oe) {
+		switch oe.Option {
+		case reconcile.OptKeyA:
+			return usageErrorf("%s: %v", strings.Fields(keyFlag("A"))[0], oe.Err)
+		case reconcile.OptKeyB:
+			return usageErrorf("%s: %v", strings.Fields(keyFlag("B"))[0], oe.Err)
+		case reconcile.OptDateWindow:
+			return usageErrorf("--date-window %v", oe.Err)
+		case reconcile.OptAmountTolerance:
+			return usageErrorf("--amount-tolerance %v", oe.Err)
+		case reconcile.OptFormat:
+			return usageErrorf("--format: %v", oe.Err)
+		}
+	}
+	var ek *reconcile.EmptyKeyError
+	if errors.As(err, &ek) {
+		return fmt.Errorf("%w (check %s; canonical fields are id, kind, date, updated, customer, currency, amount, tax, state)",
+			err, keyFlag(ek.Side))
+	}
+	return err
 }
 
 // openReconcileInput opens one side: a file or stdin, with its preset or

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -232,9 +233,9 @@ func TestStatusesAndPolicies(t *testing.T) {
 		{
 			name: "records without a key are never matched by key",
 			opts: func(o *Options) { o.Key = []string{"order"} },
-			a:    []cr{{ID: "x"}},
-			b:    []cr{{ID: "y"}},
-			want: []ledgerRow{{Key: "", Status: "only_a"}, {Key: "", Status: "only_b"}},
+			a:    []cr{{ID: "x"}, {ID: "k1", Order: "o1"}},
+			b:    []cr{{ID: "y"}, {ID: "k2", Order: "o1"}},
+			want: []ledgerRow{{Key: "", Status: "only_a"}, {Key: "", Status: "only_b"}, {Key: "o1", Status: "match"}},
 		},
 	}
 	for _, tt := range tests {
@@ -407,5 +408,57 @@ func TestAmountAppendFixed(t *testing.T) {
 		if got := dd.dec(); !got.Equal(d) || dd.err != nil {
 			t.Errorf("codec %s -> %s (%v)", s, got, dd.err)
 		}
+	}
+}
+
+// TestEmptyKey checks that a key empty on every record of a side is an
+// error naming the side and the key (a typo such as --key ammount would
+// otherwise make everything only_a/only_b), and that some empty keys are
+// counted in the result and the summary.
+func TestEmptyKey(t *testing.T) {
+	a := ndjsonOf(cr{ID: "x", Order: "o1"}, cr{ID: "y"})
+	b := ndjsonOf(cr{ID: "x"}, cr{ID: "y"})
+	for _, tt := range []struct {
+		name string
+		opts func(*Options)
+		want string // error; "" for none
+	}{
+		{"a typo in --key", func(o *Options) { o.Key = []string{"ammount"} },
+			"A (a.ndjson): the key ammount is empty on all 2 of its records, so none could be matched by key"},
+		{"a path only A has", func(o *Options) { o.KeyA = []string{"order"}; o.KeyB = []string{"metadata.order_id"} },
+			"B (b.ndjson): the key metadata.order_id is empty on all 2 of its records, so none could be matched by key"},
+		{"with --fuzzy an unkeyed side is paired by value", func(o *Options) { o.Key = []string{"ammount"}; o.Fuzzy = true }, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := baseOptions()
+			tt.opts(&opts)
+			_, _, err := runText(t, opts, a, b)
+			var ek *EmptyKeyError
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.As(err, &ek) || err.Error() != tt.want {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+
+	opts := baseOptions()
+	opts.KeyA, opts.KeyB = []string{"order"}, []string{"id"}
+	var summary bytes.Buffer
+	res, err := Run(context.Background(), opts,
+		Input{Name: "a.ndjson", R: strings.NewReader(a)}, Input{Name: "b.ndjson", R: strings.NewReader(b)},
+		Outputs{Ledger: io.Discard, Summary: &summary})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Unkeyed != [2]int64{1, 0} {
+		t.Errorf("Unkeyed = %v, want [1 0]", res.Unkeyed)
+	}
+	if !strings.Contains(summary.String(), "(1 record of A without a key)") {
+		t.Errorf("summary does not count the unkeyed record:\n%s", summary.String())
 	}
 }

@@ -70,6 +70,9 @@ type Result struct {
 	// Partitions is 0 for an in-memory run, else how many key partitions
 	// the records spilled into.
 	Partitions int
+	// Unkeyed counts the records of each side (A, B) whose key is empty:
+	// they are matched only by --fuzzy.
+	Unkeyed [2]int64
 	// Interrupted is set on the partial result of a cancelled run: Read*
 	// and Totals* are then what was read so far.
 	Interrupted bool
@@ -95,7 +98,8 @@ func newResult() *Result {
 // currency.
 func (r *Result) WriteSummary(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "taxagg reconcile: A %s (%d records), B %s (%d records)\n", r.Manifest.InputA, r.ReadA, r.Manifest.InputB, r.ReadB)
+	fmt.Fprintf(tw, "taxagg reconcile: A %s (%s), B %s (%s)\n", r.Manifest.InputA, plural(r.ReadA, "record"),
+		r.Manifest.InputB, plural(r.ReadB, "record"))
 	for s := Status(0); s < numStatus; s++ {
 		fmt.Fprintf(tw, "  %s\t%d\n", s, r.Counts[s])
 	}
@@ -114,6 +118,11 @@ func (r *Result) WriteSummary(w io.Writer) error {
 		return err
 	}
 	var notes []string
+	for side, n := range r.Unkeyed {
+		if n > 0 {
+			notes = append(notes, fmt.Sprintf("%s of %s without a key", plural(n, "record"), sideName(uint8(side))))
+		}
+	}
 	if r.FuzzyPairs > 0 {
 		notes = append(notes, fmt.Sprintf("%d fuzzy pairs", r.FuzzyPairs))
 	}
@@ -131,6 +140,14 @@ func (r *Result) WriteSummary(w io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// plural is "1 record", "2 records".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func sortedCurrencies(t Totals) []string {
