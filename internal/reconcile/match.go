@@ -240,7 +240,7 @@ type matcher struct {
 	groups int
 }
 
-// recLess orders records by content, position last, so that every choice
+// recCmp orders records by content, position last, so that every choice
 // that depends on order is the same for any input order.
 func recCmp(a, b *rec) int {
 	if c := cmp.Compare(a.key, b.key); c != 0 {
