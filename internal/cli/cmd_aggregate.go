@@ -38,7 +38,7 @@ negative; tax_exact is the exact unrounded sum, so tax_amount - tax_exact is the
 rounding residual. A summary "read = accepted + rejected + duplicates; accepted = taxed +
 untaxed (unmatched + no_tax)" goes to stderr: sales that matched no jurisdiction, or only
 jurisdictions without a tax in force, are counted there with their gross per currency
-(--unmatched FILE lists the unmatched ones; --require-match makes them bad records).` + exitStatusHelp,
+(--unmatched FILE lists the unmatched ones; --require-match makes them bad records).`,
 		Example: `  taxagg aggregate testdata/sample.ndjson
   taxagg aggregate --rules my-rules.yaml --period month --format csv tx.ndjson.gz > q1.csv
   cat tx.ndjson | taxagg aggregate --rejects bad.ndjson | jq 'select(.jurisdiction=="US-TX")'`,

@@ -36,7 +36,7 @@ calc and aggregate agree for the same input.
 With --format csv or table, the output is long: one row per tax line, with the
 transaction's id, date, type, currency, amount and tax_total, then the line's
 jurisdiction, tax, rate, taxable, exempt, non_taxable, tax_amount and reason. A
-transaction without tax lines is one row with the tax columns empty.` + exitStatusHelp,
+transaction without tax lines is one row with the tax columns empty.`,
 		Example: `  taxagg calc testdata/sample.ndjson | jq -c '{id, tax_total}'
   taxagg calc --rules rules.yaml --format csv orders.csv > orders-with-tax.csv`,
 		RunE: func(cmd *cobra.Command, args []string) error {

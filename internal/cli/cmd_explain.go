@@ -31,7 +31,7 @@ func NewCmdExplain(f *Factory, runF func(context.Context, *ExplainOptions) error
 		Short: "Say why each tax applied or not, for a few transactions, as text",
 		Long: `For each transaction (the first --limit, or those named with --id), say which jurisdictions
 it falls in and which it misses and why, which taxes are not in force on its date, and how
-each line was treated by each tax: rate, taxability, caps, exemptions, rounding.` + exitStatusHelp,
+each line was treated by each tax: rate, taxability, caps, exemptions, rounding.`,
 		Example: `  taxagg explain --id ord_1042 orders.ndjson
   echo '{"id":"t1","date":"2025-06-01","currency":"USD","amount":"100.00","country":"US","state":"TX","product":"saas"}' | taxagg explain`,
 		Args: cobra.MaximumNArgs(1),

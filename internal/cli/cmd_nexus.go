@@ -47,7 +47,7 @@ A threshold is met at greater than or equal. Sales are gross (exempt sales inclu
 net of refunds; refunds are not transactions. Only sales in --currency count; others are
 counted in other_currency_transactions. The crossing transaction is the first, in date
 and time order (then id), after which the totals pass the test: the same for any input
-order and any --workers. The table format adds the percentage of each threshold reached.` + exitStatusHelp,
+order and any --workers. The table format adds the percentage of each threshold reached.`,
 		Example: `  taxagg nexus testdata/sample.ndjson
   taxagg nexus --format csv 2024.ndjson.gz 2025.ndjson.gz > nexus.csv
   taxagg nexus tx.ndjson | jq 'select(.status != "monitoring")'`,

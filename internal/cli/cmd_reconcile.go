@@ -55,7 +55,7 @@ Chargebee invoice exports; taxagg's canonical NDJSON/JSON/CSV; or a YAML mapping
 anything else. Minor units are converted with each record's own currency exponent.
 A summary (counts per status, amount and tax totals per side and in the ledger, per
 currency) goes to stderr. Past --memory, records spill to temporary files partitioned
-by key hash; the ledger is the same.` + exitStatusHelp,
+by key hash; the ledger is the same.`,
 		Example: `  taxagg reconcile stripe_invoices.json chargebee_invoices.json --key-a metadata.order_id
   taxagg reconcile --from-b mapping.yaml --fuzzy --amount-tolerance 0.01 a.ndjson b.csv
   taxagg reconcile --key-a charge --duplicates group --review todo.ndjson refunds.json ledger.ndjson`,

@@ -13,7 +13,7 @@ func NewCmdRules(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rules",
 		Short: "Check, show, graph and import rule files",
-		Long:  "Work with rule files: check them, show what they compile to, graph compound taxes, import official rate files." + exitStatusHelp,
+		Long:  "Work with rule files: check them, show what they compile to, graph compound taxes, import official rate files.",
 	}
 	cmd.AddCommand(newCmdRulesCheck(f), newCmdRulesShow(f), newCmdRulesGraph(f), newCmdRulesImport(f))
 	return cmd
@@ -24,7 +24,7 @@ func newCmdRulesCheck(f *Factory) *cobra.Command {
 		Use:   "check FILE ...",
 		Short: "Validate rule files; errors as FILE:LINE:COL: message",
 		Long: `Compile the rule files together, as --rules would merge them, and report every problem at
-once, sorted, as FILE:LINE:COL: message.` + exitStatusHelp,
+once, sorted, as FILE:LINE:COL: message.`,
 		Example: `  taxagg rules check rules.yaml
   taxagg rules check base.yaml overrides.yaml`,
 		Args: cobra.MinimumNArgs(1),
@@ -48,7 +48,7 @@ func newCmdRulesShow(f *Factory) *cobra.Command {
 		Short: "Print the compiled jurisdictions and taxes (the embedded pack when no FILE)",
 		Long: `Print every jurisdiction with its taxes, dated rates, taxability and nexus threshold as a
 table. Without FILE, the embedded US pack is shown. With --format yaml, print the compiled
-rules (files merged, extensions folded in) as one rule file to edit and give back to --rules.` + exitStatusHelp,
+rules (files merged, extensions folded in) as one rule file to edit and give back to --rules.`,
 		Example: `  taxagg rules show
   taxagg rules show my-rules.yaml
   taxagg rules show --format yaml > my-pack.yaml
@@ -84,7 +84,7 @@ func newCmdRulesGraph(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:     "graph [FILE ...]",
 		Short:   "Print the compound-tax dependency graph in Graphviz DOT",
-		Long:    `Print the taxes as a Graphviz DOT graph, with an edge from each compound tax to the taxes its base includes.` + exitStatusHelp,
+		Long:    `Print the taxes as a Graphviz DOT graph, with an edge from each compound tax to the taxes its base includes.`,
 		Example: `  taxagg rules graph rules.yaml | dot -Tsvg > taxes.svg`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			prog, err := loadRules(cmd.Context(), args)

@@ -48,7 +48,7 @@ SalesTaxRates1-1-26.csv: 2026-01-01; taxrates-2019Q1.js: 2019-01-01).
 Real files have quirks. Overlapping dated rows of one jurisdiction (the later row takes
 over from its start date), exact duplicate rows (dropped) and corrupt rows (skipped) are
 resolved, each listed in the output's header comment and on stderr as FILE:LINE;
---strict refuses them instead. The same input gives the same output bytes.` + exitStatusHelp,
+--strict refuses them instead. The same input gives the same output bytes.`,
 		Example: `  taxagg rules import --from sst GAR2026Q2FEB19.csv > ga.yaml
   taxagg rules import --from sst MNR2026Q2FEB18.csv MNB2026Q2FEB18.csv -o mn.yaml
   taxagg rules import --from sst WIR2026Q2FEB18.zip > wi.yaml
