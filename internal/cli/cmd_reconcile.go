@@ -261,7 +261,7 @@ func openReconcileInput(ctx context.Context, path, from, flag string, stdin io.R
 		if ctx.Err() != nil {
 			return in, nil, err
 		}
-		return in, nil, fmt.Errorf("open input: %w", err)
+		return in, nil, err
 	}
 	in.R = interruptible(ctx, file)
 	return in, func() { file.Close() }, nil

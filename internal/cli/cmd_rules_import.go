@@ -99,7 +99,7 @@ func rulesImportRun(ctx context.Context, f *Factory, opts *RulesImportOptions) e
 			if ctx.Err() != nil {
 				return err
 			}
-			return fmt.Errorf("open input: %w", err)
+			return err
 		}
 		defer fh.Close()
 		files = append(files, importer.File{Name: name, R: interruptible(ctx, fh)})

@@ -50,7 +50,8 @@ func addTxFlags(cmd *cobra.Command, o *txOptions, withPeriod bool) {
 	fl.StringVar(&o.Format, "format", "", "output format: table, json, ndjson or csv (default: table on a terminal, else ndjson)")
 	fl.StringVarP(&o.Out, "out", "o", "", "write output to `FILE` atomically (default: stdout)")
 	fl.StringVar(&o.Rejects, "rejects", "", "append bad records to `FILE` as NDJSON and go on")
-	fl.Int64Var(&o.MaxRejects, "max-rejects", -1, "stop when more than `N` records were rejected (default: unlimited with --rejects)")
+	fl.Int64Var(&o.MaxRejects, "max-rejects", -1, "with --rejects, stop when more than `N` records were rejected")
+	fl.Lookup("max-rejects").DefValue = "unlimited" // -1 means that; help prints this one default
 	if withPeriod {
 		fl.StringVar(&o.Period, "period", "none", "also group by period: day, month, quarter, year or none")
 		fl.BoolVar(&o.ByRate, "by-rate", false, "also split rows by the rate in force")
@@ -126,7 +127,7 @@ func openInputs(ctx context.Context, files []string, stdin io.Reader) ([]pipelin
 			if ctx.Err() != nil {
 				return nil, nil, err
 			}
-			return nil, nil, fmt.Errorf("open input: %w", err)
+			return nil, nil, err // "open x.ndjson: no such file or directory"
 		}
 		opened = append(opened, f)
 		in := pipeline.Input{Name: name, R: f}
@@ -232,7 +233,7 @@ func createAtomic(path string) (*atomicFile, error) {
 		if !st.Mode().IsRegular() {
 			f, err := os.OpenFile(path, os.O_WRONLY, 0)
 			if err != nil {
-				return nil, fmt.Errorf("create output: %w", err)
+				return nil, fileError("create output", path, err)
 			}
 			return &atomicFile{f: f, path: path, direct: true}, nil
 		}
@@ -240,7 +241,7 @@ func createAtomic(path string) (*atomicFile, error) {
 	}
 	f, err := createTemp(path, keep)
 	if err != nil {
-		return nil, fmt.Errorf("create output: %w", err)
+		return nil, fileError("create output", path, err)
 	}
 	return &atomicFile{f: f, path: path}, nil
 }
@@ -251,21 +252,21 @@ func (a *atomicFile) Write(p []byte) (int, error) { return a.f.Write(p) }
 func (a *atomicFile) commit() error {
 	if a.direct {
 		if err := a.f.Close(); err != nil {
-			return fmt.Errorf("write output: %w", err)
+			return fileError("write output", a.path, err)
 		}
 		return nil
 	}
 	if err := a.f.Sync(); err != nil {
 		a.abort()
-		return fmt.Errorf("write output: %w", err)
+		return fileError("write output", a.path, err)
 	}
 	if err := a.f.Close(); err != nil {
 		os.Remove(a.f.Name())
-		return fmt.Errorf("write output: %w", err)
+		return fileError("write output", a.path, err)
 	}
 	if err := os.Rename(a.f.Name(), a.path); err != nil {
 		os.Remove(a.f.Name())
-		return fmt.Errorf("write output: %w", err)
+		return fileError("write output", a.path, err)
 	}
 	return nil
 }
@@ -402,7 +403,7 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 		}
 	}
 	if runErr == nil && counts.Rejected > 0 {
-		return &FindingsError{Msg: fmt.Sprintf("%d records rejected; see %s", counts.Rejected, o.Rejects)}
+		return &FindingsError{Msg: fmt.Sprintf("%s rejected; see %s", plural(counts.Rejected, "record"), o.Rejects)}
 	}
 	return runErr
 }

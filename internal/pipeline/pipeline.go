@@ -163,7 +163,11 @@ func (e *RejectError) Error() string {
 	}
 	msg += e.Err.Error()
 	if e.Limit >= 0 && e.Limit != noLimit {
-		msg = fmt.Sprintf("more than %d records rejected; last: %s", e.Limit, msg)
+		noun := "records"
+		if e.Limit == 1 {
+			noun = "record"
+		}
+		msg = fmt.Sprintf("more than %d %s rejected; last: %s", e.Limit, noun, msg)
 	}
 	return msg
 }
