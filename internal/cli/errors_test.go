@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
 	"io/fs"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestErrorWording(t *testing.T) {
@@ -23,5 +26,28 @@ func TestErrorWording(t *testing.T) {
 	}
 	if got := plural(1, "record") + ", " + plural(2, "record") + ", " + plural(0, "record"); got != "1 record, 2 records, 0 records" {
 		t.Errorf("plural: %s", got)
+	}
+}
+
+// TestStdinTerminalNote checks that a transaction command reading a
+// terminal says so on stderr, and only then.
+func TestStdinTerminalNote(t *testing.T) {
+	for _, tt := range []struct {
+		tty  bool
+		args []string
+		want bool
+	}{
+		{true, []string{"aggregate"}, true},
+		{true, []string{"calc", "-"}, true},
+		{true, []string{"aggregate", "-q"}, false},
+		{false, []string{"aggregate"}, false},
+	} {
+		io, _, _, stderr := NewTestIOStreams()
+		io.StdinIsTTY = tt.tty
+		run(context.Background(), &Factory{IO: io, Getenv: func(string) string { return "" }, Now: time.Now}, tt.args)
+		const note = "reading transactions from standard input (the terminal); end with Ctrl-D, or name a FILE"
+		if got := strings.Contains(stderr.String(), note); got != tt.want {
+			t.Errorf("tty %v, %v: note printed %v, want %v:\n%s", tt.tty, tt.args, got, tt.want, stderr)
+		}
 	}
 }

@@ -15,6 +15,7 @@ type IOStreams struct {
 	Out    io.Writer
 	ErrOut io.Writer
 
+	StdinIsTTY  bool
 	StdoutIsTTY bool
 	StderrIsTTY bool
 }
@@ -25,6 +26,7 @@ func SystemIOStreams() *IOStreams {
 		In:          os.Stdin,
 		Out:         os.Stdout,
 		ErrOut:      os.Stderr,
+		StdinIsTTY:  term.IsTerminal(int(os.Stdin.Fd())),
 		StdoutIsTTY: term.IsTerminal(int(os.Stdout.Fd())),
 		StderrIsTTY: term.IsTerminal(int(os.Stderr.Fd())),
 	}

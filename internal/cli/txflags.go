@@ -345,15 +345,18 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 		return err
 	}
 	defer closeInputs()
+	noteStdinTTY(f.IO, command, o.Files, o.Quiet)
 	for i := range ins {
 		ins[i].R = interruptible(ctx, ins[i].R)
 	}
 	var rejects *os.File
+	earlierRejects := int64(0) // already in --rejects FILE from earlier runs
 	if o.Rejects != "" {
 		rejects, err = openRejects(o.Rejects)
 		if err != nil {
 			return err
 		}
+		earlierRejects = countLines(o.Rejects)
 		defer rejects.Close()
 		popt.Rejects = rejects
 	} else if o.MaxRejects >= 0 {
@@ -403,7 +406,7 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 		}
 	}
 	if runErr == nil && counts.Rejected > 0 {
-		return &FindingsError{Msg: fmt.Sprintf("%s rejected; see %s", plural(counts.Rejected, "record"), o.Rejects)}
+		return &FindingsError{Msg: rejectsMessage(counts.Rejected, o.Rejects, earlierRejects)}
 	}
 	return runErr
 }
