@@ -99,6 +99,11 @@ func aggregateRun(ctx context.Context, f *Factory, opts *AggregateOptions) error
 		finish(err)
 		return err
 	}
+	target := newRowTarget(f, format, tty, opts.Columns)
+	if err := target.check(aggregateColumns(opts.ByRate)); err != nil {
+		finish(err)
+		return err
+	}
 	sink := &aggregateSink{opt: aggregate.Options{Period: period, ByRate: opts.ByRate}}
 	opts.fixedOnly = true // the Accumulator sums Fixed figures when they are there
 	err = runTx(ctx, f, &opts.txOptions, "aggregate", sink, func(prog *rules.Program) error {
@@ -107,7 +112,7 @@ func aggregateRun(ctx context.Context, f *Factory, opts *AggregateOptions) error
 		if period != aggregate.PeriodNone {
 			m.Period = opts.Period
 		}
-		return writeAggregate(w, format, sink.rows(), opts.ByRate, &m)
+		return writeAggregate(w, target, sink.rows(), opts.ByRate, &m)
 	})
 	return finish(err)
 }
@@ -126,29 +131,30 @@ func fileNames(files []string) []string {
 	return out
 }
 
-// aggregateColumns are the columns of docs/output.md.
+// aggregateColumns are the columns of docs/output.md. Drop says which a
+// table too wide for the terminal leaves out first.
 func aggregateColumns(byRate bool) []stream.Column {
 	cols := []stream.Column{
-		{Name: "jurisdiction"}, {Name: "name"}, {Name: "level"}, {Name: "tax"},
+		{Name: "jurisdiction"}, {Name: "name", Drop: 5}, {Name: "level", Drop: 6}, {Name: "tax"},
 		{Name: "period"}, {Name: "currency"},
 	}
 	if byRate {
 		cols = append(cols, stream.Column{Name: "rate"})
 	}
 	return append(cols,
-		stream.Column{Name: "transactions", Kind: stream.Number},
+		stream.Column{Name: "transactions", Kind: stream.Number, Drop: 1},
 		stream.Column{Name: "gross_sales", Kind: stream.Money},
-		stream.Column{Name: "exempt_sales", Kind: stream.Money},
-		stream.Column{Name: "non_taxable_sales", Kind: stream.Money},
+		stream.Column{Name: "exempt_sales", Kind: stream.Money, Drop: 3},
+		stream.Column{Name: "non_taxable_sales", Kind: stream.Money, Drop: 4},
 		stream.Column{Name: "taxable_sales", Kind: stream.Money},
 		stream.Column{Name: "tax_amount", Kind: stream.Money},
-		stream.Column{Name: "tax_exact", Kind: stream.Money},
+		stream.Column{Name: "tax_exact", Kind: stream.Money, Drop: 2},
 	)
 }
 
-func writeAggregate(w io.Writer, format stream.OutputFormat, rows []aggregate.Row, byRate bool, m *manifest) error {
+func writeAggregate(w io.Writer, target rowTarget, rows []aggregate.Row, byRate bool, m *manifest) error {
 	var ropt stream.RowOptions
-	if format == stream.OutputJSON {
+	if target.format == stream.OutputJSON {
 		mj, err := json.Marshal(m)
 		if err != nil {
 			return err
@@ -156,7 +162,10 @@ func writeAggregate(w io.Writer, format stream.OutputFormat, rows []aggregate.Ro
 		ropt.JSONPrefix = `{"manifest":` + string(mj) + `,"rows":[`
 		ropt.JSONSuffix = `]}`
 	}
-	rw := stream.NewRowWriter(w, format, aggregateColumns(byRate), ropt)
+	rw, _, err := target.open(w, aggregateColumns(byRate), ropt)
+	if err != nil {
+		return err
+	}
 	vals := make([]string, 0, 16)
 	for _, r := range rows {
 		vals = append(vals[:0], r.Jurisdiction, r.Name, r.Level, r.Tax, r.Period, r.Currency)

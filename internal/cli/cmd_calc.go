@@ -61,9 +61,14 @@ func calcRun(ctx context.Context, f *Factory, opts *CalcOptions) error {
 		finish(err)
 		return err
 	}
-	sink := &calcSink{format: format, w: stream.NewRowWriter(w, format, calcColumns, stream.RowOptions{})}
-	// Only the table reads a tax line's decimals (calcRows).
-	opts.fixedOnly = format != stream.OutputTable
+	rw, projected, err := newRowTarget(f, format, tty, opts.Columns).open(w, calcColumns, stream.RowOptions{})
+	if err != nil {
+		finish(err)
+		return err
+	}
+	sink := &calcSink{format: format, w: rw, rows: format == stream.OutputTable || projected}
+	// Only rows made from values read a tax line's decimals (calcRows).
+	opts.fixedOnly = !sink.rows
 	err = runTx(ctx, f, &opts.txOptions, "calc", sink, func(*rules.Program) error { return sink.w.Close() })
 	return finish(err)
 }
@@ -72,11 +77,11 @@ func calcRun(ctx context.Context, f *Factory, opts *CalcOptions) error {
 // form: one row per tax line (one row with empty tax columns for a
 // transaction without any), the transaction's own columns first.
 var calcColumns = []stream.Column{
-	{Name: "id"}, {Name: "date"}, {Name: "type"}, {Name: "currency"},
-	{Name: "amount", Kind: stream.Money}, {Name: "tax_total", Kind: stream.Money},
-	{Name: "jurisdiction"}, {Name: "tax"}, {Name: "rate", Kind: stream.Number},
-	{Name: "taxable", Kind: stream.Money}, {Name: "exempt", Kind: stream.Money},
-	{Name: "non_taxable", Kind: stream.Money}, {Name: "tax_amount", Kind: stream.Money},
+	{Name: "id"}, {Name: "date", Drop: 1}, {Name: "type", Drop: 4}, {Name: "currency"},
+	{Name: "amount", Kind: stream.Money}, {Name: "tax_total", Kind: stream.Money, Drop: 3},
+	{Name: "jurisdiction"}, {Name: "tax"}, {Name: "rate", Kind: stream.Money},
+	{Name: "taxable", Kind: stream.Money, Drop: 2}, {Name: "exempt", Kind: stream.Money, Drop: 6},
+	{Name: "non_taxable", Kind: stream.Money, Drop: 5}, {Name: "tax_amount", Kind: stream.Money},
 	{Name: "reason"},
 }
 
@@ -85,17 +90,24 @@ const calcTxColumns = 6
 
 // calcSink writes each record, in input order, through the format's row
 // writer. NDJSON, JSON and CSV rows are encoded in the workers
-// (calcWorker.Render); table rows are made here, from the same figures.
+// (calcWorker.Render); table rows, and the rows of --columns in any
+// format, are made here from values (calcRows) of the same figures.
 type calcSink struct {
 	format stream.OutputFormat
 	w      stream.RowWriter
+	rows   bool // rows are made from values, in Emit
 }
 
-func (s *calcSink) NewWorker() pipeline.WorkerSink { return &calcWorker{format: s.format} }
-func (s *calcSink) Ordered() bool                  { return true }
+func (s *calcSink) NewWorker() pipeline.WorkerSink {
+	if s.rows {
+		return &calcWorker{format: stream.OutputTable} // renders nothing
+	}
+	return &calcWorker{format: s.format}
+}
+func (s *calcSink) Ordered() bool { return true }
 
 func (s *calcSink) Emit(it *pipeline.Item) error {
-	if s.format == stream.OutputTable {
+	if s.rows {
 		var err error
 		calcRows(it, func(vals []string) {
 			if err == nil {

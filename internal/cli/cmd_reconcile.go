@@ -32,6 +32,7 @@ type ReconcileOptions struct {
 	Review          string
 	Report          string
 	Format          string
+	Columns         []string
 	Out             string
 	Memory          string
 	Quiet           bool
@@ -87,6 +88,7 @@ by key hash; the ledger is the same.`,
 	fl.StringVar(&opts.Review, "review", "", "write every record that is not match to `FILE`, one JSON object a line")
 	fl.StringVar(&opts.Report, "report", "", "write the full discrepancy report to `FILE` as JSON")
 	fl.StringVar(&opts.Format, "format", "", "ledger format: table, json, ndjson or csv (default: table on a terminal, else ndjson)")
+	fl.StringSliceVar(&opts.Columns, "columns", nil, "write only these comma-separated ledger `COLUMNS`, in this order, in every format")
 	fl.StringVarP(&opts.Out, "out", "o", "", "write the ledger to `FILE` atomically (default: stdout)")
 	fl.StringVar(&opts.Memory, "memory", "1GiB", "memory budget `SIZE`; past it records spill to temporary files (e.g. 512MiB, 4GiB)")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "no summary on stderr")
@@ -179,6 +181,11 @@ func reconcileRun(ctx context.Context, f *Factory, opts *ReconcileOptions) (err 
 	ro.Format = map[stream.OutputFormat]string{stream.OutputNDJSON: reconcile.FormatNDJSON,
 		stream.OutputJSON: reconcile.FormatJSON, stream.OutputCSV: reconcile.FormatCSV,
 		stream.OutputTable: reconcile.FormatTable}[format]
+	target := newRowTarget(f, format, tty, opts.Columns)
+	if err := target.check(reconcile.LedgerColumns()); err != nil {
+		return err
+	}
+	ro.Rows = target.open
 
 	// Hold the heap to the budget while the run lasts, unless GOMEMLIMIT
 	// says otherwise: without a limit the garbage collector lets the heap

@@ -24,6 +24,7 @@ type txOptions struct {
 	Rules       []string
 	InputFormat string
 	Format      string
+	Columns     []string
 	Out         string
 	Rejects     string
 	MaxRejects  int64
@@ -48,6 +49,7 @@ func addTxFlags(cmd *cobra.Command, o *txOptions, withPeriod bool) {
 	fl.StringArrayVar(&o.Rules, "rules", nil, "rule `FILE` (repeatable, merged in order; embedded:us.yaml names the embedded pack); default: the embedded US pack")
 	fl.StringVar(&o.InputFormat, "input-format", "auto", "input format: auto, ndjson, json or csv")
 	fl.StringVar(&o.Format, "format", "", "output format: table, json, ndjson or csv (default: table on a terminal, else ndjson)")
+	fl.StringSliceVar(&o.Columns, "columns", nil, "write only these comma-separated `COLUMNS`, in this order, in every format")
 	fl.StringVarP(&o.Out, "out", "o", "", "write output to `FILE` atomically (default: stdout)")
 	fl.StringVar(&o.Rejects, "rejects", "", "append bad records to `FILE` as NDJSON and go on")
 	fl.Int64Var(&o.MaxRejects, "max-rejects", -1, "with --rejects, stop when more than `N` records were rejected")

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/taxagg/taxagg/internal/billing"
@@ -21,10 +22,13 @@ type ledgerWriter struct {
 }
 
 // ledgerColumns are the ledger's fields, in order (docs/reconcile.md).
-var ledgerColumns = []stream.Column{{Name: "key"}, {Name: "id_a"}, {Name: "id_b"}, {Name: "source"},
-	{Name: "status"}, {Name: "date"}, {Name: "customer"}, {Name: "currency"},
+var ledgerColumns = []stream.Column{{Name: "key"}, {Name: "id_a", Drop: 3}, {Name: "id_b", Drop: 4}, {Name: "source", Drop: 5},
+	{Name: "status"}, {Name: "date", Drop: 1}, {Name: "customer", Drop: 2}, {Name: "currency"},
 	{Name: "amount", Kind: stream.Money}, {Name: "tax", Kind: stream.Money}, {Name: "state"},
 	{Name: "diffs", Kind: stream.List}}
+
+// LedgerColumns returns the ledger's columns, in order.
+func LedgerColumns() []stream.Column { return slices.Clone(ledgerColumns) }
 
 // Manifest describes a run, for the JSON ledger and the report.
 type Manifest struct {
@@ -41,7 +45,7 @@ type Manifest struct {
 // large ledger streams.
 const ledgerTableBlock = 256
 
-func newLedgerWriter(w io.Writer, format string, man Manifest) (*ledgerWriter, error) {
+func newLedgerWriter(w io.Writer, format string, man Manifest, open func(io.Writer, []stream.Column, stream.RowOptions) (stream.RowWriter, bool, error)) (*ledgerWriter, error) {
 	var f stream.OutputFormat
 	opt := stream.RowOptions{TableBlock: ledgerTableBlock}
 	switch format {
@@ -58,8 +62,19 @@ func newLedgerWriter(w io.Writer, format string, man Manifest) (*ledgerWriter, e
 	default:
 		return nil, fmt.Errorf("unknown ledger format %q (want ndjson, json, csv, table)", format)
 	}
-	return &ledgerWriter{w: stream.NewRowWriter(w, f, ledgerColumns, opt), table: f == stream.OutputTable,
-		encoded: f == stream.OutputJSON || f == stream.OutputNDJSON, vals: make([]string, len(ledgerColumns))}, nil
+	lw := &ledgerWriter{table: f == stream.OutputTable, encoded: f == stream.OutputJSON || f == stream.OutputNDJSON,
+		vals: make([]string, len(ledgerColumns))}
+	if open == nil {
+		lw.w = stream.NewRowWriter(w, f, ledgerColumns, opt)
+		return lw, nil
+	}
+	rw, projected, err := open(w, ledgerColumns, opt)
+	if err != nil {
+		return nil, err
+	}
+	lw.w = rw
+	lw.encoded = lw.encoded && !projected
+	return lw, nil
 }
 
 func (l *ledgerWriter) write(r *Row) error {

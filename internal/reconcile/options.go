@@ -19,6 +19,7 @@ import (
 
 	"github.com/taxagg/taxagg/internal/billing"
 	"github.com/taxagg/taxagg/internal/money"
+	"github.com/taxagg/taxagg/internal/stream"
 )
 
 // Status of a ledger record.
@@ -114,6 +115,11 @@ type Options struct {
 	Duplicates Duplicates
 	// Format of the ledger: ndjson, json, csv, table.
 	Format string
+	// Rows, when set, opens the ledger's row writer instead of
+	// stream.NewRowWriter in Format (the CLI's, with its column selection
+	// and terminal fitting). projected says the writer takes rows of all
+	// the columns through Write only.
+	Rows func(w io.Writer, cols []stream.Column, opt stream.RowOptions) (rw stream.RowWriter, projected bool, err error)
 	// Memory is the budget in bytes (DefaultMemory when 0). Past it records
 	// spill to temporary files in TempDir (the system's when empty).
 	Memory  int64

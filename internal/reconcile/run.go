@@ -188,7 +188,7 @@ func sideName(side uint8) string {
 // queue and the report.
 func (e *engine) writeOutputs(ctx context.Context, out Outputs, hook func(*Row)) error {
 	res := e.res
-	lw, err := newLedgerWriter(out.Ledger, e.opts.Format, res.Manifest)
+	lw, err := newLedgerWriter(out.Ledger, e.opts.Format, res.Manifest, e.opts.Rows)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -59,6 +60,9 @@ const (
 type Column struct {
 	Name string
 	Kind ColumnKind
+	// Drop > 0 lets a table too wide for the terminal leave the column
+	// out; the highest Drop goes first.
+	Drop int
 }
 
 // RowWriter writes rows of pre-formatted values, one per column. Like
@@ -91,6 +95,10 @@ type RowOptions struct {
 	// TableBlock at a time, each block at least as wide as the ones
 	// before. 0 aligns all rows together (held until Close).
 	TableBlock int
+	// TableWidth > 0 fits a table into that many columns (a terminal's
+	// width); Note, when set, is told what was dropped or shortened.
+	TableWidth int
+	Note       func(string)
 }
 
 // NewRowWriter returns a writer of rows in format f.
@@ -105,7 +113,8 @@ func NewRowWriter(w io.Writer, f OutputFormat, cols []Column, opt RowOptions) Ro
 	case OutputCSV:
 		return &csvWriter{w: bw, cols: cols}
 	case OutputTable:
-		return &tableWriter{w: bw, cols: cols, block: opt.TableBlock, widths: make([]int, len(cols))}
+		return &tableWriter{w: bw, cols: cols, block: opt.TableBlock, width: opt.TableWidth, note: opt.Note,
+			widths: make([]int, len(cols))}
 	}
 	return &jsonWriter{w: bw, cols: cols}
 }
@@ -376,14 +385,21 @@ func csvNeedsQuotes[T string | []byte](f T) bool {
 }
 
 // tableWriter aligns columns for a person at a terminal; it holds the rows
-// until Close (or until it has a block of them) to measure them.
+// until Close (or until it has a block of them) to measure them. With a
+// width it fits the table into it, the first time it writes: it drops the
+// columns that may go (Column.Drop, highest first), then shortens the
+// widest text columns with an ellipsis, and says what it did through
+// RowOptions.Note.
 type tableWriter struct {
 	w      *bufio.Writer
 	cols   []Column
 	rows   [][]string
 	block  int
+	width  int
+	note   func(string)
 	widths []int
-	header bool // written
+	show   []bool // columns kept (all, unless fitted)
+	header bool   // written
 	err    error
 }
 
@@ -419,34 +435,136 @@ func (t *tableWriter) flushRows() {
 	}
 	for _, r := range t.rows {
 		for i, v := range r {
-			t.widths[i] = max(t.widths[i], utf8.RuneCountInString(v))
+			n := utf8.RuneCountInString(v)
+			if n <= t.widths[i] {
+				continue
+			}
+			if t.header && t.width > 0 {
+				// A later block of a fitted table: grow only while it
+				// still fits; longer values are shortened.
+				if !t.show[i] {
+					continue
+				}
+				n = min(n, t.widths[i]+max(0, t.width-t.total()))
+			}
+			t.widths[i] = n
 		}
 	}
 	if !t.header {
+		t.fit()
 		t.header = true
 		names := make([]string, len(t.cols))
 		for i, c := range t.cols {
 			names[i] = c.Name
 		}
-		t.line(names, true)
+		t.line(names)
 	}
 	for _, r := range t.rows {
-		t.line(r, false)
+		t.line(r)
 	}
 	clear(t.rows)
 	t.rows = t.rows[:0]
 }
 
-func (t *tableWriter) line(vals []string, header bool) {
+// total is the table's width with the columns kept.
+func (t *tableWriter) total() int {
+	n, cols := 0, 0
+	for i, w := range t.widths {
+		if t.show[i] {
+			n += w
+			cols++
+		}
+	}
+	if cols > 1 {
+		n += 2 * (cols - 1)
+	}
+	return n
+}
+
+// minTextWidth is as narrow as fitting makes a text column.
+const minTextWidth = 8
+
+func (t *tableWriter) fit() {
+	t.show = make([]bool, len(t.cols))
+	for i := range t.show {
+		t.show[i] = true
+	}
+	if t.width <= 0 || t.total() <= t.width {
+		return
+	}
+	// First the widest text columns, down to a third of the width each;
+	// then whole columns; then text again, down to minTextWidth.
+	var shortened []string
+	shorten := func(floor int) {
+		for t.total() > t.width {
+			best := -1
+			for i, c := range t.cols {
+				if t.show[i] && c.Kind != Number && c.Kind != Money && t.widths[i] > floor && (best < 0 || t.widths[i] > t.widths[best]) {
+					best = i
+				}
+			}
+			if best < 0 {
+				return
+			}
+			t.widths[best] = max(floor, t.widths[best]-(t.total()-t.width))
+			if !slices.Contains(shortened, t.cols[best].Name) {
+				shortened = append(shortened, t.cols[best].Name)
+			}
+		}
+	}
+	shorten(max(minTextWidth, t.width/3))
+	var dropped []string
+	for t.total() > t.width {
+		best := -1
+		for i, c := range t.cols {
+			if t.show[i] && c.Drop > 0 && (best < 0 || c.Drop >= t.cols[best].Drop) {
+				best = i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		t.show[best] = false
+		dropped = append(dropped, t.cols[best].Name)
+	}
+	shorten(minTextWidth)
+	shortened = slices.DeleteFunc(shortened, func(n string) bool { return slices.Contains(dropped, n) })
+	if t.note == nil || len(dropped)+len(shortened) == 0 {
+		return
+	}
+	var parts []string
+	if len(dropped) > 0 {
+		parts = append(parts, "without "+strings.Join(dropped, ", "))
+	}
+	if len(shortened) > 0 {
+		parts = append(parts, "shortened "+strings.Join(shortened, ", "))
+	}
+	t.note(fmt.Sprintf("the table is narrowed to the terminal's %d columns (%s); --columns picks the columns, --format csv prints them all",
+		t.width, strings.Join(parts, "; ")))
+}
+
+func (t *tableWriter) line(vals []string) {
 	var b strings.Builder
+	last := len(vals) - 1
+	for last > 0 && !t.show[last] {
+		last--
+	}
+	first := true
 	for i, v := range vals {
-		if i > 0 {
+		if !t.show[i] {
+			continue
+		}
+		if !first {
 			b.WriteString("  ")
+		}
+		first = false
+		if n := utf8.RuneCountInString(v); n > t.widths[i] {
+			v = string([]rune(v)[:t.widths[i]-1]) + "…"
 		}
 		pad := strings.Repeat(" ", t.widths[i]-utf8.RuneCountInString(v))
 		if t.cols[i].Kind == Number || t.cols[i].Kind == Money {
 			b.WriteString(pad + v)
-		} else if i == len(vals)-1 {
+		} else if i == last {
 			b.WriteString(v)
 		} else {
 			b.WriteString(v + pad)
@@ -455,6 +573,60 @@ func (t *tableWriter) line(vals []string, header bool) {
 	t.w.WriteString(strings.TrimRight(b.String(), " "))
 	t.w.WriteByte('\n')
 }
+
+// SelectColumns returns the columns named, in the order named, and their
+// indexes in cols: for --columns. An unknown name is an error listing the
+// columns there are.
+func SelectColumns(cols []Column, names []string) ([]Column, []int, error) {
+	var sel []Column
+	var idx []int
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		i := slices.IndexFunc(cols, func(c Column) bool { return c.Name == n })
+		if i < 0 {
+			all := make([]string, len(cols))
+			for j, c := range cols {
+				all[j] = c.Name
+			}
+			return nil, nil, fmt.Errorf("unknown column %q (the columns are %s)", n, strings.Join(all, ", "))
+		}
+		if slices.Contains(idx, i) {
+			return nil, nil, fmt.Errorf("column %q is named twice", n)
+		}
+		sel = append(sel, cols[i])
+		idx = append(idx, i)
+	}
+	if len(sel) == 0 {
+		return nil, nil, errors.New("no columns named")
+	}
+	return sel, idx, nil
+}
+
+// Project returns a writer that takes rows of all columns and writes the
+// columns at idx (from SelectColumns) to w. Rows encoded by the caller
+// cannot be cut: WriteEncoded returns ErrProjectedEncoded.
+func Project(w RowWriter, idx []int) RowWriter {
+	return &projector{w: w, idx: idx, vals: make([]string, len(idx))}
+}
+
+// ErrProjectedEncoded is returned by a projected writer's WriteEncoded.
+var ErrProjectedEncoded = errors.New("stream: a writer of selected columns takes rows through Write, not WriteEncoded")
+
+type projector struct {
+	w    RowWriter
+	idx  []int
+	vals []string
+}
+
+func (p *projector) Write(vals []string) error {
+	for i, j := range p.idx {
+		p.vals[i] = vals[j]
+	}
+	return p.w.Write(p.vals)
+}
+
+func (p *projector) WriteEncoded([]byte) error { return ErrProjectedEncoded }
+func (p *projector) Close() error              { return p.w.Close() }
 
 // Itoa formats a count for a Number column.
 func Itoa(n int64) string { return strconv.FormatInt(n, 10) }

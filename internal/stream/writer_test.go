@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzAppendJSONString checks the encoder against encoding/json: what it
@@ -124,5 +126,75 @@ func TestWriteEncoded(t *testing.T) {
 	rw.Close()
 	if want := "a,b\n\"x,y\",\"z\n\"\n"; buf.String() != want {
 		t.Errorf("csv: got %q, want %q", buf.String(), want)
+	}
+}
+
+// TestTableFits checks that a table too wide for the terminal shortens its
+// widest text (to a third of the width at first), then drops the columns
+// that may go, highest Drop first, then shortens text further; says so;
+// and fits.
+func TestTableFits(t *testing.T) {
+	cols := []Column{{Name: "code"}, {Name: "name", Drop: 1}, {Name: "level", Drop: 2}, {Name: "notes"}, {Name: "amount", Kind: Money}}
+	rows := [][]string{
+		{"US-CA", "California", "state", "a long note about this jurisdiction", "12.00"},
+		{"US-TX", "Texas", "state", "short", "1234.50"},
+	}
+	render := func(width int) (string, []string) {
+		var buf bytes.Buffer
+		var notes []string
+		rw := NewRowWriter(&buf, OutputTable, cols, RowOptions{TableWidth: width, Note: func(s string) { notes = append(notes, s) }})
+		for _, r := range rows {
+			rw.Write(r)
+		}
+		rw.Close()
+		return buf.String(), notes
+	}
+	wide, notes := render(0)
+	if len(notes) != 0 || !strings.Contains(wide, "California") || !strings.Contains(wide, "a long note about this jurisdiction") {
+		t.Fatalf("no width: %q %v", wide, notes)
+	}
+	// A little too wide: the widest text is shortened, nothing dropped.
+	out, notes := render(66)
+	if !strings.Contains(out, "level") || !strings.Contains(out, "a long note about this jurisdi…") {
+		t.Errorf("width 66 should shorten notes only:\n%s", out)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "terminal's 66 columns (shortened notes)") {
+		t.Errorf("notes %v", notes)
+	}
+	out, notes = render(40)
+	if strings.Contains(out, "California") || !strings.Contains(out, "…") {
+		t.Errorf("width 40 should drop name and level and shorten notes:\n%s", out)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if n := utf8.RuneCountInString(l); n > 40 {
+			t.Errorf("line of %d columns: %q", n, l)
+		}
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "terminal's 40 columns (without level, name; shortened notes)") {
+		t.Errorf("notes %v", notes)
+	}
+}
+
+func TestSelectColumns(t *testing.T) {
+	cols := []Column{{Name: "a"}, {Name: "b", Kind: Money}, {Name: "c"}}
+	sel, idx, err := SelectColumns(cols, []string{"c", " a"})
+	if err != nil || len(sel) != 2 || sel[0].Name != "c" || idx[1] != 0 {
+		t.Fatal(sel, idx, err)
+	}
+	var buf bytes.Buffer
+	rw := Project(NewRowWriter(&buf, OutputCSV, sel, RowOptions{}), idx)
+	rw.Write([]string{"1", "2", "3"})
+	if err := rw.WriteEncoded(nil); err != ErrProjectedEncoded {
+		t.Error(err)
+	}
+	rw.Close()
+	if buf.String() != "c,a\n3,1\n" {
+		t.Errorf("got %q", buf.String())
+	}
+	if _, _, err := SelectColumns(cols, []string{"x"}); err == nil || err.Error() != `unknown column "x" (the columns are a, b, c)` {
+		t.Error(err)
+	}
+	if _, _, err := SelectColumns(cols, []string{"a", "a"}); err == nil {
+		t.Error("a twice")
 	}
 }
