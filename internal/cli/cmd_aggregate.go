@@ -90,18 +90,8 @@ func aggregateRun(ctx context.Context, f *Factory, opts *AggregateOptions) error
 	if err != nil {
 		return &UsageError{Err: err}
 	}
-	w, tty, finish, err := opts.outputTarget(f.IO)
+	w, target, finish, err := opts.recordOutput(f, aggregateColumns(opts.ByRate))
 	if err != nil {
-		return err
-	}
-	format, err := outputFormat(opts.Format, tty)
-	if err != nil {
-		finish(err)
-		return err
-	}
-	target := newRowTarget(f, format, tty, opts.Columns)
-	if err := target.check(aggregateColumns(opts.ByRate)); err != nil {
-		finish(err)
 		return err
 	}
 	sink := &aggregateSink{opt: aggregate.Options{Period: period, ByRate: opts.ByRate}}

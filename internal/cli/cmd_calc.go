@@ -52,19 +52,14 @@ transaction without tax lines is one row with the tax columns empty.`,
 }
 
 func calcRun(ctx context.Context, f *Factory, opts *CalcOptions) error {
-	w, tty, finish, err := opts.outputTarget(f.IO)
+	w, target, finish, err := opts.recordOutput(f, calcColumns)
 	if err != nil {
 		return err
 	}
-	format, err := outputFormat(opts.Format, tty)
+	format := target.format
+	rw, projected, err := target.open(w, calcColumns, stream.RowOptions{})
 	if err != nil {
-		finish(err)
-		return err
-	}
-	rw, projected, err := newRowTarget(f, format, tty, opts.Columns).open(w, calcColumns, stream.RowOptions{})
-	if err != nil {
-		finish(err)
-		return err
+		return finish(err)
 	}
 	sink := &calcSink{format: format, w: rw, rows: format == stream.OutputTable || projected}
 	// Only rows made from values read a tax line's decimals (calcRows).

@@ -90,18 +90,9 @@ func nexusRun(ctx context.Context, f *Factory, opts *NexusOptions) error {
 	if !ok {
 		return usageErrorf("--currency %q is not an ISO 4217 currency", opts.Currency)
 	}
-	w, tty, finish, err := opts.outputTarget(f.IO)
+	// Checked against the table's columns, which hold all the others.
+	w, target, finish, err := opts.recordOutput(f, nexusColumns(true))
 	if err != nil {
-		return err
-	}
-	format, err := outputFormat(opts.Format, tty)
-	if err != nil {
-		finish(err)
-		return err
-	}
-	target := newRowTarget(f, format, tty, opts.Columns)
-	if err := target.check(nexusColumns(format == stream.OutputTable)); err != nil {
-		finish(err)
 		return err
 	}
 	tracker := nexus.New(nexus.Options{Currency: cur, TempDir: opts.TempDir})

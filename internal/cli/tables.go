@@ -67,3 +67,22 @@ func (t rowTarget) open(w io.Writer, cols []stream.Column, opt stream.RowOptions
 	}
 	return stream.Project(stream.NewRowWriter(w, t.format, sel, opt), idx), true, nil
 }
+
+// recordOutput opens a transaction command's output (stdout or --out) and
+// its row target for cols: the frame aggregate, calc and nexus share. On
+// error the output is already given up.
+func (o *txOptions) recordOutput(f *Factory, cols []stream.Column) (w io.Writer, t rowTarget, finish func(error) error, err error) {
+	w, tty, finish, err := o.outputTarget(f.IO)
+	if err != nil {
+		return nil, t, nil, err
+	}
+	format, err := outputFormat(o.Format, tty)
+	if err == nil {
+		t = newRowTarget(f, format, tty, o.Columns)
+		err = t.check(cols)
+	}
+	if err != nil {
+		return nil, t, nil, finish(err)
+	}
+	return w, t, finish, nil
+}
