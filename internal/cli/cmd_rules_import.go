@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -109,5 +110,9 @@ func rulesImportRun(ctx context.Context, f *Factory, opts *RulesImportOptions) e
 	if err != nil {
 		return err
 	}
-	return finish(importer.Import(w, format, files, iopt))
+	err = importer.Import(w, format, files, iopt)
+	if errors.Is(err, importer.ErrNoEffective) {
+		err = usageErrorf("%v; give the date the rates take effect with --effective YYYY-MM-DD", err)
+	}
+	return finish(err)
 }
