@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/taxagg/taxagg/internal/stream"
 )
@@ -16,7 +17,7 @@ type rowTarget struct {
 	format  stream.OutputFormat
 	columns []string
 	width   int
-	note    func(string)
+	note    func(stream.Fitted)
 }
 
 // newRowTarget is the target for a command writing in format; tty says
@@ -25,7 +26,17 @@ func newRowTarget(f *Factory, format stream.OutputFormat, tty bool, columns []st
 	t := rowTarget{format: format, columns: columns}
 	if format == stream.OutputTable && tty {
 		t.width = terminalWidth(f)
-		t.note = func(s string) { fmt.Fprintln(f.IO.ErrOut, "taxagg: "+s) }
+		t.note = func(fit stream.Fitted) {
+			var parts []string
+			if len(fit.Dropped) > 0 {
+				parts = append(parts, "without "+strings.Join(fit.Dropped, ", "))
+			}
+			if len(fit.Shortened) > 0 {
+				parts = append(parts, "shortened "+strings.Join(fit.Shortened, ", "))
+			}
+			fmt.Fprintf(f.IO.ErrOut, "taxagg: the table is narrowed to the terminal's %d columns (%s); --columns picks the columns, --format csv prints them all\n",
+				fit.Width, strings.Join(parts, "; "))
+		}
 	}
 	return t
 }

@@ -311,7 +311,7 @@ func reason(r *Row) string {
 		}
 		s := "both sides have it but " + strings.Join(fields, ", ") + verb
 		if r.Fuzzy {
-			s += " (paired by --fuzzy)"
+			s += " (a fuzzy pair: by customer, currency, amount and date)"
 		}
 		return s
 	case StatusOnlyA, StatusOnlyB:
@@ -334,7 +334,7 @@ func reason(r *Row) string {
 		return fmt.Sprintf("the key appears more than once in %s; not matched", side)
 	case StatusMatch:
 		if r.Fuzzy {
-			return "paired by --fuzzy"
+			return "a fuzzy pair: by customer, currency, amount and date"
 		}
 		return "match"
 	}

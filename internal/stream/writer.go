@@ -98,7 +98,7 @@ type RowOptions struct {
 	// TableWidth > 0 fits a table into that many columns (a terminal's
 	// width); Note, when set, is told what was dropped or shortened.
 	TableWidth int
-	Note       func(string)
+	Note       func(Fitted)
 }
 
 // NewRowWriter returns a writer of rows in format f.
@@ -396,7 +396,7 @@ type tableWriter struct {
 	rows   [][]string
 	block  int
 	width  int
-	note   func(string)
+	note   func(Fitted)
 	widths []int
 	show   []bool // columns kept (all, unless fitted)
 	header bool   // written
@@ -529,18 +529,16 @@ func (t *tableWriter) fit() {
 	}
 	shorten(minTextWidth)
 	shortened = slices.DeleteFunc(shortened, func(n string) bool { return slices.Contains(dropped, n) })
-	if t.note == nil || len(dropped)+len(shortened) == 0 {
-		return
+	if t.note != nil && len(dropped)+len(shortened) > 0 {
+		t.note(Fitted{Width: t.width, Dropped: dropped, Shortened: shortened})
 	}
-	var parts []string
-	if len(dropped) > 0 {
-		parts = append(parts, "without "+strings.Join(dropped, ", "))
-	}
-	if len(shortened) > 0 {
-		parts = append(parts, "shortened "+strings.Join(shortened, ", "))
-	}
-	t.note(fmt.Sprintf("the table is narrowed to the terminal's %d columns (%s); --columns picks the columns, --format csv prints them all",
-		t.width, strings.Join(parts, "; ")))
+}
+
+// Fitted says how a table was fitted to a width: the columns left out and
+// those whose values were shortened.
+type Fitted struct {
+	Width              int
+	Dropped, Shortened []string
 }
 
 func (t *tableWriter) line(vals []string) {
