@@ -92,7 +92,13 @@ func finishTree(root *cobra.Command) {
 		if c.Annotations == nil {
 			c.Annotations = map[string]string{}
 		}
+		c.Long = strings.TrimSuffix(c.Long, exitStatusHelp)
+		own := ""
+		c.Long, own = cutExitStatus(c.Long)
 		status, ok := commandExitStatus[c.CommandPath()]
+		if !ok && own != "" {
+			status, ok = own, true
+		}
 		if !ok {
 			status = commandExitStatus[parentPath(c)]
 			if status == "" || c.Parent() == root {
@@ -100,13 +106,28 @@ func finishTree(root *cobra.Command) {
 			}
 		}
 		c.Annotations[exitStatusKey] = status
-		c.Long = strings.TrimSuffix(c.Long, exitStatusHelp)
 		c.SetHelpTemplate(helpTemplate)
 		if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
 			c.Args = groupArgs
 			c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 		}
 	})
+}
+
+// cutExitStatus takes an EXIT STATUS block a command wrote into its Long
+// out of it, so that it ends the help instead.
+func cutExitStatus(long string) (rest, status string) {
+	const head = "\n\nEXIT STATUS\n"
+	i := strings.Index(long, head)
+	if i < 0 {
+		return long, ""
+	}
+	block := long[i+len(head):]
+	after := ""
+	if j := strings.Index(block, "\n\n"); j >= 0 {
+		block, after = block[:j], block[j:]
+	}
+	return long[:i] + after, strings.TrimRight(block, "\n")
 }
 
 func parentPath(c *cobra.Command) string {
