@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"slices"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -24,6 +26,12 @@ func registerCompletions(root *cobra.Command) {
 	walk(root, func(c *cobra.Command) {
 		c.LocalFlags().VisitAll(func(fl *pflag.Flag) {
 			vals, ok := flagValues[fl.Name]
+			switch c.CommandPath() + " --" + fl.Name {
+			case "taxagg rules show --format":
+				vals = append(slices.Clone(vals), "yaml\tan editable rule file")
+			case "taxagg deliver dlq list --format":
+				vals = []string{"table", "json\tone object a line"}
+			}
 			if fl.Name == "from" {
 				vals, ok = []string{"stripe", "chargebee"}, true
 				if c.CommandPath() == "taxagg rules import" {
