@@ -396,7 +396,7 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 		Command: command, Version: versionString(), Status: status,
 		Inputs: inputNames(ins), Rules: prog.Files, RulesSHA256: prog.SHA256,
 		Read: counts.Read, Accepted: counts.Accepted, Rejected: counts.Rejected,
-		Duplicates: counts.Duplicates, Bytes: counts.Bytes,
+		Duplicates: counts.Duplicates, Bytes: counts.Bytes, RejectsBefore: earlierRejects,
 		coverageSummary: newCoverageSummary(&counts.Coverage),
 	}
 	if !o.Quiet {
@@ -441,6 +441,9 @@ type summary struct {
 	Rejected    int64    `json:"rejected"`
 	Duplicates  int64    `json:"duplicates"`
 	Bytes       int64    `json:"bytes"`
+	// RejectsBefore counts the records the --rejects file held before the
+	// run (it is appended to).
+	RejectsBefore int64 `json:"rejects_before,omitempty"`
 	coverageSummary
 }
 
