@@ -307,7 +307,7 @@ func readEventsFrom(ctx context.Context, st *deliver.Store, name string, stdin i
 	}
 	fh, err := os.Open(name)
 	if err != nil {
-		return deliver.ReadStats{}, fmt.Errorf("open input: %w", err)
+		return deliver.ReadStats{}, err // "open x.ndjson: no such file or directory"
 	}
 	defer fh.Close()
 	return deliver.ReadEvents(ctx, st, name, fh, eps, now)
