@@ -61,7 +61,7 @@ func (p Period) Label(d txn.Date) string {
 	return fmt.Sprintf("%04d", y)
 }
 
-// periodKey is a compact sortable stand-in for a label: the first day of the
+// key is a compact sortable stand-in for a period label: the first day of the
 // period (or 0 for none).
 func (p Period) key(d txn.Date) txn.Date {
 	if p == PeriodNone {

@@ -38,7 +38,7 @@ negative; tax_exact is the exact unrounded sum, so tax_amount - tax_exact is the
 rounding residual. A summary "read = accepted + rejected + duplicates; accepted = taxed +
 untaxed (unmatched + no_tax)" goes to stderr: sales that matched no jurisdiction, or only
 jurisdictions without a tax in force, are counted there with their gross per currency
-(--unmatched FILE lists the unmatched ones; --require-match makes them bad records).` + exitStatusHelp,
+(--unmatched FILE lists the unmatched ones; --require-match makes them bad records).`,
 		Example: `  taxagg aggregate testdata/sample.ndjson
   taxagg aggregate --rules my-rules.yaml --period month --format csv tx.ndjson.gz > q1.csv
   cat tx.ndjson | taxagg aggregate --rejects bad.ndjson | jq 'select(.jurisdiction=="US-TX")'`,
@@ -96,16 +96,11 @@ func aggregateRun(ctx context.Context, f *Factory, opts *AggregateOptions) error
 		return err
 	}
 	defer sr.close()
-	w, tty, finish, err := opts.outputTarget(f.IO)
+	w, target, finish, err := opts.recordOutput(f, aggregateColumns(opts.ByRate))
 	if err != nil {
 		return err
 	}
 	w = sr.hashOutput(w)
-	format, err := outputFormat(opts.Format, tty)
-	if err != nil {
-		finish(err)
-		return err
-	}
 	sink := &aggregateSink{opt: aggregate.Options{Period: period, ByRate: opts.ByRate}}
 	opts.fixedOnly = true // the Accumulator sums Fixed figures when they are there
 	err = runTx(ctx, f, &opts.txOptions, "aggregate", sink, func(prog *rules.Program) error {
@@ -118,7 +113,7 @@ func aggregateRun(ctx context.Context, f *Factory, opts *AggregateOptions) error
 		if err != nil {
 			return err
 		}
-		return writeAggregate(w, format, rows, opts.ByRate, &m)
+		return writeAggregate(w, target, rows, opts.ByRate, &m)
 	})
 	return finish(err)
 }
@@ -137,29 +132,30 @@ func fileNames(files []string) []string {
 	return out
 }
 
-// aggregateColumns are the columns of docs/output.md.
+// aggregateColumns are the columns of docs/output.md. Drop says which a
+// table too wide for the terminal leaves out first.
 func aggregateColumns(byRate bool) []stream.Column {
 	cols := []stream.Column{
-		{Name: "jurisdiction"}, {Name: "name"}, {Name: "level"}, {Name: "tax"},
+		{Name: "jurisdiction"}, {Name: "name", Drop: 5}, {Name: "level", Drop: 6}, {Name: "tax"},
 		{Name: "period"}, {Name: "currency"},
 	}
 	if byRate {
 		cols = append(cols, stream.Column{Name: "rate"})
 	}
 	return append(cols,
-		stream.Column{Name: "transactions", Kind: stream.Number},
+		stream.Column{Name: "transactions", Kind: stream.Number, Drop: 1},
 		stream.Column{Name: "gross_sales", Kind: stream.Money},
-		stream.Column{Name: "exempt_sales", Kind: stream.Money},
-		stream.Column{Name: "non_taxable_sales", Kind: stream.Money},
+		stream.Column{Name: "exempt_sales", Kind: stream.Money, Drop: 3},
+		stream.Column{Name: "non_taxable_sales", Kind: stream.Money, Drop: 4},
 		stream.Column{Name: "taxable_sales", Kind: stream.Money},
 		stream.Column{Name: "tax_amount", Kind: stream.Money},
-		stream.Column{Name: "tax_exact", Kind: stream.Money},
+		stream.Column{Name: "tax_exact", Kind: stream.Money, Drop: 2},
 	)
 }
 
-func writeAggregate(w io.Writer, format stream.OutputFormat, rows []aggregate.Row, byRate bool, m *manifest) error {
+func writeAggregate(w io.Writer, target rowTarget, rows []aggregate.Row, byRate bool, m *manifest) error {
 	var ropt stream.RowOptions
-	if format == stream.OutputJSON {
+	if target.format == stream.OutputJSON {
 		mj, err := json.Marshal(m)
 		if err != nil {
 			return err
@@ -167,7 +163,10 @@ func writeAggregate(w io.Writer, format stream.OutputFormat, rows []aggregate.Ro
 		ropt.JSONPrefix = `{"manifest":` + string(mj) + `,"rows":[`
 		ropt.JSONSuffix = `]}`
 	}
-	rw := stream.NewRowWriter(w, format, aggregateColumns(byRate), ropt)
+	rw, _, err := target.open(w, aggregateColumns(byRate), ropt)
+	if err != nil {
+		return err
+	}
 	vals := make([]string, 0, 16)
 	for _, r := range rows {
 		vals = append(vals[:0], r.Jurisdiction, r.Name, r.Level, r.Tax, r.Period, r.Currency)

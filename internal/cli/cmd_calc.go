@@ -1,13 +1,8 @@
 package cli
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
-	"io"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 	"github.com/spf13/cobra"
@@ -36,8 +31,12 @@ fields added: "taxes", one entry per jurisdiction, tax, rate and reason
 
 and "tax_total". reason is one of standard_rated, reduced_rated, product_exempt,
 customer_exempt, portion_taxable, below_threshold, capped, compound, fixed. The totals of
-calc and aggregate agree for the same input. With --format csv or table, each transaction
-is one row: id, date, type, currency, amount, tax_total and taxes (as JSON in CSV).` + exitStatusHelp,
+calc and aggregate agree for the same input.
+
+With --format csv or table, the output is long: one row per tax line, with the
+transaction's id, date, type, currency, amount and tax_total, then the line's
+jurisdiction, tax, rate, taxable, exempt, non_taxable, tax_amount and reason. A
+transaction without tax lines is one row with the tax columns empty.`,
 		Example: `  taxagg calc testdata/sample.ndjson | jq -c '{id, tax_total}'
   taxagg calc --rules rules.yaml --format csv orders.csv > orders-with-tax.csv`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -62,98 +61,72 @@ func calcRun(ctx context.Context, f *Factory, opts *CalcOptions) error {
 	if sr != nil && sr.store != nil {
 		return calcStateRun(ctx, f, opts, sr)
 	}
-	w, tty, finish, err := opts.outputTarget(f.IO)
+	w, target, finish, err := opts.recordOutput(f, calcColumns)
 	if err != nil {
 		return err
 	}
-	format, err := outputFormat(opts.Format, tty)
+	format := target.format
+	rw, projected, err := target.open(w, calcColumns, stream.RowOptions{})
 	if err != nil {
-		finish(err)
-		return err
+		return finish(err)
 	}
-	sink := newCalcSink(w, format, true)
-	// Only the table reads a tax line's decimals (calcFlatValues).
-	opts.fixedOnly = format != stream.OutputTable
-	err = runTx(ctx, f, &opts.txOptions, "calc", sink, func(*rules.Program) error { return sink.close() })
+	sink := newCalcSink(rw, format, projected)
+	// Only rows made from values read a tax line's decimals (calcRows).
+	opts.fixedOnly = !sink.rows
+	err = runTx(ctx, f, &opts.txOptions, "calc", sink, func(*rules.Program) error { return sink.w.Close() })
 	return finish(err)
 }
 
-// calcSink renders each record in its worker and writes it in input order.
+// calcColumns are the columns of calc's CSV and table output, the long
+// form: one row per tax line (one row with empty tax columns for a
+// transaction without any), the transaction's own columns first.
+var calcColumns = []stream.Column{
+	{Name: "id"}, {Name: "date", Drop: 1}, {Name: "type", Drop: 4}, {Name: "currency"},
+	{Name: "amount", Kind: stream.Money}, {Name: "tax_total", Kind: stream.Money, Drop: 3},
+	{Name: "jurisdiction"}, {Name: "tax"}, {Name: "rate", Kind: stream.Money},
+	{Name: "taxable", Kind: stream.Money, Drop: 2}, {Name: "exempt", Kind: stream.Money, Drop: 6},
+	{Name: "non_taxable", Kind: stream.Money, Drop: 5}, {Name: "tax_amount", Kind: stream.Money},
+	{Name: "reason"},
+}
+
+// calcTxColumns is how many of calcColumns belong to the transaction.
+const calcTxColumns = 6
+
+// calcSink writes each record, in input order, through the format's row
+// writer. NDJSON, JSON and CSV rows are encoded in the workers
+// (calcWorker.Render); table rows, and the rows of --columns in any
+// format, are made here from values (calcRows) of the same figures.
 type calcSink struct {
 	format stream.OutputFormat
-	bw     *bufio.Writer
-	table  stream.RowWriter
-	n      int
-	err    error
+	w      stream.RowWriter
+	rows   bool // rows are made from values, in Emit
 }
 
-func newCalcSink(w io.Writer, format stream.OutputFormat, header bool) *calcSink {
-	s := &calcSink{format: format, bw: bufio.NewWriterSize(w, 256<<10)}
-	switch format {
-	case stream.OutputCSV:
-		if !header {
-			break
-		}
-		cw := csv.NewWriter(s.bw)
-		cw.Write(calcFlatColumns)
-		cw.Flush()
-	case stream.OutputTable:
-		cols := make([]stream.Column, len(calcFlatColumns))
-		for i, n := range calcFlatColumns {
-			cols[i] = stream.Column{Name: n}
-			if n == "amount" || n == "tax_total" {
-				cols[i].Kind = stream.Money
-			}
-		}
-		s.table = stream.NewRowWriter(w, stream.OutputTable, cols, stream.RowOptions{})
+// newCalcSink writes through rw; projected says rw takes a subset of
+// calcColumns (--columns), so rows are made from values.
+func newCalcSink(rw stream.RowWriter, format stream.OutputFormat, projected bool) *calcSink {
+	return &calcSink{format: format, w: rw, rows: format == stream.OutputTable || projected}
+}
+
+func (s *calcSink) NewWorker() pipeline.WorkerSink {
+	if s.rows {
+		return &calcWorker{format: stream.OutputTable} // renders nothing
 	}
-	return s
+	return &calcWorker{format: s.format}
 }
-
-var calcFlatColumns = []string{"id", "date", "type", "currency", "amount", "tax_total", "taxes"}
-
-func (s *calcSink) NewWorker() pipeline.WorkerSink { return &calcWorker{format: s.format} }
-func (s *calcSink) Ordered() bool                  { return true }
+func (s *calcSink) Ordered() bool { return true }
 
 func (s *calcSink) Emit(it *pipeline.Item) error {
-	if s.err != nil {
-		return s.err
+	if s.rows {
+		var err error
+		calcRows(it, func(vals []string) {
+			if err == nil {
+				err = s.w.Write(vals)
+			}
+		})
+		return err
 	}
-	switch s.format {
-	case stream.OutputTable:
-		s.err = s.table.Write(strings.Split(string(it.Out), "\x00"))
-		return s.err
-	case stream.OutputJSON:
-		if s.n == 0 {
-			s.bw.WriteString("[\n")
-		} else {
-			s.bw.WriteString(",\n")
-		}
-	}
-	s.n++
-	s.bw.Write(it.Out)
-	if s.bw.Available() < 4096 {
-		s.err = s.bw.Flush()
-	}
-	return s.err
-}
-
-func (s *calcSink) close() error {
-	if s.err != nil {
-		return s.err
-	}
-	switch s.format {
-	case stream.OutputTable:
-		return s.table.Close()
-	case stream.OutputJSON:
-		if s.n == 0 {
-			s.bw.WriteString("[")
-		} else {
-			s.bw.WriteString("\n")
-		}
-		s.bw.WriteString("]\n")
-	}
-	return s.bw.Flush()
+	return s.w.WriteEncoded(it.Out)
 }
 
 // calcWorker renders one worker's records. On the common path (every tax
@@ -164,14 +137,15 @@ func (s *calcSink) close() error {
 // either way.
 type calcWorker struct {
 	format  stream.OutputFormat
-	scratch []byte // the taxes JSON of a CSV row
+	scratch []byte // the transaction's columns of a CSV row
 	taxes   map[*rules.Tax]*taxText
 }
 
 // taxText is what calc prints of a tax that never changes: the head of its
-// JSON entry and the texts of the rates seen so far.
+// JSON entry, its CSV columns and the texts of the rates seen so far.
 type taxText struct {
 	head  []byte // {"jurisdiction":…,"tax":…,"rate":
+	csv   []byte // jurisdiction,tax,
 	rates []rateText
 }
 
@@ -195,30 +169,98 @@ func (w *calcWorker) Render(it *pipeline.Item) {
 	switch w.format {
 	case stream.OutputNDJSON, stream.OutputJSON:
 		out = w.appendCalcJSON(out, it, digits)
-		if w.format == stream.OutputNDJSON {
-			out = append(out, '\n')
-		}
 	case stream.OutputCSV:
-		w.scratch = w.appendTaxesJSON(w.scratch[:0], it, digits)
-		out = appendCSVField(out, it.Tx.ID)
-		out = append(out, ',')
-		out = it.Tx.Day.Time().AppendFormat(out, "2006-01-02")
-		out = append(out, ',')
-		out = appendCSVField(out, txType(it))
-		out = append(out, ',')
-		out = appendCSVField(out, it.Tx.Currency.Code)
-		out = append(out, ',')
-		out = appendTxAmount(out, it, digits)
-		out = append(out, ',')
-		out = appendTaxTotal(out, it, digits)
-		out = append(out, ',')
-		out = appendCSVField(out, w.scratch)
-		out = append(out, '\n')
-	case stream.OutputTable:
-		vals := calcFlatValues(it, taxTotal(it), digits, taxSummary(it))
-		out = append(out, strings.Join(vals, "\x00")...)
+		out = w.appendCalcCSV(out, it, digits)
 	}
 	it.Out = out
+}
+
+// appendCalcCSV appends the record's CSV rows (calcColumns).
+func (w *calcWorker) appendCalcCSV(dst []byte, it *pipeline.Item, digits int32) []byte {
+	tx := w.scratch[:0]
+	tx = stream.AppendCSVField(tx, it.Tx.ID)
+	tx = append(tx, ',')
+	tx = it.Tx.Day.Time().AppendFormat(tx, "2006-01-02")
+	tx = append(tx, ',')
+	tx = append(tx, txType(it)...)
+	tx = append(tx, ',')
+	tx = stream.AppendCSVField(tx, it.Tx.Currency.Code)
+	tx = append(tx, ',')
+	tx = appendTxAmount(tx, it, digits)
+	tx = append(tx, ',')
+	tx = appendTaxTotal(tx, it, digits)
+	tx = append(tx, ',')
+	w.scratch = tx
+	if len(it.Result.Lines) == 0 {
+		dst = append(dst, tx...)
+		dst = append(dst, strings.Repeat(",", len(calcColumns)-calcTxColumns-1)...)
+		return append(dst, '\n')
+	}
+	for i := range it.Result.Lines {
+		l := &it.Result.Lines[i]
+		tt := w.taxText(l.Tax)
+		dst = append(dst, tx...)
+		dst = append(dst, tt.csv...)
+		if l.HasRate {
+			dst = append(dst, tt.rate(l.Rate)...)
+		}
+		dst = append(dst, ',')
+		dst = appendLineFigures(dst, l, digits, &csvFigureSeps)
+		dst = append(dst, ',')
+		dst = append(dst, l.Reason.String()...)
+		dst = append(dst, '\n')
+	}
+	return dst
+}
+
+// appendLineFigures appends a tax line's taxable, exempt, non-taxable and
+// tax amounts, with sep[i] after the i-th.
+func appendLineFigures(dst []byte, l *rules.TaxLine, digits int32, sep *[3]string) []byte {
+	if f := &l.Fixed; f.OK {
+		dst = money.AppendMoney(dst, f.Taxable, digits)
+		dst = append(dst, sep[0]...)
+		dst = money.AppendMoney(dst, f.Exempt, digits)
+		dst = append(dst, sep[1]...)
+		dst = money.AppendMoney(dst, f.NonTaxable, digits)
+		dst = append(dst, sep[2]...)
+		return money.AppendMoney(dst, f.Amount, digits)
+	}
+	dst = append(dst, formatMoney(l.Taxable, digits)...)
+	dst = append(dst, sep[0]...)
+	dst = append(dst, formatMoney(l.Exempt, digits)...)
+	dst = append(dst, sep[1]...)
+	dst = append(dst, formatMoney(l.NonTaxable, digits)...)
+	dst = append(dst, sep[2]...)
+	return append(dst, formatMoney(l.Amount, digits)...)
+}
+
+var (
+	csvFigureSeps  = [3]string{",", ",", ","}
+	jsonFigureSeps = [3]string{`","exempt":"`, `","non_taxable":"`, `","tax_amount":"`}
+)
+
+// calcRows calls row with the values of each of the record's rows
+// (calcColumns), from the decimal figures.
+func calcRows(it *pipeline.Item, row func([]string)) {
+	digits := it.Tx.Currency.Digits
+	vals := make([]string, len(calcColumns))
+	vals[0], vals[1], vals[2], vals[3] = it.Tx.ID, it.Tx.Day.String(), txType(it), it.Tx.Currency.Code
+	vals[4], vals[5] = formatMoney(txAmount(it), digits), formatMoney(taxTotal(it), digits)
+	if len(it.Result.Lines) == 0 {
+		row(vals)
+		return
+	}
+	for _, l := range it.Result.Lines {
+		line := vals[calcTxColumns:]
+		line[0], line[1], line[2] = l.Tax.Jurisdiction.Code, l.Tax.ID, ""
+		if l.HasRate {
+			line[2] = l.Rate.String()
+		}
+		line[3], line[4] = formatMoney(l.Taxable, digits), formatMoney(l.Exempt, digits)
+		line[5], line[6] = formatMoney(l.NonTaxable, digits), formatMoney(l.Amount, digits)
+		line[7] = l.Reason.String()
+		row(vals)
+	}
 }
 
 func txType(it *pipeline.Item) string {
@@ -287,19 +329,6 @@ func txAmount(it *pipeline.Item) decimal.Decimal {
 	return amount
 }
 
-func calcFlatValues(it *pipeline.Item, total decimal.Decimal, digits int32, taxes string) []string {
-	return []string{it.Tx.ID, it.Tx.Day.String(), txType(it), it.Tx.Currency.Code,
-		formatMoney(txAmount(it), digits), formatMoney(total, digits), taxes}
-}
-
-func taxSummary(it *pipeline.Item) string {
-	var parts []string
-	for _, l := range it.Result.Lines {
-		parts = append(parts, l.Tax.ID+" "+formatMoney(l.Amount, it.Tx.Currency.Digits))
-	}
-	return strings.Join(parts, ", ")
-}
-
 // appendCalcJSON appends the record's own fields, as written, then taxes
 // and tax_total (replacing input fields of those names).
 func (w *calcWorker) appendCalcJSON(dst []byte, it *pipeline.Item, digits int32) []byte {
@@ -359,25 +388,8 @@ func (w *calcWorker) appendTaxesJSON(dst []byte, it *pipeline.Item, digits int32
 		} else {
 			dst = append(dst, "null"...)
 		}
-		if f := &l.Fixed; f.OK {
-			dst = append(dst, `,"taxable":"`...)
-			dst = money.AppendMoney(dst, f.Taxable, digits)
-			dst = append(dst, `","exempt":"`...)
-			dst = money.AppendMoney(dst, f.Exempt, digits)
-			dst = append(dst, `","non_taxable":"`...)
-			dst = money.AppendMoney(dst, f.NonTaxable, digits)
-			dst = append(dst, `","tax_amount":"`...)
-			dst = money.AppendMoney(dst, f.Amount, digits)
-		} else {
-			dst = append(dst, `,"taxable":"`...)
-			dst = append(dst, formatMoney(l.Taxable, digits)...)
-			dst = append(dst, `","exempt":"`...)
-			dst = append(dst, formatMoney(l.Exempt, digits)...)
-			dst = append(dst, `","non_taxable":"`...)
-			dst = append(dst, formatMoney(l.NonTaxable, digits)...)
-			dst = append(dst, `","tax_amount":"`...)
-			dst = append(dst, formatMoney(l.Amount, digits)...)
-		}
+		dst = append(dst, `,"taxable":"`...)
+		dst = appendLineFigures(dst, l, digits, &jsonFigureSeps)
 		dst = append(dst, `","reason":"`...)
 		dst = append(dst, l.Reason.String()...)
 		dst = append(dst, `"}`...)
@@ -397,7 +409,11 @@ func (w *calcWorker) taxText(t *rules.Tax) *taxText {
 	head = append(head, `,"tax":`...)
 	head = stream.AppendJSONString(head, t.ID)
 	head = append(head, `,"rate":`...)
-	tt := &taxText{head: head}
+	csv := stream.AppendCSVField(nil, t.Jurisdiction.Code)
+	csv = append(csv, ',')
+	csv = stream.AppendCSVField(csv, t.ID)
+	csv = append(csv, ',')
+	tt := &taxText{head: head, csv: csv}
 	w.taxes[t] = tt
 	return tt
 }
@@ -418,47 +434,6 @@ func (tt *taxText) rate(r decimal.Decimal) string {
 		tt.rates = append(tt.rates, rateText{f: f, text: s})
 	}
 	return s
-}
-
-// appendCSVField appends one field as encoding/csv.Writer writes it (comma
-// separator, LF line ends): quoted, with quotes doubled, when it holds a
-// comma, quote, CR or LF, is \. or starts with a space.
-func appendCSVField[T string | []byte](dst []byte, f T) []byte {
-	if !csvNeedsQuotes(f) {
-		return append(dst, f...)
-	}
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(f); i++ {
-		if f[i] == '"' {
-			dst = append(dst, f[start:i+1]...)
-			dst = append(dst, '"')
-			start = i + 1
-		}
-	}
-	dst = append(dst, f[start:]...)
-	return append(dst, '"')
-}
-
-func csvNeedsQuotes[T string | []byte](f T) bool {
-	if len(f) == 0 {
-		return false
-	}
-	if len(f) == 2 && f[0] == '\\' && f[1] == '.' {
-		return true
-	}
-	for i := 0; i < len(f); i++ {
-		switch f[i] {
-		case '\n', '\r', '"', ',':
-			return true
-		}
-	}
-	if c := f[0]; c < utf8.RuneSelf {
-		return unicode.IsSpace(rune(c))
-	}
-	var b [utf8.UTFMax]byte
-	r, _ := utf8.DecodeRune(b[:copy(b[:], f)])
-	return unicode.IsSpace(r)
 }
 
 // formatMoney prints an amount with the currency's minor unit, or exactly

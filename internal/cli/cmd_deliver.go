@@ -12,15 +12,16 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/taxagg/taxagg/internal/deliver"
+	"github.com/taxagg/taxagg/internal/stream"
 )
 
 // DeliverOptions are deliver's flags and arguments.
@@ -301,13 +302,20 @@ func isTerminal(r io.Reader) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
+// dlqColumns are the columns of `deliver dlq list`'s table.
+var dlqColumns = []stream.Column{
+	{Name: "webhook_id"}, {Name: "endpoint"}, {Name: "transaction"},
+	{Name: "version", Kind: stream.Number, Drop: 2}, {Name: "attempts", Kind: stream.Number, Drop: 1},
+	{Name: "status", Kind: stream.Number}, {Name: "dead_at", Drop: 3}, {Name: "error"},
+}
+
 func readEventsFrom(ctx context.Context, st *deliver.Store, name string, stdin io.Reader, eps []deliver.Endpoint, now func() time.Time) (deliver.ReadStats, error) {
 	if name == "-" {
 		return deliver.ReadEvents(ctx, st, "stdin", stdin, eps, now)
 	}
 	fh, err := os.Open(name)
 	if err != nil {
-		return deliver.ReadStats{}, fmt.Errorf("open input: %w", err)
+		return deliver.ReadStats{}, err // "open x.ndjson: no such file or directory"
 	}
 	defer fh.Close()
 	return deliver.ReadEvents(ctx, st, name, fh, eps, now)
@@ -460,16 +468,21 @@ id and version, the attempts made, the last status and error.
 				}
 				return nil
 			}
-			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "WEBHOOK_ID\tENDPOINT\tTRANSACTION\tVERSION\tATTEMPTS\tSTATUS\tDEAD_AT\tERROR")
-			for _, d := range dl {
-				status := "-"
-				if d.LastStatus != 0 {
-					status = fmt.Sprint(d.LastStatus)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", d.MsgID, d.Endpoint, d.TxnID, d.Version, d.Attempts, status, d.DeadAt.Format(time.RFC3339), d.LastError)
+			rw, _, err := newRowTarget(f, stream.OutputTable, f.IO.StdoutIsTTY, nil).open(f.IO.Out, dlqColumns, stream.RowOptions{})
+			if err != nil {
+				return err
 			}
-			if err := tw.Flush(); err != nil {
+			for _, d := range dl {
+				status := ""
+				if d.LastStatus != 0 {
+					status = strconv.Itoa(d.LastStatus)
+				}
+				if err := rw.Write([]string{d.MsgID, d.Endpoint, d.TxnID, stream.Itoa(d.Version), strconv.Itoa(d.Attempts),
+					status, d.DeadAt.Format(time.RFC3339), d.LastError}); err != nil {
+					return err
+				}
+			}
+			if err := rw.Close(); err != nil {
 				return err
 			}
 			fmt.Fprintln(f.IO.ErrOut, deliverPlural(len(dl), "dead letter"))

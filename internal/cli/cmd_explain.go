@@ -31,7 +31,7 @@ func NewCmdExplain(f *Factory, runF func(context.Context, *ExplainOptions) error
 		Short: "Say why each tax applied or not, for a few transactions, as text",
 		Long: `For each transaction (the first --limit, or those named with --id), say which jurisdictions
 it falls in and which it misses and why, which taxes are not in force on its date, and how
-each line was treated by each tax: rate, taxability, caps, exemptions, rounding.` + exitStatusHelp,
+each line was treated by each tax: rate, taxability, caps, exemptions, rounding.`,
 		Example: `  taxagg explain --id ord_1042 orders.ndjson
   echo '{"id":"t1","date":"2025-06-01","currency":"USD","amount":"100.00","country":"US","state":"TX","product":"saas"}' | taxagg explain`,
 		Args: cobra.MaximumNArgs(1),
@@ -86,10 +86,13 @@ func explainRun(ctx context.Context, f *Factory, opts *ExplainOptions) error {
 	for _, id := range opts.IDs {
 		want[id] = true
 	}
+	// With --id, exactly the transactions named (the first record of each
+	// id), whatever --limit says; without, the first --limit records.
+	byID := len(want) > 0
 	parser := txn.NewParser(txn.ParseOptions{Location: loc})
 	shown := 0
 	out := f.IO.Out
-	for shown < opts.Limit || len(want) > 0 {
+	for (byID && len(want) > 0) || (!byID && shown < opts.Limit) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -103,7 +106,7 @@ func explainRun(ctx context.Context, f *Factory, opts *ExplainOptions) error {
 			break
 		}
 		if rec.Err != nil {
-			if len(want) == 0 {
+			if !byID {
 				fmt.Fprintf(out, "%v (the record is rejected)\n\n", rec.Err)
 				shown++
 			}
@@ -115,7 +118,7 @@ func explainRun(ctx context.Context, f *Factory, opts *ExplainOptions) error {
 		} else {
 			err = parser.ParseJSON(rec.Text, &tx)
 		}
-		if len(want) > 0 {
+		if byID {
 			if err != nil || !want[tx.ID] {
 				continue
 			}
@@ -134,10 +137,15 @@ func explainRun(ctx context.Context, f *Factory, opts *ExplainOptions) error {
 		}
 		fmt.Fprintln(out)
 	}
-	for id := range want {
-		fmt.Fprintf(f.IO.ErrOut, "transaction %s not found\n", id)
+	missing := 0
+	for _, id := range opts.IDs { // in the order given, each once
+		if want[id] {
+			fmt.Fprintf(f.IO.ErrOut, "transaction %s not found\n", id)
+			want[id] = false
+			missing++
+		}
 	}
-	if len(want) > 0 {
+	if missing > 0 {
 		return &FindingsError{}
 	}
 	return nil

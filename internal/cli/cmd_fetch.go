@@ -64,7 +64,7 @@ arrives, and an interrupted fetch run again with the same flags resumes where it
 then writes the complete output. A finished checkpoint replays without asking the API;
 remove FILE and FILE.records to fetch afresh.
 
-Progress goes to stderr when it is a terminal; a summary at the end (unless --quiet).` + exitStatusHelp,
+Progress goes to stderr when it is a terminal; a summary at the end (unless --quiet).`,
 		Example: `  export STRIPE_API_KEY=...
   taxagg fetch stripe --resource invoices,refunds --created-from 2026-01-01 --created-to 2026-04-01 > stripe.ndjson
   taxagg fetch chargebee --site acme --resource invoices --created-from 2026-01-01 | taxagg reconcile stripe.ndjson -

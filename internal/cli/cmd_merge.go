@@ -102,6 +102,7 @@ func mergeRun(ctx context.Context, f *Factory, opts *MergeOptions) error {
 		finish(err)
 		return err
 	}
+	target := newRowTarget(f, format, tty, nil)
 	man := manifest{Version: versionString(), Inputs: opts.Files, Rules: h.Rules, RulesSHA256: h.RulesSHA256,
 		Timezone: h.Timezone, ByRate: h.ByRate}
 	if h.Period != "none" {
@@ -111,7 +112,7 @@ func mergeRun(ctx context.Context, f *Factory, opts *MergeOptions) error {
 		man.Inputs = sm.inputs
 		w = sm.hash(w)
 	}
-	err = writeAggregate(w, format, rows, h.ByRate, &man)
+	err = writeAggregate(w, target, rows, h.ByRate, &man)
 	if err == nil && opts.Partial != "" {
 		err = writeMergedPartial(m, opts.Partial)
 	}

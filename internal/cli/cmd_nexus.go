@@ -47,7 +47,7 @@ A threshold is met at greater than or equal. Sales are gross (exempt sales inclu
 net of refunds; refunds are not transactions. Only sales in --currency count; others are
 counted in other_currency_transactions. The crossing transaction is the first, in date
 and time order (then id), after which the totals pass the test: the same for any input
-order and any --workers. The table format adds the percentage of each threshold reached.` + exitStatusHelp,
+order and any --workers. The table format adds the percentage of each threshold reached.`,
 		Example: `  taxagg nexus testdata/sample.ndjson
   taxagg nexus --format csv 2024.ndjson.gz 2025.ndjson.gz > nexus.csv
   taxagg nexus tx.ndjson | jq 'select(.status != "monitoring")'`,
@@ -96,16 +96,12 @@ func nexusRun(ctx context.Context, f *Factory, opts *NexusOptions) error {
 		return err
 	}
 	defer sr.close()
-	w, tty, finish, err := opts.outputTarget(f.IO)
+	// Checked against the table's columns, which hold all the others.
+	w, target, finish, err := opts.recordOutput(f, nexusColumns(true))
 	if err != nil {
 		return err
 	}
 	w = sr.hashOutput(w)
-	format, err := outputFormat(opts.Format, tty)
-	if err != nil {
-		finish(err)
-		return err
-	}
 	tracker := nexus.New(nexus.Options{Currency: cur, TempDir: opts.TempDir})
 	defer tracker.Close() // scratch files go on every way out
 	err = runTx(ctx, f, &opts.txOptions, "nexus", nexusSink{tracker}, func(prog *rules.Program) error {
@@ -128,7 +124,7 @@ func nexusRun(ctx context.Context, f *Factory, opts *NexusOptions) error {
 				RulesSHA256: prog.SHA256, Timezone: opts.Timezone},
 			Currency: cur.Code,
 		}
-		return writeNexus(w, format, rows, &m)
+		return writeNexus(w, target, rows, &m)
 	})
 	if cerr := tracker.Close(); cerr != nil && err == nil {
 		err = cerr
@@ -140,13 +136,13 @@ func nexusRun(ctx context.Context, f *Factory, opts *NexusOptions) error {
 // each threshold reached.
 func nexusColumns(table bool) []stream.Column {
 	cols := []stream.Column{
-		{Name: "jurisdiction"}, {Name: "name"}, {Name: "window"}, {Name: "period"}, {Name: "as_of"},
-		{Name: "currency"},
+		{Name: "jurisdiction"}, {Name: "name", Drop: 9}, {Name: "window", Drop: 4}, {Name: "period"},
+		{Name: "as_of", Drop: 1}, {Name: "currency"},
 		{Name: "sales", Kind: stream.Money},
 		{Name: "transactions", Kind: stream.Number},
-		{Name: "sales_threshold", Kind: stream.Money},
-		{Name: "transactions_threshold", Kind: stream.Number},
-		{Name: "combine"},
+		{Name: "sales_threshold", Kind: stream.Money, Drop: 2},
+		{Name: "transactions_threshold", Kind: stream.Number, Drop: 3},
+		{Name: "combine", Drop: 7},
 	}
 	if table {
 		cols = append(cols,
@@ -155,14 +151,15 @@ func nexusColumns(table bool) []stream.Column {
 	}
 	return append(cols,
 		stream.Column{Name: "status"},
-		stream.Column{Name: "carried_over", Kind: stream.RawJSON},
+		stream.Column{Name: "carried_over", Kind: stream.RawJSON, Drop: 6},
 		stream.Column{Name: "crossed_date"},
-		stream.Column{Name: "crossed_id"},
-		stream.Column{Name: "other_currency_transactions", Kind: stream.Number},
+		stream.Column{Name: "crossed_id", Drop: 5},
+		stream.Column{Name: "other_currency_transactions", Kind: stream.Number, Drop: 8},
 	)
 }
 
-func writeNexus(w io.Writer, format stream.OutputFormat, rows []nexus.Row, m *nexusManifest) error {
+func writeNexus(w io.Writer, target rowTarget, rows []nexus.Row, m *nexusManifest) error {
+	format := target.format
 	var ropt stream.RowOptions
 	if format == stream.OutputJSON {
 		mj, err := json.Marshal(m)
@@ -173,7 +170,10 @@ func writeNexus(w io.Writer, format stream.OutputFormat, rows []nexus.Row, m *ne
 		ropt.JSONSuffix = `]}`
 	}
 	table := format == stream.OutputTable
-	rw := stream.NewRowWriter(w, format, nexusColumns(table), ropt)
+	rw, _, err := target.open(w, nexusColumns(table), ropt)
+	if err != nil {
+		return err
+	}
 	vals := make([]string, 0, 20)
 	for i := range rows {
 		r := &rows[i]

@@ -32,6 +32,7 @@ type ReconcileOptions struct {
 	Review          string
 	Report          string
 	Format          string
+	Columns         []string
 	Out             string
 	Memory          string
 	Quiet           bool
@@ -55,7 +56,7 @@ Chargebee invoice exports; taxagg's canonical NDJSON/JSON/CSV; or a YAML mapping
 anything else. Minor units are converted with each record's own currency exponent.
 A summary (counts per status, amount and tax totals per side and in the ledger, per
 currency) goes to stderr. Past --memory, records spill to temporary files partitioned
-by key hash; the ledger is the same.` + exitStatusHelp,
+by key hash; the ledger is the same.`,
 		Example: `  taxagg reconcile stripe_invoices.json chargebee_invoices.json --key-a metadata.order_id
   taxagg reconcile --from-b mapping.yaml --fuzzy --amount-tolerance 0.01 a.ndjson b.csv
   taxagg reconcile --key-a charge --duplicates group --review todo.ndjson refunds.json ledger.ndjson`,
@@ -87,6 +88,7 @@ by key hash; the ledger is the same.` + exitStatusHelp,
 	fl.StringVar(&opts.Review, "review", "", "write every record that is not match to `FILE`, one JSON object a line")
 	fl.StringVar(&opts.Report, "report", "", "write the full discrepancy report to `FILE` as JSON")
 	fl.StringVar(&opts.Format, "format", "", "ledger format: table, json, ndjson or csv (default: table on a terminal, else ndjson)")
+	fl.StringSliceVar(&opts.Columns, "columns", nil, "write only these comma-separated ledger `COLUMNS`, in this order, in every format")
 	fl.StringVarP(&opts.Out, "out", "o", "", "write the ledger to `FILE` atomically (default: stdout)")
 	fl.StringVar(&opts.Memory, "memory", "1GiB", "memory budget `SIZE`; past it records spill to temporary files (e.g. 512MiB, 4GiB)")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "no summary on stderr")
@@ -99,16 +101,16 @@ func reconcileRun(ctx context.Context, f *Factory, opts *ReconcileOptions) (err 
 		Fuzzy: opts.Fuzzy, DateWindow: opts.DateWindow, Version: versionString(), Quiet: opts.Quiet,
 	}
 	if ro.AmountTolerance, err = reconcile.ParseTolerance(opts.AmountTolerance); err != nil {
-		return &UsageError{Err: err}
+		return usageErrorf("--amount-tolerance: %v", err)
 	}
 	if opts.DateWindow < 0 {
 		return usageErrorf("--date-window must not be negative")
 	}
 	if ro.Prefer, err = reconcile.ParsePrefer(opts.Prefer); err != nil {
-		return &UsageError{Err: err}
+		return usageErrorf("--prefer %v", err)
 	}
 	if ro.Duplicates, err = reconcile.ParseDuplicates(opts.Duplicates); err != nil {
-		return &UsageError{Err: err}
+		return usageErrorf("--duplicates %v", err)
 	}
 	if ro.Memory, err = parseBytes(opts.Memory); err != nil {
 		return usageErrorf("--memory: %v", err)
@@ -179,21 +181,62 @@ func reconcileRun(ctx context.Context, f *Factory, opts *ReconcileOptions) (err 
 	ro.Format = map[stream.OutputFormat]string{stream.OutputNDJSON: reconcile.FormatNDJSON,
 		stream.OutputJSON: reconcile.FormatJSON, stream.OutputCSV: reconcile.FormatCSV,
 		stream.OutputTable: reconcile.FormatTable}[format]
+	target := newRowTarget(f, format, tty, opts.Columns)
+	if err := target.check(reconcile.LedgerColumns()); err != nil {
+		return err
+	}
+	ro.Rows = target.open
 
-	// Let the garbage collector work to the budget, unless GOMEMLIMIT says
-	// otherwise.
+	// Hold the heap to the budget while the run lasts, unless GOMEMLIMIT
+	// says otherwise: without a limit the garbage collector lets the heap
+	// grow to twice what is live. The process's limit is the CLI's to set,
+	// not the reconcile package's.
 	if f.Getenv("GOMEMLIMIT") == "" {
 		prev := debug.SetMemoryLimit(ro.Memory)
 		defer debug.SetMemoryLimit(prev)
 	}
 	res, err := reconcile.Run(ctx, ro, ins[0], ins[1], out)
 	if err != nil {
-		return err
+		return reconcileError(err, opts)
 	}
 	if n := res.Findings(); n > 0 {
 		return &FindingsError{}
 	}
 	return nil
+}
+
+// reconcileError words reconcile's typed errors in terms of the flags.
+func reconcileError(err error, opts *ReconcileOptions) error {
+	keyFlag := func(side string) string {
+		if side == "A" && opts.KeyA != "" {
+			return "--key-a " + opts.KeyA
+		}
+		if side == "B" && opts.KeyB != "" {
+			return "--key-b " + opts.KeyB
+		}
+		return "--key " + opts.Key
+	}
+	var oe *reconcile.OptionError
+	if errors.As(err, &oe) {
+		switch oe.Option {
+		case reconcile.OptKeyA:
+			return usageErrorf("%s: %v", strings.Fields(keyFlag("A"))[0], oe.Err)
+		case reconcile.OptKeyB:
+			return usageErrorf("%s: %v", strings.Fields(keyFlag("B"))[0], oe.Err)
+		case reconcile.OptDateWindow:
+			return usageErrorf("--date-window %v", oe.Err)
+		case reconcile.OptAmountTolerance:
+			return usageErrorf("--amount-tolerance %v", oe.Err)
+		case reconcile.OptFormat:
+			return usageErrorf("--format: %v", oe.Err)
+		}
+	}
+	var ek *reconcile.EmptyKeyError
+	if errors.As(err, &ek) {
+		return fmt.Errorf("%w (check %s; canonical fields are id, kind, date, updated, customer, currency, amount, tax, state)",
+			err, keyFlag(ek.Side))
+	}
+	return err
 }
 
 // openReconcileInput opens one side: a file or stdin, with its preset or
@@ -225,7 +268,7 @@ func openReconcileInput(ctx context.Context, path, from, flag string, stdin io.R
 		if ctx.Err() != nil {
 			return in, nil, err
 		}
-		return in, nil, fmt.Errorf("open input: %w", err)
+		return in, nil, err
 	}
 	in.R = interruptible(ctx, file)
 	return in, func() { file.Close() }, nil

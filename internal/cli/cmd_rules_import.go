@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -48,7 +49,7 @@ SalesTaxRates1-1-26.csv: 2026-01-01; taxrates-2019Q1.js: 2019-01-01).
 Real files have quirks. Overlapping dated rows of one jurisdiction (the later row takes
 over from its start date), exact duplicate rows (dropped) and corrupt rows (skipped) are
 resolved, each listed in the output's header comment and on stderr as FILE:LINE;
---strict refuses them instead. The same input gives the same output bytes.` + exitStatusHelp,
+--strict refuses them instead. The same input gives the same output bytes.`,
 		Example: `  taxagg rules import --from sst GAR2026Q2FEB19.csv > ga.yaml
   taxagg rules import --from sst MNR2026Q2FEB18.csv MNB2026Q2FEB18.csv -o mn.yaml
   taxagg rules import --from sst WIR2026Q2FEB18.zip > wi.yaml
@@ -99,7 +100,7 @@ func rulesImportRun(ctx context.Context, f *Factory, opts *RulesImportOptions) e
 			if ctx.Err() != nil {
 				return err
 			}
-			return fmt.Errorf("open input: %w", err)
+			return err
 		}
 		defer fh.Close()
 		files = append(files, importer.File{Name: name, R: interruptible(ctx, fh)})
@@ -109,5 +110,9 @@ func rulesImportRun(ctx context.Context, f *Factory, opts *RulesImportOptions) e
 	if err != nil {
 		return err
 	}
-	return finish(importer.Import(w, format, files, iopt))
+	err = importer.Import(w, format, files, iopt)
+	if errors.Is(err, importer.ErrNoEffective) {
+		err = usageErrorf("%v; give the date the rates take effect with --effective YYYY-MM-DD", err)
+	}
+	return finish(err)
 }

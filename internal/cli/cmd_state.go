@@ -30,9 +30,10 @@ func calcStateRun(ctx context.Context, f *Factory, opts *CalcOptions, sr *stateR
 	if err != nil {
 		return err
 	}
-	sink := newCalcSink(w, format, header)
-	opts.fixedOnly = true
-	err = runTx(ctx, f, &opts.txOptions, "calc", sink, func(*rules.Program) error { return sink.close() })
+	rw := stream.NewRowWriter(w, format, calcColumns, stream.RowOptions{CSVNoHeader: !header})
+	sink := newCalcSink(rw, format, false)
+	opts.fixedOnly = !sink.rows
+	err = runTx(ctx, f, &opts.txOptions, "calc", sink, func(*rules.Program) error { return sink.w.Close() })
 	return finish(err)
 }
 

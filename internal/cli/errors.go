@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"syscall"
 
@@ -38,10 +39,42 @@ func usageErrorf(format string, args ...any) error {
 	return &UsageError{Err: fmt.Errorf(format, args...)}
 }
 
+// fileError words an error about an output file with the file's own name,
+// not that of the temporary file beside it: "create output
+// /no/such/dir/out.csv: no such file or directory".
+func fileError(what, path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		err = le.Err
+	}
+	return fmt.Errorf("%s %s: %w", what, path, err)
+}
+
+// plural is "1 record", "2 records".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 // SignalError is the cause of a run stopped by SIGINT or SIGTERM.
 type SignalError struct{ Sig os.Signal }
 
-func (e *SignalError) Error() string { return "interrupted by " + e.Sig.String() }
+// Error is "interrupted (SIGINT)" or "terminated (SIGTERM)".
+func (e *SignalError) Error() string {
+	switch e.Sig {
+	case syscall.SIGINT:
+		return "interrupted (SIGINT)"
+	case syscall.SIGTERM:
+		return "terminated (SIGTERM)"
+	}
+	return "stopped by signal " + e.Sig.String()
+}
 
 // ExitCode maps an error to the process exit code. It is the one place that
 // does so.

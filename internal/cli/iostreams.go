@@ -15,18 +15,27 @@ type IOStreams struct {
 	Out    io.Writer
 	ErrOut io.Writer
 
+	StdinIsTTY  bool
 	StdoutIsTTY bool
 	StderrIsTTY bool
+	// TerminalWidth is stdout's width in columns when it is a terminal.
+	TerminalWidth int
 }
 
 // SystemIOStreams wraps the real standard streams.
 func SystemIOStreams() *IOStreams {
+	width := 0
+	if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil {
+		width = w
+	}
 	return &IOStreams{
-		In:          os.Stdin,
-		Out:         os.Stdout,
-		ErrOut:      os.Stderr,
-		StdoutIsTTY: term.IsTerminal(int(os.Stdout.Fd())),
-		StderrIsTTY: term.IsTerminal(int(os.Stderr.Fd())),
+		TerminalWidth: width,
+		In:            os.Stdin,
+		Out:           os.Stdout,
+		ErrOut:        os.Stderr,
+		StdinIsTTY:    term.IsTerminal(int(os.Stdin.Fd())),
+		StdoutIsTTY:   term.IsTerminal(int(os.Stdout.Fd())),
+		StderrIsTTY:   term.IsTerminal(int(os.Stderr.Fd())),
 	}
 }
 

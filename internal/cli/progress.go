@@ -101,7 +101,7 @@ func (p *progress) update(c pipeline.Counts) {
 		read += " of " + humanBytes(p.total)
 	}
 	rate := float64(c.Read) / elapsed.Seconds()
-	desc := fmt.Sprintf("%d records (%.0f/s), %d rejected, %s read", c.Read, rate, c.Rejected, read)
+	desc := fmt.Sprintf("%s (%.0f/s), %d rejected, %s read", plural(c.Read, "record"), rate, c.Rejected, read)
 	// Set64 draws when the percentage moves, Describe always: give both
 	// the new description.
 	progressbar.OptionSetDescription(desc)(p.bar)

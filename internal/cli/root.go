@@ -31,7 +31,7 @@ func NewCmdRoot(f *Factory) *cobra.Command {
 		Short: "Sales-tax aggregation and billing reconciliation, as a Unix filter",
 		Long: `taxagg streams transactions (NDJSON, JSON, CSV, gzip) through a compiled rule engine for
 overlapping tax jurisdictions with exact decimal math, and prints what is owed to each
-jurisdiction and on what sales. It also reconciles two billing exports into one ledger.` + exitStatusHelp,
+jurisdiction and on what sales. It also reconciles two billing exports into one ledger.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Version:       Version,
@@ -53,10 +53,16 @@ jurisdiction and on what sales. It also reconciles two billing exports into one 
 		NewCmdState(f),
 		NewCmdMerge(f, nil),
 		NewCmdVersion(f),
+		newCmdDocs(f),
 	)
+	finishTree(root)
 	return root
 }
 
+// exitStatusHelp is the EXIT STATUS block every Long used to end with.
+// Each command's own codes now end its help (commandExitStatus in
+// help.go); finishTree strips this block from a Long still written against
+// it, so such a command gets the new block instead of two.
 const exitStatusHelp = `
 
 EXIT STATUS
@@ -101,7 +107,7 @@ func Main(args []string, io *IOStreams) int {
 func run(ctx context.Context, f *Factory, args []string) int {
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if errors.Is(err, errStdoutClosed) && context.Cause(ctx) == nil {
 		return ExitBrokenPipe // the reader of stdout went away: nothing to say
 	}
@@ -115,7 +121,11 @@ func run(ctx context.Context, f *Factory, args []string) int {
 			fmt.Fprintln(f.IO.ErrOut, msg)
 		}
 		if _, ok := err.(*UsageError); ok {
-			fmt.Fprintln(f.IO.ErrOut, "Run 'taxagg --help' for usage.")
+			path := root.CommandPath()
+			if cmd != nil {
+				path = cmd.CommandPath()
+			}
+			fmt.Fprintf(f.IO.ErrOut, "Run '%s --help' for usage.\n", path)
 		}
 	}
 	return ExitCode(err)

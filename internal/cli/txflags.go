@@ -24,6 +24,7 @@ type txOptions struct {
 	Rules       []string
 	InputFormat string
 	Format      string
+	Columns     []string
 	Out         string
 	Rejects     string
 	MaxRejects  int64
@@ -50,9 +51,11 @@ func addTxFlags(cmd *cobra.Command, o *txOptions, withPeriod bool) {
 	fl.StringArrayVar(&o.Rules, "rules", nil, "rule `FILE` (repeatable, merged in order; embedded:us.yaml names the embedded pack); default: the embedded US pack")
 	fl.StringVar(&o.InputFormat, "input-format", "auto", "input format: auto, ndjson, json or csv")
 	fl.StringVar(&o.Format, "format", "", "output format: table, json, ndjson or csv (default: table on a terminal, else ndjson)")
+	fl.StringSliceVar(&o.Columns, "columns", nil, "write only these comma-separated `COLUMNS`, in this order, in every format")
 	fl.StringVarP(&o.Out, "out", "o", "", "write output to `FILE` atomically (default: stdout)")
 	fl.StringVar(&o.Rejects, "rejects", "", "append bad records to `FILE` as NDJSON and go on")
-	fl.Int64Var(&o.MaxRejects, "max-rejects", -1, "stop when more than `N` records were rejected (default: unlimited with --rejects)")
+	fl.Int64Var(&o.MaxRejects, "max-rejects", -1, "with --rejects, stop when more than `N` records were rejected")
+	fl.Lookup("max-rejects").DefValue = "unlimited" // -1 means that; help prints this one default
 	if withPeriod {
 		fl.StringVar(&o.Period, "period", "none", "also group by period: day, month, quarter, year or none")
 		fl.BoolVar(&o.ByRate, "by-rate", false, "also split rows by the rate in force")
@@ -128,7 +131,7 @@ func openInputs(ctx context.Context, files []string, stdin io.Reader) ([]pipelin
 			if ctx.Err() != nil {
 				return nil, nil, err
 			}
-			return nil, nil, fmt.Errorf("open input: %w", err)
+			return nil, nil, err // "open x.ndjson: no such file or directory"
 		}
 		opened = append(opened, f)
 		in := pipeline.Input{Name: name, R: f}
@@ -234,7 +237,7 @@ func createAtomic(path string) (*atomicFile, error) {
 		if !st.Mode().IsRegular() {
 			f, err := os.OpenFile(path, os.O_WRONLY, 0)
 			if err != nil {
-				return nil, fmt.Errorf("create output: %w", err)
+				return nil, fileError("create output", path, err)
 			}
 			return &atomicFile{f: f, path: path, direct: true}, nil
 		}
@@ -242,7 +245,7 @@ func createAtomic(path string) (*atomicFile, error) {
 	}
 	f, err := createTemp(path, keep)
 	if err != nil {
-		return nil, fmt.Errorf("create output: %w", err)
+		return nil, fileError("create output", path, err)
 	}
 	return &atomicFile{f: f, path: path}, nil
 }
@@ -253,21 +256,21 @@ func (a *atomicFile) Write(p []byte) (int, error) { return a.f.Write(p) }
 func (a *atomicFile) commit() error {
 	if a.direct {
 		if err := a.f.Close(); err != nil {
-			return fmt.Errorf("write output: %w", err)
+			return fileError("write output", a.path, err)
 		}
 		return nil
 	}
 	if err := a.f.Sync(); err != nil {
 		a.abort()
-		return fmt.Errorf("write output: %w", err)
+		return fileError("write output", a.path, err)
 	}
 	if err := a.f.Close(); err != nil {
 		os.Remove(a.f.Name())
-		return fmt.Errorf("write output: %w", err)
+		return fileError("write output", a.path, err)
 	}
 	if err := os.Rename(a.f.Name(), a.path); err != nil {
 		os.Remove(a.f.Name())
-		return fmt.Errorf("write output: %w", err)
+		return fileError("write output", a.path, err)
 	}
 	return nil
 }
@@ -346,15 +349,18 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 		return err
 	}
 	defer closeInputs()
+	noteStdinTTY(f.IO, command, o.Files, o.Quiet)
 	for i := range ins {
 		ins[i].R = interruptible(ctx, ins[i].R)
 	}
 	var rejects *os.File
+	earlierRejects := int64(0) // already in --rejects FILE from earlier runs
 	if o.Rejects != "" {
 		rejects, err = openRejects(o.Rejects)
 		if err != nil {
 			return err
 		}
+		earlierRejects = countLines(o.Rejects)
 		defer rejects.Close()
 		popt.Rejects = rejects
 	} else if o.MaxRejects >= 0 {
@@ -400,7 +406,7 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 		Command: command, Version: versionString(), Status: status,
 		Inputs: inputNames(ins), Rules: prog.Files, RulesSHA256: prog.SHA256,
 		Read: counts.Read, Accepted: counts.Accepted, Rejected: counts.Rejected,
-		Duplicates: counts.Duplicates, Bytes: counts.Bytes,
+		Duplicates: counts.Duplicates, Bytes: counts.Bytes, RejectsBefore: earlierRejects,
 		coverageSummary: newCoverageSummary(&counts.Coverage),
 		State:           o.ext.summary(counts, runErr == nil),
 	}
@@ -413,7 +419,7 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 		}
 	}
 	if runErr == nil && counts.Rejected > 0 {
-		return &FindingsError{Msg: fmt.Sprintf("%d records rejected; see %s", counts.Rejected, o.Rejects)}
+		return &FindingsError{Msg: rejectsMessage(counts.Rejected, o.Rejects, earlierRejects)}
 	}
 	return runErr
 }
@@ -446,6 +452,9 @@ type summary struct {
 	Rejected    int64    `json:"rejected"`
 	Duplicates  int64    `json:"duplicates"`
 	Bytes       int64    `json:"bytes"`
+	// RejectsBefore counts the records the --rejects file held before the
+	// run (it is appended to).
+	RejectsBefore int64 `json:"rejects_before,omitempty"`
 	coverageSummary
 	// State is set with --state, --shard or --partial.
 	State *stateSummary `json:"state,omitempty"`

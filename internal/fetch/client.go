@@ -167,7 +167,7 @@ func (c *client) netError(req *http.Request, err error, retries int) error {
 		err = ue.Err
 	}
 	if retries > 0 {
-		return c.key.scrubError(fmt.Errorf("%s: %s %s: %w (after %d retries)", c.prov.name(), req.Method, req.URL.Path, err, retries))
+		return c.key.scrubError(fmt.Errorf("%s: %s %s: %w (after %s)", c.prov.name(), req.Method, req.URL.Path, err, plural(retries, "retry")))
 	}
 	return c.key.scrubError(fmt.Errorf("%s: %s %s: %w", c.prov.name(), req.Method, req.URL.Path, err))
 }

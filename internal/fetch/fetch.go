@@ -120,7 +120,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 			b.WriteString(" (resumed)")
 		}
 		if r.Duplicates > 0 {
-			fmt.Fprintf(&b, ", %d duplicates dropped", r.Duplicates)
+			fmt.Fprintf(&b, ", %s dropped", plural(r.Duplicates, "duplicate"))
 		}
 		if r.Outside > 0 {
 			fmt.Fprintf(&b, ", %d outside the window dropped", r.Outside)

@@ -406,8 +406,16 @@ func TestKeyNeverInErrors(t *testing.T) {
 			t.Errorf("formatting shows the key: %s", s)
 		}
 	}
-	if b, _ := json.Marshal(opts); bytes.Contains(b, []byte(testKey)) {
-		t.Errorf("JSON shows the key")
+	// Options holds a func (Convert), which JSON cannot encode: check the
+	// key alone and inside a struct, and that both encode.
+	for _, v := range []any{opts.Key, struct{ Key fetch.Secret }{opts.Key}} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatalf("json.Marshal(%T): %v", v, err)
+		}
+		if bytes.Contains(b, []byte(testKey)) || !bytes.Contains(b, []byte(`"[redacted]"`)) {
+			t.Errorf("JSON of %T = %s, want the key redacted", v, b)
+		}
 	}
 	var buf bytes.Buffer
 	sum.WriteText(&buf)

@@ -59,7 +59,7 @@ func (p *progress) printLocked() {
 	for i, r := range p.resources {
 		fmt.Fprintf(&b, " %s %s %s;", r, plural(p.pages[i], "page"), plural(p.records[i], "record"))
 	}
-	fmt.Fprintf(&b, " rate %.1f/s, %d retries\x1b[K", p.lim.Rate(), p.stats.retries.Load())
+	fmt.Fprintf(&b, " rate %.1f/s, %s\x1b[K", p.lim.Rate(), plural(int(p.stats.retries.Load()), "retry"))
 	io.WriteString(p.w, b.String())
 	p.wrote = true
 }

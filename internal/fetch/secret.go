@@ -89,9 +89,9 @@ func (e *APIError) Error() string {
 	}
 	switch {
 	case e.Retries > 0 && e.Note != "":
-		fmt.Fprintf(&b, " (after %d retries; %s)", e.Retries, e.Note)
+		fmt.Fprintf(&b, " (after %s; %s)", plural(e.Retries, "retry"), e.Note)
 	case e.Retries > 0:
-		fmt.Fprintf(&b, " (after %d retries)", e.Retries)
+		fmt.Fprintf(&b, " (after %s)", plural(e.Retries, "retry"))
 	case e.Note != "":
 		fmt.Fprintf(&b, " (%s)", e.Note)
 	}

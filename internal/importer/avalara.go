@@ -45,7 +45,7 @@ type avalaraZip struct {
 
 func importAvalara(files []File, opt Options, q *quirks) (*document, error) {
 	if opt.Effective.IsZero() {
-		return nil, fmt.Errorf("import avalara-zip: %w: Avalara ZIP5 tables carry no date; give the date the rates take effect (--effective YYYY-MM-DD)", ErrNoEffective)
+		return nil, fmt.Errorf("import avalara-zip: %w: Avalara ZIP5 tables carry no date", ErrNoEffective)
 	}
 	from := dateOf(opt.Effective)
 	states := map[string]*avalaraState{}

@@ -109,7 +109,7 @@ func TestAvalaraErrors(t *testing.T) {
 		want string
 	}{
 		{"no effective date", Options{}, text("TN.csv", hdr+row),
-			"import avalara-zip: no effective date: Avalara ZIP5 tables carry no date; give the date the rates take effect (--effective YYYY-MM-DD)"},
+			"import avalara-zip: no effective date: Avalara ZIP5 tables carry no date"},
 		{"malformed NY rows", eff, testFile(t, "TAXRATES_ZIP5_NY201809-excerpt.csv"),
 			`TAXRATES_ZIP5_NY201809-excerpt.csv:7: EstimatedCombinedRate: rate "MDJB" is not a decimal fraction`},
 		{"sst file", eff, testFile(t, "GAR2026Q2FEB19.csv"),

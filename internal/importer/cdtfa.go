@@ -78,7 +78,7 @@ func importCDTFA(files []File, opt Options, q *quirks) (*document, error) {
 	case !fileDate.IsZero():
 		from = fileDate
 	default:
-		return nil, fmt.Errorf("import cdtfa: %w: the CDTFA list carries no date; give the date the rates take effect (--effective YYYY-MM-DD)", ErrNoEffective)
+		return nil, fmt.Errorf("import cdtfa: %w: the CDTFA list carries no date", ErrNoEffective)
 	}
 
 	state := &jurisdiction{

@@ -104,8 +104,8 @@ func TestCDTFASample(t *testing.T) {
 func TestCDTFAEffectiveDate(t *testing.T) {
 	body := "Location,Rate,County,Type\nAdelanto,7.7499999999999999E-2,San Bernardino,City\n"
 	err := importErr(t, FormatCDTFA, Options{}, text("C.csv", "Effective Sales and Use Tax Rates\n"+body))
-	if !errors.Is(err, ErrNoEffective) || !strings.Contains(err.Error(), "--effective") {
-		t.Errorf("error = %v, want ErrNoEffective asking for --effective", err)
+	if !errors.Is(err, ErrNoEffective) || !strings.Contains(err.Error(), "the CDTFA list carries no date") {
+		t.Errorf("error = %v, want ErrNoEffective asking for the date", err)
 	}
 	// A date in the preamble is used when --effective is not given...
 	rf, _ := run(t, FormatCDTFA, Options{}, text("C.csv", "Effective Sales and Use Tax Rates, January 1, 2026\n"+body))

@@ -106,6 +106,9 @@ func checkDecimal(s string) (intDigits, fracDigits int, err error) {
 		case strings.Contains(lower, "nan") || strings.Contains(lower, "inf"):
 			return 0, 0, errDecimal(s, "is not a decimal")
 		}
+		if hint := formattedHint(s); hint != "" {
+			return 0, 0, errDecimal(s, "is not a decimal: "+hint)
+		}
 		return 0, 0, errDecimal(s, "is not a decimal")
 	}
 	// Significant integer digits: leading zeros do not count.
@@ -120,6 +123,77 @@ func checkDecimal(s string) (intDigits, fracDigits int, err error) {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// formattedHint explains a number written for people: with a currency
+// symbol or code, thousands separators or spaces. It suggests the plain
+// form when the text is unambiguous (commas grouping thousands, a point
+// before the decimals): "$1,234.50" → write 1234.50.
+func formattedHint(s string) string {
+	if t := strings.TrimSpace(s); t != s {
+		if _, _, err := checkDecimal(t); err == nil {
+			return fmt.Sprintf("write %s, without the spaces around it", t)
+		}
+		s = t
+	}
+	var symbol, sep bool
+	var plain strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9', r == '.', r == '-':
+			plain.WriteRune(r)
+		case r == ',' || r == ' ' || r == '\'' || r == '_' || r == '\u00a0' || r == '\u202f':
+			sep = true
+		case r == '$' || r == '€' || r == '£' || r == '¥' || r == '₹' || (r >= 'A' && r <= 'Z') || (r >= 'a' && r <= 'z'):
+			symbol = true
+		default:
+			return ""
+		}
+	}
+	if (!symbol && !sep) || !strings.ContainsAny(s, "0123456789") {
+		return ""
+	}
+	what := "a currency symbol"
+	switch {
+	case symbol && sep:
+		what = "a currency symbol or thousands separators"
+	case sep:
+		what = "thousands separators or spaces"
+	}
+	if p := plain.String(); p != "" && (!sep || thousandsGrouped(s)) {
+		if _, _, err := checkDecimal(p); err == nil {
+			return fmt.Sprintf("write %s (digits and a point, without %s)", p, what)
+		}
+	}
+	return "write digits and a point only, without " + what + " (1234.50)"
+}
+
+// thousandsGrouped reports whether the digits before the point are grouped
+// by commas in threes (1,234 or 12,345,678), so that dropping the commas
+// keeps the value.
+func thousandsGrouped(s string) bool {
+	start := strings.IndexFunc(s, func(r rune) bool { return r >= '0' && r <= '9' })
+	if start < 0 {
+		return false
+	}
+	end := strings.IndexByte(s, '.')
+	if end < 0 {
+		end = len(s)
+	}
+	end = strings.LastIndexFunc(s[:end], func(r rune) bool { return r >= '0' && r <= '9' || r == ',' }) + 1
+	if end <= start || strings.ContainsAny(s[end:], ",") {
+		return false
+	}
+	groups := strings.Split(s[start:end], ",")
+	if len(groups) < 2 || len(groups[0]) > 3 {
+		return false
+	}
+	for _, g := range groups[1:] {
+		if len(g) != 3 {
+			return false
+		}
+	}
+	return true
+}
 
 // DecimalError says why a text is not an acceptable decimal.
 type DecimalError struct {

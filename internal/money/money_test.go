@@ -186,3 +186,26 @@ func TestParseFixedErrors(t *testing.T) {
 		t.Errorf("ParseFixed with many zeros = %+v, %v, %v; want {1 -21}, true", f, fits, err)
 	}
 }
+
+// TestDecimalHints checks that numbers written for people are refused with
+// a hint, and the plain form when it is unambiguous.
+func TestDecimalHints(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"$1,234.50", `"$1,234.50" is not a decimal: write 1234.50 (digits and a point, without a currency symbol or thousands separators)`},
+		{"1,234.50", `"1,234.50" is not a decimal: write 1234.50 (digits and a point, without thousands separators or spaces)`},
+		{"12,345,678", `"12,345,678" is not a decimal: write 12345678 (digits and a point, without thousands separators or spaces)`},
+		{"€12.50", `"€12.50" is not a decimal: write 12.50 (digits and a point, without a currency symbol)`},
+		{"USD 12.50", `"USD 12.50" is not a decimal: write digits and a point only, without a currency symbol or thousands separators (1234.50)`},
+		{"1.234,50", `"1.234,50" is not a decimal: write digits and a point only, without thousands separators or spaces (1234.50)`},
+		{"1 234.50", `"1 234.50" is not a decimal: write digits and a point only, without thousands separators or spaces (1234.50)`},
+		{"12,5", `"12,5" is not a decimal: write digits and a point only, without thousands separators or spaces (1234.50)`},
+		{"12.3.4", `"12.3.4" is not a decimal`},
+		{"abc", `"abc" is not a decimal`},
+		{"1e3", `"1e3" is not a decimal: exponents are not allowed`},
+	} {
+		_, err := ParseDecimal(tt.in)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("ParseDecimal(%q) = %v,\n want %s", tt.in, err, tt.want)
+		}
+	}
+}

@@ -1,13 +1,15 @@
 // Package pipeline runs transactions from their sources through the rule
-// engine in parallel, keeping the accounting of docs/accounting.md: every record read ends
-// up accepted, rejected or a duplicate, decided in input order.
+// engine in parallel, keeping the accounting of docs/accounting.md: every
+// record read ends up accepted, rejected or a duplicate, decided in input
+// order.
 //
 // The shape is Miller's: one reader goroutine cuts the inputs into batches,
 // N workers parse and evaluate whole batches, and a sequencer takes the
 // batches back in input order to settle duplicates and rejects. A worker
-// waits for its batch's verdicts and then hands the accepted records to its
-// own sink, so sums are built in parallel and output is the same for any
-// number of workers.
+// does not wait for its batch's verdicts: it goes on with the next batch
+// and hands the accepted records of its earlier batches to its own sink as
+// the sequencer settles them, oldest first. So sums are built in parallel
+// and output is the same for any number of workers.
 package pipeline
 
 import (
@@ -172,7 +174,11 @@ func (e *RejectError) Error() string {
 	}
 	msg += e.Err.Error()
 	if e.Limit >= 0 && e.Limit != noLimit {
-		msg = fmt.Sprintf("more than %d records rejected; last: %s", e.Limit, msg)
+		noun := "records"
+		if e.Limit == 1 {
+			noun = "record"
+		}
+		msg = fmt.Sprintf("more than %d %s rejected; last: %s", e.Limit, noun, msg)
 	}
 	return msg
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/taxagg/taxagg/internal/money"
 )
 
 // The spill files hold length-prefixed frames of a small binary encoding of
@@ -39,15 +41,15 @@ func (e *encoder) time(t time.Time) {
 
 // dec writes a decimal as its int64 coefficient and exponent when it fits,
 // else as text.
-func (e *encoder) amt(d amt) {
-	if d.big == nil {
+func (e *encoder) amt(d money.Amount) {
+	if f, ok := d.Fixed(); ok {
 		e.b = append(e.b, 1)
-		e.varint(int64(d.e))
-		e.varint(d.c)
+		e.varint(int64(f.E))
+		e.varint(f.C)
 		return
 	}
 	e.b = append(e.b, 0)
-	e.str(d.big.String())
+	e.str(d.Decimal().String())
 }
 
 func (e *encoder) rec(r *rec) {
@@ -107,7 +109,7 @@ func (e *encoder) row(r *Row) {
 }
 
 // dec writes a decimal (as amt does).
-func (e *encoder) dec(d decimal.Decimal) { e.amt(amtOf(d)) }
+func (e *encoder) dec(d decimal.Decimal) { e.amt(money.AmountOf(d)) }
 
 var errCorrupt = errors.New("spill file is corrupt")
 
@@ -170,20 +172,20 @@ func (d *decoder) time() time.Time {
 	return time.Unix(sec, int64(ns)).UTC()
 }
 
-func (d *decoder) amt() amt {
+func (d *decoder) amt() money.Amount {
 	if d.byte() == 1 {
 		exp := d.varint()
-		return amt{c: d.varint(), e: int32(exp)}
+		return money.AmountOfFixed(money.Fixed{C: d.varint(), E: int32(exp)})
 	}
 	x, err := decimal.NewFromString(d.str())
 	if err != nil && d.err == nil {
 		d.err = errCorrupt
 	}
-	return amtOf(x)
+	return money.AmountOf(x)
 }
 
 // dec reads what encoder.dec wrote.
-func (d *decoder) dec() decimal.Decimal { return d.amt().dec() }
+func (d *decoder) dec() decimal.Decimal { return d.amt().Decimal() }
 
 func (d *decoder) rec() *rec {
 	r := &rec{}

@@ -1,26 +1,34 @@
 package reconcile
 
 import (
-	"bufio"
-	"encoding/csv"
 	"fmt"
-	"github.com/taxagg/taxagg/internal/stream"
 	"io"
+	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/taxagg/taxagg/internal/billing"
+	"github.com/taxagg/taxagg/internal/stream"
 )
 
-// ledgerWriter writes ledger rows in one format.
-type ledgerWriter interface {
-	write(r *Row) error
-	close() error
+// ledgerWriter writes ledger rows in one format, through stream's row
+// writers: JSON and NDJSON rows are encoded here (appendRowJSON, shared
+// with the review queue), CSV and table rows are given as values.
+type ledgerWriter struct {
+	w       stream.RowWriter
+	encoded bool // JSON or NDJSON: rows go through appendRowJSON
+	table   bool
+	vals    []string
+	buf     []byte
 }
 
 // ledgerColumns are the ledger's fields, in order (docs/reconcile.md).
-var ledgerColumns = []string{"key", "id_a", "id_b", "source", "status", "date", "customer", "currency",
-	"amount", "tax", "state", "diffs"}
+var ledgerColumns = []stream.Column{{Name: "key"}, {Name: "id_a", Drop: 3}, {Name: "id_b", Drop: 4}, {Name: "source", Drop: 5},
+	{Name: "status"}, {Name: "date", Drop: 1}, {Name: "customer", Drop: 2}, {Name: "currency"},
+	{Name: "amount", Kind: stream.Money}, {Name: "tax", Kind: stream.Money}, {Name: "state"},
+	{Name: "diffs", Kind: stream.List}}
+
+// LedgerColumns returns the ledger's columns, in order.
+func LedgerColumns() []stream.Column { return slices.Clone(ledgerColumns) }
 
 // Manifest describes a run, for the JSON ledger and the report.
 type Manifest struct {
@@ -33,138 +41,76 @@ type Manifest struct {
 	KeyB    string `json:"key_b"`
 }
 
-func newLedgerWriter(w io.Writer, format string, man Manifest) (ledgerWriter, error) {
-	bw := bufio.NewWriterSize(w, 64<<10)
+// ledgerTableBlock is how many rows a table aligns at a time, so that a
+// large ledger streams.
+const ledgerTableBlock = 256
+
+func newLedgerWriter(w io.Writer, format string, man Manifest, open func(io.Writer, []stream.Column, stream.RowOptions) (stream.RowWriter, bool, error)) (*ledgerWriter, error) {
+	var f stream.OutputFormat
+	opt := stream.RowOptions{TableBlock: ledgerTableBlock}
 	switch format {
 	case FormatNDJSON, "":
-		return &ndjsonLedger{w: bw}, nil
+		f = stream.OutputNDJSON
 	case FormatJSON:
-		l := &jsonLedger{ndjsonLedger: ndjsonLedger{w: bw}}
-		l.buf = append(l.buf, `{"manifest":`...)
-		l.buf = appendManifest(l.buf, man)
-		l.buf = append(l.buf, `,"rows":[`...)
-		return l, nil
+		f = stream.OutputJSON
+		opt.JSONPrefix = string(appendManifest([]byte(`{"manifest":`), man)) + `,"rows":[`
+		opt.JSONSuffix = "]}"
 	case FormatCSV:
-		cw := csv.NewWriter(bw)
-		if err := cw.Write(ledgerColumns); err != nil {
-			return nil, err
-		}
-		return &csvLedger{w: bw, cw: cw, rec: make([]string, len(ledgerColumns))}, nil
+		f = stream.OutputCSV
 	case FormatTable:
-		return &tableLedger{w: bw}, nil
+		f = stream.OutputTable
+	default:
+		return nil, fmt.Errorf("unknown ledger format %q (want ndjson, json, csv, table)", format)
 	}
-	return nil, fmt.Errorf("unknown ledger format %q (want ndjson, json, csv, table)", format)
-}
-
-type ndjsonLedger struct {
-	w   *bufio.Writer
-	buf []byte
-}
-
-func (l *ndjsonLedger) write(r *Row) error {
-	l.buf = appendRowJSON(l.buf[:0], r)
-	l.buf = append(l.buf, '\n')
-	_, err := l.w.Write(l.buf)
-	return err
-}
-
-func (l *ndjsonLedger) close() error { return l.w.Flush() }
-
-type jsonLedger struct {
-	ndjsonLedger
-	n int
-}
-
-func (l *jsonLedger) write(r *Row) error {
-	if l.n > 0 {
-		l.buf = append(l.buf, ',')
+	lw := &ledgerWriter{table: f == stream.OutputTable, encoded: f == stream.OutputJSON || f == stream.OutputNDJSON,
+		vals: make([]string, len(ledgerColumns))}
+	if open == nil {
+		lw.w = stream.NewRowWriter(w, f, ledgerColumns, opt)
+		return lw, nil
 	}
-	l.n++
-	l.buf = append(l.buf, '\n')
-	l.buf = appendRowJSON(l.buf, r)
-	_, err := l.w.Write(l.buf)
-	l.buf = l.buf[:0]
-	return err
-}
-
-func (l *jsonLedger) close() error {
-	l.buf = append(l.buf, "\n]}\n"...)
-	if _, err := l.w.Write(l.buf); err != nil {
-		return err
+	rw, projected, err := open(w, ledgerColumns, opt)
+	if err != nil {
+		return nil, err
 	}
-	return l.w.Flush()
+	lw.w = rw
+	lw.encoded = lw.encoded && !projected
+	return lw, nil
 }
 
-type csvLedger struct {
-	w   *bufio.Writer
-	cw  *csv.Writer
-	rec []string
-	buf []byte
-}
-
-func (l *csvLedger) write(r *Row) error {
+func (l *ledgerWriter) write(r *Row) error {
+	if l.encoded {
+		l.buf = appendRowJSON(l.buf[:0], r)
+		return l.w.WriteEncoded(l.buf)
+	}
 	d := r.digits()
-	l.buf = appendDiffsJSON(l.buf[:0], r.Diffs)
-	diffs := ""
+	v := l.vals
+	v[0], v[1], v[2], v[3], v[4] = r.Key, r.IDA, r.IDB, r.Source, r.Status.String()
+	v[5], v[6], v[7] = billing.FormatTime(r.Date), r.Customer, r.Currency
+	v[8], v[9], v[10], v[11] = r.Amount.StringFixed(d), r.Tax.StringFixed(d), r.State, ""
 	if len(r.Diffs) > 0 {
-		diffs = string(l.buf)
-	}
-	copy(l.rec, []string{r.Key, r.IDA, r.IDB, r.Source, r.Status.String(), billing.FormatTime(r.Date),
-		r.Customer, r.Currency, r.Amount.fixed(d), r.Tax.fixed(d), r.State, diffs})
-	return l.cw.Write(l.rec)
-}
-
-func (l *csvLedger) close() error {
-	l.cw.Flush()
-	if err := l.cw.Error(); err != nil {
-		return err
-	}
-	return l.w.Flush()
-}
-
-// tableLedger prints aligned blocks of rows (aligned within each block of
-// 256 rows, so that it streams).
-type tableLedger struct {
-	w  *bufio.Writer
-	tw *tabwriter.Writer
-	n  int
-}
-
-func (l *tableLedger) write(r *Row) error {
-	if l.tw == nil {
-		l.tw = tabwriter.NewWriter(l.w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(l.tw, "KEY\tSTATUS\tSOURCE\tID_A\tID_B\tDATE\tCUSTOMER\tCURRENCY\tAMOUNT\tTAX\tSTATE\tDIFFS")
-	}
-	d := r.digits()
-	var diffs []string
-	for _, df := range r.Diffs {
-		diffs = append(diffs, fmt.Sprintf("%s: %s ≠ %s", df.Field, orDash(df.A), orDash(df.B)))
-	}
-	fmt.Fprintf(l.tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", orDash(r.Key), r.Status, r.Source,
-		orDash(r.IDA), orDash(r.IDB), orDash(billing.FormatTime(r.Date)), orDash(r.Customer), r.Currency,
-		r.Amount.fixed(d), r.Tax.fixed(d), orDash(r.State), strings.Join(diffs, "; "))
-	l.n++
-	if l.n%256 == 0 {
-		if err := l.tw.Flush(); err != nil {
-			return err
-		}
-		l.tw = tabwriter.NewWriter(l.w, 0, 4, 2, ' ', 0)
-	}
-	return nil
-}
-
-func (l *tableLedger) close() error {
-	if l.tw != nil {
-		if err := l.tw.Flush(); err != nil {
-			return err
+		if l.table {
+			// For a person: "amount: 50.00 ≠ 55.00; tax: 0.00 ≠ 5.00".
+			var b strings.Builder
+			for i, df := range r.Diffs {
+				if i > 0 {
+					b.WriteString("; ")
+				}
+				fmt.Fprintf(&b, "%s: %s ≠ %s", df.Field, orNone(df.A), orNone(df.B))
+			}
+			v[11] = b.String()
+		} else {
+			v[11] = string(appendDiffsJSON(l.buf[:0], r.Diffs))
 		}
 	}
-	return l.w.Flush()
+	return l.w.Write(v)
 }
 
-func orDash(s string) string {
+func (l *ledgerWriter) close() error { return l.w.Close() }
+
+// orNone names an empty value in a diff for a person.
+func orNone(s string) string {
 	if s == "" {
-		return "-"
+		return "(none)"
 	}
 	return s
 }
@@ -190,9 +136,9 @@ func appendRowJSON(b []byte, r *Row) []byte {
 	b = append(b, `,"currency":`...)
 	b = stream.AppendJSONString(b, r.Currency)
 	b = append(b, `,"amount":"`...)
-	b = appendAmt(b, r.Amount, d)
+	b = r.Amount.AppendFixed(b, d)
 	b = append(b, `","tax":"`...)
-	b = appendAmt(b, r.Tax, d)
+	b = r.Tax.AppendFixed(b, d)
 	b = append(b, `","state":`...)
 	b = stream.AppendJSONString(b, r.State)
 	b = append(b, `,"diffs":`...)
@@ -234,5 +180,3 @@ func appendManifest(b []byte, m Manifest) []byte {
 	b = stream.AppendJSONString(b, m.KeyB)
 	return append(b, '}')
 }
-
-var pow10 = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/taxagg/taxagg/internal/billing"
+	"github.com/taxagg/taxagg/internal/money"
 )
 
 // side indexes: 0 is A, 1 is B.
@@ -28,8 +29,8 @@ type rec struct {
 	State    string
 	Date     time.Time
 	Updated  time.Time
-	Amount   amt
-	Tax      amt
+	Amount   money.Amount
+	Tax      money.Amount
 	Line     int
 	seq      int64 // 0-based position in its input
 	side     uint8
@@ -46,10 +47,10 @@ func (r *rec) set(br *billing.Record, side uint8, seq int64, key string) {
 	r.State = internState(br.State)
 	r.Date, r.Updated = br.Date, br.Updated
 	if br.Fixed {
-		r.Amount = amt{c: br.AmountFixed.Coef, e: br.AmountFixed.Exp}
-		r.Tax = amt{c: br.TaxFixed.Coef, e: br.TaxFixed.Exp}
+		r.Amount = money.AmountOfFixed(money.Fixed{C: br.AmountFixed.Coef, E: br.AmountFixed.Exp})
+		r.Tax = money.AmountOfFixed(money.Fixed{C: br.TaxFixed.Coef, E: br.TaxFixed.Exp})
 	} else {
-		r.Amount, r.Tax = amtOf(br.Amount), amtOf(br.Tax)
+		r.Amount, r.Tax = money.AmountOf(br.Amount), money.AmountOf(br.Tax)
 	}
 	r.Line, r.seq, r.side = br.Line, seq, side
 	r.key = key
@@ -81,7 +82,7 @@ func internState(s string) string {
 func (r *rec) digits() int32 { return digitsOf(r.Currency) }
 
 // formatAmount prints a with the minor-unit digits of the record's currency.
-func (r *rec) formatAmount(a amt) string { return a.fixed(r.digits()) }
+func (r *rec) formatAmount(a money.Amount) string { return a.StringFixed(r.digits()) }
 
 // keySpec computes a side's key.
 type keySpec struct {
@@ -208,8 +209,8 @@ type Row struct {
 	Date     time.Time
 	Customer string
 	Currency string
-	Amount   amt
-	Tax      amt
+	Amount   money.Amount
+	Tax      money.Amount
 	State    string
 	Diffs    []Diff
 	// Fuzzy is set when the pair was made by fuzzy pairing.
@@ -228,7 +229,7 @@ func (r *Row) digits() int32 { return digitsOf(r.Currency) }
 
 // matcher holds the settings that matching needs.
 type matcher struct {
-	tol    amt
+	tol    money.Amount
 	window time.Duration
 	prefer Prefer
 	dups   Duplicates
@@ -239,7 +240,7 @@ type matcher struct {
 	groups int
 }
 
-// recLess orders records by content, position last, so that every choice
+// recCmp orders records by content, position last, so that every choice
 // that depends on order is the same for any input order.
 func recCmp(a, b *rec) int {
 	if c := cmp.Compare(a.key, b.key); c != 0 {
@@ -251,10 +252,10 @@ func recCmp(a, b *rec) int {
 	if c := a.Date.Compare(b.Date); c != 0 {
 		return c
 	}
-	if c := cmpAmt(a.Amount, b.Amount); c != 0 {
+	if c := a.Amount.Cmp(b.Amount); c != 0 {
 		return c
 	}
-	if c := cmpAmt(a.Tax, b.Tax); c != 0 {
+	if c := a.Tax.Cmp(b.Tax); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.Currency, b.Currency); c != 0 {
@@ -484,7 +485,7 @@ func (ix *keyIndex) grow() {
 // record returns r as the reader gave it (for errors).
 func (m *matcher) record(r *rec) *billing.Record {
 	return &billing.Record{ID: r.ID, Kind: r.Kind, Date: r.Date, Updated: r.Updated, Customer: r.Customer,
-		Currency: r.Currency, Amount: r.Amount.dec(), Tax: r.Tax.dec(), State: r.State,
+		Currency: r.Currency, Amount: r.Amount.Decimal(), Tax: r.Tax.Decimal(), State: r.State,
 		Source: m.names[r.side], Line: r.Line}
 }
 
@@ -516,11 +517,11 @@ func (m *matcher) group(g []*rec) []*rec {
 	sum.Date = first.Date
 	sum.Line = first.Line
 	ids := make([]string, len(byDate))
-	sum.Amount, sum.Tax = amt{}, amt{}
+	sum.Amount, sum.Tax = money.Amount{}, money.Amount{}
 	for i, r := range byDate {
 		ids[i] = r.ID
-		sum.Amount = sum.Amount.add(r.Amount)
-		sum.Tax = sum.Tax.add(r.Tax)
+		sum.Amount = sum.Amount.Add(r.Amount)
+		sum.Tax = sum.Tax.Add(r.Tax)
 		if r.Updated.After(sum.Updated) {
 			sum.Updated = r.Updated
 		}
@@ -608,11 +609,11 @@ func (m *matcher) compare(a, b *rec) []Diff {
 	return diffs
 }
 
-func (m *matcher) amountEqual(x, y amt) bool {
-	if m.tol.isZero() {
-		return cmpAmt(x, y) == 0
+func (m *matcher) amountEqual(x, y money.Amount) bool {
+	if m.tol.IsZero() {
+		return x.Cmp(y) == 0
 	}
-	return within(x, y, m.tol)
+	return x.Within(y, m.tol)
 }
 
 // dateEqual reports whether x and y lie within the window of each other.
@@ -752,10 +753,10 @@ func rowCmp(x, y *Row) int {
 	if c := x.Date.Compare(y.Date); c != 0 {
 		return c
 	}
-	if c := cmpAmt(x.Amount, y.Amount); c != 0 {
+	if c := x.Amount.Cmp(y.Amount); c != 0 {
 		return c
 	}
-	if c := cmpAmt(x.Tax, y.Tax); c != 0 {
+	if c := x.Tax.Cmp(y.Tax); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(x.Currency, y.Currency); c != 0 {

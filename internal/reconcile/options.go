@@ -19,6 +19,7 @@ import (
 
 	"github.com/taxagg/taxagg/internal/billing"
 	"github.com/taxagg/taxagg/internal/money"
+	"github.com/taxagg/taxagg/internal/stream"
 )
 
 // Status of a ledger record.
@@ -58,7 +59,7 @@ func ParsePrefer(s string) (Prefer, error) {
 	case "newest":
 		return PreferNewest, nil
 	}
-	return 0, fmt.Errorf("--prefer %q: want a, b or newest", s)
+	return 0, fmt.Errorf("%q: want a, b or newest", s)
 }
 
 // Duplicates is the policy for a key seen more than once on one side.
@@ -83,7 +84,7 @@ func ParseDuplicates(s string) (Duplicates, error) {
 	case "error":
 		return DupError, nil
 	}
-	return 0, fmt.Errorf("--duplicates %q: want report, group or error", s)
+	return 0, fmt.Errorf("%q: want report, group or error", s)
 }
 
 // Output formats of the ledger.
@@ -94,7 +95,7 @@ const (
 	FormatTable  = "table"
 )
 
-// DefaultMemory is the default --memory budget.
+// DefaultMemory is the default memory budget.
 const DefaultMemory = 1 << 30
 
 // Options are the settings of one run.
@@ -114,6 +115,11 @@ type Options struct {
 	Duplicates Duplicates
 	// Format of the ledger: ndjson, json, csv, table.
 	Format string
+	// Rows, when set, opens the ledger's row writer instead of
+	// stream.NewRowWriter in Format (the CLI's, with its column selection
+	// and terminal fitting). projected says the writer takes rows of all
+	// the columns through Write only.
+	Rows func(w io.Writer, cols []stream.Column, opt stream.RowOptions) (rw stream.RowWriter, projected bool, err error)
 	// Memory is the budget in bytes (DefaultMemory when 0). Past it records
 	// spill to temporary files in TempDir (the system's when empty).
 	Memory  int64
@@ -147,17 +153,17 @@ type Outputs struct {
 	Review  io.Writer // --review
 }
 
-// ParseTolerance reads --amount-tolerance: a non-negative decimal.
+// ParseTolerance reads a tolerance: a non-negative decimal.
 func ParseTolerance(s string) (decimal.Decimal, error) {
 	if s == "" {
 		return decimal.Decimal{}, nil
 	}
 	d, err := money.ParseDecimal(s)
 	if err != nil {
-		return d, fmt.Errorf("--amount-tolerance: %w", err)
+		return d, err
 	}
 	if d.Sign() < 0 {
-		return d, fmt.Errorf("--amount-tolerance: %q is negative", s)
+		return d, fmt.Errorf("%q is negative", s)
 	}
 	return d, nil
 }
@@ -172,4 +178,38 @@ func ParseKey(s string) []string {
 		parts[i] = strings.TrimSpace(parts[i])
 	}
 	return parts
+}
+
+// Option names an Options field, for OptionError.
+type Option string
+
+const (
+	OptKeyA            Option = "KeyA" // KeyA, or Key when KeyA is empty
+	OptKeyB            Option = "KeyB" // KeyB, or Key when KeyB is empty
+	OptDateWindow      Option = "DateWindow"
+	OptAmountTolerance Option = "AmountTolerance"
+	OptFormat          Option = "Format"
+)
+
+// OptionError is an Options value Run cannot work with.
+type OptionError struct {
+	Option Option
+	Err    error
+}
+
+func (e *OptionError) Error() string { return string(e.Option) + ": " + e.Err.Error() }
+func (e *OptionError) Unwrap() error { return e.Err }
+
+// EmptyKeyError says that the key is empty on every record of one side:
+// the key names a field that side's records do not have.
+type EmptyKeyError struct {
+	Side    string // A or B
+	Input   string // the side's name
+	Key     string // the key, as printed in the manifest
+	Records int64
+}
+
+func (e *EmptyKeyError) Error() string {
+	return fmt.Sprintf("%s (%s): the key %s is empty on all %d of its records, so none could be matched by key",
+		e.Side, e.Input, e.Key, e.Records)
 }

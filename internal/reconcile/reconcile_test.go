@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/taxagg/taxagg/internal/billing"
+	"github.com/taxagg/taxagg/internal/money"
 )
 
 // cr is a canonical record for tests; empty fields take defaults.
@@ -231,9 +233,9 @@ func TestStatusesAndPolicies(t *testing.T) {
 		{
 			name: "records without a key are never matched by key",
 			opts: func(o *Options) { o.Key = []string{"order"} },
-			a:    []cr{{ID: "x"}},
-			b:    []cr{{ID: "y"}},
-			want: []ledgerRow{{Key: "", Status: "only_a"}, {Key: "", Status: "only_b"}},
+			a:    []cr{{ID: "x"}, {ID: "k1", Order: "o1"}},
+			b:    []cr{{ID: "y"}, {ID: "k2", Order: "o1"}},
+			want: []ledgerRow{{Key: "", Status: "only_a"}, {Key: "", Status: "only_b"}, {Key: "o1", Status: "match"}},
 		},
 	}
 	for _, tt := range tests {
@@ -388,17 +390,17 @@ func TestFormats(t *testing.T) {
 	}
 }
 
-func TestAppendFixed(t *testing.T) {
+func TestAmountAppendFixed(t *testing.T) {
 	for _, s := range []string{"0", "1", "-1", "0.5", "-0.05", "12.345", "1000", "-123456789012.34", "0.001",
 		"999999999999999999", "12345678901234567.8", "1.23456789", "-0.0000001"} {
 		d := decimal.RequireFromString(s)
 		for places := int32(0); places <= 4; places++ {
-			if got, want := string(appendFixed(nil, d, places)), d.StringFixed(places); got != want {
-				t.Errorf("appendFixed(%s, %d) = %s, want %s", s, places, got, want)
+			if got, want := string(money.AmountOf(d).AppendFixed(nil, places)), d.StringFixed(places); got != want {
+				t.Errorf("AppendFixed(%s, %d) = %s, want %s", s, places, got, want)
 			}
 		}
 	}
-	for _, s := range []string{"12.50", "-3", "0.000"} {
+	for _, s := range []string{"12.50", "-3", "0.000", "123456789012345678901.5"} {
 		d := decimal.RequireFromString(s)
 		var e encoder
 		e.dec(d)
@@ -406,5 +408,57 @@ func TestAppendFixed(t *testing.T) {
 		if got := dd.dec(); !got.Equal(d) || dd.err != nil {
 			t.Errorf("codec %s -> %s (%v)", s, got, dd.err)
 		}
+	}
+}
+
+// TestEmptyKey checks that a key empty on every record of a side is an
+// error naming the side and the key (a typo such as --key ammount would
+// otherwise make everything only_a/only_b), and that some empty keys are
+// counted in the result and the summary.
+func TestEmptyKey(t *testing.T) {
+	a := ndjsonOf(cr{ID: "x", Order: "o1"}, cr{ID: "y"})
+	b := ndjsonOf(cr{ID: "x"}, cr{ID: "y"})
+	for _, tt := range []struct {
+		name string
+		opts func(*Options)
+		want string // error; "" for none
+	}{
+		{"a typo in --key", func(o *Options) { o.Key = []string{"ammount"} },
+			"A (a.ndjson): the key ammount is empty on all 2 of its records, so none could be matched by key"},
+		{"a path only A has", func(o *Options) { o.KeyA = []string{"order"}; o.KeyB = []string{"metadata.order_id"} },
+			"B (b.ndjson): the key metadata.order_id is empty on all 2 of its records, so none could be matched by key"},
+		{"with --fuzzy an unkeyed side is paired by value", func(o *Options) { o.Key = []string{"ammount"}; o.Fuzzy = true }, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := baseOptions()
+			tt.opts(&opts)
+			_, _, err := runText(t, opts, a, b)
+			var ek *EmptyKeyError
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.As(err, &ek) || err.Error() != tt.want {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+
+	opts := baseOptions()
+	opts.KeyA, opts.KeyB = []string{"order"}, []string{"id"}
+	var summary bytes.Buffer
+	res, err := Run(context.Background(), opts,
+		Input{Name: "a.ndjson", R: strings.NewReader(a)}, Input{Name: "b.ndjson", R: strings.NewReader(b)},
+		Outputs{Ledger: io.Discard, Summary: &summary})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Unkeyed != [2]int64{1, 0} {
+		t.Errorf("Unkeyed = %v, want [1 0]", res.Unkeyed)
+	}
+	if !strings.Contains(summary.String(), "(1 record of A without a key)") {
+		t.Errorf("summary does not count the unkeyed record:\n%s", summary.String())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/taxagg/taxagg/internal/money"
 	"github.com/taxagg/taxagg/internal/stream"
 	"io"
 	"slices"
@@ -20,60 +21,38 @@ type Total struct {
 	Records int64
 	Amount  decimal.Decimal
 	Tax     decimal.Decimal
-	amount  sum
-	tax     sum
+	amount  money.Sum
+	tax     money.Sum
 }
 
 // Totals are per currency.
 type Totals map[string]*Total
 
-func (t Totals) add(currency string, amount, tax amt) {
+func (t Totals) add(currency string, amount, tax money.Amount) {
 	x := t[currency]
 	if x == nil {
 		x = &Total{}
 		t[currency] = x
 	}
 	x.Records++
-	x.amount.add(amount)
-	x.tax.add(tax)
+	addAmount(&x.amount, amount)
+	addAmount(&x.tax, tax)
+}
+
+// addAmount adds a to s: in 128 bits without allocating while it can.
+func addAmount(s *money.Sum, a money.Amount) {
+	if f, ok := a.Fixed(); ok {
+		s.Add(f)
+		return
+	}
+	s.AddDecimal(a.Decimal())
 }
 
 // finish sets Amount and Tax from the running sums.
 func (t Totals) finish() {
 	for _, x := range t {
-		x.Amount, x.Tax = x.amount.value(), x.tax.value()
+		x.Amount, x.Tax = x.amount.Decimal(), x.tax.Decimal()
 	}
-}
-
-// sum adds decimals exactly, in an int64 while they share one exponent and
-// fit, in a decimal otherwise.
-type sum struct {
-	units int64
-	exp   int32
-	used  bool
-	rest  decimal.Decimal
-}
-
-func (s *sum) add(d amt) {
-	if d.big == nil {
-		e := d.e
-		if !s.used {
-			s.exp, s.used = e, true
-		}
-		if e == s.exp {
-			c := d.c
-			n := s.units + c
-			if (c >= 0) == (n >= s.units) {
-				s.units = n
-				return
-			}
-		}
-	}
-	s.rest = s.rest.Add(d.dec())
-}
-
-func (s *sum) value() decimal.Decimal {
-	return decimal.New(s.units, s.exp).Add(s.rest)
 }
 
 // Result is what a run found.
@@ -91,6 +70,9 @@ type Result struct {
 	// Partitions is 0 for an in-memory run, else how many key partitions
 	// the records spilled into.
 	Partitions int
+	// Unkeyed counts the records of each side (A, B) whose key is empty:
+	// they are matched only by --fuzzy.
+	Unkeyed [2]int64
 	// Interrupted is set on the partial result of a cancelled run: Read*
 	// and Totals* are then what was read so far.
 	Interrupted bool
@@ -116,7 +98,8 @@ func newResult() *Result {
 // currency.
 func (r *Result) WriteSummary(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "taxagg reconcile: A %s (%d records), B %s (%d records)\n", r.Manifest.InputA, r.ReadA, r.Manifest.InputB, r.ReadB)
+	fmt.Fprintf(tw, "taxagg reconcile: A %s (%s), B %s (%s)\n", r.Manifest.InputA, plural(r.ReadA, "record"),
+		r.Manifest.InputB, plural(r.ReadB, "record"))
 	for s := Status(0); s < numStatus; s++ {
 		fmt.Fprintf(tw, "  %s\t%d\n", s, r.Counts[s])
 	}
@@ -135,6 +118,11 @@ func (r *Result) WriteSummary(w io.Writer) error {
 		return err
 	}
 	var notes []string
+	for side, n := range r.Unkeyed {
+		if n > 0 {
+			notes = append(notes, fmt.Sprintf("%s of %s without a key", plural(n, "record"), sideName(uint8(side))))
+		}
+	}
 	if r.FuzzyPairs > 0 {
 		notes = append(notes, fmt.Sprintf("%d fuzzy pairs", r.FuzzyPairs))
 	}
@@ -152,6 +140,14 @@ func (r *Result) WriteSummary(w io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// plural is "1 record", "2 records".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func sortedCurrencies(t Totals) []string {
@@ -315,7 +311,7 @@ func reason(r *Row) string {
 		}
 		s := "both sides have it but " + strings.Join(fields, ", ") + verb
 		if r.Fuzzy {
-			s += " (paired by --fuzzy)"
+			s += " (a fuzzy pair: by customer, currency, amount and date)"
 		}
 		return s
 	case StatusOnlyA, StatusOnlyB:
@@ -338,7 +334,7 @@ func reason(r *Row) string {
 		return fmt.Sprintf("the key appears more than once in %s; not matched", side)
 	case StatusMatch:
 		if r.Fuzzy {
-			return "paired by --fuzzy"
+			return "a fuzzy pair: by customer, currency, amount and date"
 		}
 		return "match"
 	}

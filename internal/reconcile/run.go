@@ -7,14 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/taxagg/taxagg/internal/billing"
+	"github.com/taxagg/taxagg/internal/money"
 )
 
 // recordShare is the part of the memory budget that the records may take
@@ -31,29 +30,59 @@ func Run(ctx context.Context, opts Options, a, b Input, out Outputs) (*Result, e
 	return run(ctx, opts, a, b, out, nil)
 }
 
-// run is Run with a hook that sees every ledger row (for tests).
+// run is Run with a hook that sees every ledger row (for tests). Its
+// stages: check the options and build the engine (newEngine), load both
+// sides (engine.load, then checkKeys), match and write every ledger row
+// (writeOutputs), and the summary.
 func run(ctx context.Context, opts Options, a, b Input, out Outputs, hook func(*Row)) (*Result, error) {
+	e, open, err := newEngine(opts, a, b)
+	if err != nil {
+		return nil, err
+	}
+	e.withRecs = out.Review != nil || out.Report != nil || hook != nil
+	defer e.cleanup()
+	if err := e.load(ctx, open); err != nil {
+		return e.interrupted(ctx, out, err)
+	}
+	if err := e.checkKeys(); err != nil {
+		return nil, err
+	}
+	if err := e.writeOutputs(ctx, out, hook); err != nil {
+		if ctx.Err() != nil {
+			return e.interrupted(ctx, out, err)
+		}
+		return nil, err
+	}
+	if out.Summary != nil && !e.opts.Quiet {
+		if err := e.res.WriteSummary(out.Summary); err != nil {
+			return nil, fmt.Errorf("write summary: %w", err)
+		}
+	}
+	return e.res, nil
+}
+
+// opener opens one side's reader, guarded against overlong records.
+type opener = func() (*billing.Reader, *recordGuard, error)
+
+// newEngine checks the options and returns the engine with a function per
+// side that opens its reader.
+func newEngine(opts Options, a, b Input) (*engine, [2]opener, error) {
+	var open [2]opener
 	if opts.DateWindow < 0 {
-		return nil, errors.New("--date-window must not be negative")
+		return nil, open, &OptionError{Option: OptDateWindow, Err: errors.New("must not be negative")}
 	}
-	tol := amtOf(opts.AmountTolerance)
 	if opts.AmountTolerance.Sign() < 0 {
-		return nil, errors.New("--amount-tolerance must not be negative")
+		return nil, open, &OptionError{Option: OptAmountTolerance, Err: errors.New("must not be negative")}
 	}
+	tol := money.AmountOf(opts.AmountTolerance)
 	if opts.Memory <= 0 {
 		opts.Memory = DefaultMemory
-	}
-	// Hold the heap to the budget while the run lasts, unless the process
-	// already has a limit (GOMEMLIMIT): without one, the garbage collector
-	// lets the heap grow to twice what is live.
-	if old := debug.SetMemoryLimit(-1); old == math.MaxInt64 {
-		debug.SetMemoryLimit(opts.Memory / 10 * 9) // the rest is not heap
-		defer debug.SetMemoryLimit(old)
 	}
 	switch opts.Format {
 	case "", FormatNDJSON, FormatJSON, FormatCSV, FormatTable:
 	default:
-		return nil, fmt.Errorf("unknown ledger format %q (want ndjson, json, csv, table)", opts.Format)
+		return nil, open, &OptionError{Option: OptFormat,
+			Err: fmt.Errorf("unknown ledger format %q (want ndjson, json, csv, table)", opts.Format)}
 	}
 	keyA, keyB := opts.Key, opts.Key
 	if len(opts.KeyA) > 0 {
@@ -64,14 +93,14 @@ func run(ctx context.Context, opts Options, a, b Input, out Outputs, hook func(*
 	}
 	ksA, exA, err := newKeySpec(keyA)
 	if err != nil {
-		return nil, fmt.Errorf("--key-a: %w", err)
+		return nil, open, &OptionError{Option: OptKeyA, Err: err}
 	}
 	ksB, exB, err := newKeySpec(keyB)
 	if err != nil {
-		return nil, fmt.Errorf("--key-b: %w", err)
+		return nil, open, &OptionError{Option: OptKeyB, Err: err}
 	}
 	if len(ksA.parts) != len(ksB.parts) {
-		return nil, fmt.Errorf("the keys of A (%s) and B (%s) have different numbers of fields", ksA.name(), ksB.name())
+		return nil, open, fmt.Errorf("the keys of A (%s) and B (%s) have different numbers of fields", ksA.name(), ksB.name())
 	}
 	res := newResult()
 	res.Manifest = Manifest{Version: opts.Version, InputA: a.Name, InputB: b.Name,
@@ -79,7 +108,6 @@ func run(ctx context.Context, opts Options, a, b Input, out Outputs, hook func(*
 
 	// The readers are opened by the loading goroutines: opening peeks at
 	// the input, which may block on a pipe.
-	open := [2]func() (*billing.Reader, *recordGuard, error){}
 	for i, in := range []struct {
 		in      Input
 		extract []string
@@ -110,31 +138,59 @@ func run(ctx context.Context, opts Options, a, b Input, out Outputs, hook func(*
 	if opts.splitMin > 0 {
 		e.splitMin = opts.splitMin
 	}
-	e.withRecs = out.Review != nil || out.Report != nil || hook != nil
-	defer e.cleanup()
-	// interrupted prints what was read when a signal stops the run
-	// (docs/accounting.md) and returns the partial result with the error.
-	interrupted := func(err error) (*Result, error) {
-		if ctx.Err() == nil {
-			return nil, err
-		}
-		res.ReadA, res.ReadB = e.read[0].Load(), e.read[1].Load()
-		res.Interrupted = true
-		res.TotalsA.finish()
-		res.TotalsB.finish()
-		res.Ledger.finish()
-		if out.Summary != nil && !opts.Quiet {
-			res.WriteSummary(out.Summary)
-		}
-		return res, err
-	}
-	if err := e.load(ctx, open); err != nil {
-		return interrupted(err)
-	}
+	return e, open, nil
+}
 
-	lw, err := newLedgerWriter(out.Ledger, opts.Format, res.Manifest)
-	if err != nil {
+// interrupted prints what was read when a signal stops the run
+// (docs/accounting.md) and returns the partial result with the error;
+// other errors are returned alone.
+func (e *engine) interrupted(ctx context.Context, out Outputs, err error) (*Result, error) {
+	if ctx.Err() == nil {
 		return nil, err
+	}
+	res := e.res
+	res.ReadA, res.ReadB = e.read[0].Load(), e.read[1].Load()
+	res.Interrupted = true
+	res.TotalsA.finish()
+	res.TotalsB.finish()
+	res.Ledger.finish()
+	if out.Summary != nil && !e.opts.Quiet {
+		res.WriteSummary(out.Summary)
+	}
+	return res, err
+}
+
+// checkKeys refuses a side whose key is empty on every record: the key
+// names a field the side does not have (a typo, or a path into another
+// shape of record), and everything would come out unmatched. With --fuzzy
+// unkeyed records are paired by their values, so a side without keys is
+// allowed there.
+func (e *engine) checkKeys() error {
+	if e.opts.Fuzzy {
+		return nil
+	}
+	for side, read := range []int64{e.res.ReadA, e.res.ReadB} {
+		if read > 0 && e.res.Unkeyed[side] == read {
+			return &EmptyKeyError{Side: sideName(uint8(side)), Input: e.names[side], Key: e.keys[side].name(), Records: read}
+		}
+	}
+	return nil
+}
+
+func sideName(side uint8) string {
+	if side == sideA {
+		return "A"
+	}
+	return "B"
+}
+
+// writeOutputs matches the loaded records and writes the ledger, the review
+// queue and the report.
+func (e *engine) writeOutputs(ctx context.Context, out Outputs, hook func(*Row)) error {
+	res := e.res
+	lw, err := newLedgerWriter(out.Ledger, e.opts.Format, res.Manifest, e.opts.Rows)
+	if err != nil {
+		return err
 	}
 	em := &emitter{lw: lw, res: res, hook: hook, names: e.names}
 	if out.Review != nil {
@@ -142,32 +198,23 @@ func run(ctx context.Context, opts Options, a, b Input, out Outputs, hook func(*
 	}
 	var findings io.ReadWriter
 	if out.Report != nil {
-		if e.sd != nil {
-			f, err := e.sd.create("findings")
-			if err != nil {
-				return nil, err
-			}
-			f.close()
-			ff, err := os.OpenFile(f.path, os.O_RDWR|os.O_TRUNC, 0o600)
-			if err != nil {
-				return nil, fmt.Errorf("spill: %w", err)
-			}
-			defer ff.Close()
-			findings = ff
-		} else {
-			findings = &bytes.Buffer{}
+		if findings, err = e.findingsBuffer(); err != nil {
+			return err
+		}
+		if c, ok := findings.(io.Closer); ok {
+			defer c.Close()
 		}
 		em.findings = bufio.NewWriterSize(findings, 32<<10)
 	}
 	if err := e.reconcile(ctx, em.emit); err != nil {
-		return interrupted(err)
+		return err
 	}
 	if err := lw.close(); err != nil {
-		return nil, fmt.Errorf("write ledger: %w", err)
+		return fmt.Errorf("write ledger: %w", err)
 	}
 	if em.review != nil {
 		if err := em.review.Flush(); err != nil {
-			return nil, fmt.Errorf("write review: %w", err)
+			return fmt.Errorf("write review: %w", err)
 		}
 	}
 	res.Groups = int64(e.m.groups)
@@ -176,23 +223,36 @@ func run(ctx context.Context, opts Options, a, b Input, out Outputs, hook func(*
 	res.Ledger.finish()
 	if out.Report != nil {
 		if err := em.findings.Flush(); err != nil {
-			return nil, fmt.Errorf("write report: %w", err)
+			return fmt.Errorf("write report: %w", err)
 		}
 		if s, ok := findings.(io.Seeker); ok {
 			if _, err := s.Seek(0, io.SeekStart); err != nil {
-				return nil, fmt.Errorf("write report: %w", err)
+				return fmt.Errorf("write report: %w", err)
 			}
 		}
 		if err := res.writeReport(out.Report, findings); err != nil {
-			return nil, fmt.Errorf("write report: %w", err)
+			return fmt.Errorf("write report: %w", err)
 		}
 	}
-	if out.Summary != nil && !opts.Quiet {
-		if err := res.WriteSummary(out.Summary); err != nil {
-			return nil, fmt.Errorf("write summary: %w", err)
-		}
+	return nil
+}
+
+// findingsBuffer holds the report's findings until the totals are known:
+// in memory, or in a spill file when the run spills.
+func (e *engine) findingsBuffer() (io.ReadWriter, error) {
+	if e.sd == nil {
+		return &bytes.Buffer{}, nil
 	}
-	return res, nil
+	f, err := e.sd.create("findings")
+	if err != nil {
+		return nil, err
+	}
+	f.close()
+	ff, err := os.OpenFile(f.path, os.O_RDWR|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("spill: %w", err)
+	}
+	return ff, nil
 }
 
 func fromName(in Input) string {
@@ -314,6 +374,9 @@ func (e *engine) load(ctx context.Context, open [2]func() (*billing.Reader, *rec
 		}
 		for _, r := range b.recs {
 			totals.add(r.Currency, r.Amount, r.Tax)
+			if r.key == "" {
+				e.res.Unkeyed[b.side]++
+			}
 			if err := e.add(r); err != nil {
 				addErr = err
 				cancel()
@@ -571,7 +634,7 @@ func (e *engine) partition(ctx context.Context, pathA, pathB string, est, count 
 
 // emitter writes each ledger row where it goes and keeps the accounts.
 type emitter struct {
-	lw       ledgerWriter
+	lw       *ledgerWriter
 	res      *Result
 	review   *bufio.Writer
 	findings *bufio.Writer

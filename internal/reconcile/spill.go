@@ -216,7 +216,7 @@ func (s *spillDir) readRecs(ctx context.Context, path string, each func(*rec) er
 	return os.Remove(path)
 }
 
-// runFile writes sorted rows.
+// writeRun writes sorted rows to a new run file and returns its path.
 func (s *spillDir) writeRun(rows []*Row) (string, error) {
 	f, err := s.create("run")
 	if err != nil {

@@ -111,7 +111,6 @@ type Evaluator struct {
 	byOrder []int             // tax order → index in active, -1 if not applicable
 	cells   []lineCell        // len(active) × len(lines), row-major by tax
 	amounts []decimal.Decimal // per line: the amount used (net for tax-included)
-	groups  []TaxLine
 
 	mlist     []int // indexes of the jurisdictions marked in matched
 	jbuf      []*Jurisdiction

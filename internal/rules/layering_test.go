@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -224,12 +225,8 @@ func TestWriteYAMLRoundTrip(t *testing.T) {
 	if a.String() != b.String() {
 		t.Errorf("not stable:\n%s\n---\n%s", a.String(), b.String())
 	}
-	var sa, sb bytes.Buffer
-	p.Show(&sa)
-	q.Show(&sb)
-	strip := func(s string) string { return s[:strings.LastIndex(s, "rules sha256")] }
-	if strip(sa.String()) != strip(sb.String()) {
-		t.Errorf("shown rules compile to other rules:\n%s\n---\n%s", sa.String(), sb.String())
+	if !reflect.DeepEqual(p.ShowRows(), q.ShowRows()) || !reflect.DeepEqual(p.ShowExemptions(), q.ShowExemptions()) {
+		t.Errorf("shown rules compile to other rules:\n%v\n---\n%v", p.ShowRows(), q.ShowRows())
 	}
 	for _, want := range []string{"not: {city: [Atlanta, East Point]}", "taxability_from: ga-state", `nexus: {sales: "100000", transactions: 200, combine: any, window: calendar_year}`} {
 		if !strings.Contains(a.String(), want) {

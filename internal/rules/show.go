@@ -5,49 +5,50 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"text/tabwriter"
 )
 
-// Show writes the compiled jurisdictions and their taxes as a table.
-func (p *Program) Show(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CODE\tNAME\tLEVEL\tTAX\tRATES\tTAXABILITY\tNEXUS")
+// ShowRow is one line of `taxagg rules show`: a jurisdiction with one of
+// its taxes, or alone (Tax empty) when it has none.
+type ShowRow struct {
+	Code, Name, Level, Tax, Rates, Taxability, Nexus string
+}
+
+// ShowRows describes the compiled jurisdictions and their taxes, in
+// jurisdiction order, for a person.
+func (p *Program) ShowRows() []ShowRow {
+	var rows []ShowRow
 	for _, j := range p.Jurisdictions {
-		nexus := describeNexus(j.Nexus)
+		r := ShowRow{Code: j.Code, Name: j.Name, Level: j.Level.String(), Nexus: describeNexus(j.Nexus)}
 		if len(j.Taxes) == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t%s\n", j.Code, j.Name, j.Level, nexus)
+			rows = append(rows, r)
 			continue
 		}
-		for i, t := range j.Taxes {
-			code, name, level := j.Code, j.Name, j.Level.String()
-			if i > 0 {
-				code, name, level, nexus = "", "", "", ""
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", code, name, level, t.ID, describeRates(t), describeTaxability(t), nexus)
+		for _, t := range j.Taxes {
+			r.Tax, r.Rates, r.Taxability = t.ID, describeRates(t), describeTaxability(t)
+			rows = append(rows, r)
 		}
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if len(p.Exemptions) > 0 {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, "EXEMPTIONS")
-		for _, e := range p.Exemptions {
-			fmt.Fprintf(w, "  customer %s in %s", e.Customer, strings.Join(e.Jurisdictions, ", "))
-			if e.Reason != "" {
-				fmt.Fprintf(w, " (%s)", e.Reason)
-			}
-			if e.HasFrom {
-				fmt.Fprintf(w, " from %s", e.From)
-			}
-			if e.HasTo {
-				fmt.Fprintf(w, " to %s", e.To)
-			}
-			fmt.Fprintln(w)
+	return rows
+}
+
+// ShowExemptions describes the customer exemptions, one line each.
+func (p *Program) ShowExemptions() []string {
+	var lines []string
+	for _, e := range p.Exemptions {
+		var b strings.Builder
+		fmt.Fprintf(&b, "customer %s in %s", e.Customer, strings.Join(e.Jurisdictions, ", "))
+		if e.Reason != "" {
+			fmt.Fprintf(&b, " (%s)", e.Reason)
 		}
+		if e.HasFrom {
+			fmt.Fprintf(&b, " from %s", e.From)
+		}
+		if e.HasTo {
+			fmt.Fprintf(&b, " to %s", e.To)
+		}
+		lines = append(lines, b.String())
 	}
-	_, err := fmt.Fprintf(w, "\n%d jurisdictions, %d taxes; rules sha256 %s\n", len(p.Jurisdictions), len(p.Taxes), p.SHA256)
-	return err
+	return lines
 }
 
 func describeRates(t *Tax) string {
@@ -115,7 +116,7 @@ func describeTaxability(t *Tax) string {
 
 func describeNexus(n *Nexus) string {
 	if n == nil {
-		return "-"
+		return ""
 	}
 	var parts []string
 	if n.HasSales {

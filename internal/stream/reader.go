@@ -213,12 +213,6 @@ func (r *Reader) readError() error {
 	return &Error{Source: r.name, Line: r.line, Err: fmt.Errorf("read: %w", r.rerr)}
 }
 
-// fail records a fatal error and returns it.
-func (r *Reader) fail(err error) error {
-	r.err = err
-	return err
-}
-
 // getChunk returns a chunk of at least n bytes.
 func (r *Reader) getChunk(n int) *chunk {
 	for i := len(r.free) - 1; i >= 0; i-- {

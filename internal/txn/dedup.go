@@ -61,18 +61,23 @@ const (
 // for a moment, which is 1/256 of the table, so even at that moment the
 // set holds 26 to 31 bytes per distinct id (about 28 on average) once it
 // has more than a few hundred thousand ids; NewDedup with the expected
-// count sizes the segments once. These are the bytes the set holds; being
-// Go heap, they also raise the garbage collector's heap goal (GOGC).
+// count sizes the segments once. The large arrays live outside the Go
+// heap where the system allows it (offheap.go), so they do not raise the
+// garbage collector's heap goal; small ones, and all of them elsewhere,
+// are Go heap.
 //
 // Hash collisions: two different ids with the same 64-bit hash are taken
-// for the same id. The second is then reported as a conflicting duplicate
-// (loud) or, if 32 bits of their content hashes also agree, counted as a
-// duplicate. With n distinct ids the chance of any id collision in a run is
-// about n²/2^65: 3·10⁻⁸ for a million ids, 3·10⁻⁶ for ten million. A
-// record with a known id but different content is taken for a duplicate
-// only if 32 bits of the two content hashes agree: 2^-32 per such record.
-// Hashes are seeded per process (hash/maphash), so a collision is not
-// reproducible from run to run.
+// for the same id. The content hash covers the id itself, so their 32-bit
+// content hashes almost always differ and the second is reported as a
+// conflicting duplicate: loud, never a silent skip. Only if those 32 bits
+// also agree is it counted as a duplicate. With n distinct ids the chance
+// of any id collision in a run is about n²/2^65 (3·10⁻⁸ for a million ids,
+// 3·10⁻⁶ for ten million), of a silent one about n²/2^97. A record with a
+// known id but different content is taken for a duplicate only if 32 bits
+// of the two content hashes agree: 2^-32 per such record. A replay is never
+// taken for a new record. Hashes are seeded per process (hash/maphash), so
+// a collision is not reproducible from run to run. TestDedupCollisions
+// pins these outcomes.
 //
 // Check must be called in input order, so that "first seen" is the first
 // in the input. Dedup is not safe for concurrent use.

@@ -207,3 +207,46 @@ func TestDedupRelease(t *testing.T) {
 		t.Errorf("after Release the set still counts %d bytes", d.MemoryBytes())
 	}
 }
+
+// TestDedupCollisions pins what a hash collision can and cannot do (the
+// Dedup doc comment and docs/accounting.md say the same): two different
+// ids whose 64-bit hashes collide come out as a conflicting duplicate,
+// because the content hash covers the id; only if 32 bits of the content
+// hashes also agree is the second counted as a duplicate. A replay is
+// always a duplicate, never new.
+func TestDedupCollisions(t *testing.T) {
+	p := NewParser(ParseOptions{})
+	parse := func(in string) Transaction {
+		var tx Transaction
+		if err := p.ParseJSON([]byte(in), &tx); err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	a := parse(`{"id":"a","date":"2025-01-01","currency":"USD","country":"US","amount":"12.50"}`)
+	b := parse(`{"id":"b","date":"2025-01-01","currency":"USD","country":"US","amount":"12.50"}`)
+	if fold := func(h uint64) uint32 { return uint32(h ^ h>>32) }; fold(a.ContentHash) == fold(b.ContentHash) {
+		t.Fatalf("records a and b, alike but for their ids, have the same 32-bit content hash")
+	}
+
+	const collided = 0x5eed // the id hash a and b are made to share
+	d := NewDedup(0)
+	if v, _ := d.CheckHash(collided, a.ContentHash, Pos{0, 1}); v != New {
+		t.Fatalf("a: %v, want new", v)
+	}
+	if v, first := d.CheckHash(collided, b.ContentHash, Pos{0, 2}); v != Conflict || first != (Pos{0, 1}) {
+		t.Errorf("b, colliding with a: %v (first %v), want a conflict with line 1", v, first)
+	}
+	// The silent case needs 32 more bits to agree: a content hash that
+	// differs from a's only in bits the set folds away.
+	alias := a.ContentHash ^ 0xffff_ffff_ffff_ffff
+	if v, _ := d.CheckHash(collided, alias, Pos{0, 3}); v != Duplicate {
+		t.Errorf("a colliding id whose folded content hash also agrees: %v, want duplicate", v)
+	}
+	if v, _ := d.CheckHash(collided, a.ContentHash, Pos{1, 1}); v != Duplicate {
+		t.Errorf("a replayed: %v, want duplicate", v)
+	}
+	if v, _ := d.CheckHash(collided+1, a.ContentHash, Pos{1, 2}); v != New {
+		t.Errorf("another id hash: %v, want new", v)
+	}
+}

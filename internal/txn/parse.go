@@ -134,17 +134,15 @@ type Parser struct {
 	vals      [nFields]val
 	lineDec   [][2][]byte // normalized amount and quantity text per line, for the content hash
 	scratch   []byte      // unescaped strings of the current record
-	numBuf    []byte
-	stable    bool // ParseOptions.StableHashes
+	stable    bool        // ParseOptions.StableHashes
 
-	arena   []byte
-	intern  *[internSlots]string
-	currs   map[string]money.Currency
-	hbuf    []byte
-	hdr     []string
-	hdrIdx  []int
-	hdrErr  *FieldError
-	cellBuf []string
+	arena  []byte
+	intern *[internSlots]string
+	currs  map[string]money.Currency
+	hbuf   []byte
+	hdr    []string
+	hdrIdx []int
+	hdrErr *FieldError
 }
 
 // NewParser returns a Parser.

@@ -79,7 +79,7 @@ func TestParseJSONErrors(t *testing.T) {
 		{obj(`"amount":"+5"`), `amount: "+5" is not a decimal`},
 		{obj(`"amount":".5"`), `amount: ".5" is not a decimal`},
 		{obj(`"amount":"5."`), `amount: "5." is not a decimal`},
-		{obj(`"amount":"1,234.50"`), `amount: "1,234.50" is not a decimal`},
+		{obj(`"amount":"1,234.50"`), `amount: "1,234.50" is not a decimal: write 1234.50 (digits and a point, without thousands separators or spaces)`},
 		{obj(`"amount":"1234567890123456789"`), `amount: "1234567890123456789" has more than 18 integer digits`},
 		{obj(`"amount":"1.234"`), `amount: "1.234" has 3 fraction digits; USD allows 2`},
 		{obj(`"amount":1.234`), `amount: "1.234" has 3 fraction digits; USD allows 2`},
@@ -270,7 +270,7 @@ func TestParseCSV(t *testing.T) {
 	}{
 		{map[string]string{"id": ""}, "id: is required"},
 		{map[string]string{"amount": ""}, "amount: is required"},
-		{map[string]string{"amount": " 1"}, `amount: " 1" is not a decimal`},
+		{map[string]string{"amount": " 1"}, `amount: " 1" is not a decimal: write 1, without the spaces around it`},
 		{map[string]string{"amount": "12.3.4"}, `amount: "12.3.4" is not a decimal`},
 		{map[string]string{"tax_included": "yes"}, `tax_included: "yes" is not true or false`},
 		{map[string]string{"quantity": "0"}, `quantity: "0" is not positive`},

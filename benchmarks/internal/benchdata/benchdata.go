@@ -166,9 +166,8 @@ type Tx struct {
 
 // Gen produces transactions from a seed.
 type Gen struct {
-	r   *rand.Rand
-	n   int
-	buf []byte
+	r *rand.Rand
+	n int
 }
 
 // NewGen returns a generator seeded with seed.
