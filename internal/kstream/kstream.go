@@ -341,6 +341,14 @@ func (mb *member) loop(ctx context.Context, sess *kgo.GroupTransactSession) (Cou
 		if err := mb.hookAt("before-end", batchNo); err != nil {
 			return counts, err
 		}
+		// Every record must be acknowledged before deciding: a record
+		// that failed must abort the transaction, or the others would
+		// commit without it.
+		if procErr == nil {
+			if err := sess.Client().Flush(work); err != nil {
+				return counts, fmt.Errorf("flush: %w", err)
+			}
+		}
 		try := kgo.TryCommit
 		if procErr != nil || b.failed() != nil {
 			try = kgo.TryAbort

@@ -1,0 +1,214 @@
+package kstream
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/taxagg/taxagg/internal/aggregate"
+)
+
+var errKilled = errors.New("killed")
+
+// TestKilledMidTransaction kills a member after it produced a batch's
+// events and totals but before it committed them, then starts it again:
+// the open transaction is aborted when the restarted member (same
+// transactional id) joins, its partitions are restored from the totals
+// topic, and the committed output holds each event once.
+func TestKilledMidTransaction(t *testing.T) {
+	opt := aggregate.Options{Period: aggregate.PeriodMonth}
+	c := newCluster(t)
+	in := genInput(t, 400, opt)
+	c.produce(t, in.msgs)
+
+	cfg := testConfig(c, "a", opt)
+	cfg.hook = func(stage string, n int) error {
+		if stage == "before-end" && n == 5 {
+			return errKilled
+		}
+		return nil
+	}
+	first := start(cfg)
+	<-first.done
+	if !errors.Is(first.err, errKilled) {
+		t.Fatalf("first run: %v", first.err)
+	}
+	if first.counts.Commits != 4 {
+		t.Fatalf("first run committed %d batches, want 4", first.counts.Commits)
+	}
+	second := start(testConfig(c, "a", opt))
+	c.waitRead(t, int64(len(in.msgs)), 30*time.Second, second)
+	second.stop(t)
+	c.check(t, in, opt)
+}
+
+// pace slows a member's batches down so that a test can act while it
+// works, and reports its commits on a channel.
+func pace(d time.Duration, committed chan<- int) func(string, int) error {
+	return func(stage string, n int) error {
+		if stage == "before-end" {
+			time.Sleep(d)
+			if committed != nil {
+				select {
+				case committed <- n:
+				default:
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// TestMemberLeavesDuringRebalance runs two members; the second leaves
+// (SIGTERM) while the group is rebalancing to let it in, and a third joins
+// later. The first member takes the partitions back each time.
+func TestMemberLeavesDuringRebalance(t *testing.T) {
+	opt := aggregate.Options{}
+	c := newCluster(t)
+	in := genInput(t, 400, opt)
+	c.produce(t, in.msgs)
+
+	batches := make(chan int, 1)
+	cfgA := testConfig(c, "a", opt)
+	cfgA.MaxBatch = 10
+	cfgA.hook = pace(20*time.Millisecond, batches)
+	a := start(cfgA)
+	waitBatches(t, batches, 3)
+
+	cfgB := testConfig(c, "b", opt)
+	cfgB.MaxBatch = 10
+	b := start(cfgB)
+	time.Sleep(150 * time.Millisecond) // B is joining: the group rebalances
+	b.stop(t)
+
+	waitBatches(t, batches, 3)
+	cfgC := testConfig(c, "c", opt)
+	cfgC.MaxBatch = 10
+	cfgC.hook = pace(20*time.Millisecond, nil)
+	cm := start(cfgC)
+
+	c.waitRead(t, int64(len(in.msgs)), 40*time.Second, a, cm)
+	a.stop(t)
+	cm.stop(t)
+	t.Logf("committed batches: a %d (aborted %d), b %d (aborted %d), c %d (aborted %d)",
+		a.counts.Commits, a.counts.Aborts, b.counts.Commits, b.counts.Aborts, cm.counts.Commits, cm.counts.Aborts)
+	c.check(t, in, opt)
+}
+
+func waitBatches(t *testing.T, ch <-chan int, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		select {
+		case <-ch:
+		case <-time.After(20 * time.Second):
+			t.Fatal("no batch committed within 20 s")
+		}
+	}
+}
+
+// TestBrokerRestart stops the (persisting) broker while a member works
+// and starts it again on the same port and data: the member rides through
+// or, when a transaction cannot be ended, stops with an error and is
+// started again, as a supervisor would.
+func TestBrokerRestart(t *testing.T) {
+	opt := aggregate.Options{Period: aggregate.PeriodQuarter}
+	port := freePort(t)
+	dir := t.TempDir()
+	opts := []kfake.Opt{kfake.DataDir(dir), kfake.Ports(port)}
+	c := newCluster(t, opts...)
+	in := genInput(t, 300, opt)
+	c.produce(t, in.msgs)
+
+	batches := make(chan int, 1)
+	cfg := testConfig(c, "a", opt)
+	cfg.MaxBatch = 10
+	cfg.hook = pace(20*time.Millisecond, batches)
+	sup := supervise(t, cfg)
+	waitBatches(t, batches, 4)
+
+	c.Close()
+	time.Sleep(300 * time.Millisecond)
+	c2 := newCluster(t, opts...)
+	if c2.addrs[0] != c.addrs[0] {
+		t.Fatalf("restarted broker at %s, was %s", c2.addrs[0], c.addrs[0])
+	}
+	c2.waitRead(t, int64(len(in.msgs)), 40*time.Second)
+	restarts := sup.stop(t)
+	t.Logf("member restarts after errors: %d", restarts)
+	c2.check(t, in, opt)
+}
+
+// TestProduceErrors fails some produce requests to the output and totals
+// topics: the batches they hit abort and are read again.
+func TestProduceErrors(t *testing.T) {
+	opt := aggregate.Options{ByRate: true}
+	c := newCluster(t)
+	in := genInput(t, 300, opt)
+	c.produce(t, in.msgs)
+
+	h1 := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: outTopic, Err: kerr.InvalidRecord, Count: 2})
+	h2 := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: totalsTopic, Err: kerr.CorruptMessage, Count: 3})
+	h3 := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: outTopic, Err: kerr.NotEnoughReplicas, Count: 2})
+	cfg := testConfig(c, "a", opt)
+	a := start(cfg)
+	c.waitRead(t, int64(len(in.msgs)), 40*time.Second, a)
+	a.stop(t)
+	if h1.Hits()+h2.Hits()+h3.Hits() == 0 {
+		t.Fatal("no produce request was failed")
+	}
+	if a.counts.Aborts == 0 {
+		t.Error("no transaction was aborted")
+	}
+	t.Logf("faults hit %d, %d, %d; commits %d, aborts %d", h1.Hits(), h2.Hits(), h3.Hits(), a.counts.Commits, a.counts.Aborts)
+	c.check(t, in, opt)
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// supervisor restarts a member that stopped with an error.
+type supervisor struct {
+	cancel   context.CancelFunc
+	done     chan struct{}
+	restarts int
+}
+
+func supervise(t *testing.T, cfg Config) *supervisor {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &supervisor{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		for ctx.Err() == nil {
+			_, err := Run(ctx, cfg)
+			if err == nil || ctx.Err() != nil {
+				return
+			}
+			t.Logf("member stopped: %v; starting it again", err)
+			s.restarts++
+			time.Sleep(200 * time.Millisecond)
+		}
+	}()
+	return s
+}
+
+func (s *supervisor) stop(t *testing.T) int {
+	s.cancel()
+	select {
+	case <-s.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("member did not stop within 30 s")
+	}
+	return s.restarts
+}
