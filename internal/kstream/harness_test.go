@@ -235,6 +235,7 @@ func testConfig(c *cluster, instance string, opt aggregate.Options) Config {
 		ClientOpts: []kgo.Opt{
 			kgo.SessionTimeout(1500 * time.Millisecond), kgo.HeartbeatInterval(200 * time.Millisecond),
 			kgo.RebalanceTimeout(3 * time.Second), kgo.RetryTimeout(20 * time.Second),
+			kgo.MetadataMinAge(200 * time.Millisecond),
 		},
 	}
 }
