@@ -438,9 +438,4 @@ func (tt *taxText) rate(r decimal.Decimal) string {
 
 // formatMoney prints an amount with the currency's minor unit, or exactly
 // when it carries more digits (a tax rounded only in aggregate).
-func formatMoney(d decimal.Decimal, digits int32) string {
-	if d.Exponent() >= -digits || d.Equal(d.Truncate(digits)) {
-		return d.StringFixed(digits)
-	}
-	return d.String()
-}
+func formatMoney(d decimal.Decimal, digits int32) string { return money.FormatExact(d, digits) }

@@ -52,6 +52,7 @@ jurisdiction and on what sales. It also reconciles two billing exports into one 
 		NewCmdDeliver(f, nil),
 		NewCmdState(f),
 		NewCmdMerge(f, nil),
+		NewCmdStream(f, nil),
 		NewCmdVersion(f),
 		newCmdDocs(f),
 	)

@@ -125,6 +125,9 @@ func (c *Config) defaults() error {
 	case c.Program == nil || c.NewRenderer == nil:
 		return errors.New("no rules or no renderer")
 	}
+	if c.To == c.Topic {
+		return fmt.Errorf("the output topic %q is also the input topic", c.To)
+	}
 	names := map[string]string{c.Topic: "input", c.To: "output"}
 	for _, t := range []struct{ name, what string }{{c.Totals, "totals"}, {c.Rejects, "rejects"}} {
 		if t.name == "" {

@@ -153,7 +153,7 @@ func (mb *member) rowValue(p int32, r *aggregate.RowState) RowValue {
 		NonTaxableSales: money.Format(r.NonTaxable, r.Digits),
 		TaxableSales:    money.Format(r.Taxable, r.Digits),
 		TaxAmount:       money.Format(money.Round(r.TaxSum, r.Digits, r.Tax.Rounding.Mode), r.Digits),
-		TaxExact:        exactText(r.TaxExact),
+		TaxExact:        money.FormatExact(r.TaxExact, r.Digits),
 		Exact: RowExact{
 			Digits: r.Digits, ByRate: r.HasRate,
 			Gross: exactText(r.Gross), Exempt: exactText(r.Exempt), NonTaxable: exactText(r.NonTaxable),

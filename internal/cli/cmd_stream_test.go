@@ -1,0 +1,196 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+)
+
+// runCLI runs the command tree with the given environment and returns the
+// exit code, stdout and stderr.
+func runCLI(ctx context.Context, env map[string]string, args ...string) (int, string, string) {
+	ios, _, out, errOut := NewTestIOStreams()
+	f := &Factory{IO: ios, Getenv: func(k string) string { return env[k] }, Now: time.Now}
+	code := run(ctx, f, args)
+	return code, out.String(), errOut.String()
+}
+
+func TestStreamFlags(t *testing.T) {
+	base := []string{"stream", "--brokers", "127.0.0.1:1", "--group", "g", "--topic", "in", "--to", "out"}
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"no brokers", []string{"stream", "--group", "g", "--topic", "in", "--to", "out"}, nil, "--brokers is required"},
+		{"no output", []string{"stream", "--brokers", "127.0.0.1:1", "--group", "g", "--topic", "in"}, nil, "--to is required"},
+		{"broker without port", append(base[:1:1], "--brokers", "kafka", "--group", "g", "--topic", "in", "--to", "out"), nil, `--brokers: "kafka" is not HOST:PORT`},
+		{"period", append(base, "--period", "week"), nil, `period "week" must be day, month, quarter, year or none`},
+		{"max batch", append(base, "--max-batch", "0"), nil, "--max-batch must be at least 1"},
+		{"sasl without user", append(base, "--sasl-mechanism", "plain"), nil, "--sasl-mechanism needs --sasl-user"},
+		{"sasl mechanism", append(base, "--sasl-mechanism", "gssapi", "--sasl-user", "u"), map[string]string{"TAXAGG_SASL_PASSWORD": "p"}, `--sasl-mechanism "gssapi" must be plain, scram-sha-256 or scram-sha-512`},
+		{"sasl password", append(base, "--sasl-mechanism", "plain", "--sasl-user", "u"), nil, "the SASL password is read from $TAXAGG_SASL_PASSWORD, which is empty"},
+		{"tls pair", append(base, "--tls-cert", "c.pem"), nil, "--tls-cert and --tls-key go together"},
+		{"log level", append(base, "--log-level", "loud"), nil, `--log-level "loud" must be debug, info, warn or error`},
+		{"same topic", append(base[:len(base)-1:len(base)-1], "in"), nil, `the output topic "in" is also the input topic`},
+		{"arguments", append(base, "file.ndjson"), nil, `unknown command "file.ndjson"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runCLI(context.Background(), tt.env, tt.args...)
+			if code != ExitError {
+				t.Errorf("exit code %d, want %d", code, ExitError)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr %q, want it to contain %q", stderr, tt.want)
+			}
+		})
+	}
+}
+
+// TestStreamOnce runs `taxagg stream --once` against an in-process Kafka
+// (SASL/SCRAM) on the sample transactions: the events are calc's lines,
+// the totals are aggregate's rows, the bad record is in the rejects topic.
+func TestStreamOnce(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1),
+		kfake.SeedTopics(1, "tx", "tax-events", "tax-totals", "tax-rejects"),
+		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "taxagg", "s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	addr := c.ListenAddrs()[0]
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr),
+		kgo.SASL(scram.Auth{User: "taxagg", Pass: "s3cret"}.AsSha256Mechanism()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+
+	sample, err := os.ReadFile("../../testdata/sample.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := `{"id":"bad-1","date":"2026-01-05","currency":"USD","amount":"12.3.4","country":"US","state":"CA"}`
+	var recs []*kgo.Record
+	for _, line := range append(strings.Split(strings.TrimSpace(string(sample)), "\n"), bad) {
+		var o struct{ ID string }
+		if err := json.Unmarshal([]byte(line), &o); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, &kgo.Record{Topic: "tx", Key: []byte(o.ID), Value: []byte(line)})
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	env := map[string]string{"KAFKA_PASS": "s3cret"}
+	args := []string{"stream", "--brokers", addr, "--group", "taxagg", "--topic", "tx", "--to", "tax-events",
+		"--totals", "tax-totals", "--rejects-topic", "tax-rejects", "--period", "month",
+		"--sasl-mechanism", "scram-sha-256", "--sasl-user", "taxagg", "--sasl-password-env", "KAFKA_PASS",
+		"--once", "--idle", "500ms", "--instance", "test", "--metrics-addr", "127.0.0.1:0"}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	code, _, stderr := runCLI(ctx, env, args...)
+	if code != ExitFindings {
+		t.Fatalf("exit code %d, want %d (one record rejected); stderr:\n%s", code, ExitFindings, stderr)
+	}
+	var stopped map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			if strings.HasPrefix(line, "1 records rejected") {
+				continue
+			}
+			t.Fatalf("stderr line is not JSON: %q", line)
+		}
+		if m["msg"] == "stream stopped" {
+			stopped = m
+		}
+	}
+	if stopped == nil || stopped["read"] != float64(len(recs)) || stopped["rejected"] != 1.0 || stopped["duplicates"] != 1.0 {
+		t.Errorf("last log line %v, want read %d, rejected 1, duplicates 1", stopped, len(recs))
+	}
+
+	// The events are calc's output, line for line.
+	_, calcOut, _ := runCLI(context.Background(), nil, "calc", "--format", "ndjson", "-q", "../../testdata/sample.ndjson")
+	want := strings.Split(strings.TrimSpace(calcOut), "\n")
+	events := readTopic(t, cl, "tax-events")
+	if len(events) != len(want) {
+		t.Fatalf("%d events, want %d", len(events), len(want))
+	}
+	for i, ev := range events {
+		if string(ev.Value) != want[i] {
+			t.Errorf("event %d:\n got %s\nwant %s", i, ev.Value, want[i])
+		}
+	}
+	rejects := readTopic(t, cl, "tax-rejects")
+	if len(rejects) != 1 || !bytes.Contains(rejects[0].Value, []byte(`"offset":12,"key":"bad-1","field":"amount","error":"\"12.3.4\" is not a decimal"`)) {
+		t.Errorf("rejects: %d records, first %s", len(rejects), rejects[0].Value)
+	}
+
+	// The totals rows are aggregate's rows.
+	_, aggOut, _ := runCLI(context.Background(), nil, "aggregate", "--format", "ndjson", "--period", "month", "-q", "../../testdata/sample.ndjson")
+	wantRows := map[string]map[string]any{}
+	sc := bufio.NewScanner(strings.NewReader(aggOut))
+	for sc.Scan() {
+		var m map[string]any
+		json.Unmarshal(sc.Bytes(), &m)
+		wantRows[rowID(m)] = m
+	}
+	got := map[string]map[string]any{}
+	for _, r := range readTopic(t, cl, "tax-totals") {
+		if bytes.HasPrefix(r.Key, []byte("row/")) {
+			var m map[string]any
+			json.Unmarshal(r.Value, &m)
+			got[rowID(m)] = m
+		}
+	}
+	if len(got) != len(wantRows) || len(got) == 0 {
+		t.Fatalf("%d totals rows, aggregate has %d", len(got), len(wantRows))
+	}
+	for id, w := range wantRows {
+		g := got[id]
+		for _, col := range []string{"name", "level", "transactions", "gross_sales", "exempt_sales", "non_taxable_sales", "taxable_sales", "tax_amount", "tax_exact"} {
+			if g[col] != w[col] {
+				t.Errorf("%s %s: totals %v, aggregate %v", id, col, g[col], w[col])
+			}
+		}
+	}
+}
+
+func rowID(m map[string]any) string {
+	return strings.Join([]string{m["jurisdiction"].(string), m["tax"].(string), m["currency"].(string), m["period"].(string)}, "|")
+}
+
+func readTopic(t *testing.T, cl *kgo.Client, topic string) []*kgo.Record {
+	t.Helper()
+	cl.AddConsumeTopics(topic)
+	defer cl.PurgeTopicsFromConsuming(topic)
+	var out []*kgo.Record
+	for idle := 0; idle < 3; {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		f := cl.PollFetches(ctx)
+		cancel()
+		n := len(out)
+		f.EachRecord(func(r *kgo.Record) {
+			if r.Topic == topic {
+				out = append(out, r)
+			}
+		})
+		if len(out) == n {
+			idle++
+		}
+	}
+	return out
+}
