@@ -391,4 +391,3 @@ func (c *cluster) check(t testing.TB, in *input, opt aggregate.Options) {
 		t.Errorf("totals differ from the batch aggregate:\n got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(in.rows, "\n"))
 	}
 }
-

@@ -290,7 +290,7 @@ func (p partitioner) ForTopic(t string) kgo.TopicPartitioner {
 type totalsPartitioner struct{}
 
 func (totalsPartitioner) RequiresConsistency(*kgo.Record) bool { return true }
-func (totalsPartitioner) Partition(r *kgo.Record, n int) int  { return int(r.Partition) % n }
+func (totalsPartitioner) Partition(r *kgo.Record, n int) int   { return int(r.Partition) % n }
 
 func (mb *member) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	mb.mu.Lock()

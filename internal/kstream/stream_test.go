@@ -212,3 +212,41 @@ func (s *supervisor) stop(t *testing.T) int {
 	}
 	return s.restarts
 }
+
+// TestGracefulStop cancels a member (SIGTERM) in the middle of a batch:
+// it commits that batch, leaves the group and returns; a member started
+// later goes on from there.
+func TestGracefulStop(t *testing.T) {
+	opt := aggregate.Options{}
+	c := newCluster(t)
+	in := genInput(t, 200, opt)
+	c.produce(t, in.msgs)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := testConfig(c, "a", opt)
+	cfg.hook = func(stage string, n int) error {
+		if stage == "before-end" && n == 3 {
+			cancel()
+		}
+		return nil
+	}
+	counts, err := Run(ctx, cfg)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v, want context.Canceled", err)
+	}
+	if counts.Commits != 3 {
+		t.Errorf("committed %d batches, want 3 (the one open at the signal included)", counts.Commits)
+	}
+	var read int64
+	for _, s := range c.snapshots(t) {
+		read += s.Read
+	}
+	if read != counts.Read || read == 0 {
+		t.Errorf("snapshots count %d records read, the member %d", read, counts.Read)
+	}
+	b := start(testConfig(c, "b", opt))
+	c.waitRead(t, int64(len(in.msgs)), 30*time.Second, b)
+	b.stop(t)
+	c.check(t, in, opt)
+}
