@@ -262,7 +262,6 @@ func (mb *member) clientOpts() []kgo.Opt {
 		kgo.ConsumerGroup(mb.cfg.Group),
 		kgo.ConsumeTopics(mb.cfg.Topic),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RecordPartitioner(partitioner{totals: mb.cfg.Totals, keyed: kgo.StickyKeyPartitioner(nil)}),
 		kgo.OnPartitionsAssigned(mb.onAssigned),
