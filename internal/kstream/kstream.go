@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 
@@ -223,6 +224,62 @@ func Run(ctx context.Context, cfg Config) (Counts, error) {
 	for _, t := range cfg.Program.Taxes {
 		mb.taxes[t.Jurisdiction.Code+"/"+t.ID] = t
 	}
+	var total Counts
+	for restarts := 0; ; restarts++ {
+		counts, err := mb.session(ctx, restarts == 0)
+		total.Read += counts.Read
+		total.Accepted += counts.Accepted
+		total.Rejected += counts.Rejected
+		total.Duplicates += counts.Duplicates
+		total.Commits += counts.Commits
+		total.Aborts += counts.Aborts
+		var se *sessionError
+		if !errors.As(err, &se) || ctx.Err() != nil {
+			return total, err
+		}
+		if counts.Commits > 0 {
+			restarts = 0
+		}
+		if restarts >= maxRestarts {
+			return total, fmt.Errorf("%w (%d Kafka sessions in a row failed)", se.err, restarts+1)
+		}
+		// A new client with the same transactional id aborts whatever
+		// the old one left open; the cached partition states are checked
+		// against the committed offsets again.
+		mb.log.Warn("restarting the Kafka session", "error", se.err.Error(), "attempt", restarts+1)
+		mb.mu.Lock()
+		for _, st := range mb.parts {
+			st.verified = false
+		}
+		mb.mu.Unlock()
+		sleep(ctx, time.Duration(restarts+1)*500*time.Millisecond)
+	}
+}
+
+// fatalKafka reports whether a new client would fail the same way: this
+// member's producer was fenced by another with the same transactional id
+// (a second live member with this --instance), or it may not use it.
+func fatalKafka(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.GroupAuthorizationFailed) ||
+		errors.Is(err, kerr.TopicAuthorizationFailed)
+}
+
+// maxRestarts is how many Kafka sessions in a row may fail before the
+// member gives up.
+const maxRestarts = 5
+
+// sessionError is a failure of the Kafka session itself (a transaction
+// that could not be begun or ended): a new session may go on where it
+// stopped.
+type sessionError struct{ err error }
+
+func (e *sessionError) Error() string { return e.err.Error() }
+func (e *sessionError) Unwrap() error { return e.err }
+
+// session runs one Kafka client (a group transact session) until it stops.
+func (mb *member) session(ctx context.Context, first bool) (Counts, error) {
+	cfg := &mb.cfg
 	sess, err := kgo.NewGroupTransactSession(mb.clientOpts()...)
 	if err != nil {
 		return Counts{}, fmt.Errorf("kafka client: %w", err)
@@ -231,8 +288,13 @@ func Run(ctx context.Context, cfg Config) (Counts, error) {
 		sess.Close() // leaves the group
 		mb.log.Info("left the group", "group", cfg.Group)
 	}()
-	if mb.totalsParts, err = checkTopics(ctx, sess.Client(), &cfg); err != nil {
-		return Counts{}, err
+	mb.mu.Lock()
+	mb.assigned = false
+	mb.mu.Unlock()
+	if first {
+		if mb.totalsParts, err = checkTopics(ctx, sess.Client(), cfg); err != nil {
+			return Counts{}, err
+		}
 	}
 	mb.log.Info("joining the group", "group", cfg.Group, "topic", cfg.Topic, "to", cfg.To,
 		"totals", cfg.Totals, "rejects", cfg.Rejects, "transactional_id", mb.txnID())
@@ -337,7 +399,7 @@ func (mb *member) loop(ctx context.Context, sess *kgo.GroupTransactSession) (Cou
 		// it commits or aborts, then the loop stops.
 		work := context.WithoutCancel(ctx)
 		if err := sess.Begin(); err != nil {
-			return counts, fmt.Errorf("begin transaction: %w", err)
+			return counts, fmt.Errorf("begin transaction: %w", err) // only misuse fails Begin
 		}
 		b, procErr := mb.process(work, sess, recs)
 		if err := mb.hookAt("before-end", batchNo); err != nil {
@@ -348,7 +410,7 @@ func (mb *member) loop(ctx context.Context, sess *kgo.GroupTransactSession) (Cou
 		// commit without it.
 		if procErr == nil {
 			if err := sess.Client().Flush(work); err != nil {
-				return counts, fmt.Errorf("flush: %w", err)
+				return counts, &sessionError{fmt.Errorf("flush: %w", err)}
 			}
 		}
 		try := kgo.TryCommit
@@ -359,7 +421,11 @@ func (mb *member) loop(ctx context.Context, sess *kgo.GroupTransactSession) (Cou
 		committed, endErr := sess.End(endCtx, try)
 		cancel()
 		if endErr != nil {
-			return counts, fmt.Errorf("end transaction: %w", endErr)
+			endErr = fmt.Errorf("end transaction: %w", endErr)
+			if fatalKafka(endErr) {
+				return counts, endErr
+			}
+			return counts, &sessionError{endErr}
 		}
 		if procErr != nil {
 			mb.m.aborts.Add(1)
@@ -450,7 +516,7 @@ func (mb *member) poll(ctx context.Context, sess *kgo.GroupTransactSession) ([]*
 func (mb *member) pollOnce(ctx context.Context, sess *kgo.GroupTransactSession, max int, recs []*kgo.Record) ([]*kgo.Record, error) {
 	fetches := sess.PollRecords(ctx, max)
 	if fetches.IsClientClosed() {
-		return recs, errors.New("kafka client closed")
+		return recs, &sessionError{errors.New("kafka client closed")}
 	}
 	fetches.EachError(func(t string, p int32, err error) {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
