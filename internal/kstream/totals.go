@@ -413,7 +413,7 @@ func (mb *member) restore(ctx context.Context, need map[int32]int64) (map[int32]
 	}
 	cl, err := kgo.NewClient(append(mb.commonOpts(),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.FetchMaxWait(250*time.Millisecond),
+		kgo.FetchMaxWait(100*time.Millisecond),
 	)...)
 	if err != nil {
 		return nil, err
@@ -435,7 +435,8 @@ func (mb *member) restore(ctx context.Context, need map[int32]int64) (map[int32]
 	for tp := range tps {
 		reached[tp] = ends[tp] <= 0
 	}
-	lastData := time.Now()
+	gotData := map[int32]bool{}
+	empty := 0
 	for {
 		pending := 0
 		for p, r := range rs {
@@ -458,7 +459,7 @@ func (mb *member) restore(ctx context.Context, need map[int32]int64) (map[int32]
 		if ctx.Err() != nil {
 			return nil, mb.restoreTimeout(rs)
 		}
-		pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		pctx, pcancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		fetches := cl.PollFetches(pctx)
 		pcancel()
 		var ferr error
@@ -484,11 +485,21 @@ func (mb *member) restore(ctx context.Context, need map[int32]int64) (map[int32]
 		if perr != nil {
 			return nil, perr
 		}
+		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+			if len(fp.Records) > 0 {
+				gotData[fp.Partition] = true
+			}
+		})
 		if n > 0 {
-			lastData = time.Now()
-		} else if time.Since(lastData) > time.Second {
-			// Nothing but transaction markers left before the end.
-			for tp := range tps {
+			empty = 0
+			continue
+		}
+		// A poll that waited three fetch rounds for nothing: what is left
+		// before the end are transaction markers. (A partition none of
+		// whose records came yet gets a second poll.)
+		empty++
+		for tp := range tps {
+			if gotData[tp] || empty >= 2 {
 				reached[tp] = true
 			}
 		}
