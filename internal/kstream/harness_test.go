@@ -205,21 +205,27 @@ func (c *cluster) produce(t testing.TB, msgs [][2]string) {
 	}
 }
 
-// readCommitted reads a topic from the start to its end as a
-// read_committed consumer.
-func (c *cluster) readCommitted(t testing.TB, topic string) []*kgo.Record {
-	cl := c.client(t, kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+// readCommitted reads topics from the start to their end as a
+// read_committed consumer: until a poll spanning several fetch rounds
+// brings nothing.
+func (c *cluster) readCommitted(t testing.TB, topics ...string) []*kgo.Record {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...), kgo.ConsumeTopics(topics...), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
 	var out []*kgo.Record
-	idle := time.Now()
-	for time.Since(idle) < 700*time.Millisecond {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	for empty := 0; empty < 2; {
+		ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
 		f := cl.PollFetches(ctx)
 		cancel()
 		n := len(out)
 		f.EachRecord(func(r *kgo.Record) { out = append(out, r) })
-		if len(out) > n {
-			idle = time.Now()
+		if len(out) == n {
+			empty++
+		} else {
+			empty = 0
 		}
 	}
 	return out
@@ -327,7 +333,12 @@ func (c *cluster) waitRead(t testing.TB, n int64, within time.Duration, alive ..
 func (c *cluster) check(t testing.TB, in *input, opt aggregate.Options) {
 	t.Helper()
 	seen := map[string]int{}
-	for _, r := range c.readCommitted(t, outTopic) {
+	all := c.readCommitted(t, outTopic, rejectsTopic, totalsTopic)
+	byTopic := map[string][]*kgo.Record{}
+	for _, r := range all {
+		byTopic[r.Topic] = append(byTopic[r.Topic], r)
+	}
+	for _, r := range byTopic[outTopic] {
 		var ev struct{ ID string }
 		if err := json.Unmarshal(r.Value, &ev); err != nil {
 			t.Fatalf("event %s: %v", r.Value, err)
@@ -352,7 +363,7 @@ func (c *cluster) check(t testing.TB, in *input, opt aggregate.Options) {
 	if missing > 0 || twice > 0 || len(seen) != len(in.accepted) {
 		t.Errorf("events: %d distinct ids committed, want %d; %d missing, %d more than once", len(seen), len(in.accepted), missing, twice)
 	}
-	if got := len(c.readCommitted(t, rejectsTopic)); got != in.rejected {
+	if got := len(byTopic[rejectsTopic]); got != in.rejected {
 		t.Errorf("rejects topic holds %d records, want %d", got, in.rejected)
 	}
 	// Totals: the latest row of each key, merged across partitions.
@@ -362,7 +373,8 @@ func (c *cluster) check(t testing.TB, in *input, opt aggregate.Options) {
 	}
 	latest := map[string]*RowValue{}
 	var dups int64
-	for _, r := range c.readCommitted(t, totalsTopic) {
+	snaps := map[int32]SnapshotValue{}
+	for _, r := range byTopic[totalsTopic] {
 		switch {
 		case bytes.HasPrefix(r.Key, []byte("row/")):
 			var v RowValue
@@ -370,9 +382,15 @@ func (c *cluster) check(t testing.TB, in *input, opt aggregate.Options) {
 				t.Fatal(err)
 			}
 			latest[string(r.Key)] = &v
+		case bytes.HasPrefix(r.Key, []byte("snap/")):
+			var v SnapshotValue
+			if err := json.Unmarshal(r.Value, &v); err != nil {
+				t.Fatal(err)
+			}
+			snaps[v.Partition] = v
 		}
 	}
-	for _, s := range c.snapshots(t) {
+	for _, s := range snaps {
 		dups += s.Duplicates
 	}
 	if dups != int64(in.dups) {

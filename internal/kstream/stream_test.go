@@ -251,3 +251,50 @@ func TestGracefulStop(t *testing.T) {
 	b.stop(t)
 	c.check(t, in, opt)
 }
+
+// TestZombieFenced freezes a member in the middle of a transaction (a
+// long GC pause, SIGSTOP) while a replacement with the same instance name
+// starts: the replacement's transactional id fences the frozen member,
+// whose batch never commits when it wakes up; it stops, and the output
+// holds each event once.
+func TestZombieFenced(t *testing.T) {
+	opt := aggregate.Options{}
+	c := newCluster(t)
+	in := genInput(t, 300, opt)
+	c.produce(t, in.msgs)
+
+	frozen, thaw := make(chan struct{}), make(chan struct{})
+	cfg := testConfig(c, "a", opt)
+	cfg.MaxBatch = 10
+	cfg.hook = func(stage string, n int) error {
+		if stage == "before-end" && n == 3 {
+			close(frozen)
+			<-thaw
+		}
+		return nil
+	}
+	zombie := start(cfg)
+	select {
+	case <-frozen:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the member did not reach its third batch")
+	}
+	batches := make(chan int, 1)
+	cfg2 := testConfig(c, "a", opt)
+	cfg2.MaxBatch = 10
+	cfg2.hook = pace(0, batches)
+	repl := start(cfg2)
+	waitBatches(t, batches, 2)
+	close(thaw)
+	select {
+	case <-zombie.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the fenced member did not stop")
+	}
+	if !errors.Is(zombie.err, kerr.ProducerFenced) || zombie.counts.Commits != 2 {
+		t.Errorf("the frozen member stopped with %v after %d commits; want PRODUCER_FENCED after 2", zombie.err, zombie.counts.Commits)
+	}
+	c.waitRead(t, int64(len(in.msgs)), 40*time.Second, repl)
+	repl.stop(t)
+	c.check(t, in, opt)
+}
