@@ -2,6 +2,7 @@ package kstream
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -17,13 +18,20 @@ func BenchmarkMember(b *testing.B) {
 	const n = 5000
 	opt := aggregate.Options{Period: aggregate.PeriodMonth}
 	in := genInput(b, n, opt)
+	for _, maxBatch := range []int{100, 500, 2000} {
+		b.Run(fmt.Sprintf("max-batch=%d", maxBatch), func(b *testing.B) { benchMember(b, in, opt, maxBatch) })
+	}
+}
+
+func benchMember(b *testing.B, in *input, opt aggregate.Options, maxBatch int) {
+	n := int64(len(in.msgs))
 	var recsPerSec float64
 	for b.Loop() {
 		b.StopTimer()
 		c := newCluster(b)
 		c.produce(b, in.msgs)
 		cfg := testConfig(c, "bench", opt)
-		cfg.Once, cfg.Idle, cfg.MaxBatch = true, 300*time.Millisecond, 500
+		cfg.Once, cfg.Idle, cfg.MaxBatch = true, 300*time.Millisecond, maxBatch
 		cfg.ClientOpts = append(cfg.ClientOpts, kgo.FetchMaxPartitionBytes(1<<20))
 		var first, last time.Time
 		cfg.hook = func(stage string, _ int) error {
