@@ -1,19 +1,20 @@
 package kstream
 
 // The totals topic. It is compacted, and holds for each input partition P
-// of topic T, in the totals partition P mod (its partition count):
+// of topic T read by group G, in the totals partition P mod (its partition
+// count):
 //
-//	row/T/P/<jurisdiction>|<tax>|<currency>|<period>|<rate>
+//	row/G/T/P/<jurisdiction>|<tax>|<currency>|<period>|<rate>
 //	    one aggregate row of partition P as it stands after the last
 //	    transaction that changed it: the aggregate columns, plus "exact",
 //	    the unrounded sums that restore it exactly.
-//	ids/T/P/<offset>
+//	ids/G/T/P/<offset>
 //	    the transaction ids first counted by the batch that began at that
 //	    input offset, each with a digest of its content (SHA-256 of the
 //	    canonical form duplicates are judged by) and its offset. Every
 //	    chunk has its own key, so compaction keeps them all: together they
 //	    are the partition's duplicate set.
-//	snap/T/P
+//	snap/G/T/P
 //	    the partition's snapshot: the input offset its state covers
 //	    (next_offset, the offset committed with it), how many id chunks,
 //	    ids and rows make it up, its counts, and the grouping (period,
@@ -24,7 +25,7 @@ package kstream
 // with the events, the rejects and the consumed offsets. On assignment a
 // member that does not hold the partition's state at the group's
 // committed offset O reads its totals partition from the start (read
-// committed) until it meets snap/T/P with next_offset O; the chunks and
+// committed) until it meets snap/G/T/P with next_offset O; the chunks and
 // rows read by then are the state at O. A partition with no committed
 // offset starts empty, and it is an error for the totals topic to hold
 // state for it then (the group's offsets were deleted or expired: counting
@@ -55,6 +56,7 @@ import (
 // RowValue is a row record of the totals topic.
 type RowValue struct {
 	Kind            string   `json:"kind"` // "row"
+	Group           string   `json:"group"`
 	Topic           string   `json:"topic"`
 	Partition       int32    `json:"partition"`
 	Jurisdiction    string   `json:"jurisdiction"`
@@ -91,6 +93,7 @@ type RowExact struct {
 // SnapshotValue is a partition's snapshot record.
 type SnapshotValue struct {
 	Kind        string `json:"kind"` // "snapshot"
+	Group       string `json:"group"`
 	Topic       string `json:"topic"`
 	Partition   int32  `json:"partition"`
 	NextOffset  int64  `json:"next_offset"`
@@ -132,12 +135,12 @@ func periodName(p aggregate.Period) string {
 	return [...]string{"none", "day", "month", "quarter", "year"}[p]
 }
 
-func rowKey(topic string, p int32, r *aggregate.RowState, period aggregate.Period) string {
+func rowKey(group, topic string, p int32, r *aggregate.RowState, period aggregate.Period) string {
 	rate := ""
 	if r.HasRate {
 		rate = r.Rate.String()
 	}
-	return fmt.Sprintf("row/%s/%d/%s|%s|%s|%s|%s", topic, p, r.Tax.Jurisdiction.Code, r.Tax.ID,
+	return fmt.Sprintf("row/%s/%s/%d/%s|%s|%s|%s|%s", group, topic, p, r.Tax.Jurisdiction.Code, r.Tax.ID,
 		r.Currency, period.Label(r.PeriodStart), rate)
 }
 
@@ -145,7 +148,7 @@ func (mb *member) rowValue(p int32, r *aggregate.RowState) RowValue {
 	period := mb.cfg.Aggregate.Period
 	j := r.Tax.Jurisdiction
 	v := RowValue{
-		Kind: "row", Topic: mb.cfg.Topic, Partition: p,
+		Kind: "row", Group: mb.cfg.Group, Topic: mb.cfg.Topic, Partition: p,
 		Jurisdiction: j.Code, Name: j.Name, Level: j.Level.String(), Tax: r.Tax.ID,
 		Period: period.Label(r.PeriodStart), Currency: r.Currency, Transactions: r.Transactions,
 		GrossSales:      money.Format(r.Gross, r.Digits),
@@ -217,18 +220,18 @@ func (mb *member) totalsRecords(p int32, sg *stage) []*kgo.Record {
 			e := sg.newIDs[id]
 			iv.IDs[i] = idValue{ID: id, Digest: hex.EncodeToString(e.digest[:]), Offset: e.offset}
 		}
-		out = append(out, rec(fmt.Sprintf("ids/%s/%d/%d", topic, p, sg.first), iv))
+		out = append(out, rec(fmt.Sprintf("ids/%s/%s/%d/%d", mb.cfg.Group, topic, p, sg.first), iv))
 	}
 	period := mb.cfg.Aggregate.Period
 	changed := map[string]bool{}
 	for _, r := range sg.delta.State() {
-		changed[rowKey(topic, p, &r, period)] = true
+		changed[rowKey(mb.cfg.Group, topic, p, &r, period)] = true
 	}
 	rows := sg.acc.State()
 	var keys []string
 	byKey := map[string]*aggregate.RowState{}
 	for i := range rows {
-		k := rowKey(topic, p, &rows[i], period)
+		k := rowKey(mb.cfg.Group, topic, p, &rows[i], period)
 		byKey[k] = &rows[i]
 		if changed[k] {
 			keys = append(keys, k)
@@ -243,8 +246,8 @@ func (mb *member) totalsRecords(p int32, sg *stage) []*kgo.Record {
 		chunks++
 	}
 	c := sg.counts
-	out = append(out, rec(fmt.Sprintf("snap/%s/%d", topic, p), SnapshotValue{
-		Kind: "snapshot", Topic: topic, Partition: p, NextOffset: sg.next,
+	out = append(out, rec(fmt.Sprintf("snap/%s/%s/%d", mb.cfg.Group, topic, p), SnapshotValue{
+		Kind: "snapshot", Group: mb.cfg.Group, Topic: topic, Partition: p, NextOffset: sg.next,
 		IDChunks: chunks, IDs: int64(len(sg.st.ids) + len(sg.newIDs)), Rows: int64(len(rows)),
 		Read: c.Read, Accepted: c.Accepted, Rejected: c.Rejected, Duplicates: c.Duplicates,
 		Period: periodName(period), ByRate: mb.cfg.Aggregate.ByRate, RulesSHA256: mb.cfg.Program.SHA256,
@@ -530,7 +533,7 @@ func (mb *member) restoreTimeout(rs map[int32]*restoring) error {
 func (mb *member) restoreRecord(rs map[int32]*restoring, rec *kgo.Record) error {
 	key := string(rec.Key)
 	kind, rest, _ := strings.Cut(key, "/")
-	prefix := mb.cfg.Topic + "/"
+	prefix := mb.cfg.Group + "/" + mb.cfg.Topic + "/"
 	if !strings.HasPrefix(rest, prefix) {
 		return nil
 	}

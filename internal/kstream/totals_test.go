@@ -12,7 +12,7 @@ import (
 )
 
 func restoreMember(t testing.TB) *member {
-	mb := &member{cfg: Config{Topic: "tx", Totals: "totals", Program: program(t)}, taxes: map[string]*rules.Tax{},
+	mb := &member{cfg: Config{Group: "g", Topic: "tx", Totals: "totals", Program: program(t)}, taxes: map[string]*rules.Tax{},
 		log: slog.New(slog.DiscardHandler)}
 	for _, tx := range prog.Taxes {
 		mb.taxes[tx.Jurisdiction.Code+"/"+tx.ID] = tx
@@ -34,22 +34,22 @@ func TestRestoreChecks(t *testing.T) {
 		want string
 	}{
 		{"missing chunk", [][2]string{
-			{"snap/tx/0", `{"kind":"snapshot","partition":0,"next_offset":10,"id_chunks":1,"ids":3,"rows":0,"period":"none"}`},
+			{"snap/g/tx/0", `{"kind":"snapshot","partition":0,"next_offset":10,"id_chunks":1,"ids":3,"rows":0,"period":"none"}`},
 		}, "the snapshot counts 1 id chunks, 3 ids and 0 rows; the topic holds 0, 0 and 0"},
 		{"ahead", [][2]string{
-			{"snap/tx/0", `{"kind":"snapshot","partition":0,"next_offset":11,"period":"none"}`},
+			{"snap/g/tx/0", `{"kind":"snapshot","partition":0,"next_offset":11,"period":"none"}`},
 		}, "past the group's committed offset 10"},
 		{"period", [][2]string{
-			{"snap/tx/0", `{"kind":"snapshot","partition":0,"next_offset":10,"period":"month"}`},
+			{"snap/g/tx/0", `{"kind":"snapshot","partition":0,"next_offset":10,"period":"month"}`},
 		}, "the totals were kept with period month, by_rate false; this run has period none, by_rate false"},
 		{"digest", [][2]string{
-			{"ids/tx/0/0", `{"kind":"ids","ids":[{"id":"a","digest":"zz","offset":0}]}`},
+			{"ids/g/tx/0/0", `{"kind":"ids","ids":[{"id":"a","digest":"zz","offset":0}]}`},
 		}, `digest "zz" is not 32 hex digits`},
 		{"unknown tax", [][2]string{
-			{"row/tx/0/XX|vat|USD||", `{"kind":"row","jurisdiction":"XX","tax":"vat","currency":"USD","exact":{"digits":2}}`},
-			{"snap/tx/0", `{"kind":"snapshot","partition":0,"next_offset":10,"rows":1,"period":"none"}`},
+			{"row/g/tx/0/XX|vat|USD||", `{"kind":"row","jurisdiction":"XX","tax":"vat","currency":"USD","exact":{"digits":2}}`},
+			{"snap/g/tx/0", `{"kind":"snapshot","partition":0,"next_offset":10,"rows":1,"period":"none"}`},
 		}, "tax vat of XX is not in the rules"},
-		{"bad json", [][2]string{{"snap/tx/0", `{`}}, "unexpected end of JSON input"},
+		{"bad json", [][2]string{{"snap/g/tx/0", `{`}}, "unexpected end of JSON input"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,7 +73,7 @@ func TestRestoreChecks(t *testing.T) {
 func TestRestoreOtherTopics(t *testing.T) {
 	mb := restoreMember(t)
 	rs := map[int32]*restoring{0: newRestoring(10)}
-	for _, k := range []string{"snap/other/0", "snap/tx/1", "snap/tx/x", "junk", "row/tx"} {
+	for _, k := range []string{"snap/other/0", "snap/h/tx/0", "snap/g/other/0", "snap/g/tx/1", "snap/g/tx/x", "junk", "row/g/tx"} {
 		if err := mb.restoreRecord(rs, &kgo.Record{Key: []byte(k), Value: []byte(`{`)}); err != nil {
 			t.Errorf("%s: %v", k, err)
 		}
@@ -86,9 +86,9 @@ func TestRestoreOtherTopics(t *testing.T) {
 // FuzzRestoreRecord: whatever the totals topic holds, restoring reports an
 // error or applies it; it does not panic.
 func FuzzRestoreRecord(f *testing.F) {
-	f.Add("snap/tx/0", `{"kind":"snapshot","partition":0,"next_offset":0,"period":"none"}`)
-	f.Add("ids/tx/0/0", `{"kind":"ids","ids":[{"id":"a","digest":"000102030405060708090a0b0c0d0e0f","offset":0}]}`)
-	f.Add("row/tx/0/US-CA|ca-state|USD||", `{"kind":"row","jurisdiction":"US-CA","tax":"ca-state","currency":"USD","transactions":1,"exact":{"digits":2,"gross":"1.00","tax":"0.0725","period_start":"2026-01-01"}}`)
+	f.Add("snap/g/tx/0", `{"kind":"snapshot","partition":0,"next_offset":0,"period":"none"}`)
+	f.Add("ids/g/tx/0/0", `{"kind":"ids","ids":[{"id":"a","digest":"000102030405060708090a0b0c0d0e0f","offset":0}]}`)
+	f.Add("row/g/tx/0/US-CA|ca-state|USD||", `{"kind":"row","jurisdiction":"US-CA","tax":"ca-state","currency":"USD","transactions":1,"exact":{"digits":2,"gross":"1.00","tax":"0.0725","period_start":"2026-01-01"}}`)
 	mb := restoreMember(f)
 	mb.cfg.Aggregate = aggregate.Options{}
 	f.Fuzz(func(t *testing.T, key, value string) {
@@ -97,6 +97,6 @@ func FuzzRestoreRecord(f *testing.F) {
 			return
 		}
 		snap := `{"kind":"snapshot","partition":0,"next_offset":0,"period":"none","rows":1}`
-		mb.restoreRecord(rs, &kgo.Record{Key: []byte("snap/tx/0"), Value: []byte(snap)})
+		mb.restoreRecord(rs, &kgo.Record{Key: []byte("snap/g/tx/0"), Value: []byte(snap)})
 	})
 }
