@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/taxagg/taxagg/internal/aggregate"
 	"github.com/taxagg/taxagg/internal/pack"
@@ -173,7 +175,6 @@ func newCluster(t testing.TB, opts ...kfake.Opt) *cluster {
 		kfake.NumBrokers(1),
 		kfake.SeedTopics(4, inTopic),
 		kfake.SeedTopics(3, outTopic),
-		kfake.SeedTopics(2, totalsTopic),
 		kfake.SeedTopics(1, rejectsTopic),
 		kfake.GroupMinSessionTimeout(500 * time.Millisecond),
 	}
@@ -182,7 +183,33 @@ func newCluster(t testing.TB, opts ...kfake.Opt) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	return &cluster{Cluster: c, addrs: c.ListenAddrs()}
+	cl := &cluster{Cluster: c, addrs: c.ListenAddrs()}
+	cl.createCompacted(t, totalsTopic, 2)
+	return cl
+}
+
+// createCompacted creates a compacted topic, unless it exists (a
+// restarted broker keeps its topics).
+func (c *cluster) createCompacted(t testing.TB, topic string, partitions int32) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, partitions, 1
+	cfg := kmsg.NewCreateTopicsRequestTopicConfig()
+	cfg.Name, cfg.Value = "cleanup.policy", kmsg.StringPtr("compact")
+	rt.Configs = append(rt.Configs, cfg)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		t.Fatalf("create %s: %v", topic, err)
+	}
 }
 
 func (c *cluster) client(t testing.TB, opts ...kgo.Opt) *kgo.Client {

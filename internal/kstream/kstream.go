@@ -321,6 +321,9 @@ func (mb *member) clientOpts() []kgo.Opt {
 	opts := append(mb.commonOpts(),
 		kgo.TransactionalID(mb.txnID()),
 		kgo.TransactionTimeout(mb.cfg.TransactionTimeout),
+		// A record not acknowledged by then fails (and aborts its
+		// batch) rather than being retried for ever.
+		kgo.RecordDeliveryTimeout(mb.cfg.TransactionTimeout),
 		kgo.ConsumerGroup(mb.cfg.Group),
 		kgo.ConsumeTopics(mb.cfg.Topic),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -409,7 +412,10 @@ func (mb *member) loop(ctx context.Context, sess *kgo.GroupTransactSession) (Cou
 		// that failed must abort the transaction, or the others would
 		// commit without it.
 		if procErr == nil {
-			if err := sess.Client().Flush(work); err != nil {
+			fctx, cancel := context.WithTimeout(work, mb.cfg.TransactionTimeout)
+			err := sess.Client().Flush(fctx)
+			cancel()
+			if err != nil {
 				return counts, &sessionError{fmt.Errorf("flush: %w", err)}
 			}
 		}

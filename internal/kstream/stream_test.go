@@ -17,7 +17,8 @@ import (
 var errKilled = errors.New("killed")
 
 // TestKilledMidTransaction kills a member after it produced a batch's
-// events and totals but before it committed them, then starts it again:
+// events and totals but before it committed them, compacts the totals
+// topic, then starts the member again:
 // the open transaction is aborted when the restarted member (same
 // transactional id) joins, its partitions are restored from the totals
 // topic, and the committed output holds each event once.
@@ -41,6 +42,13 @@ func TestKilledMidTransaction(t *testing.T) {
 	}
 	if first.counts.Commits != 4 {
 		t.Fatalf("first run committed %d batches, want 4", first.counts.Commits)
+	}
+	// Compaction keeps the latest row of each key, the last snapshot
+	// and every id chunk: the state restores the same from what is left.
+	before := len(c.readCommitted(t, totalsTopic))
+	c.Compact()
+	if after := len(c.readCommitted(t, totalsTopic)); after >= before {
+		t.Errorf("compaction left %d of %d totals records", after, before)
 	}
 	second := start(testConfig(c, "a", opt))
 	c.waitRead(t, int64(len(in.msgs)), 30*time.Second, second)

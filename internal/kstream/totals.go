@@ -295,6 +295,7 @@ func checkTopics(ctx context.Context, cl *kgo.Client, cfg *Config) (int32, error
 		names = append(names, cfg.Rejects)
 	}
 	req := kmsg.NewPtrMetadataRequest()
+	req.AllowAutoTopicCreation = false // a totals topic made by the broker would not be compacted
 	for _, n := range names {
 		t := kmsg.NewMetadataRequestTopic()
 		t.Topic = kmsg.StringPtr(n)
@@ -339,7 +340,38 @@ func checkTopics(ctx context.Context, cl *kgo.Client, cfg *Config) (int32, error
 	if parts == 0 {
 		return 0, fmt.Errorf("topic %q has no partitions", cfg.Totals)
 	}
+	if policy, err := cleanupPolicy(ctx, cl, cfg.Totals); err != nil {
+		cfg.Logger.Warn("could not read the totals topic's cleanup.policy", "topic", cfg.Totals, "error", err.Error())
+	} else if !strings.Contains(policy, "compact") {
+		cfg.Logger.Warn("the totals topic is not compacted: old totals records and superseded rows are kept until retention deletes them, and retention deleting id chunks or rows would lose state; set cleanup.policy=compact",
+			"topic", cfg.Totals, "cleanup.policy", policy)
+	}
 	return parts, nil
+}
+
+// cleanupPolicy returns a topic's cleanup.policy.
+func cleanupPolicy(ctx context.Context, cl *kgo.Client, topic string) (string, error) {
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	res := kmsg.NewDescribeConfigsRequestResource()
+	res.ResourceType = kmsg.ConfigResourceTypeTopic
+	res.ResourceName = topic
+	res.ConfigNames = []string{"cleanup.policy"}
+	req.Resources = append(req.Resources, res)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range resp.Resources {
+		if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
+			return "", err
+		}
+		for _, c := range r.Configs {
+			if c.Name == "cleanup.policy" && c.Value != nil {
+				return *c.Value, nil
+			}
+		}
+	}
+	return "", errors.New("not in the answer")
 }
 
 // ensureState makes sure every input partition of the batch has its state
