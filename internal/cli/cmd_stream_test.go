@@ -5,6 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -193,4 +197,79 @@ func readTopic(t *testing.T, cl *kgo.Client, topic string) []*kgo.Record {
 		}
 	}
 	return out
+}
+
+// TestStreamMetricsAndInterrupt runs stream as a service: its metrics
+// endpoint counts what it committed, and cancelling it (as SIGINT does)
+// ends it with exit code 130 after it left the group.
+func TestStreamMetricsAndInterrupt(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "tx", "tax-events", "tax-totals"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	addr := c.ListenAddrs()[0]
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	for i := 0; i < 20; i++ {
+		id := fmt.Sprintf("ord-%d", i)
+		recs = append(recs, &kgo.Record{Topic: "tx", Key: []byte(id), Value: fmt.Appendf(nil,
+			`{"id":%q,"date":"2026-01-05","currency":"USD","amount":"10.00","product":"physical","country":"US","state":"TX"}`, id)})
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := ln.Addr().String()
+	ln.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int)
+	var stderr string
+	go func() {
+		var code int
+		code, _, stderr = runCLI(ctx, nil, "stream", "--brokers", addr, "--group", "taxagg", "--topic", "tx",
+			"--to", "tax-events", "--totals", "tax-totals", "--instance", "m", "--metrics-addr", metricsAddr)
+		done <- code
+	}()
+	var body string
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(body, "\ntaxagg_stream_records_in_total 20\n") {
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics never counted 20 records in; last:\n%s", body)
+		}
+		time.Sleep(100 * time.Millisecond)
+		resp, err := http.Get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+	}
+	for _, want := range []string{"\ntaxagg_stream_events_out_total 20\n", "\ntaxagg_stream_consumer_lag{topic=\"tx\",partition=\"0\"} 0\n"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != ExitInterrupted {
+			t.Errorf("exit code %d, want %d", code, ExitInterrupted)
+		}
+		if !strings.Contains(stderr, `"msg":"left the group"`) || !strings.Contains(stderr, `"status":"interrupted","read":20`) {
+			t.Errorf("stderr does not say it left the group after 20 records:\n%s", stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("stream did not stop within 20 s of the interrupt")
+	}
 }

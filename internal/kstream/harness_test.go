@@ -261,7 +261,7 @@ func (c *cluster) readCommitted(t testing.TB, topics ...string) []*kgo.Record {
 func testConfig(c *cluster, instance string, opt aggregate.Options) Config {
 	return Config{
 		Brokers: c.addrs, Group: "taxagg", Topic: inTopic, To: outTopic, Totals: totalsTopic, Rejects: rejectsTopic,
-		Instance: instance, Program: prog, Aggregate: opt,
+		Instance: instance, Program: program(nil), Aggregate: opt,
 		NewRenderer: func() pipeline.WorkerSink { return testRenderer{} },
 		MaxBatch:    25, RestoreTimeout: 20 * time.Second, TransactionTimeout: 20 * time.Second,
 		Logger: testLogger(),

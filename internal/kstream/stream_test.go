@@ -3,6 +3,7 @@ package kstream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -305,4 +306,27 @@ func TestZombieFenced(t *testing.T) {
 	c.waitRead(t, int64(len(in.msgs)), 40*time.Second, repl)
 	repl.stop(t)
 	c.check(t, in, opt)
+}
+
+// TestBadRecordWithoutRejects: without a rejects topic a bad record stops
+// the member with its position, and its batch does not commit.
+func TestBadRecordWithoutRejects(t *testing.T) {
+	opt := aggregate.Options{}
+	c := newCluster(t)
+	good := `{"id":"ord-1","date":"2026-01-05","currency":"USD","amount":"10.00","product":"physical","country":"US","state":"CA"}`
+	bad := `{"id":"ord-2","date":"2026-01-05","currency":"USD","amount":"12.3.4","country":"US","state":"CA"}`
+	c.produce(t, [][2]string{{"ord-1", good}, {"ord-1", good}, {"ord-1", bad}})
+	cfg := testConfig(c, "a", opt)
+	cfg.Rejects = ""
+	_, err := Run(context.Background(), cfg)
+	var re *RecordError
+	if !errors.As(err, &re) {
+		t.Fatalf("Run: %v, want a RecordError", err)
+	}
+	if want := fmt.Sprintf("tx/%d@2: amount: \"12.3.4\" is not a decimal", re.Partition); err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+	if got := c.readCommitted(t, outTopic, totalsTopic); len(got) != 0 {
+		t.Errorf("%d records committed by the failed batch", len(got))
+	}
 }
