@@ -273,3 +273,41 @@ func TestStreamMetricsAndInterrupt(t *testing.T) {
 		t.Fatal("stream did not stop within 20 s of the interrupt")
 	}
 }
+
+// TestStreamSASLMechanisms authenticates with each mechanism --sasl-mechanism
+// names, and fails with a wrong password.
+func TestStreamSASLMechanisms(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "tx", "tax-events", "tax-totals"),
+		kfake.EnableSASL(), kfake.Superuser("PLAIN", "plainuser", "pw1"),
+		kfake.Superuser("SCRAM-SHA-512", "scramuser", "pw2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tests := []struct {
+		mech, user, pass string
+		code             int
+	}{
+		{"plain", "plainuser", "pw1", ExitOK},
+		{"SCRAM-SHA-512", "scramuser", "pw2", ExitOK},
+		{"scram-sha-512", "scramuser", "wrong", ExitError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mech+"/"+tt.pass, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			code, _, stderr := runCLI(ctx, map[string]string{"TAXAGG_SASL_PASSWORD": tt.pass}, "stream",
+				"--brokers", c.ListenAddrs()[0], "--group", "g-"+tt.user, "--topic", "tx", "--to", "tax-events",
+				"--totals", "tax-totals", "--once", "--idle", "200ms", "--instance", "sasl",
+				"--sasl-mechanism", tt.mech, "--sasl-user", tt.user)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tt.code, stderr)
+			}
+			// The in-process broker hangs up on a bad password (a real one
+			// first answers SASL_AUTHENTICATION_FAILED).
+			if tt.code == ExitError && !strings.Contains(stderr, "the broker closed the connection (EOF): check --tls and the SASL mechanism, user and password") {
+				t.Errorf("stderr does not say why it could not connect:\n%s", stderr)
+			}
+		})
+	}
+}

@@ -37,6 +37,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -290,6 +291,18 @@ func rejectValue(r *kgo.Record, field string, err error) []byte {
 // checkTopics makes sure the topics exist and returns the totals topic's
 // partition count.
 func checkTopics(ctx context.Context, cl *kgo.Client, cfg *Config) (int32, error) {
+	// A ping says at once what is wrong with the connection (refused,
+	// TLS, SASL), where a request would be retried until it timed out.
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	err := cl.Ping(pctx)
+	cancel()
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, fmt.Errorf("connect to %s: the broker closed the connection (%w): check --tls and the SASL mechanism, user and password",
+				strings.Join(cfg.Brokers, ","), err)
+		}
+		return 0, fmt.Errorf("connect to %s: %w", strings.Join(cfg.Brokers, ","), err)
+	}
 	names := []string{cfg.Topic, cfg.To, cfg.Totals}
 	if cfg.Rejects != "" {
 		names = append(names, cfg.Rejects)
@@ -302,7 +315,6 @@ func checkTopics(ctx context.Context, cl *kgo.Client, cfg *Config) (int32, error
 		req.Topics = append(req.Topics, t)
 	}
 	var resp *kmsg.MetadataResponse
-	var err error
 	for try := 0; ; try++ {
 		mctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		resp, err = req.RequestWith(mctx, cl)
