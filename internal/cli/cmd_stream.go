@@ -93,7 +93,7 @@ record came for --idle.` + exitStatusHelp,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Brokers, "brokers", "", "Kafka bootstrap brokers, `HOST:PORT[,...]` (required)")
+	fl.StringVar(&opts.Brokers, "brokers", "", "Kafka bootstrap `BROKERS`, HOST:PORT[,...] (required)")
 	fl.StringVar(&opts.Group, "group", "", "consumer group `NAME` (required)")
 	fl.StringVar(&opts.Topic, "topic", "", "input `TOPIC` of transaction records (required)")
 	fl.StringVar(&opts.To, "to", "", "output `TOPIC` of calc events (required)")
