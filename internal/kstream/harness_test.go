@@ -244,7 +244,7 @@ func (c *cluster) readCommitted(t testing.TB, topics ...string) []*kgo.Record {
 	defer cl.Close()
 	var out []*kgo.Record
 	for empty := 0; empty < 2; {
-		ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 		f := cl.PollFetches(ctx)
 		cancel()
 		n := len(out)
@@ -313,9 +313,13 @@ func (r *running) stop(t testing.TB) {
 
 // snapshots returns the latest committed snapshot of each input partition.
 func (c *cluster) snapshots(t testing.TB) map[int32]SnapshotValue {
+	return c.snapshotsOf(t, "taxagg")
+}
+
+func (c *cluster) snapshotsOf(t testing.TB, group string) map[int32]SnapshotValue {
 	out := map[int32]SnapshotValue{}
 	for _, r := range c.readCommitted(t, totalsTopic) {
-		if bytes.HasPrefix(r.Key, []byte("snap/")) {
+		if bytes.HasPrefix(r.Key, []byte("snap/"+group+"/")) {
 			var v SnapshotValue
 			if err := json.Unmarshal(r.Value, &v); err != nil {
 				t.Fatal(err)
@@ -328,10 +332,15 @@ func (c *cluster) snapshots(t testing.TB) map[int32]SnapshotValue {
 
 // waitRead waits until the committed snapshots account for n records.
 func (c *cluster) waitRead(t testing.TB, n int64, within time.Duration, alive ...*running) {
+	c.waitReadGroup(t, "taxagg", n, within, alive...)
+}
+
+// waitReadGroup is waitRead for a group's snapshots.
+func (c *cluster) waitReadGroup(t testing.TB, group string, n int64, within time.Duration, alive ...*running) {
 	deadline := time.Now().Add(within)
 	for {
 		var read int64
-		for _, s := range c.snapshots(t) {
+		for _, s := range c.snapshotsOf(t, group) {
 			read += s.Read
 		}
 		if read == n {
@@ -350,7 +359,7 @@ func (c *cluster) waitRead(t testing.TB, n int64, within time.Duration, alive ..
 		if time.Now().After(deadline) {
 			t.Fatalf("after %s the snapshots count %d of %d records", within, read, n)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -330,3 +330,37 @@ func TestBadRecordWithoutRejects(t *testing.T) {
 		t.Errorf("%d records committed by the failed batch", len(got))
 	}
 }
+
+// TestLinger: records arriving 150 ms apart make one transaction each,
+// unless --linger waits for them; --max-batch caps a transaction.
+func TestLinger(t *testing.T) {
+	opt := aggregate.Options{}
+	in := genInput(t, 40, opt)
+	run := func(maxBatch int, linger time.Duration) Counts {
+		c := newCluster(t)
+		cfg := testConfig(c, "a", opt)
+		cfg.MaxBatch, cfg.Linger = maxBatch, linger
+		m := start(cfg)
+		for i := 0; i < 4; i++ {
+			if i > 0 {
+				time.Sleep(150 * time.Millisecond)
+			}
+			c.produce(t, in.msgs[i*10:i*10+10])
+			if i == 0 { // the member has joined and committed the first chunk
+				c.waitRead(t, 10, 20*time.Second, m)
+			}
+		}
+		c.waitRead(t, 40, 20*time.Second, m)
+		m.stop(t)
+		return m.counts
+	}
+	if got := run(1000, 0); got.Commits < 3 {
+		t.Errorf("without --linger: %d transactions for 4 chunks 150 ms apart, want at least 3", got.Commits)
+	}
+	if got := run(1000, time.Second); got.Commits != 2 {
+		t.Errorf("with --linger 1s: %d transactions, want 2 (the first chunk, then the other three)", got.Commits)
+	}
+	if got := run(3, 0); got.Commits < 14 {
+		t.Errorf("with --max-batch 3: %d transactions for 40 records, want at least 14", got.Commits)
+	}
+}
