@@ -25,6 +25,11 @@ import (
 	"github.com/taxagg/taxagg/internal/txn"
 )
 
+// RunWith runs the command tree under ctx with f's streams and
+// environment, and returns the exit code: Main without the process (for
+// tests of other packages).
+func RunWith(ctx context.Context, f *Factory, args []string) int { return run(ctx, f, args) }
+
 // StreamOptions are stream's flags.
 type StreamOptions struct {
 	Brokers      string
@@ -124,7 +129,7 @@ record came for --idle.` + exitStatusHelp,
 }
 
 // streamConfig checks the flags and turns them into the member's config.
-func streamConfig(f *Factory, opts *StreamOptions, logger *slog.Logger) (kstream.Config, error) {
+func streamConfig(ctx context.Context, f *Factory, opts *StreamOptions, logger *slog.Logger) (kstream.Config, error) {
 	var cfg kstream.Config
 	for _, req := range []struct{ flag, v string }{
 		{"--brokers", opts.Brokers}, {"--group", opts.Group}, {"--topic", opts.Topic}, {"--to", opts.To},
@@ -166,7 +171,7 @@ func streamConfig(f *Factory, opts *StreamOptions, logger *slog.Logger) (kstream
 	if err != nil {
 		return cfg, err
 	}
-	prog, err := loadRules(opts.Rules)
+	prog, err := loadRules(ctx, opts.Rules)
 	if err != nil {
 		return cfg, err
 	}
@@ -251,7 +256,7 @@ func streamRun(ctx context.Context, f *Factory, opts *StreamOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := streamConfig(f, opts, logger)
+	cfg, err := streamConfig(ctx, f, opts, logger)
 	if err != nil {
 		return err
 	}
