@@ -183,7 +183,7 @@ type member struct {
 	mu       sync.Mutex
 	parts    map[int32]*partState // cached state, kept across revocations
 	assigned bool
-	since    time.Time // when the last assignment came
+	since    time.Time // when the last assignment or record came (for Once)
 }
 
 // partState is one input partition's committed state.
