@@ -14,7 +14,6 @@ package kstream
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -197,7 +196,7 @@ type partState struct {
 }
 
 type idEntry struct {
-	digest [16]byte
+	digest uint64 // the transaction's stable content hash
 	offset int64
 }
 
@@ -212,11 +211,15 @@ func Run(ctx context.Context, cfg Config) (Counts, error) {
 	if err := cfg.defaults(); err != nil {
 		return Counts{}, err
 	}
+	// Duplicates are judged across restarts: the content hash must not
+	// depend on the process.
+	parse := cfg.Parse
+	parse.StableHashes = true
 	mb := &member{
 		cfg: cfg, log: cfg.Logger, m: cfg.Metrics,
 		parts:    map[int32]*partState{},
 		taxes:    map[string]*rules.Tax{},
-		parser:   txn.NewParser(cfg.Parse),
+		parser:   txn.NewParser(parse),
 		ev:       cfg.Program.NewEvaluator(false),
 		renderer: cfg.NewRenderer(),
 	}
@@ -636,10 +639,8 @@ func (mb *member) record(ctx context.Context, sess *kgo.GroupTransactSession, b 
 	if err == nil && r.Key != nil && string(r.Key) != it.Tx.ID {
 		field, err = "id", fmt.Errorf("%q is not the message key %q", it.Tx.ID, r.Key)
 	}
-	var digest [16]byte
+	digest := it.Tx.ContentHash // stable: Parse.StableHashes
 	if err == nil {
-		sum := sha256.Sum256(mb.parser.ContentKey())
-		copy(digest[:], sum[:16])
 		err = mb.ev.Eval(&it.Tx, &it.Result)
 	}
 	if err == nil {

@@ -10,8 +10,9 @@ package kstream
 //	    the unrounded sums that restore it exactly.
 //	ids/G/T/P/<offset>
 //	    the transaction ids first counted by the batch that began at that
-//	    input offset, each with a digest of its content (SHA-256 of the
-//	    canonical form duplicates are judged by) and its offset. Every
+//	    input offset, each with its content hash (txn's stable hash of the
+//	    canonical form duplicates are judged by, 16 hex digits) and its
+//	    offset. Every
 //	    chunk has its own key, so compaction keeps them all: together they
 //	    are the partition's duplicate set.
 //	snap/G/T/P
@@ -33,7 +34,6 @@ package kstream
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -219,7 +219,7 @@ func (mb *member) totalsRecords(p int32, sg *stage) []*kgo.Record {
 		iv := idsValue{Kind: "ids", Topic: topic, Partition: p, IDs: make([]idValue, len(sg.order))}
 		for i, id := range sg.order {
 			e := sg.newIDs[id]
-			iv.IDs[i] = idValue{ID: id, Digest: hex.EncodeToString(e.digest[:]), Offset: e.offset}
+			iv.IDs[i] = idValue{ID: id, Digest: fmt.Sprintf("%016x", e.digest), Offset: e.offset}
 		}
 		out = append(out, rec(fmt.Sprintf("ids/%s/%s/%d/%d", mb.cfg.Group, topic, p, sg.first), iv))
 	}
@@ -607,9 +607,9 @@ func (mb *member) restoreRecord(rs map[int32]*restoring, rec *kgo.Record) error 
 		}
 		r.chunks[key] = true
 		for _, e := range v.IDs {
-			var d [16]byte
-			if n, err := hex.Decode(d[:], []byte(e.Digest)); err != nil || n != 16 {
-				return bad(fmt.Errorf("digest %q is not 32 hex digits", e.Digest))
+			d, err := strconv.ParseUint(e.Digest, 16, 64)
+			if err != nil || len(e.Digest) != 16 {
+				return bad(fmt.Errorf("digest %q is not 16 hex digits", e.Digest))
 			}
 			r.ids[e.ID] = idEntry{digest: d, offset: e.Offset}
 		}

@@ -840,12 +840,6 @@ var hashSeed = maphash.MakeSeed()
 // HashID returns the 64-bit hash of a transaction id used by Dedup.
 func HashID(id string) uint64 { return maphash.String(hashSeed, id) }
 
-// ContentKey returns the bytes ContentHash of the last transaction parsed
-// was computed from: what the transaction means, in a canonical form that
-// does not depend on the process. A consumer that keeps its duplicate set
-// across restarts hashes these itself. They are valid until the next parse.
-func (p *Parser) ContentKey() []byte { return p.hbuf }
-
 // contentHash hashes what a transaction means (not how it was written):
 // every field that the tax computation reads, with decimals in canonical
 // form, so that the same transaction replayed in CSV or with its keys in
