@@ -1,51 +1,23 @@
 package aggregate
 
 import (
-	"github.com/shopspring/decimal"
+	"fmt"
+	"strconv"
+	"time"
 
-	"github.com/taxagg/taxagg/internal/rules"
 	"github.com/taxagg/taxagg/internal/txn"
 )
 
-// RowState is one row's exact running sums, with everything needed to put
-// them back into an Accumulator: a long-running consumer saves the states
-// of its accumulator and restores them after a restart. Tax is the
-// unrounded sum of the tax amounts (Row.TaxAmount is it rounded).
-type RowState struct {
-	Tax          *rules.Tax
-	Currency     string
-	Digits       int32
-	PeriodStart  txn.Date // the first day of the period; 0 without --period
-	Rate         decimal.Decimal
-	HasRate      bool // the row is split by this rate (Options.ByRate)
-	Transactions int64
-	Gross        decimal.Decimal
-	Exempt       decimal.Decimal
-	NonTaxable   decimal.Decimal
-	Taxable      decimal.Decimal
-	TaxSum       decimal.Decimal
-	TaxExact     decimal.Decimal
-}
-
-// State returns the accumulator's rows as exact states, in no particular
-// order.
-func (a *Accumulator) State() []RowState {
-	out := make([]RowState, 0, len(a.rows))
-	for k, s := range a.rows {
-		out = append(out, RowState{
-			Tax: k.tax, Currency: k.currency, Digits: s.digits, PeriodStart: k.period,
-			Rate: s.rate, HasRate: s.hasRate, Transactions: s.transactions,
-			Gross: s.gross.Decimal(), Exempt: s.exempt.Decimal(), NonTaxable: s.nonTaxable.Decimal(),
-			Taxable: s.taxable.Decimal(), TaxSum: s.tax.Decimal(), TaxExact: s.exact.Decimal(),
-		})
+// Restore adds a saved row, as Sums returned it, to the accumulator, as if
+// the transactions behind it were added again: a long-running consumer
+// saves its rows and restores them after a restart. The row's period label
+// must be one of the accumulator's periods.
+func (a *Accumulator) Restore(r RowSums) error {
+	pk, err := a.opt.Period.start(r.Period)
+	if err != nil {
+		return err
 	}
-	return out
-}
-
-// Restore adds a saved row's sums to the accumulator, as if the
-// transactions behind it had been added again.
-func (a *Accumulator) Restore(r RowState) {
-	k := key{tax: r.Tax, currency: r.Currency, period: r.PeriodStart}
+	k := key{tax: r.Tax, currency: r.Currency, period: pk}
 	if r.HasRate {
 		k.rate = r.Rate.String()
 	}
@@ -55,23 +27,68 @@ func (a *Accumulator) Restore(r RowState) {
 		a.rows[k] = s
 	}
 	s.transactions += r.Transactions
-	s.gross.AddDecimal(r.Gross)
-	s.exempt.AddDecimal(r.Exempt)
-	s.nonTaxable.AddDecimal(r.NonTaxable)
-	s.taxable.AddDecimal(r.Taxable)
-	s.tax.AddDecimal(r.TaxSum)
-	s.exact.AddDecimal(r.TaxExact)
+	s.gross.Merge(&r.Sums[FigGross])
+	s.exempt.Merge(&r.Sums[FigExempt])
+	s.nonTaxable.Merge(&r.Sums[FigNonTaxable])
+	s.taxable.Merge(&r.Sums[FigTaxable])
+	s.tax.Merge(&r.Sums[FigTax])
+	s.exact.Merge(&r.Sums[FigExact])
 	// The fast path by tax order is only a cache of rows; a restored row
 	// is found through the map, and the next Add for it fills the cache.
 	a.byTax = nil
 	a.byTaxCur = ""
+	return nil
 }
 
 // Clone returns an independent copy of the accumulator.
 func (a *Accumulator) Clone() *Accumulator {
 	b := New(a.opt)
-	for _, r := range a.State() {
-		b.Restore(r)
+	for _, r := range a.Sums() {
+		b.Restore(r) // its own labels: cannot fail
 	}
 	return b
+}
+
+// start reads a Label back into the first day of its period.
+func (p Period) start(label string) (txn.Date, error) {
+	bad := fmt.Errorf("%q is not a period label of --period %s", label, [...]string{"none", "day", "month", "quarter", "year"}[p])
+	var d txn.Date
+	switch p {
+	case PeriodNone:
+		if label != "" {
+			return 0, bad
+		}
+		return 0, nil
+	case PeriodDay:
+		var err error
+		if d, err = txn.ParseDate(label); err != nil {
+			return 0, bad
+		}
+	case PeriodMonth:
+		t, err := time.Parse("2006-01", label)
+		if err != nil {
+			return 0, bad
+		}
+		d = txn.DateOf(t.Year(), t.Month(), 1)
+	case PeriodQuarter:
+		if len(label) != 7 || label[4:6] != "-Q" {
+			return 0, bad
+		}
+		y, err1 := strconv.Atoi(label[:4])
+		q, err2 := strconv.Atoi(label[6:])
+		if err1 != nil || err2 != nil || q < 1 || q > 4 {
+			return 0, bad
+		}
+		d = txn.DateOf(y, time.Month((q-1)*3+1), 1)
+	case PeriodYear:
+		y, err := strconv.Atoi(label)
+		if err != nil || len(label) != 4 {
+			return 0, bad
+		}
+		d = txn.DateOf(y, time.January, 1)
+	}
+	if p.Label(d) != label || p.key(d) != d {
+		return 0, bad
+	}
+	return d, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/taxagg/taxagg/internal/money"
 	"github.com/taxagg/taxagg/internal/rules"
 	"github.com/taxagg/taxagg/internal/txn"
 )
@@ -29,11 +30,15 @@ func TestStateRestore(t *testing.T) {
 				}
 			}
 			r := New(opt)
-			for _, s := range b1.State() {
-				r.Restore(s)
+			for _, s := range b1.Sums() {
+				if err := r.Restore(s); err != nil {
+					t.Fatal(err)
+				}
 			}
-			for _, s := range b2.Clone().State() {
-				r.Restore(s)
+			for _, s := range b2.Clone().Sums() {
+				if err := r.Restore(s); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if got, want := fmt.Sprint(r.Rows()), fmt.Sprint(a.Rows()); got != want {
 				t.Errorf("restored rows\n got %s\nwant %s", got, want)
@@ -54,12 +59,38 @@ func TestRestoreKeepsExponent(t *testing.T) {
 	for _, tx := range sampleTransactions(t)[:1] {
 		a.Add(&tx.tx, &tx.res)
 	}
-	st := a.State()
-	st[0].TaxExact = decimal.RequireFromString("1.2345600")
+	st := a.Sums()
+	st[0].Sums[FigExact] = money.Sum{}
+	st[0].Sums[FigExact].AddDecimal(decimal.RequireFromString("1.2345600"))
 	r := New(Options{})
-	r.Restore(st[0])
-	if got := r.State()[0].TaxExact; got.Exponent() != -7 || got.String() != "1.23456" {
+	if err := r.Restore(st[0]); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Rows()[0].TaxExact; got.Exponent() != -7 || got.String() != "1.23456" {
 		t.Errorf("restored tax_exact %s with exponent %d, want 1.2345600 (exponent -7)", got, got.Exponent())
+	}
+}
+
+func TestPeriodStart(t *testing.T) {
+	tests := []struct {
+		p     Period
+		label string
+		want  string // the first day, or "" for an error
+	}{
+		{PeriodNone, "", "1970-01-01"}, {PeriodNone, "2026", ""},
+		{PeriodDay, "2026-02-28", "2026-02-28"}, {PeriodDay, "2026-02-30", ""},
+		{PeriodMonth, "2026-02", "2026-02-01"}, {PeriodMonth, "2026-13", ""}, {PeriodMonth, "2026-2", ""},
+		{PeriodQuarter, "2026-Q3", "2026-07-01"}, {PeriodQuarter, "2026-Q5", ""}, {PeriodQuarter, "2026-03", ""},
+		{PeriodYear, "2026", "2026-01-01"}, {PeriodYear, "26", ""},
+	}
+	for _, tt := range tests {
+		d, err := tt.p.start(tt.label)
+		switch {
+		case tt.want == "" && err == nil:
+			t.Errorf("period %d label %q: %s, want an error", tt.p, tt.label, d)
+		case tt.want != "" && (err != nil || d.String() != tt.want):
+			t.Errorf("period %d label %q: %s, %v; want %s", tt.p, tt.label, d, err, tt.want)
+		}
 	}
 }
 

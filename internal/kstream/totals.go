@@ -7,7 +7,7 @@ package kstream
 //	row/G/T/P/<jurisdiction>|<tax>|<currency>|<period>|<rate>
 //	    one aggregate row of partition P as it stands after the last
 //	    transaction that changed it: the aggregate columns, plus "exact",
-//	    the unrounded sums that restore it exactly.
+//	    the unrounded sums that restore it exactly (aggregate.RowSums).
 //	ids/G/T/P/<offset>
 //	    the transaction ids first counted by the batch that began at that
 //	    input offset, each with its content hash (txn's stable hash of the
@@ -51,7 +51,6 @@ import (
 	"github.com/taxagg/taxagg/internal/aggregate"
 	"github.com/taxagg/taxagg/internal/money"
 	"github.com/taxagg/taxagg/internal/stream"
-	"github.com/taxagg/taxagg/internal/txn"
 )
 
 // RowValue is a row record of the totals topic.
@@ -79,16 +78,15 @@ type RowValue struct {
 
 // RowExact is what restores a row exactly.
 type RowExact struct {
-	PeriodStart string `json:"period_start,omitempty"`
-	Digits      int32  `json:"digits"`
-	Rate        string `json:"rate,omitempty"`
-	ByRate      bool   `json:"by_rate,omitempty"`
-	Gross       string `json:"gross"`
-	Exempt      string `json:"exempt"`
-	NonTaxable  string `json:"non_taxable"`
-	Taxable     string `json:"taxable"`
-	Tax         string `json:"tax"` // unrounded: tax_amount is it rounded
-	TaxExact    string `json:"tax_exact"`
+	Digits     int32  `json:"digits"`
+	Rate       string `json:"rate,omitempty"`
+	ByRate     bool   `json:"by_rate,omitempty"`
+	Gross      string `json:"gross"`
+	Exempt     string `json:"exempt"`
+	NonTaxable string `json:"non_taxable"`
+	Taxable    string `json:"taxable"`
+	Tax        string `json:"tax"` // unrounded: tax_amount is it rounded
+	TaxExact   string `json:"tax_exact"`
 }
 
 // SnapshotValue is a partition's snapshot record.
@@ -136,36 +134,34 @@ func periodName(p aggregate.Period) string {
 	return [...]string{"none", "day", "month", "quarter", "year"}[p]
 }
 
-func rowKey(group, topic string, p int32, r *aggregate.RowState, period aggregate.Period) string {
+func rowKey(group, topic string, p int32, r *aggregate.RowSums) string {
 	rate := ""
 	if r.HasRate {
 		rate = r.Rate.String()
 	}
 	return fmt.Sprintf("row/%s/%s/%d/%s|%s|%s|%s|%s", group, topic, p, r.Tax.Jurisdiction.Code, r.Tax.ID,
-		r.Currency, period.Label(r.PeriodStart), rate)
+		r.Currency, r.Period, rate)
 }
 
-func (mb *member) rowValue(p int32, r *aggregate.RowState) RowValue {
-	period := mb.cfg.Aggregate.Period
+func (mb *member) rowValue(p int32, r *aggregate.RowSums) RowValue {
 	j := r.Tax.Jurisdiction
+	fig := func(i int) decimal.Decimal { return r.Sums[i].Decimal() }
 	v := RowValue{
 		Kind: "row", Group: mb.cfg.Group, Topic: mb.cfg.Topic, Partition: p,
 		Jurisdiction: j.Code, Name: j.Name, Level: j.Level.String(), Tax: r.Tax.ID,
-		Period: period.Label(r.PeriodStart), Currency: r.Currency, Transactions: r.Transactions,
-		GrossSales:      money.Format(r.Gross, r.Digits),
-		ExemptSales:     money.Format(r.Exempt, r.Digits),
-		NonTaxableSales: money.Format(r.NonTaxable, r.Digits),
-		TaxableSales:    money.Format(r.Taxable, r.Digits),
-		TaxAmount:       money.Format(money.Round(r.TaxSum, r.Digits, r.Tax.Rounding.Mode), r.Digits),
-		TaxExact:        money.FormatExact(r.TaxExact, r.Digits),
+		Period: r.Period, Currency: r.Currency, Transactions: r.Transactions,
+		GrossSales:      money.Format(fig(aggregate.FigGross), r.Digits),
+		ExemptSales:     money.Format(fig(aggregate.FigExempt), r.Digits),
+		NonTaxableSales: money.Format(fig(aggregate.FigNonTaxable), r.Digits),
+		TaxableSales:    money.Format(fig(aggregate.FigTaxable), r.Digits),
+		TaxAmount:       money.Format(money.Round(fig(aggregate.FigTax), r.Digits, r.Tax.Rounding.Mode), r.Digits),
+		TaxExact:        money.FormatExact(fig(aggregate.FigExact), r.Digits),
 		Exact: RowExact{
 			Digits: r.Digits, ByRate: r.HasRate,
-			Gross: exactText(r.Gross), Exempt: exactText(r.Exempt), NonTaxable: exactText(r.NonTaxable),
-			Taxable: exactText(r.Taxable), Tax: exactText(r.TaxSum), TaxExact: exactText(r.TaxExact),
+			Gross: exactText(fig(aggregate.FigGross)), Exempt: exactText(fig(aggregate.FigExempt)),
+			NonTaxable: exactText(fig(aggregate.FigNonTaxable)), Taxable: exactText(fig(aggregate.FigTaxable)),
+			Tax: exactText(fig(aggregate.FigTax)), TaxExact: exactText(fig(aggregate.FigExact)),
 		},
-	}
-	if r.PeriodStart != 0 {
-		v.Exact.PeriodStart = r.PeriodStart.String()
 	}
 	if !r.Rate.IsZero() || r.HasRate {
 		v.Exact.Rate = exactText(r.Rate)
@@ -176,21 +172,14 @@ func (mb *member) rowValue(p int32, r *aggregate.RowState) RowValue {
 	return v
 }
 
-// rowState turns a row record back into the accumulator's state.
-func (mb *member) rowState(v *RowValue) (aggregate.RowState, error) {
+// rowSums turns a row record back into the accumulator's row.
+func (mb *member) rowSums(v *RowValue) (aggregate.RowSums, error) {
 	t := mb.taxes[v.Jurisdiction+"/"+v.Tax]
 	if t == nil {
-		return aggregate.RowState{}, fmt.Errorf("tax %s of %s is not in the rules", v.Tax, v.Jurisdiction)
+		return aggregate.RowSums{}, fmt.Errorf("tax %s of %s is not in the rules", v.Tax, v.Jurisdiction)
 	}
-	r := aggregate.RowState{Tax: t, Currency: v.Currency, Digits: v.Exact.Digits, HasRate: v.Exact.ByRate,
-		Transactions: v.Transactions}
-	if v.Exact.PeriodStart != "" {
-		d, err := txn.ParseDate(v.Exact.PeriodStart)
-		if err != nil {
-			return r, err
-		}
-		r.PeriodStart = d
-	}
+	r := aggregate.RowSums{Tax: t, Currency: v.Currency, Digits: v.Exact.Digits, Period: v.Period,
+		HasRate: v.Exact.ByRate, Transactions: v.Transactions}
 	var err error
 	dec := func(s string) decimal.Decimal {
 		if err != nil || s == "" {
@@ -201,8 +190,11 @@ func (mb *member) rowState(v *RowValue) (aggregate.RowState, error) {
 		return d
 	}
 	r.Rate = dec(v.Exact.Rate)
-	r.Gross, r.Exempt, r.NonTaxable = dec(v.Exact.Gross), dec(v.Exact.Exempt), dec(v.Exact.NonTaxable)
-	r.Taxable, r.TaxSum, r.TaxExact = dec(v.Exact.Taxable), dec(v.Exact.Tax), dec(v.Exact.TaxExact)
+	for i, s := range [aggregate.NumFigures]string{aggregate.FigGross: v.Exact.Gross, aggregate.FigExempt: v.Exact.Exempt,
+		aggregate.FigNonTaxable: v.Exact.NonTaxable, aggregate.FigTaxable: v.Exact.Taxable,
+		aggregate.FigTax: v.Exact.Tax, aggregate.FigExact: v.Exact.TaxExact} {
+		r.Sums[i].AddDecimal(dec(s))
+	}
 	return r, err
 }
 
@@ -225,14 +217,14 @@ func (mb *member) totalsRecords(p int32, sg *stage) []*kgo.Record {
 	}
 	period := mb.cfg.Aggregate.Period
 	changed := map[string]bool{}
-	for _, r := range sg.delta.State() {
-		changed[rowKey(mb.cfg.Group, topic, p, &r, period)] = true
+	for _, r := range sg.delta.Sums() {
+		changed[rowKey(mb.cfg.Group, topic, p, &r)] = true
 	}
-	rows := sg.acc.State()
+	rows := sg.acc.Sums()
 	var keys []string
-	byKey := map[string]*aggregate.RowState{}
+	byKey := map[string]*aggregate.RowSums{}
 	for i := range rows {
-		k := rowKey(mb.cfg.Group, topic, p, &rows[i], period)
+		k := rowKey(mb.cfg.Group, topic, p, &rows[i])
 		byKey[k] = &rows[i]
 		if changed[k] {
 			keys = append(keys, k)
@@ -430,7 +422,7 @@ func (mb *member) ensureState(ctx context.Context, cl *kgo.Client, recs []*kgo.R
 		mb.parts[p] = st
 		mb.m.restores.Add(1)
 		mb.log.Info("partition state restored from the totals topic", "topic", mb.cfg.Topic, "partition", p,
-			"offset", st.next, "ids", len(st.ids), "rows", len(st.acc.State()), "seconds", time.Since(start).Seconds())
+			"offset", st.next, "ids", len(st.ids), "rows", len(st.acc.Sums()), "seconds", time.Since(start).Seconds())
 	}
 	mb.mu.Unlock()
 	return nil
@@ -652,11 +644,13 @@ func (mb *member) restoredState(p int32, r *restoring) (*partState, error) {
 	st.next, st.ids, st.chunks = s.NextOffset, r.ids, s.IDChunks
 	st.counts = Counts{Read: s.Read, Accepted: s.Accepted, Rejected: s.Rejected, Duplicates: s.Duplicates}
 	for _, v := range r.rows {
-		rs, err := mb.rowState(v)
+		rs, err := mb.rowSums(v)
+		if err == nil {
+			err = st.acc.Restore(rs)
+		}
 		if err != nil {
 			return nil, err
 		}
-		st.acc.Restore(rs)
 	}
 	return st, nil
 }

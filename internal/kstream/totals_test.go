@@ -49,6 +49,10 @@ func TestRestoreChecks(t *testing.T) {
 			{"row/g/tx/0/XX|vat|USD||", `{"kind":"row","jurisdiction":"XX","tax":"vat","currency":"USD","exact":{"digits":2}}`},
 			{"snap/g/tx/0", `{"kind":"snapshot","partition":0,"next_offset":10,"rows":1,"period":"none"}`},
 		}, "tax vat of XX is not in the rules"},
+		{"period label", [][2]string{
+			{"row/g/tx/0/US-CA|ca-state|USD|2026-01|", `{"kind":"row","jurisdiction":"US-CA","tax":"ca-state","currency":"USD","period":"2026-01","exact":{"digits":2}}`},
+			{"snap/g/tx/0", `{"kind":"snapshot","partition":0,"next_offset":10,"rows":1,"period":"none"}`},
+		}, `"2026-01" is not a period label of --period none`},
 		{"bad json", [][2]string{{"snap/g/tx/0", `{`}}, "unexpected end of JSON input"},
 	}
 	for _, tt := range tests {
@@ -88,7 +92,7 @@ func TestRestoreOtherTopics(t *testing.T) {
 func FuzzRestoreRecord(f *testing.F) {
 	f.Add("snap/g/tx/0", `{"kind":"snapshot","partition":0,"next_offset":0,"period":"none"}`)
 	f.Add("ids/g/tx/0/0", `{"kind":"ids","ids":[{"id":"a","digest":"0001020304050607","offset":0}]}`)
-	f.Add("row/g/tx/0/US-CA|ca-state|USD||", `{"kind":"row","jurisdiction":"US-CA","tax":"ca-state","currency":"USD","transactions":1,"exact":{"digits":2,"gross":"1.00","tax":"0.0725","period_start":"2026-01-01"}}`)
+	f.Add("row/g/tx/0/US-CA|ca-state|USD||", `{"kind":"row","jurisdiction":"US-CA","tax":"ca-state","currency":"USD","transactions":1,"period":"","exact":{"digits":2,"gross":"1.00","tax":"0.0725"}}`)
 	mb := restoreMember(f)
 	mb.cfg.Aggregate = aggregate.Options{}
 	f.Fuzz(func(t *testing.T, key, value string) {
