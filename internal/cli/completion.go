@@ -17,6 +17,9 @@ var flagValues = map[string][]string{
 	"from-b":       {"auto", "canonical", "stripe", "chargebee"},
 	"prefer":       {"a", "b", "newest"},
 	"duplicates":   {"report", "group", "error"},
+	// stream
+	"log-level":      {"debug", "info", "warn", "error"},
+	"sasl-mechanism": {"plain", "scram-sha-256", "scram-sha-512"},
 }
 
 // registerCompletions gives every command's enumerated flags their values
