@@ -35,6 +35,15 @@ func Country(s string) (string, bool) {
 			return s, true
 		}
 	}
+	if len(s) == 2 {
+		// A two-letter code in any case is that code, before any reading
+		// as a word ("st" is São Tomé and Príncipe, not "Saint").
+		if up := strings.ToUpper(s); isUpperASCII(up) {
+			if code, ok := tables().countries[up]; ok && code == up {
+				return code, true
+			}
+		}
+	}
 	if code, ok := tables().countries[key(s)]; ok {
 		return code, true
 	}
