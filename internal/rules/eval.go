@@ -53,8 +53,8 @@ type TaxLine struct {
 	Amount decimal.Decimal
 	// Exact is the unrounded tax.
 	Exact decimal.Decimal
-	// Fixed holds the same figures as money.Fixed when the fast path
-	// computed them (Fixed.OK).
+	// Fixed holds the same figures as money.Fixed when a plan computed
+	// them (Fixed.OK).
 	Fixed FixedSums
 }
 
@@ -73,7 +73,7 @@ type Result struct {
 	// read only); nil when the transaction gave its jurisdictions.
 	Address *Address
 
-	// slab backs the decimals of Lines made by the fast path: they stay
+	// slab backs the decimals of Lines made by a plan: they stay
 	// valid until the Result is passed to Eval again (as Lines itself).
 	slab money.DecimalSlab
 }
@@ -100,9 +100,11 @@ type InputError = txn.FieldError
 type Evaluator struct {
 	p     *Program
 	trace bool
-	// fixedOnly: the fast path leaves a TaxLine's decimal figures unset
-	// (see FixedOnly).
+	// fixedOnly: plans leave a TaxLine's decimal figures unset (see
+	// FixedOnly).
 	fixedOnly bool
+	// noPlans: the decimal path alone (the reference, for tests).
+	noPlans bool
 
 	addr    address
 	matched []bool            // by jurisdiction index
@@ -130,15 +132,19 @@ type Evaluator struct {
 	normBuf   Address         // where normalizeAddress builds it
 	countries map[string]bool // folded countries the rules name (knownCountry)
 
-	// Fast path (fast.go).
-	fast       fastTables
-	productIDs map[string]int // product as given → fastTables.products id
-	famt       []money.Fixed
-	fqty       []money.Fixed
-	fpid       []int // per line: productID
-	fcells     []fastCell
-	fgroups    []fastGroup
-	gtax       []*Tax
+	// Plans (plan.go).
+	products    map[string]int // folded product category → id
+	productKeys []string       // id → folded product category
+	productIDs  map[string]int // product as given → id (a bounded cache)
+	planSets    map[string]*planSet
+	keyBuf      []byte
+	pset        *planSet // the plans of the jurisdictions found
+	famt        []money.Fixed
+	fqty        []money.Fixed
+	lineOps     [][]planOp // per line: its product's ops
+	pexempt     []bool
+	pcells      []planCell
+	grate       []money.Fixed // per line of the Result: its rate
 }
 
 type activeTax struct {
@@ -146,7 +152,6 @@ type activeTax struct {
 	rate   RateEntry
 	exempt bool // customer or transaction exemption
 	ri     int  // index of rate in tax.Rates
-	fast   *fastTax
 }
 
 type lineCell struct {
@@ -177,13 +182,16 @@ func (p *Program) NewEvaluator(trace bool) *Evaluator {
 		e.byOrder[i] = -1
 	}
 	if !trace {
-		e.fast = buildFast(p)
+		e.products, e.productKeys = buildProducts(p)
 		e.productIDs = map[string]int{}
+		e.planSets = map[string]*planSet{}
+	} else {
+		e.noPlans = true
 	}
 	return e
 }
 
-// FixedOnly makes the fast path fill only a TaxLine's Fixed figures (with
+// FixedOnly makes plans fill only a TaxLine's Fixed figures (with
 // Fixed.OK set) and leave Gross, Exempt, NonTaxable, Taxable, Amount and
 // Exact zero; Rate, HasRate and Reason are still set, and lines from the
 // decimal path (Fixed.OK false) still carry their decimals. It is for
@@ -208,6 +216,12 @@ func (e *Evaluator) Eval(tx *txn.Transaction, res *Result) error {
 	}
 	res.Address = e.norm
 	res.Jurisdictions = append(res.Jurisdictions, e.jlist...)
+	if !e.noPlans && e.evalPlan(tx, res) {
+		return nil
+	}
+	res.Lines = res.Lines[:0]
+	res.slab.Reset()
+	res.Coverage = Unmatched
 	e.selectTaxes(tx)
 	if len(e.active) == 0 {
 		if len(e.jlist) > 0 {
@@ -216,10 +230,6 @@ func (e *Evaluator) Eval(tx *txn.Transaction, res *Result) error {
 		return nil
 	}
 	res.Coverage = Taxed
-	if e.evalFast(tx, res) {
-		return nil
-	}
-	res.Lines = res.Lines[:0]
 	return e.evalDecimal(tx, res)
 }
 
@@ -273,6 +283,7 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 	e.jbuf = e.jbuf[:0]
 	e.jlist = e.jbuf
 	e.norm = nil
+	e.pset = nil
 	if tx.Jurisdictions != nil {
 		if err := e.explicitJurisdictions(tx.Jurisdictions); err != nil {
 			return err
@@ -289,6 +300,7 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 				e.taxes = m.taxes
 				e.lineOrder = m.lineOrder
 				e.norm = &m.norm
+				e.pset = m.pset
 				return nil
 			}
 		}
@@ -310,6 +322,9 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 		return nil
 	}
 	e.settleMatches()
+	if e.planSets != nil {
+		e.pset = e.planSetFor()
+	}
 	return nil
 }
 
@@ -397,6 +412,7 @@ type matchSet struct {
 	taxes     []*Tax
 	lineOrder []int
 	norm      Address
+	pset      *planSet // nil without plans
 }
 
 // holds reports whether tx's address is the one m was matched for.
@@ -456,6 +472,10 @@ func (e *Evaluator) cacheAddress(slot *[addrCacheWays]addrEntry, h uint64, tx *t
 	if e.norm != nil {
 		m.norm = *e.norm
 		e.norm = &m.norm
+	}
+	if e.planSets != nil {
+		m.pset = e.planSetFor()
+		e.pset = m.pset
 	}
 	fields := [5]string{tx.Country, tx.State, tx.County, tx.City, tx.PostalCode}
 	var b strings.Builder
@@ -520,15 +540,26 @@ func (e *Evaluator) selectTaxes(tx *txn.Transaction) {
 			continue
 		}
 		exempt := tx.ExemptReason != "" || len(exs) > 0 && e.exempt(tx, t.Jurisdiction)
-		a := activeTax{tax: t, rate: t.Rates[ri], exempt: exempt, ri: ri}
-		if e.fast.taxes != nil {
-			a.fast = &e.fast.taxes[t.order]
-		}
-		e.active = append(e.active, a)
+		e.active = append(e.active, activeTax{tax: t, rate: t.Rates[ri], exempt: exempt, ri: ri})
 	}
 	for i := range e.active {
 		e.byOrder[e.active[i].tax.order] = i
 	}
+}
+
+// rateIndex is Tax.RateAt returning the entry's index: which rate is in
+// force on a day, -1 when none.
+func rateIndex(t *Tax, d txn.Date) int {
+	for i := len(t.Rates) - 1; i >= 0; i-- {
+		r := &t.Rates[i]
+		if d >= r.From {
+			if r.HasTo && d >= r.To {
+				return -1
+			}
+			return i
+		}
+	}
+	return -1
 }
 
 // exempt reports whether the transaction is exempt in j: it carries an
@@ -555,7 +586,36 @@ func (e *Evaluator) exempt(tx *txn.Transaction, j *Jurisdiction) bool {
 	return false
 }
 
-// classify settles whether a line bears the tax, and at what rate.
+// decide is the rule language's decision for one tax and one product
+// treatment, apart from customer exemptions and the exempt_below threshold
+// (which depend on the transaction): the reason of a line and its rate,
+// given the tax's rate in force. It is written once: classify calls it per
+// line, the plan compiler (plan.go) once per product and rate epoch.
+func decide(t *Tax, taxRate decimal.Decimal, tb Taxability) (Reason, decimal.Decimal) {
+	if tb.Kind == Exempt {
+		return ReasonProductExempt, taxRate
+	}
+	rate := taxRate
+	if tb.HasRate {
+		rate = tb.Rate
+	}
+	switch {
+	case t.Fixed != nil:
+		return ReasonFixed, rate
+	case len(t.CompoundOn) > 0:
+		return ReasonCompound, rate
+	case t.Tiers != nil:
+		return ReasonCapped, rate
+	case tb.HasPortion && !tb.Portion.Equal(one):
+		return ReasonPortionTaxable, rate
+	case tb.HasRate:
+		return ReasonReducedRated, rate
+	}
+	return ReasonStandardRated, rate
+}
+
+// classify settles whether a line bears the tax, and at what rate. Exempt
+// and below-threshold lines keep the tax's own rate.
 func (e *Evaluator) classify(a *activeTax, l txn.Line, c *lineCell) {
 	t := a.tax
 	c.rate, c.hasRate = a.rate.Rate, t.Fixed == nil
@@ -565,34 +625,15 @@ func (e *Evaluator) classify(a *activeTax, l txn.Line, c *lineCell) {
 	}
 	tb := t.TaxabilityOf(l.Product)
 	c.tb = tb
-	if tb.Kind == Exempt {
-		c.status = ReasonProductExempt
-		return
-	}
-	if tb.HasExemptBelow {
+	status, rate := decide(t, a.rate.Rate, tb)
+	if taxed(status) && tb.HasExemptBelow {
 		// The unit price as given (for a tax-included line, gross).
 		if money.Div(l.Amount, l.Quantity).LessThan(tb.ExemptBelow) {
 			c.status = ReasonBelowThreshold
 			return
 		}
 	}
-	if tb.HasRate {
-		c.rate = tb.Rate
-	}
-	switch {
-	case t.Fixed != nil:
-		c.status = ReasonFixed
-	case len(t.CompoundOn) > 0:
-		c.status = ReasonCompound
-	case t.Tiers != nil:
-		c.status = ReasonCapped
-	case tb.HasPortion && !tb.Portion.Equal(one):
-		c.status = ReasonPortionTaxable
-	case tb.HasRate:
-		c.status = ReasonReducedRated
-	default:
-		c.status = ReasonStandardRated
-	}
+	c.status, c.rate = status, rate
 }
 
 func taxed(r Reason) bool {

@@ -184,10 +184,12 @@ func diffResults(got, want *Result) string {
 	return ""
 }
 
-// checkFastPath evaluates random transactions under one random rule set on
-// the fast path and on the decimal reference path and fails on any
-// difference in any figure, exponent included.
-func checkFastPath(t *testing.T, seed uint64) (fast, total int) {
+// checkPlan evaluates random transactions under one random rule set by
+// the compiled plans and by the decimal reference path and fails on any
+// difference in any figure (exponent included), in coverage or in the
+// jurisdictions. One Evaluator sees every transaction, so later ones reuse
+// the plans (and cached addresses) of earlier ones.
+func checkPlan(t *testing.T, seed uint64) (fast, total int) {
 	r := rand.New(rand.NewPCG(seed, 42))
 	src := randomRules(r)
 	p, err := Compile([]Source{{Name: "r.yaml", Data: []byte(src)}})
@@ -196,15 +198,24 @@ func checkFastPath(t *testing.T, seed uint64) (fast, total int) {
 	}
 	ev := p.NewEvaluator(false)
 	ref := p.NewEvaluator(false)
-	ref.fast = fastTables{} // decimal path only
+	ref.noPlans = true // the decimal reference alone
 	var got, want Result
 	for i := 0; i < 30; i++ {
 		cur, _ := money.LookupCurrency([]string{"USD", "USD", "JPY", "BHD"}[r.IntN(4)])
 		tx := randomTx(r, cur)
+		if r.IntN(6) == 0 {
+			// Explicit jurisdiction codes, repeated or not.
+			for k := r.IntN(3); k >= 0; k-- {
+				tx.Jurisdictions = append(tx.Jurisdictions, p.Jurisdictions[r.IntN(len(p.Jurisdictions))].Code)
+			}
+		}
 		errG := ev.Eval(tx, &got)
 		errW := ref.Eval(tx, &want)
 		if (errG == nil) != (errW == nil) || errG != nil && errG.Error() != errW.Error() {
 			t.Fatalf("seed %d tx %d: error %v, want %v\nrules:\n%s", seed, i, errG, errW, src)
+		}
+		if got.Coverage != want.Coverage || len(got.Jurisdictions) != len(want.Jurisdictions) {
+			t.Fatalf("seed %d tx %d: coverage %v, %d jurisdictions, want %v, %d", seed, i, got.Coverage, len(got.Jurisdictions), want.Coverage, len(want.Jurisdictions))
 		}
 		if d := diffResults(&got, &want); d != "" {
 			t.Fatalf("seed %d tx %d (%+v): %s\nrules:\n%s", seed, i, tx, d, src)
@@ -217,28 +228,28 @@ func checkFastPath(t *testing.T, seed uint64) (fast, total int) {
 	return fast, total
 }
 
-func TestFastPathMatchesDecimal(t *testing.T) {
+func TestPlanMatchesDecimal(t *testing.T) {
 	n := 400
 	if testing.Short() {
 		n = 50
 	}
 	fast, total := 0, 0
 	for seed := uint64(0); seed < uint64(n); seed++ {
-		f, tt := checkFastPath(t, seed)
+		f, tt := checkPlan(t, seed)
 		fast += f
 		total += tt
 	}
 	if total == 0 || fast < total/4 {
-		t.Fatalf("fast path taken for %d of %d transactions: the test proves little", fast, total)
+		t.Fatalf("plan taken for %d of %d transactions: the test proves little", fast, total)
 	}
-	t.Logf("fast path taken for %d of %d transactions", fast, total)
+	t.Logf("plan taken for %d of %d transactions", fast, total)
 }
 
-// FuzzFastPath is the differential test of the fixed-point fast path
-// against the decimal reference path, on random rule sets and transactions.
-func FuzzFastPath(f *testing.F) {
+// FuzzPlan is the differential test of the compiled plans against the
+// decimal reference path, on random rule sets and transactions.
+func FuzzPlan(f *testing.F) {
 	for s := uint64(0); s < 8; s++ {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, seed uint64) { checkFastPath(t, seed) })
+	f.Fuzz(func(t *testing.T, seed uint64) { checkPlan(t, seed) })
 }
