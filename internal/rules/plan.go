@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"math"
 	"sort"
 
 	"github.com/shopspring/decimal"
@@ -335,9 +334,18 @@ func (c *planCell) rate() (money.Fixed, *decimal.Decimal) {
 type fixedState struct{ ok bool }
 
 func (s *fixedState) add(a, b money.Fixed) money.Fixed {
-	if a == (money.Fixed{}) && b.E <= 0 && b.C != math.MinInt64 {
-		return b // Add's result, without the alignment
+	// A group's first line: 0 + b is b when b's exponent is not positive.
+	// (Add would also refuse a coefficient of MinInt64, but none occurs in
+	// a plan: the inputs and constants have at most 18 digits and every
+	// operation keeps its results above it.)
+	if a.C|int64(a.E) == 0 && b.E <= 0 {
+		return b
 	}
+	return s.addSlow(a, b)
+}
+
+//go:noinline
+func (s *fixedState) addSlow(a, b money.Fixed) money.Fixed {
 	r, ok := a.Add(b)
 	s.ok = s.ok && ok
 	return r
@@ -466,8 +474,12 @@ func (e *Evaluator) evalPlan(tx *txn.Transaction, res *Result) bool {
 				sales = st.round(st.mul(amount, op.portion), digits, money.HalfUp)
 			}
 			// As in compute: the compound addend (zero without one) is
-			// always added, since adding a zero can change the exponent.
-			base := st.add(sales, e.addend(&st, op, li, nl))
+			// always added, since adding a zero can change the exponent
+			// (only of a sales figure with a positive one).
+			base := sales
+			if op.deps != nil || sales.E > 0 {
+				base = st.add(sales, e.addend(&st, op, li, nl))
+			}
 			if !op.tiers {
 				c.taxable = sales
 				c.exact = st.mul(base, op.rate)
@@ -568,6 +580,25 @@ func splitFixed(st *fixedState, brackets []fixedBracket, base, rate money.Fixed)
 	return covered, tax
 }
 
+// nextLine appends a zero line to res.Lines, reusing the storage a
+// previous use of the Result left (clearing only what was set: with
+// FixedOnly the decimals are mostly zero already).
+func (e *Evaluator) nextLine(res *Result) *TaxLine {
+	n := len(res.Lines)
+	if n == cap(res.Lines) {
+		res.Lines = append(res.Lines, TaxLine{})
+		return &res.Lines[n]
+	}
+	res.Lines = res.Lines[:n+1]
+	l := &res.Lines[n]
+	var zero decimal.Decimal
+	if l.Gross != zero || l.Exempt != zero || l.NonTaxable != zero || l.Taxable != zero || l.Amount != zero || l.Exact != zero {
+		l.Gross, l.Exempt, l.NonTaxable, l.Taxable, l.Amount, l.Exact = zero, zero, zero, zero, zero, zero
+	}
+	l.Fixed = FixedSums{}
+	return l
+}
+
 // groupPlan is groupTax for the tax at op position i: it appends the
 // tax's groups to res.Lines, their figures in Fixed (e.grate holds each
 // line's rate as a Fixed).
@@ -587,9 +618,10 @@ func (e *Evaluator) groupPlan(st *fixedState, res *Result, i, nl int, digits int
 			}
 		}
 		if gi < 0 {
-			res.Lines = append(res.Lines, TaxLine{Tax: c.op.tax, Rate: *rateDec, HasRate: c.op.hasRate, Reason: c.status})
+			gi = len(res.Lines)
+			l := e.nextLine(res)
+			l.Tax, l.Rate, l.HasRate, l.Reason = c.op.tax, *rateDec, c.op.hasRate, c.status
 			e.grate = append(e.grate, rate)
-			gi = len(res.Lines) - 1
 		}
 		g := &res.Lines[gi].Fixed
 		amount := e.famt[li]
