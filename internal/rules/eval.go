@@ -3,7 +3,6 @@ package rules
 import (
 	"fmt"
 	"hash/maphash"
-	"strings"
 
 	"github.com/shopspring/decimal"
 
@@ -137,7 +136,8 @@ type Evaluator struct {
 	productKeys []string       // id → folded product category
 	productIDs  map[string]int // product as given → id (a bounded cache)
 	planSets    map[string]*planSet
-	keyBuf      []byte
+	keyBuf      []byte // planSetFor's key
+	akey        []byte // the address key (addressKey)
 	pset        *planSet // the plans of the jurisdictions found
 	famt        []money.Fixed
 	fqty        []money.Fixed
@@ -289,10 +289,12 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 			return err
 		}
 	} else {
-		h := e.addressHash(tx)
+		var ends [5]int
+		e.akey, ends = addressKey(e.akey[:0], tx)
+		h := e.addressHash(e.akey, ends)
 		slot := e.addrSlot(h)
 		for i := range slot {
-			if m := slot[i].set; m != nil && slot[i].hash == h && m.holds(tx) {
+			if m := slot[i].set; m != nil && slot[i].hash == h && m.holds(e.akey, ends) {
 				// The same address as an earlier transaction: the same
 				// jurisdictions. matched and mlist stay empty: only
 				// matching itself needs them.
@@ -403,9 +405,8 @@ func (e *Evaluator) settleMatches() {
 // matchSet is what an address matched: the jurisdictions (in code order),
 // their taxes in dependency order and in line order.
 type matchSet struct {
-	// key is the address as given (country, state, county, city, postal
-	// code) end to end, split at ends: one allocation, compared in one
-	// or two cache lines.
+	// key is the address as given (addressKey), split at ends: one
+	// allocation, compared in one or two cache lines.
 	key       string
 	ends      [5]int
 	jlist     []*Jurisdiction
@@ -415,17 +416,28 @@ type matchSet struct {
 	pset      *planSet // nil without plans
 }
 
-// holds reports whether tx's address is the one m was matched for.
-func (m *matchSet) holds(tx *txn.Transaction) bool {
-	start := 0
-	for i, f := range [5]string{tx.Country, tx.State, tx.County, tx.City, tx.PostalCode} {
-		end := m.ends[i]
-		if end-start != len(f) || m.key[start:end] != f {
-			return false
-		}
-		start = end
-	}
-	return true
+// holds reports whether an address key (addressKey) is the one m was
+// matched for.
+func (m *matchSet) holds(key []byte, ends [5]int) bool {
+	return m.ends == ends && m.key == string(key)
+}
+
+// addressKey appends a transaction's address fields as given (country,
+// state, county, city, postal code) end to end to dst, and says where each
+// one ends: one contiguous key, hashed once and compared once.
+func addressKey(dst []byte, tx *txn.Transaction) ([]byte, [5]int) {
+	var ends [5]int
+	dst = append(dst, tx.Country...)
+	ends[0] = len(dst)
+	dst = append(dst, tx.State...)
+	ends[1] = len(dst)
+	dst = append(dst, tx.County...)
+	ends[2] = len(dst)
+	dst = append(dst, tx.City...)
+	ends[3] = len(dst)
+	dst = append(dst, tx.PostalCode...)
+	ends[4] = len(dst)
+	return dst, ends
 }
 
 // The address cache: what an address matched, remembered per Evaluator in
@@ -444,13 +456,11 @@ type addrEntry struct {
 	set  *matchSet
 }
 
-// addressHash hashes the address fields as given.
-func (e *Evaluator) addressHash(tx *txn.Transaction) uint64 {
-	h := maphash.String(e.addrSeed, tx.Country)
-	for _, f := range [4]string{tx.State, tx.County, tx.City, tx.PostalCode} {
-		h = (h ^ maphash.String(e.addrSeed, f)) * 0x9e3779b97f4a7c15
-	}
-	return h
+// addressHash hashes an address key and its field ends.
+func (e *Evaluator) addressHash(key []byte, ends [5]int) uint64 {
+	h := maphash.Bytes(e.addrSeed, key)
+	split := uint64(ends[0]) | uint64(ends[1])<<12 | uint64(ends[2])<<24 | uint64(ends[3])<<36 | uint64(ends[4])<<48
+	return h ^ split*0x9e3779b97f4a7c15
 }
 
 // addrSlot returns the cache set of an address hash (its top bits).
@@ -477,14 +487,9 @@ func (e *Evaluator) cacheAddress(slot *[addrCacheWays]addrEntry, h uint64, tx *t
 		m.pset = e.planSetFor()
 		e.pset = m.pset
 	}
-	fields := [5]string{tx.Country, tx.State, tx.County, tx.City, tx.PostalCode}
-	var b strings.Builder
-	b.Grow(len(fields[0]) + len(fields[1]) + len(fields[2]) + len(fields[3]) + len(fields[4]))
-	for i, f := range fields {
-		b.WriteString(f)
-		m.ends[i] = b.Len()
-	}
-	m.key = b.String()
+	var key []byte
+	key, m.ends = addressKey(nil, tx)
+	m.key = string(key)
 	copy(slot[1:], slot[:addrCacheWays-1])
 	slot[0] = addrEntry{hash: h, set: m}
 }
