@@ -253,3 +253,58 @@ func FuzzPlan(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, seed uint64) { checkPlan(t, seed) })
 }
+
+// TestPlansBounded: an input that reaches more distinct sets of
+// jurisdictions than the plan table holds (here through explicit codes,
+// every subset of 13 jurisdictions) keeps the table at its bound, and the
+// results stay the reference's.
+func TestPlansBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("version: 1\njurisdictions:\n")
+	const nj = 13
+	for j := 0; j < nj; j++ {
+		fmt.Fprintf(&b, "  - {code: US-J%02d, name: J%d, level: state, match: {country: US, state: TX}, taxes: [{id: t%d, rates: [{from: 2020-01-01, to: 2025-01-01, rate: \"1.%d%%\"}, {from: 2025-01-01, rate: \"2%%\"}]}]}\n", j, j, j, j)
+	}
+	p, err := Compile([]Source{{Name: "r.yaml", Data: []byte(b.String())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	usd, _ := money.LookupCurrency("USD")
+	ev := p.NewEvaluator(false)
+	ev.FixedOnly()
+	ref := p.NewEvaluator(false)
+	ref.noPlans = true
+	var got, want Result
+	planned := 0
+	for mask := 1; mask < 1<<nj; mask++ {
+		tx := &txn.Transaction{ID: "t", Day: txn.DateOf(2024, 6, 1), RateDay: txn.DateOf(2024, 6, 1), Currency: usd,
+			Lines: []txn.Line{line("10.00", "1", "physical")}}
+		for j := 0; j < nj; j++ {
+			if mask&(1<<j) != 0 {
+				tx.Jurisdictions = append(tx.Jurisdictions, fmt.Sprintf("US-J%02d", j))
+			}
+		}
+		if err := ev.Eval(tx, &got); err != nil {
+			t.Fatal(err)
+		}
+		if err := ref.Eval(tx, &want); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Lines) != len(want.Lines) || len(got.Lines) != len(tx.Jurisdictions) {
+			t.Fatalf("mask %b: %d lines, want %d", mask, len(got.Lines), len(want.Lines))
+		}
+		for i := range got.Lines {
+			g, w := &got.Lines[i], &want.Lines[i]
+			if !g.Fixed.OK || g.Tax != w.Tax || !sameDecimal(g.Fixed.Amount.Decimal(), w.Amount) || !sameDecimal(g.Fixed.Gross.Decimal(), w.Gross) {
+				t.Fatalf("mask %b line %d: %s %v %v, want %s %v %v", mask, i, g.Tax.ID, g.Fixed.OK, g.Fixed.Amount, w.Tax.ID, w.Amount, w.Gross)
+			}
+		}
+		planned++
+		if n := len(ev.planSets); n > maxPlanSets {
+			t.Fatalf("%d plan sets after %d sets of jurisdictions, bound %d", n, planned, maxPlanSets)
+		}
+	}
+	if planned <= maxPlanSets {
+		t.Fatalf("only %d sets of jurisdictions: the bound was never reached", planned)
+	}
+}
