@@ -55,6 +55,9 @@ type planSet struct {
 	bounds []txn.Date
 	epochs []*epochPlan // by epoch, nil until needed
 	last   *epochPlan   // the epoch used last
+	// exemptable: some customer exemption of the rules names one of the
+	// jurisdictions; without one, a customer is never looked up.
+	exemptable bool
 }
 
 // epochPlan is a planSet's plans for one rate epoch.
@@ -180,6 +183,13 @@ func (e *Evaluator) planSetFor() *planSet {
 			ps.bounds = append(ps.bounds, r.From)
 			if r.HasTo {
 				ps.bounds = append(ps.bounds, r.To)
+			}
+		}
+	}
+	for _, x := range e.p.Exemptions {
+		for _, pat := range x.Jurisdictions {
+			for _, j := range e.jlist {
+				ps.exemptable = ps.exemptable || codeMatches(pat, j.Code)
 			}
 		}
 	}
@@ -425,7 +435,7 @@ func (e *Evaluator) evalPlan(tx *txn.Transaction, res *Result) bool {
 	// Exemptions are per transaction: a flag per tax.
 	exemptAll := tx.ExemptReason != ""
 	var exs []int
-	if !exemptAll && tx.Customer != "" {
+	if !exemptAll && tx.Customer != "" && ps.exemptable {
 		exs = e.p.exemptionsFor[tx.Customer]
 	}
 	e.pexempt = e.pexempt[:0]
