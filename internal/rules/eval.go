@@ -136,12 +136,13 @@ type Evaluator struct {
 	productKeys []string       // id → folded product category
 	productIDs  map[string]int // product as given → id (a bounded cache)
 	planSets    map[string]*planSet
-	keyBuf      []byte // planSetFor's key
-	akey        []byte // the address key (addressKey)
+	keyBuf      []byte   // planSetFor's key
+	akey        []byte   // the address key (addressKey)
 	pset        *planSet // the plans of the jurisdictions found
 	famt        []money.Fixed
 	fqty        []money.Fixed
-	lineOps     [][]planOp // per line: its product's ops
+	lineOps     [][]*planOp // per line: its product's ops
+	taxOps      [][]*planOp // by tax order: ops by rate entry and product (Evaluator.op)
 	pexempt     []bool
 	pcells      []planCell
 	grate       []money.Fixed // per line of the Result: its rate
@@ -185,6 +186,7 @@ func (p *Program) NewEvaluator(trace bool) *Evaluator {
 		e.products, e.productKeys = buildProducts(p)
 		e.productIDs = map[string]int{}
 		e.planSets = map[string]*planSet{}
+		e.taxOps = make([][]*planOp, len(p.Taxes))
 	} else {
 		e.noPlans = true
 	}

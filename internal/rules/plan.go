@@ -74,15 +74,21 @@ type epochPlan struct {
 	byProduct []*productPlan
 	taxes     []*Tax // in force, dependency order (op position → tax)
 	ris       []int  // their rate indexes
+	// deps are, by op position, the op positions of the taxes that tax
+	// compounds on that are in force (all earlier); nil for most.
+	deps [][]int
 }
 
 // productPlan is one product's operations in an epoch, by op position.
 type productPlan struct {
-	ops []planOp
+	ops []*planOp
 	ok  bool // every op's ok
 }
 
-// planOp is one tax's treatment of one product within an epoch plan.
+// planOp is one tax's treatment of one product under one of its rates.
+// It does not depend on the address, so an Evaluator compiles it once
+// (Evaluator.op) and every plan set shares it: the ops of a run fit in a
+// few hundred kilobytes however many addresses it sees.
 type planOp struct {
 	tax *Tax
 	ok  bool // every constant fits a money.Fixed and the kind is covered
@@ -106,12 +112,8 @@ type planOp struct {
 	tiers      bool
 	perUnit    bool
 	brackets   []fixedBracket
-	// deps are the op positions of the taxes this one compounds on that
-	// are in force (all earlier), with whether each one counts rounded.
-	deps    []int
-	depLine []bool
-	mode    money.RoundingMode
-	level   RoundingLevel
+	mode       money.RoundingMode
+	level      RoundingLevel
 }
 
 type fixedBracket struct {
@@ -243,6 +245,16 @@ func (ps *planSet) epoch(day txn.Date) *epochPlan {
 		}
 	}
 	ep.n = len(ep.taxes)
+	for i, t := range ep.taxes {
+		for _, o := range t.compoundIdx {
+			if d, ok := byOrder[o]; ok {
+				if ep.deps == nil {
+					ep.deps = make([][]int, ep.n)
+				}
+				ep.deps[i] = append(ep.deps[i], d)
+			}
+		}
+	}
 	for _, o := range ps.lineOrder {
 		if i, ok := byOrder[o]; ok {
 			ep.emit = append(ep.emit, i)
@@ -261,25 +273,42 @@ func (e *Evaluator) product(ep *epochPlan, pid int) *productPlan {
 	if pp := ep.byProduct[pid+1]; pp != nil {
 		return pp
 	}
-	pp := &productPlan{ops: make([]planOp, ep.n), ok: true}
+	pp := &productPlan{ops: make([]*planOp, ep.n), ok: true}
 	for i, t := range ep.taxes {
-		tb := t.defaultTB
-		if pid >= 0 {
-			if x, ok := t.Taxability[e.productKeys[pid]]; ok {
-				tb = x
-			}
-		}
-		pp.ops[i] = compileOp(t, t.Rates[ep.ris[i]].Rate, tb, ep.taxes[:i])
+		pp.ops[i] = e.op(t, ep.ris[i], pid)
 		pp.ok = pp.ok && pp.ops[i].ok
 	}
 	ep.byProduct[pid+1] = pp
 	return pp
 }
 
+// op returns the operation of tax t under its rate entry ri for a product
+// (by productID), compiling it on first use.
+func (e *Evaluator) op(t *Tax, ri, pid int) *planOp {
+	np := len(e.productKeys) + 1
+	tab := e.taxOps[t.order]
+	if tab == nil {
+		tab = make([]*planOp, len(t.Rates)*np)
+		e.taxOps[t.order] = tab
+	}
+	k := ri*np + pid + 1
+	if op := tab[k]; op != nil {
+		return op
+	}
+	tb := t.defaultTB
+	if pid >= 0 {
+		if x, ok := t.Taxability[e.productKeys[pid]]; ok {
+			tb = x
+		}
+	}
+	op := compileOp(t, t.Rates[ri].Rate, tb)
+	tab[k] = &op
+	return &op
+}
+
 // compileOp writes down decide's answer for one tax, product treatment and
-// rate, with the constants the arithmetic needs. before are the taxes in
-// force ahead of t (op positions 0, 1, ...).
-func compileOp(t *Tax, taxRate decimal.Decimal, tb Taxability, before []*Tax) planOp {
+// rate, with the constants the arithmetic needs.
+func compileOp(t *Tax, taxRate decimal.Decimal, tb Taxability) planOp {
 	op := planOp{tax: t, ok: true, hasRate: t.Fixed == nil, mode: t.Rounding.Mode, level: t.Rounding.Level}
 	op.taxRateDec = taxRate
 	op.taxRate = fixedOf(taxRate, &op.ok)
@@ -312,13 +341,6 @@ func compileOp(t *Tax, taxRate decimal.Decimal, tb Taxability, before []*Tax) pl
 				fb.rate = fixedOf(b.Rate, &op.ok)
 			}
 			op.brackets = append(op.brackets, fb)
-		}
-	}
-	for _, o := range t.compoundIdx {
-		for i, d := range before {
-			if d.order == o {
-				op.deps = append(op.deps, i)
-			}
 		}
 	}
 	return op
@@ -456,7 +478,7 @@ func (e *Evaluator) evalPlan(tx *txn.Transaction, res *Result) bool {
 	for i := 0; i < ep.n; i++ {
 		exempt := exemptAll || len(e.pexempt) > 0 && e.pexempt[i]
 		for li := 0; li < nl; li++ {
-			op := &e.lineOps[li][i]
+			op := e.lineOps[li][i]
 			c := &e.pcells[i*nl+li]
 			*c = planCell{op: op, status: op.status}
 			switch {
@@ -487,8 +509,12 @@ func (e *Evaluator) evalPlan(tx *txn.Transaction, res *Result) bool {
 			// always added, since adding a zero can change the exponent
 			// (only of a sales figure with a positive one).
 			base := sales
-			if op.deps != nil || sales.E > 0 {
-				base = st.add(sales, e.addend(&st, op, li, nl))
+			var deps []int
+			if ep.deps != nil {
+				deps = ep.deps[i]
+			}
+			if deps != nil || sales.E > 0 {
+				base = st.add(sales, e.addend(&st, deps, li, nl))
 			}
 			if !op.tiers {
 				c.taxable = sales
@@ -542,10 +568,10 @@ func (e *Evaluator) evalPlan(tx *txn.Transaction, res *Result) bool {
 }
 
 // addend is compoundAddend: the tax already computed on line li by the
-// taxes op compounds on, rounded where their level is line.
-func (e *Evaluator) addend(st *fixedState, op *planOp, li, nl int) money.Fixed {
+// taxes at op positions deps, rounded where their level is line.
+func (e *Evaluator) addend(st *fixedState, deps []int, li, nl int) money.Fixed {
 	var sum money.Fixed
-	for _, d := range op.deps {
+	for _, d := range deps {
 		dc := &e.pcells[d*nl+li]
 		if !taxed(dc.status) {
 			continue
