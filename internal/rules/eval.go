@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"hash/maphash"
+	"strings"
 
 	"github.com/shopspring/decimal"
 
