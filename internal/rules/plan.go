@@ -90,30 +90,31 @@ type productPlan struct {
 // (Evaluator.op) and every plan set shares it: the ops of a run fit in a
 // few hundred kilobytes however many addresses it sees.
 type planOp struct {
-	tax *Tax
-	ok  bool // every constant fits a money.Fixed and the kind is covered
+	// The fields a taxed line reads come first: one cache line.
+	ok bool // every constant fits a money.Fixed and the kind is covered
 	// status is the reason of a line that is not exempt and passes the
 	// threshold: ReasonProductExempt or a taxed reason.
-	status  Reason
-	rate    money.Fixed // rate for status
+	status     Reason
+	hasRate    bool
+	hasBelow   bool
+	hasPortion bool
+	isFixed    bool
+	tiers      bool
+	perUnit    bool
+	mode       money.RoundingMode
+	level      RoundingLevel
+	rate       money.Fixed // rate for status
+	portion    money.Fixed
+	below      money.Fixed
+
+	tax     *Tax
 	rateDec decimal.Decimal
-	hasRate bool
 	// taxRate is the tax's own rate in the epoch: the rate of exempt and
 	// below-threshold lines.
 	taxRate    money.Fixed
 	taxRateDec decimal.Decimal
-
-	hasBelow   bool
-	below      money.Fixed
-	hasPortion bool
-	portion    money.Fixed
-	isFixed    bool
 	fixed      money.Fixed
-	tiers      bool
-	perUnit    bool
 	brackets   []fixedBracket
-	mode       money.RoundingMode
-	level      RoundingLevel
 }
 
 type fixedBracket struct {
@@ -346,19 +347,22 @@ func compileOp(t *Tax, taxRate decimal.Decimal, tb Taxability) planOp {
 	return op
 }
 
+// planCell is one tax on one line. It holds no pointer (its op is
+// e.lineOps[line][position]), so writing it costs no write barrier.
 type planCell struct {
 	status  Reason
-	op      *planOp
 	taxable money.Fixed
 	exact   money.Fixed
 	rounded money.Fixed
 }
 
-func (c *planCell) rate() (money.Fixed, *decimal.Decimal) {
-	if c.status == c.op.status {
-		return c.op.rate, &c.op.rateDec
+// rateOf is a cell's rate: the op's for its decided status, the tax's
+// own for exempt and below-threshold lines.
+func rateOf(op *planOp, status Reason) (money.Fixed, *decimal.Decimal) {
+	if status == op.status {
+		return op.rate, &op.rateDec
 	}
-	return c.op.taxRate, &c.op.taxRateDec
+	return op.taxRate, &op.taxRateDec
 }
 
 // fixedState carries the ok flag through a chain of Fixed operations: the
@@ -480,7 +484,7 @@ func (e *Evaluator) evalPlan(tx *txn.Transaction, res *Result) bool {
 		for li := 0; li < nl; li++ {
 			op := e.lineOps[li][i]
 			c := &e.pcells[i*nl+li]
-			*c = planCell{op: op, status: op.status}
+			*c = planCell{status: op.status}
 			switch {
 			case exempt:
 				c.status = ReasonCustomerExempt
@@ -576,7 +580,7 @@ func (e *Evaluator) addend(st *fixedState, deps []int, li, nl int) money.Fixed {
 		if !taxed(dc.status) {
 			continue
 		}
-		if dc.op.level == LevelLine {
+		if e.lineOps[li][d].level == LevelLine {
 			sum = st.add(sum, dc.rounded)
 		} else {
 			sum = st.add(sum, dc.exact)
@@ -644,8 +648,9 @@ func (e *Evaluator) groupPlan(st *fixedState, res *Result, i, nl int, digits int
 	var mode money.RoundingMode
 	for li := 0; li < nl; li++ {
 		c := &e.pcells[i*nl+li]
-		level, mode = c.op.level, c.op.mode
-		rate, rateDec := c.rate()
+		op := e.lineOps[li][i]
+		level, mode = op.level, op.mode
+		rate, rateDec := rateOf(op, c.status)
 		gi := -1
 		for k := first; k < len(res.Lines); k++ {
 			if res.Lines[k].Reason == c.status && st.cmp(e.grate[k], rate) == 0 {
@@ -656,7 +661,7 @@ func (e *Evaluator) groupPlan(st *fixedState, res *Result, i, nl int, digits int
 		if gi < 0 {
 			gi = len(res.Lines)
 			l := e.nextLine(res)
-			l.Tax, l.Rate, l.HasRate, l.Reason = c.op.tax, *rateDec, c.op.hasRate, c.status
+			l.Tax, l.Rate, l.HasRate, l.Reason = op.tax, *rateDec, op.hasRate, c.status
 			e.grate = append(e.grate, rate)
 		}
 		g := &res.Lines[gi].Fixed
