@@ -16,18 +16,21 @@ import (
 // (the span between two rate changes of those jurisdictions' taxes), and
 // each line's product. A plan is that decision made once: per set of
 // matched jurisdictions (shared by every address that matches the same
-// set), per rate epoch, per product, a flat list of operations, one per tax
-// in force in dependency order, each with the line's reason, its rate as a
-// money.Fixed (a scaled int64) and the positions of the taxes it compounds
-// on. The decision itself is decide and rateIndex, the same functions the
-// decimal path (eval.go) calls; a plan only stores their answers. What is
-// left per transaction is int64 arithmetic: the exempt_below comparison,
-// portions, the tax, rounding, grouping.
+// set) and rate epoch, the taxes in force in dependency order, their line
+// order and the positions of the taxes each compounds on; per product, a
+// flat list of operations, one per tax in force, each with the line's
+// reason and its rate as a money.Fixed (a scaled int64). An operation
+// depends only on (tax, rate entry, product), so it is compiled once per
+// Evaluator and shared. The decision itself is decide and rateIndex, the
+// same functions the decimal path (eval.go) calls; a plan only stores their
+// answers. What is left per transaction is int64 arithmetic: the
+// exempt_below comparison, portions, the tax, rounding, grouping.
 //
 // Plans are built lazily, on the first transaction that needs one, and are
 // bounded: a plan set hangs off the Evaluator's address cache (a fixed
-// table) and the table of plan sets is cleared when it reaches
-// maxPlanSets, so millions of distinct addresses cannot grow memory.
+// table), the table of plan sets is cleared when it reaches maxPlanSets,
+// and operations number at most taxes × rate entries × (products + 1), so
+// millions of distinct addresses cannot grow memory.
 //
 // The decimal path stays the reference and the fallback: a plan gives up
 // (evalPlan returns false) on tax-included lines, per-transaction tiers,
