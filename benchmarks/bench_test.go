@@ -92,15 +92,19 @@ func TestMain(m *testing.M) {
 }
 
 // report sets the throughput figures of a benchmark that handles records
-// records of size bytes per iteration.
+// records of size bytes per iteration: MB/s, records/s and ns/record.
 func report(b *testing.B, records, size int) {
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
-	b.Cleanup(func() {
-		if s := b.Elapsed().Seconds(); s > 0 && b.N > 0 {
-			b.ReportMetric(float64(records)*float64(b.N)/s, "records/s")
-		}
-	})
+	b.Cleanup(func() { reportRecords(b, int64(records)*int64(b.N)) })
+}
+
+// reportRecords adds records/s and ns/record for records handled in all.
+func reportRecords(b *testing.B, records int64) {
+	if s := b.Elapsed().Seconds(); s > 0 && records > 0 {
+		b.ReportMetric(float64(records)/s, "records/s")
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(records), "ns/record")
+	}
 }
 
 func benchReader(b *testing.B, name string, in []byte) {
@@ -161,15 +165,10 @@ func BenchmarkReadParseNDJSON(b *testing.B) {
 	}
 }
 
-// BenchmarkEval is the compiled rule program alone, per record, on
-// transactions parsed beforehand.
-func BenchmarkEval(b *testing.B) {
+// parsed returns up to n transactions of the generated file, parsed, with
+// their total size in bytes.
+func parsed(b *testing.B, n int) ([]txn.Transaction, int) {
 	d := load(b)
-	prog, err := rules.Compile([]rules.Source{{Name: "rules.yaml", Data: d.rules}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	n := min(benchN(b), 20000)
 	txs := make([]txn.Transaction, 0, n)
 	rd, err := stream.Open("tx.ndjson", bytes.NewReader(d.ndjson), stream.FormatAuto, stream.Options{})
 	if err != nil {
@@ -179,6 +178,9 @@ func BenchmarkEval(b *testing.B) {
 	size := 0
 	for len(txs) < n {
 		rec, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -189,7 +191,24 @@ func BenchmarkEval(b *testing.B) {
 		size += len(rec.Text) + 1
 		txs = append(txs, tx)
 	}
-	report(b, n, size)
+	return txs, size
+}
+
+func compileRules(b *testing.B) *rules.Program {
+	prog, err := rules.Compile([]rules.Source{{Name: "rules.yaml", Data: load(b).rules}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return prog
+}
+
+// BenchmarkEval is the compiled rule program alone, per record, on
+// transactions parsed beforehand: the plans are built on the first pass
+// and reused after (see BenchmarkPlanBuild and BenchmarkPlanEval).
+func BenchmarkEval(b *testing.B) {
+	prog := compileRules(b)
+	txs, size := parsed(b, min(benchN(b), 20000))
+	report(b, len(txs), size)
 	ev := prog.NewEvaluator(false)
 	var res rules.Result
 	lines := 0
@@ -203,6 +222,99 @@ func BenchmarkEval(b *testing.B) {
 	}
 	if lines == 0 {
 		b.Fatal("no tax lines")
+	}
+}
+
+// BenchmarkPlanBuild is the cost of a record whose address the Evaluator
+// has not seen: normalising and matching the address and compiling its
+// plans. Each iteration evaluates the first record of every distinct
+// address with a new Evaluator.
+func BenchmarkPlanBuild(b *testing.B) {
+	prog := compileRules(b)
+	all, _ := parsed(b, benchN(b))
+	type addr struct{ country, state, county, city, postal string }
+	seen := map[addr]bool{}
+	var txs []txn.Transaction
+	for _, tx := range all {
+		a := addr{tx.Country, tx.State, tx.County, tx.City, tx.PostalCode}
+		if !seen[a] {
+			seen[a] = true
+			txs = append(txs, tx)
+		}
+	}
+	b.ReportAllocs()
+	var res rules.Result
+	for b.Loop() {
+		ev := prog.NewEvaluator(false)
+		ev.FixedOnly()
+		for i := range txs {
+			if err := ev.Eval(&txs[i], &res); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	reportRecords(b, int64(len(txs))*int64(b.N))
+}
+
+// BenchmarkPlanEval is a record whose plans are built: the steady state
+// of a long run (the Evaluator has seen every address and product), as
+// aggregate runs it (FixedOnly).
+func BenchmarkPlanEval(b *testing.B) {
+	prog := compileRules(b)
+	txs, size := parsed(b, min(benchN(b), 50000))
+	ev := prog.NewEvaluator(false)
+	ev.FixedOnly()
+	var res rules.Result
+	for i := range txs {
+		if err := ev.Eval(&txs[i], &res); err != nil {
+			b.Fatal(err)
+		}
+	}
+	report(b, len(txs), size)
+	for b.Loop() {
+		for i := range txs {
+			if err := ev.Eval(&txs[i], &res); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkDedupProbe is the duplicate check alone: every record's id and
+// content hashes probed into a new duplicate set sized as the pipeline
+// sizes it.
+func BenchmarkDedupProbe(b *testing.B) {
+	txs, size := parsed(b, benchN(b))
+	report(b, len(txs), size)
+	for b.Loop() {
+		d := txn.NewDedup(size / 256)
+		for i := range txs {
+			if v, _ := d.CheckHash(txs[i].IDHash, txs[i].ContentHash, txn.Pos{Line: i + 1}); v != txn.New {
+				b.Fatalf("record %d: %v", i, v)
+			}
+		}
+		d.Release()
+	}
+}
+
+// BenchmarkAccumulate is summing evaluated records into aggregate rows.
+func BenchmarkAccumulate(b *testing.B) {
+	prog := compileRules(b)
+	txs, size := parsed(b, min(benchN(b), 20000))
+	ev := prog.NewEvaluator(false)
+	ev.FixedOnly()
+	results := make([]rules.Result, len(txs))
+	for i := range txs {
+		if err := ev.Eval(&txs[i], &results[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	report(b, len(txs), size)
+	for b.Loop() {
+		acc := aggregate.New(aggregate.Options{})
+		for i := range txs {
+			acc.Add(&txs[i], &results[i])
+		}
 	}
 }
 

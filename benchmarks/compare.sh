@@ -7,11 +7,14 @@
 # The --state rows time a first run into an empty state and a second run
 # over the same file (all duplicates), as ratios of a run without a state.
 #
-# Installs what it needs (Debian packages miller, jq, hyperfine, time; the
-# npm package @duckdb/node-api in a scratch directory), generates the data
-# into benchmarks/data/ (git-ignored), times every tool with hyperfine, takes
-# peak RSS from /usr/bin/time, checks that --workers 1 and --workers N give
-# byte-identical output, and prints one table.
+# Installs what it needs (Debian packages miller, jq, time; the npm package
+# @duckdb/node-api in a scratch directory), generates the data into
+# benchmarks/data/ (git-ignored), times every tool with /usr/bin/time in
+# interleaved rounds (round 1 runs every command once, then round 2, ...) so
+# that a busy spell of a shared machine hits every command alike, and prints
+# the medians of wall time and of CPU time (user + sys) with peak RSS, the
+# load average before and after, and one table. It also checks that
+# --workers 1 and --workers N give byte-identical output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -30,7 +33,6 @@ log() { printf '== %s\n' "$*" >&2; }
 need_apt=()
 command -v mlr >/dev/null || need_apt+=(miller)
 command -v jq >/dev/null || need_apt+=(jq)
-command -v hyperfine >/dev/null || need_apt+=(hyperfine)
 [ -x /usr/bin/time ] || need_apt+=(time)
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
@@ -57,6 +59,7 @@ const c = await db.connect();
 const tx = `{id:'VARCHAR',date:'VARCHAR',type:'VARCHAR',original_date:'VARCHAR',currency:'VARCHAR',amount:'DECIMAL(18,2)',quantity:'VARCHAR',product:'VARCHAR',customer:'VARCHAR',country:'VARCHAR',state:'VARCHAR',county:'VARCHAR',city:'VARCHAR',postal_code:'VARCHAR'}`;
 const led = `{id:'VARCHAR',date:'VARCHAR',customer:'VARCHAR',currency:'VARCHAR',amount:'DECIMAL(18,2)',tax:'DECIMAL(18,2)',state:'VARCHAR'}`;
 const sql = {
+  noop: `SELECT 1`,
   groupby: `SELECT state, count(*) n, sum(amount) s FROM read_json('${a}', format='newline_delimited', columns=${tx}) GROUP BY state ORDER BY state`,
   'groupby-csv': `SELECT state, count(*) n, sum(amount) s FROM read_csv('${a}', header=true, types={'amount':'DECIMAL(18,2)'}) GROUP BY state ORDER BY state`,
   join: `SELECT count(*) FILTER (WHERE x.id IS NULL) only_b, count(*) FILTER (WHERE y.id IS NULL) only_a,
@@ -85,49 +88,65 @@ has_reconcile=0
 "$taxagg" reconcile --help >/dev/null 2>&1 && has_reconcile=1
 
 # --- measurements --------------------------------------------------------
-declare -A mean rss
-# bench NAME RUNS CMD: mean wall seconds (hyperfine) and peak RSS in MB.
-bench() {
-	local name=$1 runs=$2 cmd=$3
-	log "$name: $cmd"
-	hyperfine --style none -N -i --warmup 0 --runs "$runs" --export-json "$DATA/h-$name.json" "$cmd" >/dev/null 2>&1 ||
-		hyperfine --style none -i --runs "$runs" --export-json "$DATA/h-$name.json" "$cmd" >/dev/null
-	mean[$name]=$(jq -r '.results[0].mean' "$DATA/h-$name.json")
-	local kb
-	kb=$( { /usr/bin/time -f '%M' bash -c "$cmd >/dev/null 2>&1" || true; } 2>&1 | tail -1)
-	rss[$name]=$((kb / 1024))
-}
-
+# Every command runs RUNS times (SLOW_RUNS for Miller and jq), interleaved:
+# each round runs each command once. A run appends "wall user sys maxrss_kb"
+# to $DATA/t-NAME.txt; the table shows medians.
+declare -A cmds prep
+order=()
+add() { order+=("$1"); cmds[$1]=$2; }
+# add_prep NAME PREP CMD: PREP runs before each timed run of CMD, untimed.
+add_prep() { add "$1" "$3"; prep[$1]=$2; }
 q=(-q --rules "$rules" --format csv)
-bench duckdb_ndjson "$RUNS" "node $duckdir/q.mjs groupby $nd"
-bench duckdb_csv "$RUNS" "node $duckdir/q.mjs groupby-csv $csv"
-bench taxagg_agg_ndjson "$RUNS" "$taxagg aggregate ${q[*]} $nd"
-bench taxagg_agg_csv "$RUNS" "$taxagg aggregate ${q[*]} $csv"
-bench taxagg_calc_ndjson "$RUNS" "$taxagg calc -q --rules $rules --format ndjson $nd"
-# --state: a first run into an empty state (removed before each run), then
-# a second run over the same file against it (all duplicates).
+add duckdb_noop "node $duckdir/q.mjs noop"
+add duckdb_ndjson "node $duckdir/q.mjs groupby $nd"
+add duckdb_csv "node $duckdir/q.mjs groupby-csv $csv"
+add taxagg_agg_ndjson "$taxagg aggregate ${q[*]} $nd"
+add taxagg_agg_csv "$taxagg aggregate ${q[*]} $csv"
+add taxagg_calc_ndjson "$taxagg calc -q --rules $rules --format ndjson $nd"
+add taxagg_nexus_ndjson "$taxagg nexus -q --rules $rules --format csv $nd"
+# --state: a first run into an empty state (removed before each run), then,
+# right after it in the same round, a second run over the same file against
+# the state it left (all duplicates).
 st=$DATA/bench.state
-bench_prep() { # like bench, with a command run before each timed run
-	local name=$1 runs=$2 prep=$3 cmd=$4
-	log "$name: $cmd"
-	hyperfine --style none -N -i --warmup 0 --runs "$runs" --prepare "$prep" --export-json "$DATA/h-$name.json" "$cmd" >/dev/null 2>&1 ||
-		hyperfine --style none -i --runs "$runs" --prepare "$prep" --export-json "$DATA/h-$name.json" "$cmd" >/dev/null
-	mean[$name]=$(jq -r '.results[0].mean' "$DATA/h-$name.json")
-	local kb
-	kb=$( { bash -c "$prep"; /usr/bin/time -f '%M' bash -c "$cmd >/dev/null 2>&1" || true; } 2>&1 | tail -1)
-	rss[$name]=$((kb / 1024))
-}
-bench_prep taxagg_state_first "$RUNS" "rm -f $st $st-journal" "$taxagg aggregate ${q[*]} --state $st $nd"
-"$taxagg" aggregate "${q[@]}" --state "$st" "$nd" >/dev/null 2>&1 || true
-bench taxagg_state_again "$RUNS" "$taxagg aggregate ${q[*]} --state $st $nd"
-state_mb=$(du -m "$st" | cut -f1)
-bench mlr_csv "$SLOW_RUNS" "mlr --icsv --ojson stats1 -a count,sum -f amount -g state $csv"
-bench mlr_ndjson "$SLOW_RUNS" "mlr --ijsonl --ojson stats1 -a count,sum -f amount -g state $nd"
-bench jq_ndjson "$SLOW_RUNS" "jq -n 'reduce inputs as \$r ({}; .[\$r.state] += (\$r.amount|tonumber))' $nd"
-bench duckdb_join "$RUNS" "node $duckdir/q.mjs join $pa $pb"
+add_prep taxagg_state_first "rm -f $st $st-journal" "$taxagg aggregate ${q[*]} --state $st $nd"
+add taxagg_state_again "$taxagg aggregate ${q[*]} --state $st $nd"
+add duckdb_join "node $duckdir/q.mjs join $pa $pb"
 if [ $has_reconcile = 1 ]; then
-	bench taxagg_reconcile "$RUNS" "$taxagg reconcile -q -o $DATA/ledger.ndjson --report $DATA/report.json $pa $pb"
+	add taxagg_reconcile "$taxagg reconcile -q -o $DATA/ledger.ndjson --report $DATA/report.json $pa $pb"
 fi
+slow=(mlr_csv mlr_ndjson jq_ndjson)
+add mlr_csv "mlr --icsv --ojson stats1 -a count,sum -f amount -g state $csv"
+add mlr_ndjson "mlr --ijsonl --ojson stats1 -a count,sum -f amount -g state $nd"
+add jq_ndjson "jq -n 'reduce inputs as \$r ({}; .[\$r.state] += (\$r.amount|tonumber))' $nd"
+
+is_slow() { local x; for x in "${slow[@]}"; do [ "$x" = "$1" ] && return 0; done; return 1; }
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+for name in "${order[@]}"; do : >"$DATA/t-$name.txt"; done
+for ((round = 1; round <= RUNS; round++)); do
+	for name in "${order[@]}"; do
+		if is_slow "$name" && [ "$round" -gt "$SLOW_RUNS" ]; then continue; fi
+		log "round $round: $name"
+		[ -z "${prep[$name]:-}" ] || bash -c "${prep[$name]}"
+		# reconcile exits 1 when it finds differences: that is its result.
+		/usr/bin/time -f '%e %U %S %M' -o "$DATA/t-$name.one" bash -c "${cmds[$name]} >/dev/null" 2>/dev/null || true
+		tail -1 "$DATA/t-$name.one" >>"$DATA/t-$name.txt"
+	done
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+state_mb=$(du -m "$st" 2>/dev/null | cut -f1)
+
+# med NAME FIELD: the median of a column (1 wall, 2 user, 3 sys, 4 RSS KB,
+# 5 user+sys).
+med() {
+	awk -v f="$2" '{ v = (f == 5) ? $2 + $3 : $f; print v }' "$DATA/t-$1.txt" | sort -g |
+		awk '{ a[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+declare -A wall cpu rss
+for name in "${order[@]}"; do
+	wall[$name]=$(med "$name" 1)
+	cpu[$name]=$(med "$name" 5)
+	rss[$name]=$(($(med "$name" 4 | cut -d. -f1) / 1024))
+done
 
 # --workers 1 and --workers N: byte-identical output.
 identical=yes
@@ -149,35 +168,43 @@ if [ "$BIG_N" -gt 0 ]; then
 fi
 
 # --- table ---------------------------------------------------------------
-d=${mean[duckdb_ndjson]}
-dc=${mean[duckdb_csv]}
-dj=${mean[duckdb_join]}
-row() { # name, mean, reference mean, reference label
-	awk -v n="$1" -v m="$2" -v r="$3" -v l="$4" -v mb="$5" 'BEGIN { printf "| %-34s | %8.2f | %7.2fx %-16s | %6s |\n", n, m, m / r, l, mb }'
+sub() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0.001) d = 0.001; print d }'; }
+# DuckDB's query alone: its run minus the no-op run of the same script.
+dq=$(sub "${wall[duckdb_ndjson]}" "${wall[duckdb_noop]}")
+dqc=$(sub "${cpu[duckdb_ndjson]}" "${cpu[duckdb_noop]}")
+dcq=$(sub "${wall[duckdb_csv]}" "${wall[duckdb_noop]}")
+dcqc=$(sub "${cpu[duckdb_csv]}" "${cpu[duckdb_noop]}")
+# row LABEL NAME REF_WALL REF_CPU REF_LABEL
+row() {
+	awk -v n="$1" -v w="${wall[$2]}" -v c="${cpu[$2]}" -v rw="$3" -v rc="$4" -v l="$5" -v mb="${rss[$2]}" \
+		'BEGIN { printf "| %-34s | %7.2f | %7.2f | %6.2fx %6.2fx %-18s | %6s |\n", n, w, c, w / rw, c / rc, l, mb }'
 }
 echo
-echo "$("$taxagg" version 2>/dev/null | head -1 || true); $(date -u +%Y-%m-%d); $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "$N transactions: $(du -m "$nd" | cut -f1) MB NDJSON, $(du -m "$csv" | cut -f1) MB CSV; reconcile $N x ~$N; hyperfine mean of $RUNS runs ($SLOW_RUNS for Miller and jq)"
+echo "$("$taxagg" version 2>/dev/null | head -1 || true); $(date -u +%Y-%m-%d); $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "load average before $load_before, after $load_after"
+echo "$N transactions: $(du -m "$nd" | cut -f1) MB NDJSON, $(du -m "$csv" | cut -f1) MB CSV; reconcile $N x ~$N; medians of $RUNS interleaved runs ($SLOW_RUNS for Miller and jq)"
 echo
-echo "| command                            |  wall s  | ratio                      | RSS MB |"
-echo "|------------------------------------|----------|----------------------------|--------|"
-row "duckdb group-by state (NDJSON)" "$d" "$d" "of DuckDB NDJSON" "${rss[duckdb_ndjson]}"
-row "duckdb group-by state (CSV)" "$dc" "$dc" "of DuckDB CSV" "${rss[duckdb_csv]}"
-row "taxagg aggregate (NDJSON)" "${mean[taxagg_agg_ndjson]}" "$d" "of DuckDB NDJSON" "${rss[taxagg_agg_ndjson]}"
-row "taxagg aggregate (CSV)" "${mean[taxagg_agg_csv]}" "$dc" "of DuckDB CSV" "${rss[taxagg_agg_csv]}"
-row "taxagg calc (NDJSON)" "${mean[taxagg_calc_ndjson]}" "${mean[taxagg_agg_ndjson]}" "of aggregate" "${rss[taxagg_calc_ndjson]}"
-row "taxagg aggregate --state, 1st run" "${mean[taxagg_state_first]}" "${mean[taxagg_agg_ndjson]}" "of aggregate" "${rss[taxagg_state_first]}"
-row "taxagg aggregate --state, again" "${mean[taxagg_state_again]}" "${mean[taxagg_agg_ndjson]}" "of aggregate" "${rss[taxagg_state_again]}"
-row "miller stats1 (CSV)" "${mean[mlr_csv]}" "${mean[taxagg_agg_csv]}" "of taxagg CSV" "${rss[mlr_csv]}"
-row "miller stats1 (NDJSON)" "${mean[mlr_ndjson]}" "${mean[taxagg_agg_ndjson]}" "of taxagg NDJSON" "${rss[mlr_ndjson]}"
-row "jq reduce (NDJSON)" "${mean[jq_ndjson]}" "${mean[taxagg_agg_ndjson]}" "of taxagg NDJSON" "${rss[jq_ndjson]}"
-row "duckdb full outer join" "$dj" "$dj" "of DuckDB join" "${rss[duckdb_join]}"
+echo "| command                            |  wall s |   cpu s | ratio: wall, cpu                 | RSS MB |"
+echo "|------------------------------------|---------|---------|----------------------------------|--------|"
+row "duckdb no-op (start-up)" duckdb_noop "${wall[duckdb_noop]}" "${cpu[duckdb_noop]}" "of itself"
+row "duckdb group-by state (NDJSON)" duckdb_ndjson "${wall[duckdb_ndjson]}" "${cpu[duckdb_ndjson]}" "of DuckDB NDJSON"
+row "duckdb group-by state (CSV)" duckdb_csv "${wall[duckdb_csv]}" "${cpu[duckdb_csv]}" "of DuckDB CSV"
+row "taxagg aggregate (NDJSON)" taxagg_agg_ndjson "${wall[duckdb_ndjson]}" "${cpu[duckdb_ndjson]}" "of DuckDB NDJSON"
+row "taxagg aggregate (NDJSON)" taxagg_agg_ndjson "$dq" "$dqc" "of DuckDB's query"
+row "taxagg aggregate (CSV)" taxagg_agg_csv "${wall[duckdb_csv]}" "${cpu[duckdb_csv]}" "of DuckDB CSV"
+row "taxagg aggregate (CSV)" taxagg_agg_csv "$dcq" "$dcqc" "of DuckDB's query"
+row "taxagg calc (NDJSON)" taxagg_calc_ndjson "${wall[taxagg_agg_ndjson]}" "${cpu[taxagg_agg_ndjson]}" "of aggregate"
+row "taxagg nexus (NDJSON)" taxagg_nexus_ndjson "${wall[taxagg_agg_ndjson]}" "${cpu[taxagg_agg_ndjson]}" "of aggregate"
+row "taxagg aggregate --state, 1st run" taxagg_state_first "${wall[taxagg_agg_ndjson]}" "${cpu[taxagg_agg_ndjson]}" "of aggregate"
+row "taxagg aggregate --state, again" taxagg_state_again "${wall[taxagg_agg_ndjson]}" "${cpu[taxagg_agg_ndjson]}" "of aggregate"
+row "miller stats1 (CSV)" mlr_csv "${wall[taxagg_agg_csv]}" "${cpu[taxagg_agg_csv]}" "of taxagg CSV"
+row "miller stats1 (NDJSON)" mlr_ndjson "${wall[taxagg_agg_ndjson]}" "${cpu[taxagg_agg_ndjson]}" "of taxagg NDJSON"
+row "jq reduce (NDJSON)" jq_ndjson "${wall[taxagg_agg_ndjson]}" "${cpu[taxagg_agg_ndjson]}" "of taxagg NDJSON"
+row "duckdb full outer join" duckdb_join "${wall[duckdb_join]}" "${cpu[duckdb_join]}" "of DuckDB join"
 if [ $has_reconcile = 1 ]; then
-	row "taxagg reconcile (ledger+report)" "${mean[taxagg_reconcile]}" "$dj" "of DuckDB join" "${rss[taxagg_reconcile]}"
-else
-	echo "| taxagg reconcile                   |  pending | (no reconcile command yet) |        |"
+	row "taxagg reconcile (ledger+report)" taxagg_reconcile "${wall[duckdb_join]}" "${cpu[duckdb_join]}" "of DuckDB join"
 fi
 echo
 echo "aggregate peak RSS: ${rss[taxagg_agg_ndjson]} MB at $N rows; at $BIG_N rows: $big_rss"
-echo "state file after one run: $state_mb MB"
+echo "state file after one run: ${state_mb:-?} MB"
 echo "output identical for --workers 1 and --workers $WORKERS (aggregate, calc): $identical"

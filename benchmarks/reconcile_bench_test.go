@@ -111,7 +111,7 @@ func benchReconcile(b *testing.B, memory int64) {
 		partitions = res.Partitions
 	}
 	peak := stop()
-	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+	reportRecords(b, records)
 	b.ReportMetric(float64(peak)/(1<<20), "peak-MiB")
 	if hwm := rssHighWater(); hwm > 0 {
 		b.ReportMetric(float64(hwm)/(1<<20), "rss-hwm-MiB")

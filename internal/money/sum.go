@@ -66,6 +66,18 @@ func add128(ah int64, al uint64, bh int64, bl uint64) (int64, uint64, bool) {
 
 // Add adds v to the sum.
 func (s *Sum) Add(v Fixed) {
+	// The usual case, inlined: the same exponent, and a sum far enough
+	// from the 128-bit limits that no int64 can carry it past them.
+	if v.E == s.e && !s.big && uint64(s.hi+1<<62) < 1<<63 {
+		lo, c := bits.Add64(s.lo, uint64(v.C), 0)
+		s.hi += v.C>>63 + int64(c)
+		s.lo = lo
+		return
+	}
+	s.addSlow(v)
+}
+
+func (s *Sum) addSlow(v Fixed) {
 	if s.big || !s.add128(int64(v.C>>63), uint64(v.C), v.E) {
 		s.dec = s.Decimal().Add(v.Decimal())
 		s.big = true

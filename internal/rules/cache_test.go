@@ -135,7 +135,8 @@ func TestMatchSetHolds(t *testing.T) {
 		{txn.Transaction{Country: "US", State: "WA", County: "King", City: "S", PostalCode: "98102"}, false},
 		{txn.Transaction{Country: "US", State: "WA", County: "King", City: "S", PostalCode: ""}, false},
 	} {
-		if got := m.holds(&tc.tx); got != tc.want {
+		key, ends := addressKey(nil, &tc.tx)
+		if got := m.holds(key, ends); got != tc.want {
 			t.Errorf("holds(%+v) = %v, want %v", tc.tx, got, tc.want)
 		}
 	}

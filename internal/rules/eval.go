@@ -53,8 +53,8 @@ type TaxLine struct {
 	Amount decimal.Decimal
 	// Exact is the unrounded tax.
 	Exact decimal.Decimal
-	// Fixed holds the same figures as money.Fixed when the fast path
-	// computed them (Fixed.OK).
+	// Fixed holds the same figures as money.Fixed when a plan computed
+	// them (Fixed.OK).
 	Fixed FixedSums
 }
 
@@ -73,7 +73,7 @@ type Result struct {
 	// read only); nil when the transaction gave its jurisdictions.
 	Address *Address
 
-	// slab backs the decimals of Lines made by the fast path: they stay
+	// slab backs the decimals of Lines made by a plan: they stay
 	// valid until the Result is passed to Eval again (as Lines itself).
 	slab money.DecimalSlab
 }
@@ -100,9 +100,11 @@ type InputError = txn.FieldError
 type Evaluator struct {
 	p     *Program
 	trace bool
-	// fixedOnly: the fast path leaves a TaxLine's decimal figures unset
-	// (see FixedOnly).
+	// fixedOnly: plans leave a TaxLine's decimal figures unset (see
+	// FixedOnly).
 	fixedOnly bool
+	// noPlans: the decimal path alone (the reference, for tests).
+	noPlans bool
 
 	addr    address
 	matched []bool            // by jurisdiction index
@@ -130,15 +132,21 @@ type Evaluator struct {
 	normBuf   Address         // where normalizeAddress builds it
 	countries map[string]bool // folded countries the rules name (knownCountry)
 
-	// Fast path (fast.go).
-	fast       fastTables
-	productIDs map[string]int // product as given → fastTables.products id
-	famt       []money.Fixed
-	fqty       []money.Fixed
-	fpid       []int // per line: productID
-	fcells     []fastCell
-	fgroups    []fastGroup
-	gtax       []*Tax
+	// Plans (plan.go).
+	products    map[string]int // folded product category → id
+	productKeys []string       // id → folded product category
+	productIDs  map[string]int // product as given → id (a bounded cache)
+	planSets    map[string]*planSet
+	keyBuf      []byte   // planSetFor's key
+	akey        []byte   // the address key (addressKey)
+	pset        *planSet // the plans of the jurisdictions found
+	famt        []money.Fixed
+	fqty        []money.Fixed
+	lineOps     [][]*planOp // per line: its product's ops
+	taxOps      [][]*planOp // by tax order: ops by rate entry and product (Evaluator.op)
+	pexempt     []bool
+	pcells      []planCell
+	grate       []money.Fixed // per line of the Result: its rate
 }
 
 type activeTax struct {
@@ -146,7 +154,6 @@ type activeTax struct {
 	rate   RateEntry
 	exempt bool // customer or transaction exemption
 	ri     int  // index of rate in tax.Rates
-	fast   *fastTax
 }
 
 type lineCell struct {
@@ -177,13 +184,17 @@ func (p *Program) NewEvaluator(trace bool) *Evaluator {
 		e.byOrder[i] = -1
 	}
 	if !trace {
-		e.fast = buildFast(p)
+		e.products, e.productKeys = buildProducts(p)
 		e.productIDs = map[string]int{}
+		e.planSets = map[string]*planSet{}
+		e.taxOps = make([][]*planOp, len(p.Taxes))
+	} else {
+		e.noPlans = true
 	}
 	return e
 }
 
-// FixedOnly makes the fast path fill only a TaxLine's Fixed figures (with
+// FixedOnly makes plans fill only a TaxLine's Fixed figures (with
 // Fixed.OK set) and leave Gross, Exempt, NonTaxable, Taxable, Amount and
 // Exact zero; Rate, HasRate and Reason are still set, and lines from the
 // decimal path (Fixed.OK false) still carry their decimals. It is for
@@ -208,6 +219,12 @@ func (e *Evaluator) Eval(tx *txn.Transaction, res *Result) error {
 	}
 	res.Address = e.norm
 	res.Jurisdictions = append(res.Jurisdictions, e.jlist...)
+	if !e.noPlans && e.evalPlan(tx, res) {
+		return nil
+	}
+	res.Lines = res.Lines[:0]
+	res.slab.Reset()
+	res.Coverage = Unmatched
 	e.selectTaxes(tx)
 	if len(e.active) == 0 {
 		if len(e.jlist) > 0 {
@@ -216,10 +233,6 @@ func (e *Evaluator) Eval(tx *txn.Transaction, res *Result) error {
 		return nil
 	}
 	res.Coverage = Taxed
-	if e.evalFast(tx, res) {
-		return nil
-	}
-	res.Lines = res.Lines[:0]
 	return e.evalDecimal(tx, res)
 }
 
@@ -273,15 +286,18 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 	e.jbuf = e.jbuf[:0]
 	e.jlist = e.jbuf
 	e.norm = nil
+	e.pset = nil
 	if tx.Jurisdictions != nil {
 		if err := e.explicitJurisdictions(tx.Jurisdictions); err != nil {
 			return err
 		}
 	} else {
-		h := e.addressHash(tx)
+		var ends [5]int
+		e.akey, ends = addressKey(e.akey[:0], tx)
+		h := e.addressHash(e.akey, ends)
 		slot := e.addrSlot(h)
 		for i := range slot {
-			if m := slot[i].set; m != nil && slot[i].hash == h && m.holds(tx) {
+			if m := slot[i].set; m != nil && slot[i].hash == h && m.holds(e.akey, ends) {
 				// The same address as an earlier transaction: the same
 				// jurisdictions. matched and mlist stay empty: only
 				// matching itself needs them.
@@ -289,6 +305,7 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 				e.taxes = m.taxes
 				e.lineOrder = m.lineOrder
 				e.norm = &m.norm
+				e.pset = m.pset
 				return nil
 			}
 		}
@@ -310,6 +327,9 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 		return nil
 	}
 	e.settleMatches()
+	if e.planSets != nil {
+		e.pset = e.planSetFor()
+	}
 	return nil
 }
 
@@ -388,28 +408,39 @@ func (e *Evaluator) settleMatches() {
 // matchSet is what an address matched: the jurisdictions (in code order),
 // their taxes in dependency order and in line order.
 type matchSet struct {
-	// key is the address as given (country, state, county, city, postal
-	// code) end to end, split at ends: one allocation, compared in one
-	// or two cache lines.
+	// key is the address as given (addressKey), split at ends: one
+	// allocation, compared in one or two cache lines.
 	key       string
 	ends      [5]int
 	jlist     []*Jurisdiction
 	taxes     []*Tax
 	lineOrder []int
 	norm      Address
+	pset      *planSet // nil without plans
 }
 
-// holds reports whether tx's address is the one m was matched for.
-func (m *matchSet) holds(tx *txn.Transaction) bool {
-	start := 0
-	for i, f := range [5]string{tx.Country, tx.State, tx.County, tx.City, tx.PostalCode} {
-		end := m.ends[i]
-		if end-start != len(f) || m.key[start:end] != f {
-			return false
-		}
-		start = end
-	}
-	return true
+// holds reports whether an address key (addressKey) is the one m was
+// matched for.
+func (m *matchSet) holds(key []byte, ends [5]int) bool {
+	return m.ends == ends && m.key == string(key)
+}
+
+// addressKey appends a transaction's address fields as given (country,
+// state, county, city, postal code) end to end to dst, and says where each
+// one ends: one contiguous key, hashed once and compared once.
+func addressKey(dst []byte, tx *txn.Transaction) ([]byte, [5]int) {
+	var ends [5]int
+	dst = append(dst, tx.Country...)
+	ends[0] = len(dst)
+	dst = append(dst, tx.State...)
+	ends[1] = len(dst)
+	dst = append(dst, tx.County...)
+	ends[2] = len(dst)
+	dst = append(dst, tx.City...)
+	ends[3] = len(dst)
+	dst = append(dst, tx.PostalCode...)
+	ends[4] = len(dst)
+	return dst, ends
 }
 
 // The address cache: what an address matched, remembered per Evaluator in
@@ -428,13 +459,11 @@ type addrEntry struct {
 	set  *matchSet
 }
 
-// addressHash hashes the address fields as given.
-func (e *Evaluator) addressHash(tx *txn.Transaction) uint64 {
-	h := maphash.String(e.addrSeed, tx.Country)
-	for _, f := range [4]string{tx.State, tx.County, tx.City, tx.PostalCode} {
-		h = (h ^ maphash.String(e.addrSeed, f)) * 0x9e3779b97f4a7c15
-	}
-	return h
+// addressHash hashes an address key and its field ends.
+func (e *Evaluator) addressHash(key []byte, ends [5]int) uint64 {
+	h := maphash.Bytes(e.addrSeed, key)
+	split := uint64(ends[0]) | uint64(ends[1])<<12 | uint64(ends[2])<<24 | uint64(ends[3])<<36 | uint64(ends[4])<<48
+	return h ^ split*0x9e3779b97f4a7c15
 }
 
 // addrSlot returns the cache set of an address hash (its top bits).
@@ -457,14 +486,13 @@ func (e *Evaluator) cacheAddress(slot *[addrCacheWays]addrEntry, h uint64, tx *t
 		m.norm = *e.norm
 		e.norm = &m.norm
 	}
-	fields := [5]string{tx.Country, tx.State, tx.County, tx.City, tx.PostalCode}
-	var b strings.Builder
-	b.Grow(len(fields[0]) + len(fields[1]) + len(fields[2]) + len(fields[3]) + len(fields[4]))
-	for i, f := range fields {
-		b.WriteString(f)
-		m.ends[i] = b.Len()
+	if e.planSets != nil {
+		m.pset = e.planSetFor()
+		e.pset = m.pset
 	}
-	m.key = b.String()
+	var key []byte
+	key, m.ends = addressKey(nil, tx)
+	m.key = string(key)
 	copy(slot[1:], slot[:addrCacheWays-1])
 	slot[0] = addrEntry{hash: h, set: m}
 }
@@ -520,15 +548,26 @@ func (e *Evaluator) selectTaxes(tx *txn.Transaction) {
 			continue
 		}
 		exempt := tx.ExemptReason != "" || len(exs) > 0 && e.exempt(tx, t.Jurisdiction)
-		a := activeTax{tax: t, rate: t.Rates[ri], exempt: exempt, ri: ri}
-		if e.fast.taxes != nil {
-			a.fast = &e.fast.taxes[t.order]
-		}
-		e.active = append(e.active, a)
+		e.active = append(e.active, activeTax{tax: t, rate: t.Rates[ri], exempt: exempt, ri: ri})
 	}
 	for i := range e.active {
 		e.byOrder[e.active[i].tax.order] = i
 	}
+}
+
+// rateIndex is Tax.RateAt returning the entry's index: which rate is in
+// force on a day, -1 when none.
+func rateIndex(t *Tax, d txn.Date) int {
+	for i := len(t.Rates) - 1; i >= 0; i-- {
+		r := &t.Rates[i]
+		if d >= r.From {
+			if r.HasTo && d >= r.To {
+				return -1
+			}
+			return i
+		}
+	}
+	return -1
 }
 
 // exempt reports whether the transaction is exempt in j: it carries an
@@ -555,7 +594,36 @@ func (e *Evaluator) exempt(tx *txn.Transaction, j *Jurisdiction) bool {
 	return false
 }
 
-// classify settles whether a line bears the tax, and at what rate.
+// decide is the rule language's decision for one tax and one product
+// treatment, apart from customer exemptions and the exempt_below threshold
+// (which depend on the transaction): the reason of a line and its rate,
+// given the tax's rate in force. It is written once: classify calls it per
+// line, the plan compiler (plan.go) once per product and rate epoch.
+func decide(t *Tax, taxRate decimal.Decimal, tb Taxability) (Reason, decimal.Decimal) {
+	if tb.Kind == Exempt {
+		return ReasonProductExempt, taxRate
+	}
+	rate := taxRate
+	if tb.HasRate {
+		rate = tb.Rate
+	}
+	switch {
+	case t.Fixed != nil:
+		return ReasonFixed, rate
+	case len(t.CompoundOn) > 0:
+		return ReasonCompound, rate
+	case t.Tiers != nil:
+		return ReasonCapped, rate
+	case tb.HasPortion && !tb.Portion.Equal(one):
+		return ReasonPortionTaxable, rate
+	case tb.HasRate:
+		return ReasonReducedRated, rate
+	}
+	return ReasonStandardRated, rate
+}
+
+// classify settles whether a line bears the tax, and at what rate. Exempt
+// and below-threshold lines keep the tax's own rate.
 func (e *Evaluator) classify(a *activeTax, l txn.Line, c *lineCell) {
 	t := a.tax
 	c.rate, c.hasRate = a.rate.Rate, t.Fixed == nil
@@ -565,34 +633,15 @@ func (e *Evaluator) classify(a *activeTax, l txn.Line, c *lineCell) {
 	}
 	tb := t.TaxabilityOf(l.Product)
 	c.tb = tb
-	if tb.Kind == Exempt {
-		c.status = ReasonProductExempt
-		return
-	}
-	if tb.HasExemptBelow {
+	status, rate := decide(t, a.rate.Rate, tb)
+	if taxed(status) && tb.HasExemptBelow {
 		// The unit price as given (for a tax-included line, gross).
 		if money.Div(l.Amount, l.Quantity).LessThan(tb.ExemptBelow) {
 			c.status = ReasonBelowThreshold
 			return
 		}
 	}
-	if tb.HasRate {
-		c.rate = tb.Rate
-	}
-	switch {
-	case t.Fixed != nil:
-		c.status = ReasonFixed
-	case len(t.CompoundOn) > 0:
-		c.status = ReasonCompound
-	case t.Tiers != nil:
-		c.status = ReasonCapped
-	case tb.HasPortion && !tb.Portion.Equal(one):
-		c.status = ReasonPortionTaxable
-	case tb.HasRate:
-		c.status = ReasonReducedRated
-	default:
-		c.status = ReasonStandardRated
-	}
+	c.status, c.rate = status, rate
 }
 
 func taxed(r Reason) bool {

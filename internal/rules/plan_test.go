@@ -184,10 +184,12 @@ func diffResults(got, want *Result) string {
 	return ""
 }
 
-// checkFastPath evaluates random transactions under one random rule set on
-// the fast path and on the decimal reference path and fails on any
-// difference in any figure, exponent included.
-func checkFastPath(t *testing.T, seed uint64) (fast, total int) {
+// checkPlan evaluates random transactions under one random rule set by
+// the compiled plans and by the decimal reference path and fails on any
+// difference in any figure (exponent included), in coverage or in the
+// jurisdictions. One Evaluator sees every transaction, so later ones reuse
+// the plans (and cached addresses) of earlier ones.
+func checkPlan(t *testing.T, seed uint64) (fast, total int) {
 	r := rand.New(rand.NewPCG(seed, 42))
 	src := randomRules(r)
 	p, err := Compile([]Source{{Name: "r.yaml", Data: []byte(src)}})
@@ -196,15 +198,24 @@ func checkFastPath(t *testing.T, seed uint64) (fast, total int) {
 	}
 	ev := p.NewEvaluator(false)
 	ref := p.NewEvaluator(false)
-	ref.fast = fastTables{} // decimal path only
+	ref.noPlans = true // the decimal reference alone
 	var got, want Result
 	for i := 0; i < 30; i++ {
 		cur, _ := money.LookupCurrency([]string{"USD", "USD", "JPY", "BHD"}[r.IntN(4)])
 		tx := randomTx(r, cur)
+		if r.IntN(6) == 0 {
+			// Explicit jurisdiction codes, repeated or not.
+			for k := r.IntN(3); k >= 0; k-- {
+				tx.Jurisdictions = append(tx.Jurisdictions, p.Jurisdictions[r.IntN(len(p.Jurisdictions))].Code)
+			}
+		}
 		errG := ev.Eval(tx, &got)
 		errW := ref.Eval(tx, &want)
 		if (errG == nil) != (errW == nil) || errG != nil && errG.Error() != errW.Error() {
 			t.Fatalf("seed %d tx %d: error %v, want %v\nrules:\n%s", seed, i, errG, errW, src)
+		}
+		if got.Coverage != want.Coverage || len(got.Jurisdictions) != len(want.Jurisdictions) {
+			t.Fatalf("seed %d tx %d: coverage %v, %d jurisdictions, want %v, %d", seed, i, got.Coverage, len(got.Jurisdictions), want.Coverage, len(want.Jurisdictions))
 		}
 		if d := diffResults(&got, &want); d != "" {
 			t.Fatalf("seed %d tx %d (%+v): %s\nrules:\n%s", seed, i, tx, d, src)
@@ -217,28 +228,83 @@ func checkFastPath(t *testing.T, seed uint64) (fast, total int) {
 	return fast, total
 }
 
-func TestFastPathMatchesDecimal(t *testing.T) {
+func TestPlanMatchesDecimal(t *testing.T) {
 	n := 400
 	if testing.Short() {
 		n = 50
 	}
 	fast, total := 0, 0
 	for seed := uint64(0); seed < uint64(n); seed++ {
-		f, tt := checkFastPath(t, seed)
+		f, tt := checkPlan(t, seed)
 		fast += f
 		total += tt
 	}
 	if total == 0 || fast < total/4 {
-		t.Fatalf("fast path taken for %d of %d transactions: the test proves little", fast, total)
+		t.Fatalf("plan taken for %d of %d transactions: the test proves little", fast, total)
 	}
-	t.Logf("fast path taken for %d of %d transactions", fast, total)
+	t.Logf("plan taken for %d of %d transactions", fast, total)
 }
 
-// FuzzFastPath is the differential test of the fixed-point fast path
-// against the decimal reference path, on random rule sets and transactions.
-func FuzzFastPath(f *testing.F) {
+// FuzzPlan is the differential test of the compiled plans against the
+// decimal reference path, on random rule sets and transactions.
+func FuzzPlan(f *testing.F) {
 	for s := uint64(0); s < 8; s++ {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, seed uint64) { checkFastPath(t, seed) })
+	f.Fuzz(func(t *testing.T, seed uint64) { checkPlan(t, seed) })
+}
+
+// TestPlansBounded: an input that reaches more distinct sets of
+// jurisdictions than the plan table holds (here through explicit codes,
+// every subset of 13 jurisdictions) keeps the table at its bound, and the
+// results stay the reference's.
+func TestPlansBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("version: 1\njurisdictions:\n")
+	const nj = 13
+	for j := 0; j < nj; j++ {
+		fmt.Fprintf(&b, "  - {code: US-J%02d, name: J%d, level: state, match: {country: US, state: TX}, taxes: [{id: t%d, rates: [{from: 2020-01-01, to: 2025-01-01, rate: \"1.%d%%\"}, {from: 2025-01-01, rate: \"2%%\"}]}]}\n", j, j, j, j)
+	}
+	p, err := Compile([]Source{{Name: "r.yaml", Data: []byte(b.String())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	usd, _ := money.LookupCurrency("USD")
+	ev := p.NewEvaluator(false)
+	ev.FixedOnly()
+	ref := p.NewEvaluator(false)
+	ref.noPlans = true
+	var got, want Result
+	planned := 0
+	for mask := 1; mask < 1<<nj; mask++ {
+		tx := &txn.Transaction{ID: "t", Day: txn.DateOf(2024, 6, 1), RateDay: txn.DateOf(2024, 6, 1), Currency: usd,
+			Lines: []txn.Line{line("10.00", "1", "physical")}}
+		for j := 0; j < nj; j++ {
+			if mask&(1<<j) != 0 {
+				tx.Jurisdictions = append(tx.Jurisdictions, fmt.Sprintf("US-J%02d", j))
+			}
+		}
+		if err := ev.Eval(tx, &got); err != nil {
+			t.Fatal(err)
+		}
+		if err := ref.Eval(tx, &want); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Lines) != len(want.Lines) || len(got.Lines) != len(tx.Jurisdictions) {
+			t.Fatalf("mask %b: %d lines, want %d", mask, len(got.Lines), len(want.Lines))
+		}
+		for i := range got.Lines {
+			g, w := &got.Lines[i], &want.Lines[i]
+			if !g.Fixed.OK || g.Tax != w.Tax || !sameDecimal(g.Fixed.Amount.Decimal(), w.Amount) || !sameDecimal(g.Fixed.Gross.Decimal(), w.Gross) {
+				t.Fatalf("mask %b line %d: %s %v %v, want %s %v %v", mask, i, g.Tax.ID, g.Fixed.OK, g.Fixed.Amount, w.Tax.ID, w.Amount, w.Gross)
+			}
+		}
+		planned++
+		if n := len(ev.planSets); n > maxPlanSets {
+			t.Fatalf("%d plan sets after %d sets of jurisdictions, bound %d", n, planned, maxPlanSets)
+		}
+	}
+	if planned <= maxPlanSets {
+		t.Fatalf("only %d sets of jurisdictions: the bound was never reached", planned)
+	}
 }
