@@ -81,6 +81,11 @@ type Reader struct {
 
 	js jsonState
 
+	// queue holds the elements of a list container still to be returned
+	// (queued of them returned so far).
+	queue  []rawRec
+	queued int
+
 	header  []string
 	csvBuf  []byte // unescaped fields of the current row
 	csvEnds []int  // end offsets in csvBuf
@@ -147,6 +152,9 @@ func Open(name string, r io.Reader, f Format, opt Options) (*Reader, error) {
 		rd.format = FormatNDJSON
 		if ok {
 			rd.format = formatByContent(c)
+			if c == '{' && rd.spansLines() {
+				rd.format = FormatJSON // pretty-printed objects, one after another
+			}
 		}
 	}
 	if rd.rerr != nil && rd.r == rd.w {
@@ -187,6 +195,21 @@ func (r *Reader) firstByte() (byte, bool) {
 			// the longest record. Detection stops here; the record
 			// reader reports the line as too long.
 			return 0, false
+		}
+	}
+}
+
+// spansLines reports whether the first line, which starts with '{', does
+// not end with '}': the first object is pretty-printed over several lines,
+// so the input is read as a sequence of JSON objects rather than NDJSON.
+func (r *Reader) spansLines() bool {
+	for {
+		if i := bytes.IndexByte(r.cur.data[r.r:r.w], '\n'); i >= 0 {
+			line := bytes.TrimRight(r.cur.data[r.r:r.r+i], " \t\r")
+			return len(line) == 0 || line[len(line)-1] != '}'
+		}
+		if r.w-r.r >= 1<<20 || !r.fill() {
+			return false
 		}
 	}
 }
@@ -290,23 +313,32 @@ type rawRec struct {
 
 // next finds the next record. A non-nil error is io.EOF or fatal.
 func (r *Reader) next() (rawRec, error) {
-	if r.err != nil {
-		return rawRec{}, r.err
+	for {
+		if r.queued < len(r.queue) {
+			r.queued++
+			return r.queue[r.queued-1], nil
+		}
+		if r.err != nil {
+			return rawRec{}, r.err
+		}
+		var rec rawRec
+		var err error
+		switch r.format {
+		case FormatJSON:
+			rec, err = r.nextJSON()
+		case FormatCSV:
+			rec, err = r.nextCSV()
+		default:
+			rec, err = r.nextNDJSON()
+		}
+		if err != nil {
+			r.err = err
+			return rec, err
+		}
+		if rec.csv || rec.err != nil || !r.expandContainer(rec) {
+			return rec, nil
+		}
 	}
-	var rec rawRec
-	var err error
-	switch r.format {
-	case FormatJSON:
-		rec, err = r.nextJSON()
-	case FormatCSV:
-		rec, err = r.nextCSV()
-	default:
-		rec, err = r.nextNDJSON()
-	}
-	if err != nil {
-		r.err = err
-	}
-	return rec, err
 }
 
 // Next returns the next record, or io.EOF at the end. Any other error is
