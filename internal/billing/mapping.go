@@ -45,8 +45,14 @@ type FieldSpec struct {
 	TimeFormat string // date/updated: rfc3339, unix, unix_ms, or a Go layout
 }
 
-// canonicalFields are the fields a mapping may fill.
+// canonicalFields are the fields a mapping may fill for reconcile.
 var canonicalFields = []string{"id", "kind", "date", "updated", "customer", "currency", "amount", "tax", "state"}
+
+// txFields are the further fields a mapping may fill for the transaction
+// commands (--from MAPPING.yaml). There "state" is the ship-to address's
+// state, and "status" the document's state (draft and void are skipped).
+var txFields = []string{"type", "original_date", "quantity", "product", "tax_included", "exempt_reason",
+	"country", "county", "city", "postal_code", "tax_charged", "status"}
 
 // MappingError is a problem in a mapping file, at a line and column.
 type MappingError struct {
@@ -115,7 +121,7 @@ func LoadMapping(r io.Reader, name string) (*Mapping, error) {
 	for j := 0; j+1 < len(fieldsNode.Content); j += 2 {
 		k, v := fieldsNode.Content[j], fieldsNode.Content[j+1]
 		if !isCanonicalField(k.Value) {
-			return nil, at(k, "unknown canonical field %q (want one of %s)", k.Value, strings.Join(canonicalFields, ", "))
+			return nil, at(k, "unknown canonical field %q (want one of %s)", k.Value, strings.Join(append(canonicalFields[:len(canonicalFields):len(canonicalFields)], txFields...), ", "))
 		}
 		var spec FieldSpec
 		switch v.Kind {
@@ -134,13 +140,13 @@ func LoadMapping(r io.Reader, name string) (*Mapping, error) {
 					if err != nil {
 						return nil, at(sv, "minor_units must be true or false")
 					}
-					if k.Value != "amount" && k.Value != "tax" {
-						return nil, at(sk, "minor_units applies to amount and tax only")
+					if k.Value != "amount" && k.Value != "tax" && k.Value != "tax_charged" {
+						return nil, at(sk, "minor_units applies to amount, tax and tax_charged only")
 					}
 					spec.MinorUnits = b
 				case "format":
-					if k.Value != "date" && k.Value != "updated" {
-						return nil, at(sk, "format applies to date and updated only")
+					if k.Value != "date" && k.Value != "updated" && k.Value != "original_date" {
+						return nil, at(sk, "format applies to date, updated and original_date only")
 					}
 					spec.TimeFormat = sv.Value
 				default:
@@ -165,6 +171,11 @@ func LoadMapping(r io.Reader, name string) (*Mapping, error) {
 
 func isCanonicalField(s string) bool {
 	for _, f := range canonicalFields {
+		if f == s {
+			return true
+		}
+	}
+	for _, f := range txFields {
 		if f == s {
 			return true
 		}
@@ -259,14 +270,27 @@ func (g jsonGetter) get(path string) (string, bool, error) {
 	return string(cur), true, nil
 }
 
-// csvGetter reads columns by header name; an empty cell is absent.
+// csvGetter reads columns by header name, matched case-insensitively; an
+// empty cell is absent.
 type csvGetter struct {
 	index map[string]int
 	row   []string
 }
 
+// newCSVGetter indexes a header; of two names equal but for case, the first wins.
+func newCSVGetter(header []string) *csvGetter {
+	index := make(map[string]int, len(header))
+	for i, h := range header {
+		k := strings.ToLower(strings.TrimSpace(h))
+		if _, dup := index[k]; !dup {
+			index[k] = i
+		}
+	}
+	return &csvGetter{index: index}
+}
+
 func (g *csvGetter) get(path string) (string, bool, error) {
-	i, ok := g.index[path]
+	i, ok := g.index[strings.ToLower(path)]
 	if !ok || i >= len(g.row) || g.row[i] == "" {
 		return "", false, nil
 	}
@@ -413,7 +437,7 @@ func checkColumns(m *Mapping, index map[string]int, required []string) error {
 		if !ok || spec.Field == "" {
 			continue
 		}
-		if _, ok := index[spec.Field]; !ok {
+		if _, ok := index[strings.ToLower(spec.Field)]; !ok {
 			missing = append(missing, fmt.Sprintf("%q (for %s)", spec.Field, name))
 		}
 	}

@@ -68,13 +68,8 @@ func NewReader(r io.Reader, source string, opts ReaderOptions) (*Reader, error) 
 		if opts.Mapping == nil && (opts.Preset == PresetStripe || opts.Preset == PresetChargebee) {
 			return nil, &InputError{Source: source, Line: 1, Err: fmt.Errorf("the %s preset reads JSON, not CSV", opts.Preset)}
 		}
-		index := make(map[string]int, len(head))
-		for i, h := range head {
-			if _, dup := index[h]; !dup {
-				index[h] = i
-			}
-		}
-		rd.csv = &csvGetter{index: index}
+		rd.csv = newCSVGetter(head)
+		index := rd.csv.index
 		rd.csvMap = opts.Mapping
 		if rd.csvMap == nil {
 			rd.csvMap = identityMapping()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/taxagg/taxagg/internal/billing"
 	"github.com/taxagg/taxagg/internal/pack"
 	"github.com/taxagg/taxagg/internal/pipeline"
 	"github.com/taxagg/taxagg/internal/rules"
@@ -38,6 +39,7 @@ type txOptions struct {
 	// Unmatched and RequireMatch: see coverage.go.
 	Unmatched    string
 	RequireMatch bool
+	fromOptions
 
 	// fixedOnly is set by a command whose sink reads a tax line's Fixed
 	// figures whenever they are there (pipeline.Options.FixedOnly).
@@ -66,6 +68,7 @@ func addTxFlags(cmd *cobra.Command, o *txOptions, withPeriod bool) {
 	fl.StringVar(&o.Summary, "summary", "", "write the run summary to `FILE` as JSON")
 	fl.StringVar(&o.Unmatched, "unmatched", "", "write the accepted transactions that matched no jurisdiction to `FILE` as NDJSON")
 	fl.BoolVar(&o.RequireMatch, "require-match", false, "a transaction that matches no jurisdiction is a bad record")
+	addFromFlags(cmd, &o.fromOptions)
 }
 
 // loadRules compiles the --rules files, or the embedded pack without any.
@@ -344,6 +347,13 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 			return err
 		}
 	}
+	conv, err := o.converter(f.IO.ErrOut)
+	if err != nil {
+		return err
+	}
+	if conv != nil {
+		popt.Convert = conv
+	}
 	ins, closeInputs, err := openInputs(ctx, o.Files, f.IO.In)
 	if err != nil {
 		return err
@@ -410,6 +420,9 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 		coverageSummary: newCoverageSummary(&counts.Coverage),
 		State:           o.ext.summary(counts, runErr == nil),
 	}
+	if conv != nil {
+		sum.From, sum.Skipped, sum.SkippedBy = o.From, &counts.Skipped, conv.Skipped()
+	}
 	if !o.Quiet {
 		fmt.Fprintln(f.IO.ErrOut, sum.line())
 	}
@@ -458,12 +471,23 @@ type summary struct {
 	coverageSummary
 	// State is set with --state, --shard or --partial.
 	State *stateSummary `json:"state,omitempty"`
+	// With --from: the source, and the records that were not transactions
+	// (read = accepted + rejected + duplicates + skipped).
+	From      string           `json:"from,omitempty"`
+	Skipped   *int64           `json:"skipped,omitempty"`
+	SkippedBy map[string]int64 `json:"skipped_by_reason,omitempty"`
 }
 
 func (s *summary) line() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "taxagg %s: read %d = accepted %d + rejected %d + duplicates %d",
 		s.Command, s.Read, s.Accepted, s.Rejected, s.Duplicates)
+	if s.Skipped != nil {
+		fmt.Fprintf(&b, " + skipped %d", *s.Skipped)
+		if len(s.SkippedBy) > 0 {
+			fmt.Fprintf(&b, " (%s)", billing.FormatSkipped(s.SkippedBy))
+		}
+	}
 	fmt.Fprintf(&b, " (rules %s sha256 %s)", strings.Join(s.Rules, ","), shortHash(s.RulesSHA256))
 	b.WriteString("; ")
 	b.WriteString(s.coverageSummary.line())

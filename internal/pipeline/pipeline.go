@@ -84,24 +84,43 @@ type Options struct {
 	// Shards > 0 keeps only the records of shard Shard (0-based) of
 	// Shards: see prior.go.
 	Shard, Shards int
+	// Convert, when set, reads every record as a record of another source
+	// (a billing export) and turns it into a transaction record first.
+	Convert Converter
 
 	sourceNames []string
 	unmatched   *bufio.Writer
 }
 
-// Counts is the accounting of a run: Read = Accepted + Rejected + Duplicates.
+// Counts is the accounting of a run: Read = Accepted + Rejected +
+// Duplicates + Skipped.
 type Counts struct {
 	Read       int64
 	Accepted   int64
 	Rejected   int64
 	Duplicates int64
-	Bytes      int64
+	// Skipped counts the records a Converter found not to be transactions
+	// (a draft or void invoice): read, and deliberately not taxed.
+	Skipped int64
+	Bytes   int64
 	// Coverage accounts for the accepted records: Accepted = Taxed +
 	// Unmatched + NoTax. Run fills it in when it returns.
 	Coverage Coverage
 	// OtherShard counts the records left to other shards (--shard): they
 	// are not read by this run, and not in Read.
 	OtherShard int64
+}
+
+// Converter turns the raw records of another source into the text of
+// transaction records (JSON, taxagg's own format). The pipeline calls it
+// from its reader goroutine, for the records in input order, so that a
+// record may draw on one read before it (a credit note on its invoice).
+// skip, when not empty, says why a record is not a transaction; it is then
+// counted as skipped. An error is the record's rejection (a
+// *txn.FieldError names the field).
+type Converter interface {
+	ConvertJSON(source string, text, dst []byte) (out []byte, skip string, err error)
+	ConvertCSV(source string, header, row []string, dst []byte) (out []byte, skip string, err error)
 }
 
 // Item is one record on its way through the pipeline.
@@ -120,8 +139,13 @@ type Item struct {
 	// Out is what the sink rendered for this record, written in order by
 	// Sink.Emit if the record is accepted.
 	Out []byte
+	// Conv is the transaction record a Converter made of Text (Converted
+	// set); Fields then point into it.
+	Conv      []byte
+	Converted bool
 
 	err     error // read, parse or evaluation failure
+	skip    string
 	field   string
 	srcIdx  int
 	verdict verdict
@@ -135,6 +159,7 @@ const (
 	vRejected
 	vDuplicate
 	vOtherShard
+	vSkipped
 )
 
 // Sink receives the accepted records. NewWorker is called once per worker
@@ -354,9 +379,9 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 	if err := ctx.Err(); err != nil {
 		return counts, err
 	}
-	if counts.Read != counts.Accepted+counts.Rejected+counts.Duplicates {
-		return counts, fmt.Errorf("accounting error: read %d != accepted %d + rejected %d + duplicates %d",
-			counts.Read, counts.Accepted, counts.Rejected, counts.Duplicates)
+	if counts.Read != counts.Accepted+counts.Rejected+counts.Duplicates+counts.Skipped {
+		return counts, fmt.Errorf("accounting error: read %d != accepted %d + rejected %d + duplicates %d + skipped %d",
+			counts.Read, counts.Accepted, counts.Rejected, counts.Duplicates, counts.Skipped)
 	}
 	if cv := &counts.Coverage; counts.Accepted != cv.Total() {
 		return counts, fmt.Errorf("accounting error: accepted %d != taxed %d + unmatched %d + no_tax %d",
@@ -379,8 +404,16 @@ func processWith(it *Item, p *txn.Parser, ev *rules.Evaluator, ws WorkerSink, re
 		pw.shardBad(it)
 		return // the reader already found it bad
 	}
+	if it.skip != "" {
+		it.verdict = vSkipped
+		pw.shardBad(it) // counted by one shard only, like a bad record
+		return
+	}
 	var err error
-	if it.CSV == nil {
+	if it.Converted {
+		err = p.ParseJSON(it.Conv, &it.Tx)
+		it.Fields = p.Fields()
+	} else if it.CSV == nil {
 		err = p.ParseJSON(it.Text, &it.Tx)
 		it.Fields = p.Fields()
 	} else {
@@ -490,6 +523,8 @@ func readAll(ctx context.Context, inputs []Input, opt Options, jobs chan<- *batc
 						if errors.As(rec.Err, &se) {
 							it.err, it.field = se.Err, se.Field
 						}
+					} else if opt.Convert != nil {
+						convert(opt.Convert, it, header)
 					}
 				}
 			}
@@ -508,6 +543,24 @@ func readAll(ctx context.Context, inputs []Input, opt Options, jobs chan<- *batc
 		doneBytes += r.BytesRead()
 	}
 	return nil
+}
+
+// convert runs the converter on one record.
+func convert(c Converter, it *Item, header []string) {
+	var err error
+	if it.CSV != nil {
+		it.Conv, it.skip, err = c.ConvertCSV(it.Source, header, it.CSV, it.Conv[:0])
+	} else {
+		it.Conv, it.skip, err = c.ConvertJSON(it.Source, it.Text, it.Conv[:0])
+	}
+	it.Converted = err == nil && it.skip == ""
+	if err != nil {
+		it.err = err
+		var fe *txn.FieldError
+		if errors.As(err, &fe) {
+			it.field, it.err = fe.Field, fe.Err
+		}
+	}
 }
 
 // settled reports whether the sequencer has decided b's verdicts.
@@ -532,7 +585,7 @@ func nextItem(b *batch) *Item {
 		b.items = append(b.items, Item{})
 	}
 	it := &b.items[n]
-	keep := Item{Tx: it.Tx, Result: it.Result, Out: it.Out[:0], Fields: it.Fields[:0]}
+	keep := Item{Tx: it.Tx, Result: it.Result, Out: it.Out[:0], Fields: it.Fields[:0], Conv: it.Conv[:0]}
 	keep.Tx.Reset()
 	keep.Result.Lines = keep.Result.Lines[:0]
 	keep.Result.Jurisdictions = keep.Result.Jurisdictions[:0]
@@ -550,6 +603,11 @@ func settle(b *batch, opt Options, sink Sink, dedup *txn.Dedup, c *Counts) error
 			continue
 		}
 		c.Read++
+		if it.skip != "" && it.err == nil {
+			it.verdict = vSkipped
+			c.Skipped++
+			continue
+		}
 		if it.err == nil {
 			v, first := dedup.CheckHash(it.Tx.IDHash, it.Tx.ContentHash, txn.Pos{Source: it.srcIdx, Line: it.Line})
 			if v == txn.New && opt.Prior != nil {
