@@ -18,6 +18,8 @@ import (
 // AggregateOptions are aggregate's flags and arguments.
 type AggregateOptions struct {
 	txOptions
+	// Charged reports tax charged against tax owed per state instead.
+	Charged bool
 }
 
 // NewCmdAggregate builds `taxagg aggregate`. runF replaces the run function
@@ -52,6 +54,7 @@ jurisdictions without a tax in force, are counted there with their gross per cur
 	}
 	addTxFlags(cmd, &opts.txOptions, true)
 	addStateFlags(cmd, &opts.stateFlags, true)
+	cmd.Flags().BoolVar(&opts.Charged, "charged", false, "report the tax charged (tax_charged, from the source) against the tax owed, per country, state and currency")
 	return cmd
 }
 
@@ -96,11 +99,26 @@ func aggregateRun(ctx context.Context, f *Factory, opts *AggregateOptions) error
 		return err
 	}
 	defer sr.close()
-	w, target, finish, err := opts.recordOutput(f, aggregateColumns(opts.ByRate))
+	if opts.Charged && sr != nil {
+		return usageErrorf("--charged does not combine with --state, --shard or --partial")
+	}
+	cols := aggregateColumns(opts.ByRate)
+	if opts.Charged {
+		cols = chargedColumns
+	}
+	w, target, finish, err := opts.recordOutput(f, cols)
 	if err != nil {
 		return err
 	}
 	w = sr.hashOutput(w)
+	if opts.Charged {
+		cs := &chargedSink{period: period}
+		opts.fixedOnly = true
+		err = runTx(ctx, f, &opts.txOptions, "aggregate", cs, func(*rules.Program) error {
+			return writeCharged(w, target, cs.rows())
+		})
+		return finish(err)
+	}
 	sink := &aggregateSink{opt: aggregate.Options{Period: period, ByRate: opts.ByRate}}
 	opts.fixedOnly = true // the Accumulator sums Fixed figures when they are there
 	err = runTx(ctx, f, &opts.txOptions, "aggregate", sink, func(prog *rules.Program) error {

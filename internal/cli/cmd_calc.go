@@ -279,6 +279,26 @@ func taxTotal(it *pipeline.Item) decimal.Decimal {
 	return total
 }
 
+// taxDifference is tax_charged minus the tax owed (tax_total), both with
+// calc's signs: a refund's tax_charged is given positive and counts
+// negative, as its taxes do. Positive means more was collected than owed.
+func taxDifference(it *pipeline.Item) decimal.Decimal {
+	owed := decimal.Decimal{}
+	for i := range it.Result.Lines {
+		l := &it.Result.Lines[i]
+		if l.Fixed.OK {
+			owed = owed.Add(l.Fixed.Amount.Decimal())
+		} else {
+			owed = owed.Add(l.Amount)
+		}
+	}
+	charged := it.Tx.TaxCharged
+	if it.Tx.Refund {
+		charged = charged.Neg()
+	}
+	return charged.Sub(owed)
+}
+
 // appendTaxTotal appends the printed sum of the record's tax amounts.
 func appendTaxTotal(dst []byte, it *pipeline.Item, digits int32) []byte {
 	var total money.Fixed
@@ -336,7 +356,7 @@ func (w *calcWorker) appendCalcJSON(dst []byte, it *pipeline.Item, digits int32)
 	n := 0
 	if it.Fields != nil {
 		for _, fld := range it.Fields {
-			if string(fld.Key) == "taxes" || string(fld.Key) == "tax_total" {
+			if string(fld.Key) == "taxes" || string(fld.Key) == "tax_total" || string(fld.Key) == "tax_difference" {
 				continue
 			}
 			if n > 0 {
@@ -368,6 +388,11 @@ func (w *calcWorker) appendCalcJSON(dst []byte, it *pipeline.Item, digits int32)
 	dst = w.appendTaxesJSON(dst, it, digits)
 	dst = append(dst, `,"tax_total":"`...)
 	dst = appendTaxTotal(dst, it, digits)
+	if it.Tx.HasTaxCharged {
+		// What the source charged against what the rules say is owed.
+		dst = append(dst, `","tax_difference":"`...)
+		dst = append(dst, formatMoney(taxDifference(it), digits)...)
+	}
 	return append(dst, `"}`...)
 }
 

@@ -21,6 +21,7 @@ type ExplainOptions struct {
 	IDs         []string
 	Limit       int
 	File        string
+	fromOptions
 }
 
 // NewCmdExplain builds `taxagg explain`.
@@ -51,6 +52,7 @@ each line was treated by each tax: rate, taxability, caps, exemptions, rounding.
 	fl.StringVar(&opts.Timezone, "timezone", "UTC", "IANA time `ZONE` for date-only comparisons")
 	fl.StringArrayVar(&opts.IDs, "id", nil, "explain the transaction with this `ID` (repeatable)")
 	fl.IntVar(&opts.Limit, "limit", 5, "explain at most `N` transactions")
+	addFromFlags(cmd, &opts.fromOptions)
 	return cmd
 }
 
@@ -78,10 +80,15 @@ func explainRun(ctx context.Context, f *Factory, opts *ExplainOptions) error {
 	}
 	defer closeAll()
 	in := ins[0]
+	conv, err := opts.converter(f.IO.ErrOut)
+	if err != nil {
+		return err
+	}
 	r, err := stream.Open(in.Name, interruptible(ctx, in.R), format, stream.Options{})
 	if err != nil {
 		return err
 	}
+	var convBuf []byte
 	want := map[string]bool{}
 	for _, id := range opts.IDs {
 		want[id] = true
@@ -113,7 +120,21 @@ func explainRun(ctx context.Context, f *Factory, opts *ExplainOptions) error {
 			continue
 		}
 		var tx txn.Transaction
-		if rec.CSV != nil {
+		if conv != nil {
+			// A billing record: converted first; skipped ones are not shown.
+			var skip string
+			if rec.CSV != nil {
+				convBuf, skip, err = conv.ConvertCSV(rec.Source, r.Header(), rec.CSV, convBuf[:0])
+			} else {
+				convBuf, skip, err = conv.ConvertJSON(rec.Source, rec.Text, convBuf[:0])
+			}
+			if skip != "" {
+				continue
+			}
+			if err == nil {
+				err = parser.ParseJSON(convBuf, &tx)
+			}
+		} else if rec.CSV != nil {
 			err = parser.ParseCSV(r.Header(), rec.CSV, &tx)
 		} else {
 			err = parser.ParseJSON(rec.Text, &tx)

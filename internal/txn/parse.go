@@ -54,13 +54,14 @@ const (
 	fPostalCode
 	fJurisdictions
 	fLines
+	fTaxCharged
 	nFields
 )
 
 var fieldNames = [nFields]string{
 	"id", "date", "type", "original_date", "currency", "amount", "quantity", "product",
 	"tax_included", "customer", "exempt_reason", "country", "state", "county", "city",
-	"postal_code", "jurisdictions", "lines",
+	"postal_code", "jurisdictions", "lines", "tax_charged",
 }
 
 // fieldIndex maps a key to its field, or -1 for a key taxagg does not know
@@ -103,6 +104,8 @@ func fieldIndex(key []byte) int {
 		return fJurisdictions
 	case "lines":
 		return fLines
+	case "tax_charged":
+		return fTaxCharged
 	}
 	return -1
 }
@@ -435,6 +438,19 @@ func (p *Parser) build(tx *Transaction) error {
 		p.lineDec = append(p.lineDec, [2][]byte{topAmt, topQty})
 	}
 	tx.Lines = lines
+
+	// tax_charged: the tax the source says it charged (kept to compare
+	// with the tax owed).
+	if tv := &v[fTaxCharged]; !tv.absent() {
+		b, err := p.decText(tv, "tax_charged")
+		if err != nil {
+			return err
+		}
+		if tx.TaxCharged, err = money.ParseAmount(string(b), cur); err != nil {
+			return &FieldError{Field: "tax_charged", Err: err}
+		}
+		tx.HasTaxCharged = true
+	}
 	if p.stable {
 		tx.IDHash = StableIDHash(tx.ID)
 	} else {
@@ -885,6 +901,12 @@ func (p *Parser) contentHash(tx *Transaction) uint64 {
 		byt(p.lineDec[i][1])
 		str(ln.Product)
 		flag(ln.TaxIncluded)
+	}
+	if tx.HasTaxCharged {
+		// Only then: records without one hash as they always have (a
+		// durable state keeps their hashes).
+		flag(true)
+		str(tx.TaxCharged.String())
 	}
 	p.hbuf = b
 	if p.stable {

@@ -36,6 +36,12 @@ type Transaction struct {
 
 	Lines []Line
 
+	// TaxCharged is the tax the source says was charged (tax_charged),
+	// when HasTaxCharged: calc and aggregate --charged compare it with the
+	// tax owed. It plays no part in the tax computed.
+	TaxCharged    decimal.Decimal
+	HasTaxCharged bool
+
 	// IDHash is HashID(ID) and ContentHash a hash of everything the tax
 	// computation reads (canonical decimals, resolved defaults; not the
 	// spelling of the record, nor unknown fields). Both are set by Parser and
