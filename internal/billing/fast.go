@@ -7,13 +7,6 @@ import (
 	"github.com/taxagg/taxagg/internal/money"
 )
 
-// Fixed is an exact amount as Coef × 10^Exp, Exp being minus the number of
-// fraction digits the source wrote (so "1.50" is 150 × 10^-2).
-type Fixed struct {
-	Coef int64
-	Exp  int32
-}
-
 // fastCanonical reads a canonical record of the common shape into r: a
 // JSON object whose members are only the canonical id, kind, date,
 // updated, customer, currency, amount, tax and state, each once, each a
@@ -111,7 +104,7 @@ func fastCanonical(b []byte, r *Record, ar *arena) (ok bool) {
 	if !ok {
 		return false
 	}
-	var t Fixed
+	var t money.Fixed
 	if len(tax) > 0 {
 		if t, ok = plainAmount(tax, c.Digits); !ok {
 			return false
@@ -223,8 +216,9 @@ func plainState(b []byte) (string, bool) {
 
 // plainAmount reads -?[0-9]+(\.[0-9]+)? of at most 18 digits and at most
 // digits fraction digits, as money.ParseAmount would (same coefficient,
-// same exponent); ok is false for anything else.
-func plainAmount(b []byte, digits int32) (Fixed, bool) {
+// same exponent, as the money.Fixed "1.50" = 150 × 10^-2); ok is false for
+// anything else.
+func plainAmount(b []byte, digits int32) (money.Fixed, bool) {
 	i, neg := 0, false
 	if len(b) > 0 && b[0] == '-' {
 		i, neg = 1, true
@@ -237,7 +231,7 @@ func plainAmount(b []byte, digits int32) (Fixed, bool) {
 		n++
 	}
 	if i == start {
-		return Fixed{}, false
+		return money.Fixed{}, false
 	}
 	frac := 0
 	if i < len(b) && b[i] == '.' {
@@ -245,19 +239,19 @@ func plainAmount(b []byte, digits int32) (Fixed, bool) {
 		fs := i
 		for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
 			if n++; n > 18 {
-				return Fixed{}, false
+				return money.Fixed{}, false
 			}
 			c = c*10 + int64(b[i]-'0')
 		}
 		if frac = i - fs; frac == 0 {
-			return Fixed{}, false
+			return money.Fixed{}, false
 		}
 	}
 	if i != len(b) || n > 18 || frac > int(digits) {
-		return Fixed{}, false
+		return money.Fixed{}, false
 	}
 	if neg {
 		c = -c
 	}
-	return Fixed{Coef: c, Exp: -int32(frac)}, true
+	return money.Fixed{C: c, E: -int32(frac)}, true
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/taxagg/taxagg/internal/money"
 )
 
 // generalCanonical reads b the way the reader does without the fast path.
@@ -34,7 +36,7 @@ func checkFast(t *testing.T, b []byte) bool {
 	if err != nil {
 		t.Fatalf("fast path took %q, general path fails: %v", b, err)
 	}
-	same := func(f Fixed, coef int64, exp int32) bool { return f.Coef == coef && f.Exp == exp }
+	same := func(f money.Fixed, coef int64, exp int32) bool { return f.C == coef && f.E == exp }
 	if !same(fast.AmountFixed, want.Amount.CoefficientInt64(), want.Amount.Exponent()) ||
 		!same(fast.TaxFixed, want.Tax.CoefficientInt64(), want.Tax.Exponent()) {
 		t.Fatalf("%q: fast amounts %+v %+v, general %s %s", b, fast.AmountFixed, fast.TaxFixed, want.Amount, want.Tax)
@@ -42,7 +44,7 @@ func checkFast(t *testing.T, b []byte) bool {
 	if !fast.Fixed || !fast.Amount.IsZero() || !fast.Tax.IsZero() {
 		t.Fatalf("%q: fast record not marked fixed: %+v", b, fast)
 	}
-	fast.Fixed, fast.AmountFixed, fast.TaxFixed = false, Fixed{}, Fixed{}
+	fast.Fixed, fast.AmountFixed, fast.TaxFixed = false, money.Fixed{}, money.Fixed{}
 	fast.Amount, fast.Tax = want.Amount, want.Tax
 	if fast.ID != want.ID || fast.Kind != want.Kind || !fast.Date.Equal(want.Date) || fast.Date.Location() != want.Date.Location() ||
 		!fast.Updated.Equal(want.Updated) || fast.Customer != want.Customer || fast.Currency != want.Currency ||
@@ -123,11 +125,11 @@ func TestReaderFixed(t *testing.T) {
 	for i := range got {
 		g := got[i]
 		if g.Fixed {
-			g.Amount, g.Tax = decimal.New(g.AmountFixed.Coef, g.AmountFixed.Exp), decimal.New(g.TaxFixed.Coef, g.TaxFixed.Exp)
-			if g.TaxFixed == (Fixed{}) {
+			g.Amount, g.Tax = decimal.New(g.AmountFixed.C, g.AmountFixed.E), decimal.New(g.TaxFixed.C, g.TaxFixed.E)
+			if g.TaxFixed == (money.Fixed{}) {
 				g.Tax = decimal.Decimal{}
 			}
-			g.Fixed, g.AmountFixed, g.TaxFixed = false, Fixed{}, Fixed{}
+			g.Fixed, g.AmountFixed, g.TaxFixed = false, money.Fixed{}, money.Fixed{}
 		}
 		if !reflect.DeepEqual(g, want[i]) {
 			t.Errorf("record %d with Fixed:\n%+v\nwithout:\n%+v", i, g, want[i])

@@ -51,6 +51,13 @@ type object struct {
 	} `json:"total_taxes"`
 	AmountRefunded    json.RawMessage `json:"amount_refunded"`
 	Refunded          bool            `json:"refunded"`
+	// Captured is nil when absent, else whether the charge was captured.
+	Captured       *bool           `json:"captured"`
+	AmountCaptured json.RawMessage `json:"amount_captured"`
+	// Older Stripe API versions: credit_note.tax_amounts and
+	// invoice.total_tax_amounts; Chargebee: taxes and line_item_taxes.
+	TaxAmounts    []json.RawMessage `json:"tax_amounts"`
+	HasTaxAmounts bool              `json:"-"`
 	StatusTransitions *struct {
 		FinalizedAt           json.RawMessage `json:"finalized_at"`
 		PaidAt                json.RawMessage `json:"paid_at"`
@@ -148,6 +155,13 @@ func (d *decoder) fields(fields []jsonscan.Field, o *object, top bool) error {
 			o.AmountRefunded = f.Value
 		case "refunded":
 			o.Refunded = f.Kind == jsonscan.True
+		case "captured":
+			c := f.Kind == jsonscan.True
+			o.Captured = &c
+		case "amount_captured":
+			o.AmountCaptured = f.Value
+		case "tax_amounts", "total_tax_amounts", "taxes", "line_item_taxes":
+			err = d.taxList(f, o)
 		case "status_transitions":
 			err = d.transitions(f, o)
 		case "currency_code":
@@ -200,6 +214,48 @@ func (d *decoder) totalTaxes(f *jsonscan.Field, o *object) error {
 				o.TotalTaxes[i].Amount = m.Value
 			}
 		}
+	}
+	return nil
+}
+
+// taxList collects the amounts of a list of taxes: amount (Stripe's
+// tax_amounts[] and total_tax_amounts[], Chargebee's taxes[]) or
+// tax_amount (Chargebee's line_item_taxes[]). Of several such lists on one
+// object the first non-empty one is kept.
+func (d *decoder) taxList(f *jsonscan.Field, o *object) error {
+	key := string(f.Key)
+	switch f.Kind {
+	case jsonscan.Null:
+		return nil
+	case jsonscan.Array:
+	default:
+		return errField(key, "is a JSON %s, want an array", f.Kind)
+	}
+	elems, err := d.sc.Elements(f.Value, nil)
+	if err != nil {
+		return &fieldError{key, err}
+	}
+	if o.HasTaxAmounts && len(o.TaxAmounts) > 0 {
+		return nil
+	}
+	o.HasTaxAmounts = true
+	o.TaxAmounts = o.TaxAmounts[:0]
+	for i, e := range elems {
+		if jsonscan.KindOf(e) != jsonscan.Object {
+			return errField(fmt.Sprintf("%s[%d]", key, i), "is not an object")
+		}
+		members, err := d.sc.Members(e, d.inner[:0])
+		d.inner = members[:0]
+		if err != nil {
+			return &fieldError{key, err}
+		}
+		var amt json.RawMessage
+		for _, m := range members {
+			if string(m.Key) == "amount" || string(m.Key) == "tax_amount" {
+				amt = m.Value
+			}
+		}
+		o.TaxAmounts = append(o.TaxAmounts, amt)
 	}
 	return nil
 }
@@ -345,6 +401,9 @@ func stripeRecord(o *object) (Record, error) {
 		if err != nil {
 			return d, false, &fieldError{field, err}
 		}
+		if !d.Equal(d.Truncate(cur.Digits)) {
+			return d, false, errField(field, "%s is %s %s, a fraction of the smallest unit of %s (a legacy fractional amount); taxagg reads it exactly or not at all", s, cur.Code, d.String(), cur.Code)
+		}
 		return d, true, nil
 	}
 	if r.Date, err = unixField("created", o.Created, true); err != nil {
@@ -364,11 +423,14 @@ func stripeRecord(o *object) (Record, error) {
 		}
 		r.Amount = amt
 		if o.Object == "charge" {
-			refunded, _, err := minor("amount_refunded", o.AmountRefunded)
-			if err != nil {
-				return r, err
+			refunded, _, rerr := minor("amount_refunded", o.AmountRefunded)
+			if rerr != nil {
+				return r, rerr
 			}
-			r.State, err = stripeChargeState(o.Status, o.Refunded || (amt.Sign() > 0 && refunded.Equal(amt)))
+			// An uncaptured charge (captured false, amount_captured 0) is
+			// an authorization, not a payment.
+			uncaptured := o.Captured != nil && !*o.Captured
+			r.State, err = stripeChargeState(o.Status, o.Refunded || (amt.Sign() > 0 && refunded.Equal(amt)), uncaptured)
 		} else {
 			r.State, err = stripeRefundState(o.Status)
 		}
@@ -395,6 +457,16 @@ func stripeRecord(o *object) (Record, error) {
 		switch {
 		case hasExcl:
 			r.Tax = total.Sub(excl)
+		case o.HasTaxAmounts && len(o.TaxAmounts) > 0 && o.TotalTaxes == nil:
+			// API versions before 2025-03-31: credit_note.tax_amounts[],
+			// invoice.total_tax_amounts[] (total_excluding_tax null or absent).
+			for i, t := range o.TaxAmounts {
+				d, _, err := minor(fmt.Sprintf("tax_amounts[%d].amount", i), t)
+				if err != nil {
+					return r, err
+				}
+				r.Tax = r.Tax.Add(d)
+			}
 		case o.TotalTaxes != nil:
 			for i, t := range o.TotalTaxes {
 				d, _, err := minor(fmt.Sprintf("total_taxes[%d].amount", i), t.Amount)
@@ -472,11 +544,14 @@ func unixField(field string, raw json.RawMessage, required bool) (time.Time, err
 }
 
 // Stripe statuses onto canonical states (docs/reconcile.md documents these).
-func stripeChargeState(status string, refunded bool) (string, error) {
+func stripeChargeState(status string, refunded, uncaptured bool) (string, error) {
 	switch status {
 	case "succeeded":
 		if refunded {
 			return StateRefunded, nil
+		}
+		if uncaptured {
+			return StateOpen, nil
 		}
 		return StatePaid, nil
 	case "pending":
@@ -567,7 +642,7 @@ func chargebeeFields(o *object, kind string) (Record, error) {
 			}
 			return decimal.Decimal{}, nil
 		}
-		d, err := minorUnits(s, cur.Digits)
+		d, err := minorUnits(s, ChargebeeDigits(cur))
 		if err != nil {
 			return d, &fieldError{field, err}
 		}
@@ -576,8 +651,20 @@ func chargebeeFields(o *object, kind string) (Record, error) {
 	if r.Amount, err = minor("total", o.Total, true); err != nil {
 		return r, err
 	}
-	if r.Tax, err = minor("tax", o.Tax, false); err != nil {
-		return r, err
+	if len(o.Tax) > 0 && string(o.Tax) != "null" {
+		if r.Tax, err = minor("tax", o.Tax, false); err != nil {
+			return r, err
+		}
+	} else {
+		// Credit notes carry no top-level tax: it is in taxes[] (or
+		// line_item_taxes[]).
+		for i, t := range o.TaxAmounts {
+			d, err := minor(fmt.Sprintf("taxes[%d].amount", i), t, false)
+			if err != nil {
+				return r, err
+			}
+			r.Tax = r.Tax.Add(d)
+		}
 	}
 	if r.Date, err = unixField("date", o.Date, true); err != nil {
 		return r, err

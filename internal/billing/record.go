@@ -64,7 +64,7 @@ type Record struct {
 	// and Tax being left zero: only when ReaderOptions.Fixed asked for it,
 	// and only for the canonical records the reader's fast path reads.
 	Fixed                 bool
-	AmountFixed, TaxFixed Fixed
+	AmountFixed, TaxFixed money.Fixed
 
 	// Extra holds the values of the source paths asked for in
 	// ReaderOptions.Extract, in the same order ("" when absent).

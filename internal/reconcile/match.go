@@ -47,8 +47,8 @@ func (r *rec) set(br *billing.Record, side uint8, seq int64, key string) {
 	r.State = internState(br.State)
 	r.Date, r.Updated = br.Date, br.Updated
 	if br.Fixed {
-		r.Amount = money.AmountOfFixed(money.Fixed{C: br.AmountFixed.Coef, E: br.AmountFixed.Exp})
-		r.Tax = money.AmountOfFixed(money.Fixed{C: br.TaxFixed.Coef, E: br.TaxFixed.Exp})
+		r.Amount = money.AmountOfFixed(br.AmountFixed)
+		r.Tax = money.AmountOfFixed(br.TaxFixed)
 	} else {
 		r.Amount, r.Tax = money.AmountOf(br.Amount), money.AmountOf(br.Tax)
 	}
