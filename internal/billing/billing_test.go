@@ -44,7 +44,8 @@ func TestStripeSamples(t *testing.T) {
 		customer             string
 		line                 int
 	}{
-		{"charges.list.json", "ch_1PgafuB7WZ01zgkWXYmPNZs8", "charge", "paid", "1.00", "0.00", "", "", 6},
+		// The sample charge is uncaptured (captured false, amount_captured 0): an authorization, not paid.
+		{"charges.list.json", "ch_1PgafuB7WZ01zgkWXYmPNZs8", "charge", "open", "1.00", "0.00", "", "", 6},
 		{"invoices.list.json", "in_1Pgc6tB7WZ01zgkWu9fdqL6I", "invoice", "draft", "10.00", "0.00", "", "cus_QXg1o8vcGmoR32", 6},
 		{"refunds.list.json", "re_1Pgc72B7WZ01zgkWqPvrRrPE", "refund", "refunded", "1.00", "0.00", "", "", 6},
 		{"credit_notes.list.json", "cn_1Pgc75B7WZ01zgkWJMPt5riP", "credit_note", "refunded", "16.90", "0.00", "", "cus_QXg1o8vcGmoR32", 6},
@@ -158,8 +159,12 @@ func TestFromChargebee(t *testing.T) {
 			id: "inv_1", amount: "108.25", tax: "8.25", state: "paid", kind: "invoice", updat: "2023-11-14T22:15:00Z"},
 		{name: "bare invoice, JPY", obj: `{"id":"inv_2","customer_id":"c","status":"payment_due","date":1700000000,"currency_code":"JPY","total":1650,"tax":150}`,
 			id: "inv_2", amount: "1650", tax: "150", state: "open", kind: "invoice"},
+		// Chargebee sends every non-zero-decimal currency x100, KWD too
+		// (its Currencies page): 1500 is 15.000 KWD, not 1.500.
 		{name: "KWD", obj: `{"id":"inv_3","status":"not_paid","date":1,"currency_code":"KWD","total":1500,"tax":0}`,
-			id: "inv_3", amount: "1.500", tax: "0.000", state: "open", kind: "invoice"},
+			id: "inv_3", amount: "15.000", tax: "0.000", state: "open", kind: "invoice"},
+		{name: "BHD", obj: `{"id":"inv_6","status":"paid","date":1,"currency_code":"BHD","total":1357,"tax":123}`,
+			id: "inv_6", amount: "13.570", tax: "1.230", state: "paid", kind: "invoice"},
 		{name: "voided", obj: `{"id":"inv_4","status":"voided","date":1,"currency_code":"EUR","total":1}`,
 			id: "inv_4", amount: "0.01", tax: "0.00", state: "void", kind: "invoice"},
 		{name: "posted", obj: `{"id":"inv_5","status":"posted","date":1,"currency_code":"EUR","total":1}`,

@@ -87,6 +87,12 @@ func (d *decoder) decodeObject(b []byte, o *object) error {
 	if err != nil {
 		return err
 	}
+	// A key written twice is refused, as in transaction input: reading
+	// the last one would silently pick one of two ids or amounts.
+	var dup jsonscan.Scanner
+	if err := checkDuplicateKeys(&dup, b, ""); err != nil {
+		return err
+	}
 	return d.fields(fields, o, true)
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/taxagg/taxagg/internal/jsonscan"
 )
 
 // ReaderOptions say how to read one export.
@@ -121,6 +123,10 @@ func (rd *Reader) convert(it item) (Record, error) {
 	)
 	if rd.opts.Mapping != nil {
 		if _, err := rd.dec.sc.Object(it.json); err != nil {
+			return r, err
+		}
+		var dup jsonscan.Scanner
+		if err := checkDuplicateKeys(&dup, it.json, ""); err != nil {
 			return r, err
 		}
 		g := jsonGetter{d: &rd.dec, raw: it.json}

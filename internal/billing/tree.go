@@ -156,3 +156,41 @@ func (n *node) id() string {
 
 // truthy reports whether n is JSON true.
 func (n *node) truthy() bool { return n != nil && n.kind == jsonscan.True }
+
+// checkDuplicateKeys refuses a key written twice in any object of raw (a
+// valid JSON value), naming its path.
+func checkDuplicateKeys(sc *jsonscan.Scanner, raw []byte, path string) error {
+	switch jsonscan.KindOf(raw) {
+	case jsonscan.Object:
+		fields, err := sc.Members(raw, nil)
+		if err != nil {
+			return err
+		}
+		for i := range fields {
+			k := fields[i].Key
+			for j := 0; j < i; j++ {
+				if string(fields[j].Key) == string(k) {
+					return &fieldError{join(path, string(k)), errDuplicateKey}
+				}
+			}
+			if c := fields[i].Kind; c == jsonscan.Object || c == jsonscan.Array {
+				if err := checkDuplicateKeys(sc, fields[i].Value, join(path, string(k))); err != nil {
+					return err
+				}
+			}
+		}
+	case jsonscan.Array:
+		elems, err := sc.Elements(raw, nil)
+		if err != nil {
+			return err
+		}
+		for i, e := range elems {
+			if c := jsonscan.KindOf(e); c == jsonscan.Object || c == jsonscan.Array {
+				if err := checkDuplicateKeys(sc, e, path+"["+strconv.Itoa(i)+"]"); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
