@@ -152,9 +152,13 @@ func Open(name string, r io.Reader, f Format, opt Options) (*Reader, error) {
 		rd.format = FormatNDJSON
 		if ok {
 			rd.format = formatByContent(c)
-			if c == '{' && rd.spansLines() {
-				rd.format = FormatJSON // pretty-printed objects, one after another
-			}
+		}
+	}
+	if rd.format == FormatNDJSON {
+		// Pretty-printed objects (an API's list page saved as it came)
+		// are read as a sequence of JSON objects, whatever the name says.
+		if c, ok := rd.firstByte(); ok && c == '{' && rd.spansLines() {
+			rd.format = FormatJSON
 		}
 	}
 	if rd.rerr != nil && rd.r == rd.w {
