@@ -49,15 +49,15 @@ type object struct {
 	TotalTaxes        []struct {
 		Amount json.RawMessage `json:"amount"`
 	} `json:"total_taxes"`
-	AmountRefunded    json.RawMessage `json:"amount_refunded"`
-	Refunded          bool            `json:"refunded"`
+	AmountRefunded json.RawMessage `json:"amount_refunded"`
+	Refunded       bool            `json:"refunded"`
 	// Captured is nil when absent, else whether the charge was captured.
 	Captured       *bool           `json:"captured"`
 	AmountCaptured json.RawMessage `json:"amount_captured"`
 	// Older Stripe API versions: credit_note.tax_amounts and
 	// invoice.total_tax_amounts; Chargebee: taxes and line_item_taxes.
-	TaxAmounts    []json.RawMessage `json:"tax_amounts"`
-	HasTaxAmounts bool              `json:"-"`
+	TaxAmounts        []json.RawMessage `json:"tax_amounts"`
+	HasTaxAmounts     bool              `json:"-"`
 	StatusTransitions *struct {
 		FinalizedAt           json.RawMessage `json:"finalized_at"`
 		PaidAt                json.RawMessage `json:"paid_at"`
