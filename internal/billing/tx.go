@@ -197,7 +197,7 @@ type txLine struct {
 }
 
 type txRecord struct {
-	id, kind, source   string
+	id, source         string
 	date, originalDate string
 	refund             bool
 	cur                money.Currency
