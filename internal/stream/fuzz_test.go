@@ -99,6 +99,11 @@ func FuzzJSONArray(f *testing.F) {
 		if len(body) > 1<<12 || len(trimmed) == 0 || trimmed[0] != '[' || json.Unmarshal(body, &elems) != nil || !json.Valid(body) {
 			return
 		}
+		for _, e := range elems {
+			if containerPrefilter(e) {
+				return // a list page is read as its elements (FuzzContainers)
+			}
+		}
 		if got.Fatal != "" {
 			t.Fatalf("valid array %q: %s", in, got.Fatal)
 		}
@@ -181,3 +186,48 @@ func FuzzCSV(f *testing.F) {
 
 // isGzip reports whether in starts with gzip's magic bytes (and is read as gzip).
 func isGzip(in []byte) bool { return len(in) >= 2 && in[0] == 0x1f && in[1] == 0x8b }
+
+// FuzzContainers: a list page (Stripe list or search result, Chargebee
+// list) is read as its elements, each an object or a bad record, whatever
+// surrounds it, in every framing.
+func FuzzContainers(f *testing.F) {
+	addSeeds(f, `{"object":"list","data":[{"id":"a"},{"id":"b"}],"has_more":false}`,
+		"{\n \"object\": \"search_result\",\n \"data\": [\n  {\"id\": 1}\n ]\n}\n",
+		`{"list":[{"invoice":{"id":"1"}},2],"next_offset":null}`, `[{"object":"list","data":[]},{"id":"x"}]`,
+		`{"object":"list","data":{"id":"a"}}`, `{"id":"t","list":[{}]}`)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got := checkResult(t, in, FormatAuto)
+		if isGzip(in) || len(in) > 1<<12 {
+			return
+		}
+		// Oracle: one valid list object alone is read as its data's elements.
+		var page struct {
+			Object string            `json:"object"`
+			Data   []json.RawMessage `json:"data"`
+		}
+		body := bytes.TrimSpace(bytes.TrimPrefix(in, []byte("\xef\xbb\xbf")))
+		if !json.Valid(body) || len(body) == 0 || body[0] != '{' || json.Unmarshal(body, &page) != nil ||
+			page.Object != "list" || bytes.Count(body, []byte(`"object"`)) != 1+bytes.Count(bytes.Join(rawStrings(page.Data), nil), []byte(`"object"`)) {
+			return
+		}
+		if got.Fatal != "" {
+			t.Fatalf("list %q: %s", in, got.Fatal)
+		}
+		if len(got.Recs) != len(page.Data) {
+			t.Fatalf("list %q: %d records, want %d", in, len(got.Recs), len(page.Data))
+		}
+		for i, e := range page.Data {
+			if got.Recs[i].Text != string(e) {
+				t.Fatalf("element %d: %q, want %q", i, got.Recs[i].Text, e)
+			}
+		}
+	})
+}
+
+func rawStrings(r []json.RawMessage) [][]byte {
+	out := make([][]byte, len(r))
+	for i, e := range r {
+		out[i] = e
+	}
+	return out
+}
