@@ -219,6 +219,31 @@ type jsonGetter struct {
 	raw []byte
 }
 
+// value returns the raw JSON object at path (ok false when absent).
+func (g jsonGetter) value(path string) ([]byte, bool, error) {
+	cur := g.raw
+	for seg := range strings.SplitSeq(path, ".") {
+		if jsonscan.KindOf(cur) != jsonscan.Object {
+			return nil, false, nil
+		}
+		members, err := g.d.sc.Members(cur, nil)
+		if err != nil {
+			return nil, false, err
+		}
+		var next []byte
+		for _, m := range members {
+			if string(m.Key) == seg {
+				next = m.Value
+			}
+		}
+		if next == nil {
+			return nil, false, nil
+		}
+		cur = next
+	}
+	return cur, jsonscan.KindOf(cur) == jsonscan.Object, nil
+}
+
 func (g jsonGetter) get(path string) (string, bool, error) {
 	cur := g.raw
 	for seg := range strings.SplitSeq(path, ".") {

@@ -139,6 +139,22 @@ func (rd *Reader) convert(it item) (Record, error) {
 	if err := rd.dec.decodeObject(it.json, &o); err != nil {
 		return r, err
 	}
+	if o.Object == "event" && rd.opts.Preset != PresetCanonical && rd.opts.Preset != PresetChargebee {
+		// A Stripe event carries its object in data.object.
+		inner, ok, err := jsonGetter{d: &rd.dec, raw: it.json}.value("data.object")
+		if err != nil || !ok {
+			return r, errField("data.object", "is missing: an event without its object")
+		}
+		it.json = inner
+		o = object{}
+		if err := rd.dec.decodeObject(inner, &o); err != nil {
+			var fe *fieldError
+			if errors.As(err, &fe) {
+				fe.field = "data.object." + fe.field
+			}
+			return r, err
+		}
+	}
 	preset := rd.opts.Preset
 	if preset == PresetAuto {
 		preset = classify(&o)

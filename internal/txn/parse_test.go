@@ -444,3 +444,27 @@ func TestTransactionReset(t *testing.T) {
 		t.Fatalf("parsed after Reset: %+v, fresh: %+v", tx.Lines, fresh.Lines)
 	}
 }
+
+// tax_charged is read as an amount of the record's currency, in JSON and
+// CSV, and is part of what makes two records with one id the same.
+func TestTaxCharged(t *testing.T) {
+	p := NewParser(ParseOptions{})
+	var tx Transaction
+	if err := p.ParseJSON([]byte(`{"id":"a","date":"2026-01-05","currency":"USD","amount":"10.00","country":"US","tax_charged":"0.83"}`), &tx); err != nil {
+		t.Fatal(err)
+	}
+	if !tx.HasTaxCharged || tx.TaxCharged.String() != "0.83" {
+		t.Errorf("tax_charged = %v %v", tx.HasTaxCharged, tx.TaxCharged)
+	}
+	h1 := tx.ContentHash
+	if err := p.ParseCSV([]string{"id", "date", "currency", "amount", "country", "tax_charged"}, []string{"a", "2026-01-05", "USD", "10.00", "US", "0.84"}, &tx); err != nil {
+		t.Fatal(err)
+	}
+	if tx.TaxCharged.String() != "0.84" || tx.ContentHash == h1 {
+		t.Errorf("csv tax_charged = %v, hash same %v", tx.TaxCharged, tx.ContentHash == h1)
+	}
+	err := p.ParseJSON([]byte(`{"id":"a","date":"2026-01-05","currency":"JPY","amount":"10","country":"US","tax_charged":"0.5"}`), &tx)
+	if err == nil || err.Error() != `tax_charged: "0.5" has 1 fraction digits; JPY allows 0` {
+		t.Errorf("err = %v", err)
+	}
+}
