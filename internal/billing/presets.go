@@ -89,8 +89,7 @@ func (d *decoder) decodeObject(b []byte, o *object) error {
 	}
 	// A key written twice is refused, as in transaction input: reading
 	// the last one would silently pick one of two ids or amounts.
-	var dup jsonscan.Scanner
-	if err := checkDuplicateKeys(&dup, b, ""); err != nil {
+	if err := checkDuplicateKeys(b); err != nil {
 		return err
 	}
 	return d.fields(fields, o, true)

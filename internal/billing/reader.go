@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
-	"github.com/taxagg/taxagg/internal/jsonscan"
 )
 
 // ReaderOptions say how to read one export.
@@ -125,8 +123,7 @@ func (rd *Reader) convert(it item) (Record, error) {
 		if _, err := rd.dec.sc.Object(it.json); err != nil {
 			return r, err
 		}
-		var dup jsonscan.Scanner
-		if err := checkDuplicateKeys(&dup, it.json, ""); err != nil {
+		if err := checkDuplicateKeys(it.json); err != nil {
 			return r, err
 		}
 		g := jsonGetter{d: &rd.dec, raw: it.json}

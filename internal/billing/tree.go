@@ -8,69 +8,180 @@ import (
 	"github.com/taxagg/taxagg/internal/jsonscan"
 )
 
-// node is a parsed JSON value, for the readers that walk whole billing
-// objects (invoices with their lines). Parsing refuses a key written twice
-// in any object, at any depth, as taxagg's transaction input does: a
-// last-wins reading of "id":"x","id":"y" would silently pick one.
+// node is a JSON value of a record, for the readers that walk whole
+// billing objects (invoices with their lines). Members and elements are
+// scanned when first asked for. Parsing refuses a key written twice in any
+// object, at any depth, as taxagg's transaction input does: a last-wins
+// reading of "id":"x","id":"y" would silently pick one.
 type node struct {
-	kind  jsonscan.Kind
-	raw   []byte
-	keys  []string
-	vals  []*node
-	elems []*node
+	kind jsonscan.Kind
+	raw  []byte
+	sc   *jsonscan.Scanner
+
+	scanned bool
+	keys    [][]byte
+	vals    []*node
+	elems   []*node
 }
 
 var errDuplicateKey = errors.New("duplicate key")
 
 // parseNode parses one JSON value (validated first, so a syntax error is
-// reported before anything else).
+// reported before anything else, then checked for duplicate keys).
 func parseNode(sc *jsonscan.Scanner, raw []byte) (*node, error) {
 	raw = bytes.TrimSpace(raw)
 	if err := jsonscan.Valid(raw); err != nil {
 		return nil, err
 	}
-	return buildNode(sc, raw, "")
+	var d dupScanner
+	if err := d.value(raw, 0, ""); err != nil {
+		return nil, err
+	}
+	return &node{kind: jsonscan.KindOf(raw), raw: raw, sc: sc}, nil
 }
 
-func buildNode(sc *jsonscan.Scanner, raw []byte, path string) (*node, error) {
-	n := &node{kind: jsonscan.KindOf(raw), raw: raw}
+func (n *node) scan() {
+	if n.scanned {
+		return
+	}
+	n.scanned = true
 	switch n.kind {
 	case jsonscan.Object:
-		fields, err := sc.Members(raw, nil)
+		fields, err := n.sc.Members(n.raw, nil)
 		if err != nil {
-			return nil, err
+			return // validated: cannot happen
 		}
-		n.keys = make([]string, len(fields))
+		n.keys = make([][]byte, len(fields))
 		n.vals = make([]*node, len(fields))
+		kids := make([]node, len(fields))
 		for i := range fields {
-			k := string(fields[i].Key)
-			for _, prev := range n.keys[:i] {
-				if prev == k {
-					return nil, &fieldError{join(path, k), errDuplicateKey}
-				}
+			n.keys[i] = fields[i].Key
+			if bytes.IndexByte(fields[i].RawKey, '\\') >= 0 {
+				// The key was unescaped into the scanner's scratch space.
+				n.keys[i] = append([]byte(nil), fields[i].Key...)
 			}
-			n.keys[i] = k
-			v, err := buildNode(sc, fields[i].Value, join(path, k))
-			if err != nil {
-				return nil, err
-			}
-			n.vals[i] = v
+			kids[i] = node{kind: fields[i].Kind, raw: fields[i].Value, sc: n.sc}
+			n.vals[i] = &kids[i]
 		}
 	case jsonscan.Array:
-		elems, err := sc.Elements(raw, nil)
+		elems, err := n.sc.Elements(n.raw, nil)
 		if err != nil {
-			return nil, err
+			return
 		}
 		n.elems = make([]*node, len(elems))
+		kids := make([]node, len(elems))
 		for i, e := range elems {
-			v, err := buildNode(sc, e, path+"["+strconv.Itoa(i)+"]")
-			if err != nil {
-				return nil, err
-			}
-			n.elems[i] = v
+			kids[i] = node{kind: jsonscan.KindOf(e), raw: e, sc: n.sc}
+			n.elems[i] = &kids[i]
 		}
 	}
-	return n, nil
+}
+
+// dupScanner finds a key written twice in any object of a valid JSON
+// value, in one pass. The path of the key is built only when one is found.
+type dupScanner struct {
+	keys [][]byte // the keys of the objects being scanned, a stack
+}
+
+// dupFound unwinds the scan: segs are the path's segments, innermost first.
+type dupFound struct{ segs []string }
+
+func (d *dupScanner) value(b []byte, i int, path string) error {
+	_, found := d.val(b, skipWS(b, i))
+	if found == nil {
+		return nil
+	}
+	p := path
+	for k := len(found.segs) - 1; k >= 0; k-- {
+		seg := found.segs[k]
+		if seg != "" && seg[0] == '[' {
+			p += seg
+		} else {
+			p = join(p, seg)
+		}
+	}
+	return &fieldError{p, errDuplicateKey}
+}
+
+func (d *dupScanner) val(b []byte, i int) (int, *dupFound) {
+	switch b[i] {
+	case '{':
+		base := len(d.keys)
+		defer func() { d.keys = d.keys[:base] }()
+		i = skipWS(b, i+1)
+		if b[i] == '}' {
+			return i + 1, nil
+		}
+		for {
+			end := strEnd(b, i)
+			key := b[i+1 : end-1]
+			if bytes.IndexByte(key, '\\') >= 0 {
+				key = jsonscan.AppendUnquoted(nil, b[i:end])
+			}
+			for _, k := range d.keys[base:] {
+				if bytes.Equal(k, key) {
+					return 0, &dupFound{segs: []string{string(key)}}
+				}
+			}
+			d.keys = append(d.keys, key)
+			i = skipWS(b, end)
+			i = skipWS(b, i+1) // ':'
+			var found *dupFound
+			if i, found = d.val(b, i); found != nil {
+				found.segs = append(found.segs, string(key))
+				return 0, found
+			}
+			i = skipWS(b, i)
+			if b[i] == '}' {
+				return i + 1, nil
+			}
+			i = skipWS(b, i+1) // ','
+		}
+	case '[':
+		i = skipWS(b, i+1)
+		if b[i] == ']' {
+			return i + 1, nil
+		}
+		for k := 0; ; k++ {
+			var found *dupFound
+			if i, found = d.val(b, i); found != nil {
+				found.segs = append(found.segs, "["+strconv.Itoa(k)+"]")
+				return 0, found
+			}
+			i = skipWS(b, i)
+			if b[i] == ']' {
+				return i + 1, nil
+			}
+			i = skipWS(b, i+1)
+		}
+	case '"':
+		return strEnd(b, i), nil
+	}
+	for i < len(b) && !isDelim(b[i]) {
+		i++
+	}
+	return i, nil
+}
+
+// strEnd returns the offset just past the string starting at b[i].
+func strEnd(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+func isDelim(c byte) bool {
+	switch c {
+	case ',', '}', ']', ' ', '\t', '\r', '\n':
+		return true
+	}
+	return false
 }
 
 func join(path, key string) string {
@@ -83,15 +194,26 @@ func join(path, key string) string {
 // get returns the member key of an object (nil when n is nil, not an
 // object, or has no such member).
 func (n *node) get(key string) *node {
-	if n == nil {
+	if n == nil || n.kind != jsonscan.Object {
 		return nil
 	}
+	n.scan()
 	for i, k := range n.keys {
-		if k == key {
+		if string(k) == key {
 			return n.vals[i]
 		}
 	}
 	return nil
+}
+
+// keyNames returns an object's keys.
+func (n *node) keyNames() []string {
+	n.scan()
+	out := make([]string, len(n.keys))
+	for i, k := range n.keys {
+		out[i] = string(k)
+	}
+	return out
 }
 
 // at walks a path of member keys.
@@ -120,6 +242,10 @@ func (n *node) list() []*node {
 			return nil
 		}
 	}
+	if n.kind != jsonscan.Array {
+		return nil
+	}
+	n.scan()
 	return n.elems
 }
 
@@ -159,38 +285,7 @@ func (n *node) truthy() bool { return n != nil && n.kind == jsonscan.True }
 
 // checkDuplicateKeys refuses a key written twice in any object of raw (a
 // valid JSON value), naming its path.
-func checkDuplicateKeys(sc *jsonscan.Scanner, raw []byte, path string) error {
-	switch jsonscan.KindOf(raw) {
-	case jsonscan.Object:
-		fields, err := sc.Members(raw, nil)
-		if err != nil {
-			return err
-		}
-		for i := range fields {
-			k := fields[i].Key
-			for j := 0; j < i; j++ {
-				if string(fields[j].Key) == string(k) {
-					return &fieldError{join(path, string(k)), errDuplicateKey}
-				}
-			}
-			if c := fields[i].Kind; c == jsonscan.Object || c == jsonscan.Array {
-				if err := checkDuplicateKeys(sc, fields[i].Value, join(path, string(k))); err != nil {
-					return err
-				}
-			}
-		}
-	case jsonscan.Array:
-		elems, err := sc.Elements(raw, nil)
-		if err != nil {
-			return err
-		}
-		for i, e := range elems {
-			if c := jsonscan.KindOf(e); c == jsonscan.Object || c == jsonscan.Array {
-				if err := checkDuplicateKeys(sc, e, path+"["+strconv.Itoa(i)+"]"); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
+func checkDuplicateKeys(raw []byte) error {
+	var d dupScanner
+	return d.value(raw, 0, "")
 }

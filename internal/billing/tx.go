@@ -165,7 +165,7 @@ func (c *TxConverter) convertJSON(source string, text []byte, dst []byte) ([]byt
 	if m := c.opts.Mapping; m != nil {
 		if !c.warned[source] {
 			c.warned[source] = true
-			c.warnColumns(source, n.keys)
+			c.warnColumns(source, n.keyNames())
 		}
 		r, err := mappedTx(m, nodeGetter{n}, c.opts.Products)
 		if err != nil {

@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,4 +65,33 @@ func FuzzTxConverter(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkTxConverterStripe converts a real-shaped paid Stripe invoice
+// (three lines, discounts, a proration credit, taxes) into a transaction.
+func BenchmarkTxConverterStripe(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join(billingData, "stripe-export.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var page struct {
+		Data []json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(data, &page); err != nil {
+		b.Fatal(err)
+	}
+	inv := page.Data[0]
+	c, err := NewTxConverter(TxOptions{Preset: PresetStripe})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(inv)))
+	b.ReportAllocs()
+	var dst []byte
+	for b.Loop() {
+		if dst, _, err = c.ConvertJSON("b", inv, dst[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/invoice")
 }

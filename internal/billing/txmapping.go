@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/taxagg/taxagg/internal/jsonscan"
 )
 
 // nodeGetter reads dotted paths of a parsed JSON record, matching the
@@ -19,14 +21,15 @@ func (g nodeGetter) get(path string) (string, bool, error) {
 			next := cur.get(seg)
 			if next == nil && i == 0 {
 				for j, k := range cur.keys {
-					if strings.EqualFold(k, seg) {
+					if strings.EqualFold(string(k), seg) {
 						next = cur.vals[j]
 						break
 					}
 				}
 			}
 			cur = next
-		} else if cur != nil && cur.elems != nil {
+		} else if cur != nil && cur.kind == jsonscan.Array {
+			cur.scan()
 			var idx int
 			if _, err := fmt.Sscanf(seg, "%d", &idx); err != nil || idx < 0 || idx >= len(cur.elems) {
 				return "", false, nil
