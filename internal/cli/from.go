@@ -22,6 +22,10 @@ func addFromFlags(cmd *cobra.Command, o *fromOptions) {
 	fl := cmd.Flags()
 	fl.StringVar(&o.From, "from", "canonical", "what the input records are: canonical (taxagg's own transactions), stripe, chargebee, or a mapping `FILE`.yaml")
 	fl.StringVar(&o.ProductMap, "product-map", "", "with --from: a YAML `FILE` mapping product ids, price ids and tax codes to product categories")
+	_ = cmd.RegisterFlagCompletionFunc("from", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		// The presets, and files for a mapping.
+		return []string{"canonical", "stripe", "chargebee"}, cobra.ShellCompDirectiveDefault
+	})
 }
 
 // converter returns the billing converter --from asks for, or nil for
