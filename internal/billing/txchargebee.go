@@ -2,6 +2,7 @@ package billing
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/shopspring/decimal"
 
@@ -55,6 +56,9 @@ func (c *TxConverter) chargebeeDoc(n *node, kind string) (*txRecord, string, err
 		} else {
 			return nil, "", errField("id", "is required")
 		}
+	}
+	if n.get("deleted").truthy() {
+		return nil, "deleted " + strings.ReplaceAll(kind, "_", " "), nil
 	}
 	status := n.get("status").str()
 	if kind == "credit_note" {

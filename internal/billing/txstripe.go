@@ -2,6 +2,7 @@ package billing
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -53,6 +54,9 @@ func (c *TxConverter) stripeObject(n *node) (*txRecord, string, error) {
 	r := &txRecord{id: n.get("id").str(), source: object}
 	if r.id == "" {
 		return nil, "", errField("id", "is required")
+	}
+	if n.get("deleted").truthy() {
+		return nil, "deleted " + strings.ReplaceAll(object, "_", " "), nil
 	}
 	cur, err := currencyOf(n.get("currency").str())
 	if err != nil {
@@ -347,6 +351,9 @@ func (c *TxConverter) stripeCreditNote(n *node, r *txRecord) (*txRecord, string,
 	}
 	if !r.addr.ok() {
 		return nil, "", errField("invoice", "no address: the credit note's invoice %q is not earlier in the input (read invoices before credit notes) and no expanded customer carries one", invID)
+	}
+	if n.get("lines").get("has_more").truthy() {
+		return nil, "", errField("lines.has_more", "is true: the credit note's lines are not all in the object (fetch them, or expand lines)")
 	}
 	var lines []txLine
 	for i, l := range n.get("lines").list() {
