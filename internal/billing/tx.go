@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,8 +46,10 @@ type TxConverter struct {
 	sc   jsonscan.Scanner
 
 	// invoices holds what later documents need of the invoices (and
-	// charges) read so far, by id.
+	// charges) read so far, by id; wanted, the ids credit notes and
+	// refunds refer to (NoteReference).
 	invoices map[string]*invoiceInfo
+	wanted   map[string]bool
 
 	warned map[string]bool
 
@@ -98,6 +101,102 @@ func (c *TxConverter) Skipped() map[string]int64 {
 		out[k] = v
 	}
 	return out
+}
+
+// A first look over the inputs lets a credit note find an invoice that
+// comes after it: NoteReference is called for every record and remembers
+// the invoices (and charges) that credit notes and refunds refer to; when
+// there are some (Wanted), Index is called for every record on a second
+// look and keeps what those documents will need of the ones referred to.
+// Both are cheap for the records they do not concern (no full parse).
+
+// NoteReference remembers the invoice or charge a credit note or refund
+// refers to.
+func (c *TxConverter) NoteReference(text []byte) {
+	if c.opts.Mapping != nil || !(bytes.Contains(text, []byte(`"credit_note"`)) || bytes.Contains(text, []byte(`"refund"`))) {
+		return
+	}
+	n, err := parseNode(&c.sc, text)
+	if err != nil || n.kind != jsonscan.Object {
+		return
+	}
+	if c.wanted == nil {
+		c.wanted = map[string]bool{}
+	}
+	if c.opts.Preset == PresetStripe {
+		if n.get("object").str() == "event" {
+			n = n.at("data", "object")
+		}
+		switch n.get("object").str() {
+		case "credit_note":
+			c.wanted[n.get("invoice").id()] = true
+		case "refund":
+			c.wanted[n.get("charge").id()] = true
+		}
+		return
+	}
+	if cn := n.get("credit_note"); cn.isObject() {
+		n = cn
+	}
+	if id := n.get("reference_invoice_id").str(); id != "" {
+		c.wanted[id] = true
+	}
+}
+
+// Wanted reports whether NoteReference found documents referred to.
+func (c *TxConverter) Wanted() bool { return len(c.wanted) > 0 }
+
+// Index keeps what the credit notes and refunds noted will need of this
+// record, when it is one of the invoices or charges they refer to.
+func (c *TxConverter) Index(text []byte) {
+	if len(c.wanted) == 0 {
+		return
+	}
+	fields, err := c.sc.Object(text)
+	if err != nil {
+		return
+	}
+	var id, object string
+	wrapped := false
+	for _, f := range fields {
+		switch string(f.Key) {
+		case "id":
+			if f.Kind == jsonscan.String {
+				id = unquote(f.Value)
+			}
+		case "object":
+			if f.Kind == jsonscan.String {
+				object = unquote(f.Value)
+			}
+		case "invoice", "data":
+			wrapped = wrapped || f.Kind == jsonscan.Object
+		}
+	}
+	if !c.wanted[id] && !wrapped && object != "event" {
+		return
+	}
+	n, err := parseNode(&c.sc, text)
+	if err != nil {
+		return
+	}
+	switch c.opts.Preset {
+	case PresetStripe:
+		obj := n
+		if obj.get("object").str() == "event" {
+			obj = n.at("data", "object")
+		}
+		if o := obj.get("object").str(); (o == "invoice" || o == "charge") && c.wanted[obj.get("id").str()] {
+			c.stripeTx(n)
+		}
+	case PresetChargebee:
+		obj := n
+		if inv := n.get("invoice"); inv.isObject() {
+			obj = inv
+		}
+		if c.wanted[obj.get("id").str()] && obj.get("object").str() != "credit_note" && obj.get("reference_invoice_id").null() {
+			c.chargebeeTx(n)
+		}
+	}
 }
 
 // ConvertJSON converts one JSON record, appending the transaction's text

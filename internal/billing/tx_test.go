@@ -200,7 +200,7 @@ func TestStripeRecords(t *testing.T) {
 		{name: "expanded product tax code", obj: `{"object":"invoice","id":"in_t","status":"paid","currency":"usd","created":1,"customer_address":{"country":"US","state":"TX"},"lines":{"data":[{"amount":100,"price":{"id":"price_1","product":{"id":"prod_1","tax_code":"txcd_10103001"},"tax_behavior":"exclusive"}}]}}`,
 			wantContain: []string{`"product":"saas"`}},
 		{name: "credit note of an invoice not in the input", obj: `{"object":"credit_note","id":"cn_1","status":"issued","currency":"usd","created":1,"invoice":"in_missing","lines":{"data":[{"amount":100}]}}`,
-			err: `invoice: no address: the credit note's invoice "in_missing" is not earlier in the input`},
+			err: `invoice: no address: the credit note's invoice "in_missing" is not in the input`},
 		{name: "deleted invoice skipped", obj: `{"object":"invoice","id":"in_d","deleted":true,"currency":"usd"}`, skip: "deleted invoice"},
 		{name: "void credit note skipped", obj: `{"object":"credit_note","id":"cn_2","status":"void","currency":"usd","created":1}`, skip: "void credit note"},
 		{name: "not a document", obj: `{"object":"customer","id":"cus_1"}`, err: `object: "customer" is not an invoice, credit_note, charge or refund`},

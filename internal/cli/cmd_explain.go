@@ -84,6 +84,11 @@ func explainRun(ctx context.Context, f *Factory, opts *ExplainOptions) error {
 	if err != nil {
 		return err
 	}
+	if conv != nil {
+		if err := indexInputs(ctx, conv, ins); err != nil {
+			return err
+		}
+	}
 	r, err := stream.Open(in.Name, interruptible(ctx, in.R), format, stream.Options{})
 	if err != nil {
 		return err

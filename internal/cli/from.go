@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/taxagg/taxagg/internal/billing"
+	"github.com/taxagg/taxagg/internal/pipeline"
+	"github.com/taxagg/taxagg/internal/stream"
 )
 
 // fromOptions are the flags that read billing exports as transactions:
@@ -68,4 +71,52 @@ func (o *fromOptions) converter(warn io.Writer) (*billing.TxConverter, error) {
 		opts.Products = pm
 	}
 	return billing.NewTxConverter(opts)
+}
+
+// indexInputs looks over the inputs that are regular files before the run,
+// so that a credit note or refund finds its invoice or charge wherever it
+// is in them (a file of credit notes named before the invoices, a list in
+// Stripe's newest-first order): a first look notes the documents credit
+// notes and refunds refer to, a second (only when there are some) keeps
+// what they need of those. The files are rewound for the run itself.
+// A pipe cannot be read twice: there a document finds only the ones
+// before it. Read errors are left to the run to report.
+func indexInputs(ctx context.Context, conv *billing.TxConverter, ins []pipeline.Input) error {
+	if err := eachFileRecord(ctx, ins, conv.NoteReference); err != nil || !conv.Wanted() {
+		return err
+	}
+	return eachFileRecord(ctx, ins, conv.Index)
+}
+
+// eachFileRecord calls fn with every JSON record of the inputs that are
+// regular files, and rewinds them.
+func eachFileRecord(ctx context.Context, ins []pipeline.Input, fn func([]byte)) error {
+	for _, in := range ins {
+		f, ok := in.R.(*os.File)
+		if !ok {
+			continue
+		}
+		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		r, err := stream.Open(in.Name, f, stream.FormatAuto, stream.Options{})
+		if err == nil {
+			for n := 0; ; n++ {
+				if n%1024 == 0 && ctx.Err() != nil {
+					return context.Cause(ctx)
+				}
+				rec, err := r.Next()
+				if err != nil {
+					break
+				}
+				if rec.Err == nil && rec.CSV == nil {
+					fn(rec.Text)
+				}
+			}
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("read %s: %w", in.Name, err)
+		}
+	}
+	return nil
 }

@@ -363,6 +363,11 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 	for i := range ins {
 		ins[i].R = interruptible(ctx, ins[i].R)
 	}
+	if conv != nil {
+		if err := indexInputs(ctx, conv, ins); err != nil {
+			return err
+		}
+	}
 	var rejects *os.File
 	earlierRejects := int64(0) // already in --rejects FILE from earlier runs
 	if o.Rejects != "" {
