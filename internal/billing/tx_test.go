@@ -402,3 +402,58 @@ func TestPresetRealShapes(t *testing.T) {
 		t.Errorf("chargebee credit note: %v %+v", err, recs)
 	}
 }
+
+// With a first look (NoteReference, then Index), a credit note read before
+// its invoice finds it; only the invoices referred to are kept.
+func TestIndexForwardReference(t *testing.T) {
+	for _, tt := range []struct {
+		preset, file string
+		first        []string // converted first: the credit notes
+	}{
+		{PresetStripe, "stripe-export.json", []string{"stripe-credit-notes.json"}},
+		{PresetChargebee, "chargebee-export.json", nil},
+	} {
+		c := newConv(t, TxOptions{Preset: tt.preset})
+		files := append(tt.first, tt.file)
+		read := func(fn func([]byte)) {
+			for _, name := range files {
+				f, err := os.Open(filepath.Join(billingData, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				sr, err := stream.Open(name, f, stream.FormatAuto, stream.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for {
+					rec, err := sr.Next()
+					if err != nil {
+						break
+					}
+					fn(rec.Text)
+				}
+				f.Close()
+			}
+		}
+		read(c.NoteReference)
+		if !c.Wanted() {
+			t.Fatalf("%s: no reference noted", tt.preset)
+		}
+		read(c.Index)
+		if len(c.invoices) != 1 {
+			t.Errorf("%s: %d invoices kept, want the 1 referred to", tt.preset, len(c.invoices))
+		}
+		if tt.preset == PresetChargebee {
+			// The credit note first, then the invoice.
+			b, _, err := c.ConvertJSON("x", []byte(`{"credit_note":{"id":"CN-9","reference_invoice_id":"8","status":"refunded","date":1769904000,"currency_code":"USD","total":100,"line_items":[{"id":"l","amount":100}]}}`), nil)
+			if err != nil || !strings.Contains(string(b), `"original_date":"2026-01-15T00:00:00Z"`) {
+				t.Errorf("chargebee credit note: %v %s", err, b)
+			}
+			continue
+		}
+		out, _, errs := convertFile(t, c, filepath.Join(billingData, tt.first[0]))
+		if len(errs) > 0 || len(out) != 1 || !strings.Contains(out[0], `"original_date":"2026-01-15T12:00:00Z"`) {
+			t.Errorf("stripe credit note: %v %v", errs, out)
+		}
+	}
+}
