@@ -269,6 +269,9 @@ func TestChargebeeRecords(t *testing.T) {
 		// 1357 BHD is 13.570, not 1.357.
 		{name: "BHD x100", obj: `{"invoice":{"id":"b1","status":"paid","date":1767225600,"currency_code":"BHD","total":1357,"tax":123,"line_items":[{"id":"l","amount":1234,"quantity":1}],"shipping_address":{"country":"BH"}}}`,
 			wantContain: []string{`"amount":"12.340"`, `"tax_charged":"1.230"`, `"country":"BH"`}},
+		// Multi-decimal pricing: amount_in_decimal is exact, in major units.
+		{name: "BHD amount_in_decimal", obj: `{"invoice":{"id":"b2","status":"paid","date":1767225600,"currency_code":"BHD","total":1235,"line_items":[{"id":"l","amount":1235,"amount_in_decimal":"12.345","quantity_in_decimal":"1.5"}],"shipping_address":{"country":"BH"}}}`,
+			wantContain: []string{`"amount":"12.345","quantity":"1.5"`}},
 		{name: "JPY in major units", obj: `{"id":"j1","object":"invoice","status":"paid","date":1767225600,"currency_code":"JPY","total":1650,"tax":150,"line_items":[{"id":"l","amount":1500}],"billing_address":{"country":"JP"}}`,
 			wantContain: []string{`"amount":"1500"`, `"tax_charged":"150"`}},
 		{name: "tax inclusive, line_item_discounts, line_item_taxes", obj: `{"id":"i2","object":"invoice","status":"payment_due","price_type":"tax_inclusive","date":1767225600,"currency_code":"USD","line_items":[{"id":"l1","amount":10825}],"line_item_discounts":[{"line_item_id":"l1","discount_type":"item_level_coupon","discount_amount":825}],"line_item_taxes":[{"line_item_id":"l1","tax_amount":762}],"shipping_address":{"country":"US","state_code":"TX","state":"Texas","zip":"78701"}}`,

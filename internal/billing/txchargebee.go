@@ -23,7 +23,8 @@ func ChargebeeDigits(c money.Currency) int32 {
 }
 
 // Chargebee invoices and credit notes as transactions: one line per
-// line_items[] entry (amount less its discount_amount, or its share in
+// line_items[] entry (amount, or amount_in_decimal with multi-decimal
+// pricing, less its discount_amount, or its share in
 // line_item_discounts[]), tax-inclusive when price_type is tax_inclusive,
 // the ship-to address (shipping_address, else billing_address), the tax
 // charged from tax, else taxes[], else line_item_taxes[].
@@ -127,6 +128,17 @@ func (c *TxConverter) chargebeeDoc(n *node, kind string) (*txRecord, string, err
 		if err != nil {
 			return nil, "", err
 		}
+		if d := l.get("amount_in_decimal"); !d.null() {
+			// Multi-decimal pricing: the exact amount in major units.
+			s, _, err := d.text()
+			if err == nil {
+				amt, err = majorUnits(s, cur)
+			}
+			if err != nil {
+				return nil, "", &fieldError{field + ".amount_in_decimal", err}
+			}
+			ok = true
+		}
 		if !ok {
 			return nil, "", errField(field+".amount", "is required")
 		}
@@ -139,7 +151,11 @@ func (c *TxConverter) chargebeeDoc(n *node, kind string) (*txRecord, string, err
 		}
 		amt = amt.Sub(disc)
 		entity := l.get("entity_id").str()
-		ln := txLine{amount: amt, quantity: quantityText(l.get("quantity")), taxIncluded: inclusive,
+		qty := l.get("quantity_in_decimal")
+		if qty.null() {
+			qty = l.get("quantity")
+		}
+		ln := txLine{amount: amt, quantity: quantityText(qty), taxIncluded: inclusive,
 			product: c.opts.Products.category(l.get("tax_code").str(), entity, l.get("item_price_id").str())}
 		if id := l.get("id").str(); id != "" {
 			info.lines[id] = lineInfo{product: ln.product, taxIncluded: ln.taxIncluded}
