@@ -92,6 +92,15 @@ func NewTxConverter(opts TxOptions) (*TxConverter, error) {
 	}, nil
 }
 
+// InputFormat is the input format a mapping file names (auto, json,
+// ndjson, csv), "" without a mapping.
+func (c *TxConverter) InputFormat() string {
+	if c.opts.Mapping == nil {
+		return ""
+	}
+	return c.opts.Mapping.Format
+}
+
 // Skipped returns the number of records skipped, by reason.
 func (c *TxConverter) Skipped() map[string]int64 {
 	c.mu.Lock()

@@ -88,6 +88,7 @@ func explainRun(ctx context.Context, f *Factory, opts *ExplainOptions) error {
 		if err := indexInputs(ctx, conv, ins); err != nil {
 			return err
 		}
+		format = mappingFormat(format, conv)
 	}
 	r, err := stream.Open(in.Name, interruptible(ctx, in.R), format, stream.Options{})
 	if err != nil {

@@ -120,3 +120,15 @@ func eachFileRecord(ctx context.Context, ins []pipeline.Input, fn func([]byte)) 
 	}
 	return nil
 }
+
+// mappingFormat is the input format: --input-format when given, else the
+// mapping file's format.
+func mappingFormat(f stream.Format, conv *billing.TxConverter) stream.Format {
+	if f != stream.FormatAuto {
+		return f
+	}
+	if mf, err := stream.ParseFormat(conv.InputFormat()); err == nil {
+		return mf
+	}
+	return f
+}

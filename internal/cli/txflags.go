@@ -353,6 +353,7 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 	}
 	if conv != nil {
 		popt.Convert = conv
+		popt.Format = mappingFormat(popt.Format, conv)
 	}
 	ins, closeInputs, err := openInputs(ctx, o.Files, f.IO.In)
 	if err != nil {
