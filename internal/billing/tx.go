@@ -52,6 +52,9 @@ type TxConverter struct {
 	wanted   map[string]bool
 
 	warned map[string]bool
+	// csvGet indexes csvHead, the header of the CSV rows being read.
+	csvHead []string
+	csvGet  *csvGetter
 
 	mu      sync.Mutex
 	skipped map[string]int64
@@ -225,7 +228,10 @@ func (c *TxConverter) ConvertCSV(source string, header, row []string, dst []byte
 	if len(row) != len(header) {
 		return dst, "", &txn.FieldError{Err: fmt.Errorf("row has %d fields, the header has %d", len(row), len(header))}
 	}
-	g := newCSVGetter(header)
+	if len(header) == 0 || len(c.csvHead) != len(header) || &c.csvHead[0] != &header[0] {
+		c.csvHead, c.csvGet = header, newCSVGetter(header)
+	}
+	g := c.csvGet
 	g.row = row
 	if !c.warned[source] {
 		c.warned[source] = true
