@@ -94,6 +94,9 @@ func aggregateRun(ctx context.Context, f *Factory, opts *AggregateOptions) error
 	if err != nil {
 		return &UsageError{Err: err}
 	}
+	if opts.Charged && opts.ByRate {
+		return usageErrorf("--charged reports per state, not per rate: drop --by-rate")
+	}
 	sr, err := newStateRun(ctx, f, &opts.txOptions, "aggregate")
 	if err != nil {
 		return err
