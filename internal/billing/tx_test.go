@@ -201,6 +201,8 @@ func TestStripeRecords(t *testing.T) {
 			wantContain: []string{`"product":"saas"`}},
 		{name: "credit note of an invoice not in the input", obj: `{"object":"credit_note","id":"cn_1","status":"issued","currency":"usd","created":1,"invoice":"in_missing","lines":{"data":[{"amount":100}]}}`,
 			err: `invoice: no address: the credit note's invoice "in_missing" is not in the input`},
+		{name: "shipping is a line", obj: `{"object":"invoice","id":"in_sh","status":"paid","currency":"usd","created":1,"customer_address":{"country":"US","state":"TX"},"lines":{"data":[{"amount":1000}]},"shipping_cost":{"amount_subtotal":500,"amount_tax":31,"amount_total":531,"shipping_rate":"shr_1"}}`,
+			wantContain: []string{`"lines":[{"amount":"10.00"},{"amount":"5.00","product":"shipping"}]`}},
 		{name: "deleted invoice skipped", obj: `{"object":"invoice","id":"in_d","deleted":true,"currency":"usd"}`, skip: "deleted invoice"},
 		{name: "void credit note skipped", obj: `{"object":"credit_note","id":"cn_2","status":"void","currency":"usd","created":1}`, skip: "void credit note"},
 		{name: "not a document", obj: `{"object":"customer","id":"cus_1"}`, err: `object: "customer" is not an invoice, credit_note, charge or refund`},

@@ -132,6 +132,11 @@ func (c *TxConverter) stripeInvoice(n *node, r *txRecord) (*txRecord, string, er
 		return nil, "", errField("customer_shipping", "no address: the invoice has no customer shipping address, customer address or shipping details with a country")
 	}
 	r.addr = addr
+	if ship, err := stripeShipping(n, r.cur); err != nil {
+		return nil, "", err
+	} else if ship != nil {
+		lines = append(lines, *ship)
+	}
 	if len(lines) == 0 {
 		// An invoice without line items: its subtotal as one line.
 		sub, ok, err := stripeMinor("subtotal", n.get("subtotal"), r.cur)
@@ -152,6 +157,18 @@ func (c *TxConverter) stripeInvoice(n *node, r *txRecord) (*txRecord, string, er
 		return nil, "", err
 	}
 	return r, "", nil
+}
+
+// stripeShipping is the shipping charged on an invoice or credited on a
+// credit note (shipping_cost.amount_subtotal, before tax), as a line of
+// product category "shipping" (taxed as the rules' default category unless
+// they name it); nil when there is none.
+func stripeShipping(n *node, cur money.Currency) (*txLine, error) {
+	amt, ok, err := stripeMinor("shipping_cost.amount_subtotal", n.at("shipping_cost", "amount_subtotal"), cur)
+	if err != nil || !ok || amt.Sign() == 0 {
+		return nil, err
+	}
+	return &txLine{amount: amt, quantity: "1", product: "shipping"}, nil
 }
 
 // stripeInvoiceDate is the invoice's tax point: effective_at (the date of
@@ -385,6 +402,11 @@ func (c *TxConverter) stripeCreditNote(n *node, r *txRecord) (*txRecord, string,
 			}
 		}
 		lines = append(lines, ln)
+	}
+	if ship, err := stripeShipping(n, r.cur); err != nil {
+		return nil, "", err
+	} else if ship != nil {
+		lines = append(lines, *ship)
 	}
 	if len(lines) == 0 {
 		sub, _, err := stripeMinor("subtotal", n.get("subtotal"), r.cur)
