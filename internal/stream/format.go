@@ -18,6 +18,12 @@
 //     objects separated by white space (so NDJSON, or pretty-printed objects
 //     one after another, in a .json file are read too). Trailing commas and
 //     anything after the closing ']' are errors.
+//   - Guessed NDJSON (by name or first byte) whose first object does not
+//     end on its first line is read as JSON objects one after another
+//     (pretty-printed JSON on stdin); FormatNDJSON asked for is kept.
+//   - List containers (Stripe's {"object":"list","data":[...]} and
+//     search results, Chargebee's {"list":[...]}) are read as their
+//     elements, in every JSON format (see container.go).
 //   - CSV: RFC 4180; the first non-empty line is the header (required, no
 //     duplicate names, names trimmed of surrounding spaces); empty lines are
 //     skipped but counted; a quoted field may hold newlines (the record's

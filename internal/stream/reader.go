@@ -144,6 +144,7 @@ func Open(name string, r io.Reader, f Format, opt Options) (*Reader, error) {
 	if bytes.HasPrefix(rd.cur.data[rd.r:rd.w], []byte{0xef, 0xbb, 0xbf}) {
 		rd.r += 3
 	}
+	guessed := rd.format == FormatAuto
 	if rd.format == FormatAuto {
 		rd.format = formatByName(name)
 	}
@@ -154,7 +155,7 @@ func Open(name string, r io.Reader, f Format, opt Options) (*Reader, error) {
 			rd.format = formatByContent(c)
 		}
 	}
-	if rd.format == FormatNDJSON {
+	if guessed && rd.format == FormatNDJSON {
 		// Pretty-printed objects (an API's list page saved as it came)
 		// are read as a sequence of JSON objects, whatever the name says.
 		if c, ok := rd.firstByte(); ok && c == '{' && rd.spansLines() {
