@@ -31,6 +31,20 @@ func addFromFlags(cmd *cobra.Command, o *fromOptions) {
 	})
 }
 
+// fromFiles are the files --from and --product-map read.
+func (o *fromOptions) fromFiles() []string {
+	var files []string
+	switch o.From {
+	case "", billing.PresetCanonical, billing.PresetStripe, billing.PresetChargebee:
+	default:
+		files = append(files, o.From)
+	}
+	if o.ProductMap != "" {
+		files = append(files, o.ProductMap)
+	}
+	return files
+}
+
 // converter returns the billing converter --from asks for, or nil for
 // taxagg's own format. Warnings go to warn.
 func (o *fromOptions) converter(warn io.Writer) (*billing.TxConverter, error) {

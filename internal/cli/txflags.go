@@ -340,6 +340,7 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 		inputs = []string{"-"}
 	}
 	inputs = append(inputs, o.Rules...)
+	inputs = append(inputs, o.fromFiles()...)
 	for _, out := range []struct{ flag, path string }{
 		{"--out", o.Out}, {"--rejects", o.Rejects}, {"--summary", o.Summary}, {"--unmatched", o.Unmatched},
 	} {
@@ -361,13 +362,14 @@ func runTx(ctx context.Context, f *Factory, o *txOptions, command string, sink p
 	}
 	defer closeInputs()
 	noteStdinTTY(f.IO, command, o.Files, o.Quiet)
-	for i := range ins {
-		ins[i].R = interruptible(ctx, ins[i].R)
-	}
 	if conv != nil {
+		// Before the inputs are wrapped: the look reads (and rewinds) files.
 		if err := indexInputs(ctx, conv, ins); err != nil {
 			return err
 		}
+	}
+	for i := range ins {
+		ins[i].R = interruptible(ctx, ins[i].R)
 	}
 	var rejects *os.File
 	earlierRejects := int64(0) // already in --rejects FILE from earlier runs
