@@ -106,7 +106,7 @@ func TestCalcRenderCSVMatchesEncodingCSV(t *testing.T) {
 		var want bytes.Buffer
 		cw := csv.NewWriter(&want)
 		n := 0
-		calcRows(it, func(vals []string) { cw.Write(vals); n++ })
+		calcRows(it, false, func(vals []string) { cw.Write(vals); n++ })
 		cw.Flush()
 		if got := string(it.Out); got != want.String() {
 			t.Errorf("got %q, want %q", got, want.String())

@@ -7,6 +7,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/spf13/cobra"
 
+	"github.com/taxagg/taxagg/internal/billing"
 	"github.com/taxagg/taxagg/internal/money"
 	"github.com/taxagg/taxagg/internal/pipeline"
 	"github.com/taxagg/taxagg/internal/rules"
@@ -61,16 +62,23 @@ func calcRun(ctx context.Context, f *Factory, opts *CalcOptions) error {
 	if sr != nil && sr.store != nil {
 		return calcStateRun(ctx, f, opts, sr)
 	}
-	w, target, finish, err := opts.recordOutput(f, calcColumns)
+	// A billing source carries the tax it charged: two more columns.
+	charged := opts.From != "" && opts.From != billing.PresetCanonical
+	cols := calcColumns
+	if charged {
+		cols = calcChargedColumns
+	}
+	w, target, finish, err := opts.recordOutput(f, cols)
 	if err != nil {
 		return err
 	}
 	format := target.format
-	rw, projected, err := target.open(w, calcColumns, stream.RowOptions{})
+	rw, projected, err := target.open(w, cols, stream.RowOptions{})
 	if err != nil {
 		return finish(err)
 	}
 	sink := newCalcSink(rw, format, projected)
+	sink.charged = charged
 	// Only rows made from values read a tax line's decimals (calcRows).
 	opts.fixedOnly = !sink.rows
 	err = runTx(ctx, f, &opts.txOptions, "calc", sink, func(*rules.Program) error { return sink.w.Close() })
@@ -89,6 +97,11 @@ var calcColumns = []stream.Column{
 	{Name: "reason"},
 }
 
+// calcChargedColumns are calcColumns and, with --from, the tax the source
+// charged and its difference with tax_total.
+var calcChargedColumns = append(calcColumns[:len(calcColumns):len(calcColumns)],
+	stream.Column{Name: "tax_charged", Kind: stream.Money, Drop: 8}, stream.Column{Name: "tax_difference", Kind: stream.Money, Drop: 7})
+
 // calcTxColumns is how many of calcColumns belong to the transaction.
 const calcTxColumns = 6
 
@@ -100,6 +113,8 @@ type calcSink struct {
 	format stream.OutputFormat
 	w      stream.RowWriter
 	rows   bool // rows are made from values, in Emit
+	// charged: rows end with tax_charged and tax_difference.
+	charged bool
 }
 
 // newCalcSink writes through rw; projected says rw takes a subset of
@@ -112,14 +127,14 @@ func (s *calcSink) NewWorker() pipeline.WorkerSink {
 	if s.rows {
 		return &calcWorker{format: stream.OutputTable} // renders nothing
 	}
-	return &calcWorker{format: s.format}
+	return &calcWorker{format: s.format, charged: s.charged}
 }
 func (s *calcSink) Ordered() bool { return true }
 
 func (s *calcSink) Emit(it *pipeline.Item) error {
 	if s.rows {
 		var err error
-		calcRows(it, func(vals []string) {
+		calcRows(it, s.charged, func(vals []string) {
 			if err == nil {
 				err = s.w.Write(vals)
 			}
@@ -138,6 +153,8 @@ func (s *calcSink) Emit(it *pipeline.Item) error {
 type calcWorker struct {
 	format  stream.OutputFormat
 	scratch []byte // the transaction's columns of a CSV row
+	charged bool   // rows end with tax_charged and tax_difference
+	end     []byte // those two cells of the current record
 	taxes   map[*rules.Tax]*taxText
 }
 
@@ -191,9 +208,22 @@ func (w *calcWorker) appendCalcCSV(dst []byte, it *pipeline.Item, digits int32) 
 	tx = appendTaxTotal(tx, it, digits)
 	tx = append(tx, ',')
 	w.scratch = tx
+	end := w.end[:0]
+	if w.charged {
+		end = append(end, ',')
+		if it.Tx.HasTaxCharged {
+			end = append(end, formatMoney(it.Tx.TaxCharged, digits)...)
+			end = append(end, ',')
+			end = append(end, formatMoney(taxDifference(it), digits)...)
+		} else {
+			end = append(end, ',')
+		}
+	}
+	w.end = end
 	if len(it.Result.Lines) == 0 {
 		dst = append(dst, tx...)
 		dst = append(dst, strings.Repeat(",", len(calcColumns)-calcTxColumns-1)...)
+		dst = append(dst, end...)
 		return append(dst, '\n')
 	}
 	for i := range it.Result.Lines {
@@ -208,6 +238,7 @@ func (w *calcWorker) appendCalcCSV(dst []byte, it *pipeline.Item, digits int32) 
 		dst = appendLineFigures(dst, l, digits, &csvFigureSeps)
 		dst = append(dst, ',')
 		dst = append(dst, l.Reason.String()...)
+		dst = append(dst, end...)
 		dst = append(dst, '\n')
 	}
 	return dst
@@ -241,9 +272,16 @@ var (
 
 // calcRows calls row with the values of each of the record's rows
 // (calcColumns), from the decimal figures.
-func calcRows(it *pipeline.Item, row func([]string)) {
+func calcRows(it *pipeline.Item, charged bool, row func([]string)) {
 	digits := it.Tx.Currency.Digits
-	vals := make([]string, len(calcColumns))
+	n := len(calcColumns)
+	if charged {
+		n += 2
+	}
+	vals := make([]string, n)
+	if charged && it.Tx.HasTaxCharged {
+		vals[n-2], vals[n-1] = formatMoney(it.Tx.TaxCharged, digits), formatMoney(taxDifference(it), digits)
+	}
 	vals[0], vals[1], vals[2], vals[3] = it.Tx.ID, it.Tx.Day.String(), txType(it), it.Tx.Currency.Code
 	vals[4], vals[5] = formatMoney(txAmount(it), digits), formatMoney(taxTotal(it), digits)
 	if len(it.Result.Lines) == 0 {
