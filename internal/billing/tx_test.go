@@ -87,6 +87,9 @@ func TestStripeExport(t *testing.T) {
 		// credit; the e-book line is tax-inclusive; effective_at is the date;
 		// the customer address; tax charged total - total_excluding_tax.
 		`{"id":"in_1TX0000000000000000paid","source_object":"invoice","date":"2026-01-15T12:00:00Z","currency":"USD","customer":"cus_QXg1o8vcGmoR32","country":"US","state":"TX","city":"Austin","postal_code":"78701","lines":[{"amount":"150.00","quantity":"2","product":"saas"},{"amount":"11.00","product":"digital_goods","tax_included":true}],"tax_charged":"11.00"}`,
+		// A sale to a customer in London: converted, and unmatched by the
+		// US rules (the summary counts it).
+		`{"id":"in_1GB0000000000000000paid","source_object":"invoice","date":"2026-01-16T00:00:00Z","currency":"GBP","customer":"cus_GB1","country":"GB","city":"London","postal_code":"WC2N 5HR","lines":[{"amount":"50.00","product":"saas"}],"tax_charged":"0.00"}`,
 		// A credit note of an API version before 2025-03-31: its tax is in
 		// tax_amounts[] (total_excluding_tax null); original_date, address
 		// and product from its invoice, read earlier.
