@@ -216,6 +216,19 @@ func (q *quirks) corrupt(err error) error {
 	return err
 }
 
+// nextRow reads src's next record, skipping (and noting) the lines that are
+// not valid CSV as corrupt rows: under --strict the first one is the error.
+func (q *quirks) nextRow(src *csvSource) ([]string, int, error) {
+	rec, line, err := src.next()
+	for isRowError(err) {
+		if err = q.corrupt(err); err != nil {
+			return nil, 0, err
+		}
+		rec, line, err = src.next()
+	}
+	return rec, line, err
+}
+
 // resolveOverlaps sorts one jurisdiction's dated rows by start (file order
 // for equal starts) and lets each row take over from its start date: an
 // earlier row still in force then ends the day before (noted), and an

@@ -133,13 +133,7 @@ func (im *sstImport) readFile(f File) error {
 					return err
 				}
 			}
-			rec, line, err = src.next()
-			for isRowError(err) {
-				if err = im.q.corrupt(err); err != nil {
-					return err
-				}
-				rec, line, err = src.next()
-			}
+			rec, line, err = im.q.nextRow(src) // a line that is not valid CSV is a corrupt row too
 		}
 		if err != io.EOF {
 			return err
@@ -159,14 +153,7 @@ func (im *sstImport) readFile(f File) error {
 			} else if err = im.q.corrupt(err); err != nil {
 				return err
 			}
-			rec, line, err = src.next()
-			for isRowError(err) {
-				// A line that is not valid CSV is a corrupt row too.
-				if err = im.q.corrupt(err); err != nil {
-					return err
-				}
-				rec, line, err = src.next()
-			}
+			rec, line, err = im.q.nextRow(src) // a line that is not valid CSV is a corrupt row too
 		}
 		if err != io.EOF {
 			return err

@@ -603,13 +603,7 @@ func (im *waImport) readZipCSV(name string, src *csvSource, first []string, line
 			im.zips = append(im.zips, z)
 			n++
 		}
-		rec, line, err = src.next()
-		for isRowError(err) {
-			if err = im.q.corrupt(err); err != nil {
-				return err
-			}
-			rec, line, err = src.next()
-		}
+		rec, line, err = im.q.nextRow(src) // a line that is not valid CSV is a corrupt row too
 	}
 	if err != io.EOF {
 		return err
