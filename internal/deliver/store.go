@@ -5,57 +5,62 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+	"github.com/taxagg/taxagg/internal/sqlitedb"
 )
 
-// SchemaVersion is the version of the outbox tables this package writes.
-// A state file with a newer one is refused rather than misread.
-const SchemaVersion = 1
+// The outbox's schema, as recorded in its file's schema_version table
+// (see internal/sqlitedb). A file of another version, or of another kind
+// (a --state of calc), is refused rather than misread.
+const (
+	SchemaName    = "taxagg outbox"
+	SchemaVersion = 1
+)
 
-// The outbox's tables. They are prefixed deliver_ so that they can share a
-// state file with other tables.
-var schema = []string{
-	`CREATE TABLE IF NOT EXISTS deliver_meta (
-		key   TEXT PRIMARY KEY,
-		value TEXT NOT NULL)`,
-	// One row per distinct content of a transaction: re-reading the same
-	// record finds its (txn_id, hash) and adds nothing.
-	`CREATE TABLE IF NOT EXISTS deliver_events (
-		seq        INTEGER PRIMARY KEY,
-		txn_id     TEXT NOT NULL,
-		hash       TEXT NOT NULL,
-		version    INTEGER NOT NULL,
-		type       TEXT NOT NULL,
-		body       BLOB NOT NULL,
-		source     TEXT NOT NULL,
-		created_at INTEGER NOT NULL,
-		UNIQUE (txn_id, hash),
-		UNIQUE (txn_id, version))`,
-	// One row per event and endpoint. state: pending, delivered or dead.
-	`CREATE TABLE IF NOT EXISTS deliver_deliveries (
-		event_seq   INTEGER NOT NULL REFERENCES deliver_events(seq),
-		endpoint    TEXT NOT NULL,
-		msg_id      TEXT NOT NULL UNIQUE,
-		state       TEXT NOT NULL,
-		attempts    INTEGER NOT NULL DEFAULT 0,
-		next_at     INTEGER NOT NULL,
-		last_status INTEGER NOT NULL DEFAULT 0,
-		last_error  TEXT NOT NULL DEFAULT '',
-		last_at     INTEGER NOT NULL DEFAULT 0,
-		done_at     INTEGER NOT NULL DEFAULT 0,
-		PRIMARY KEY (event_seq, endpoint))`,
-	`CREATE INDEX IF NOT EXISTS deliver_due ON deliver_deliveries (endpoint, state, next_at)`,
-	`CREATE INDEX IF NOT EXISTS deliver_dead ON deliver_deliveries (state, done_at)`,
-	`CREATE TABLE IF NOT EXISTS deliver_endpoints (
-		id          TEXT PRIMARY KEY,
-		disabled_at INTEGER NOT NULL,
-		reason      TEXT NOT NULL)`,
-}
+// The outbox's tables, prefixed deliver_.
+const ddl = `
+CREATE TABLE deliver_events (
+	seq        INTEGER PRIMARY KEY,
+	txn_id     TEXT NOT NULL,
+	hash       TEXT NOT NULL,
+	version    INTEGER NOT NULL,
+	type       TEXT NOT NULL,
+	body       BLOB NOT NULL,
+	source     TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	pruned_at  INTEGER NOT NULL DEFAULT 0,
+	UNIQUE (txn_id, hash),
+	UNIQUE (txn_id, version));
+CREATE TABLE deliver_deliveries (
+	event_seq   INTEGER NOT NULL REFERENCES deliver_events(seq),
+	endpoint    TEXT NOT NULL,
+	msg_id      TEXT NOT NULL UNIQUE,
+	state       TEXT NOT NULL,
+	attempts    INTEGER NOT NULL DEFAULT 0,
+	next_at     INTEGER NOT NULL,
+	last_status INTEGER NOT NULL DEFAULT 0,
+	last_error  TEXT NOT NULL DEFAULT '',
+	last_at     INTEGER NOT NULL DEFAULT 0,
+	done_at     INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (event_seq, endpoint));
+CREATE INDEX deliver_due ON deliver_deliveries (endpoint, state, next_at);
+CREATE INDEX deliver_dead ON deliver_deliveries (state, done_at);
+CREATE TABLE deliver_endpoints (
+	id          TEXT PRIMARY KEY,
+	disabled_at INTEGER NOT NULL,
+	reason      TEXT NOT NULL);
+`
+
+// A deliver_events row whose pruned_at is set is a tombstone: its body is
+// gone (emptied) and it has no deliveries left, but its (txn_id, hash) and
+// version stay, so that reading its record again adds nothing and a new
+// content of the transaction still gets the next version.
+//
+// A delivery's state: pending, delivered, dead (the dead-letter queue), or
+// orphaned (its endpoint is no longer in the endpoints file; pending again
+// when it comes back).
 
 // Store is the outbox in a SQLite state file. It is safe for concurrent
 // use by the goroutines of one process; several processes may open the same
@@ -67,26 +72,19 @@ type Store struct {
 }
 
 // Open opens (creating when needed) the outbox in the SQLite file at path.
+// A --state file of calc, aggregate or nexus is refused: an outbox needs a
+// file of its own (see docs/deliver.md).
 func Open(ctx context.Context, path string) (*Store, error) {
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Add("_pragma", "foreign_keys(ON)")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sqlitedb.Open(path, sqlitedb.Options{Journal: sqlitedb.WAL, Create: true,
+		Name: SchemaName, Hint: "the outbox needs a file of its own (give deliver another --state FILE than calc's)"})
 	if err != nil {
-		return nil, fmt.Errorf("state %s: %w", path, err)
+		return nil, fmt.Errorf("outbox: %w", err)
 	}
-	// One connection: the process's writes take turns, and no write of
-	// ours waits on a lock another of ours holds.
-	db.SetMaxOpenConns(1)
-	s := &Store{db: db, path: path}
-	if err := s.migrate(ctx); err != nil {
+	if err := sqlitedb.Schema(ctx, db, path, SchemaName, SchemaVersion, ddl); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("state %s: %w", path, err)
+		return nil, fmt.Errorf("outbox: %w", err)
 	}
-	return s, nil
+	return &Store{db: db, path: path}, nil
 }
 
 // Close closes the file.
@@ -94,35 +92,6 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // Path is the file's path.
 func (s *Store) Path() string { return s.path }
-
-func (s *Store) migrate(ctx context.Context) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	for _, stmt := range schema {
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return err
-		}
-	}
-	var v string
-	err = tx.QueryRowContext(ctx, `SELECT value FROM deliver_meta WHERE key = 'schema_version'`).Scan(&v)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		if _, err := tx.ExecContext(ctx, `INSERT INTO deliver_meta (key, value) VALUES ('schema_version', ?)`, strconv.Itoa(SchemaVersion)); err != nil {
-			return err
-		}
-	case err != nil:
-		return err
-	default:
-		n, err := strconv.Atoi(v)
-		if err != nil || n > SchemaVersion {
-			return fmt.Errorf("the outbox's schema version is %s, newer than this taxagg knows (%d): use a newer taxagg", v, SchemaVersion)
-		}
-	}
-	return tx.Commit()
-}
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
@@ -168,8 +137,8 @@ func (s *Store) Record(ctx context.Context, in []Incoming, eps []Endpoint, now t
 		return res, fmt.Errorf("record: %w", err)
 	}
 	for _, ev := range in {
-		var seq int64
-		err := tx.QueryRowContext(ctx, `SELECT seq FROM deliver_events WHERE txn_id = ? AND hash = ?`, ev.TxnID, ev.Hash).Scan(&seq)
+		var seq, pruned int64
+		err := tx.QueryRowContext(ctx, `SELECT seq, pruned_at FROM deliver_events WHERE txn_id = ? AND hash = ?`, ev.TxnID, ev.Hash).Scan(&seq, &pruned)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			var version int64
@@ -190,6 +159,9 @@ func (s *Store) Record(ctx context.Context, in []Incoming, eps []Endpoint, now t
 			return res, fmt.Errorf("record: %w", err)
 		default:
 			res.Duplicate++
+			if pruned != 0 {
+				continue // delivered and pruned: its tombstone says so
+			}
 		}
 		for i := range eps {
 			ep := &eps[i]

@@ -2,12 +2,14 @@ package deliver
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/taxagg/taxagg/internal/ratelimit/clocktest"
+	"github.com/taxagg/taxagg/internal/sqlitedb"
 )
 
 func TestRecordIdempotent(t *testing.T) {
@@ -104,13 +106,42 @@ func TestSchemaVersionNewerRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.db.Exec(`UPDATE deliver_meta SET value = '99' WHERE key = 'schema_version'`); err != nil {
+	if _, err := st.db.Exec(`UPDATE schema_version SET version = 99 WHERE name = ?`, SchemaName); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
 	_, err = Open(context.Background(), path)
-	if err == nil || !strings.Contains(err.Error(), "schema version is 99, newer than this taxagg knows (1)") {
+	if err == nil || !strings.Contains(err.Error(), "taxagg outbox schema version 99 is newer than this taxagg reads (version 1)") {
 		t.Fatalf("error %v, want the schema version refused", err)
+	}
+}
+
+// A state file (calc --state) is refused, named for what it is, and left
+// in its journal mode.
+func TestStateFileRefused(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tax.db")
+	db, err := sqlitedb.Open(path, sqlitedb.Options{Journal: sqlitedb.Rollback, Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlitedb.Schema(ctx, db, path, "taxagg state", 1, `CREATE TABLE meta (key TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err = Open(ctx, path)
+	want := path + " is not a taxagg outbox (it is a taxagg state database): the outbox needs a file of its own"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Open(state) = %v, want %q", err, want)
+	}
+	db, err = sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var mode string
+	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode == "wal" {
+		t.Fatalf("journal_mode %q, %v: the refused state was converted", mode, err)
 	}
 }
 

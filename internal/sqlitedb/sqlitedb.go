@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,6 +51,15 @@ type Options struct {
 	// Create allows Open to create a missing file; without it a missing
 	// file is an error.
 	Create bool
+	// Name, when set, is the schema the file must hold (or be empty):
+	// Open looks before it sets the journal mode, so that opening the
+	// wrong kind of file (an outbox as a state, say) is refused with a
+	// *VersionError and leaves the file as it was. A file's journal mode
+	// is persistent: setting it would convert the other kind's file.
+	Name string
+	// Hint is added to the message of a *VersionError for a file of
+	// another kind (what to do instead).
+	Hint string
 }
 
 // ErrNotExist is returned (wrapped) by Open for a missing file without
@@ -85,6 +95,11 @@ func Open(path string, opt Options) (*sql.DB, error) {
 	if strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("%s: a database path may not contain '?'", path)
 	}
+	if opt.Name != "" {
+		if err := probe(path, opt, bt); err != nil {
+			return nil, err
+		}
+	}
 	db, err := sql.Open("sqlite", path+"?"+q.Encode())
 	if err != nil {
 		return nil, err
@@ -98,6 +113,68 @@ func Open(path string, opt Options) (*sql.DB, error) {
 	return db, nil
 }
 
+// probe refuses a file that holds tables but not the schema opt.Name,
+// reading it through a connection that sets no journal mode.
+func probe(path string, opt Options, bt time.Duration) error {
+	if st, err := os.Stat(path); err != nil || st.Size() == 0 {
+		return nil // missing (Create) or empty: nothing to refuse
+	}
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", bt.Milliseconds()))
+	db, err := sql.Open("sqlite", path+"?"+q.Encode())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	var tables []string
+	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type='table'`)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		tables = append(tables, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if len(tables) == 0 {
+		return nil
+	}
+	ve := &VersionError{Path: path, Name: opt.Name, NotOurs: true, Hint: opt.Hint}
+	if !slices.Contains(tables, "schema_version") {
+		if slices.Contains(tables, "deliver_meta") {
+			ve.Other = "taxagg outbox of an earlier development build (deliver_meta)"
+		}
+		return ve
+	}
+	names, err := db.Query(`SELECT name FROM schema_version`)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	defer names.Close()
+	for names.Next() {
+		var n string
+		if err := names.Scan(&n); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if n == opt.Name {
+			return nil // Schema checks the version
+		}
+		ve.Other = n
+	}
+	if err := names.Err(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return ve
+}
+
 // VersionError says that a database holds another schema version than the
 // one this program reads.
 type VersionError struct {
@@ -107,14 +184,19 @@ type VersionError struct {
 	Want    int
 	NotOurs bool   // the file is a SQLite database of something else
 	Other   string // with NotOurs: what it is, when known
+	Hint    string // with NotOurs: what to do instead, when known
 }
 
 func (e *VersionError) Error() string {
 	if e.NotOurs {
+		msg := fmt.Sprintf("%s is not a %s", e.Path, e.Name)
 		if e.Other != "" {
-			return fmt.Sprintf("%s is not a %s (it is a %s database)", e.Path, e.Name, e.Other)
+			msg = fmt.Sprintf("%s is not a %s (it is a %s database)", e.Path, e.Name, e.Other)
 		}
-		return fmt.Sprintf("%s is not a %s", e.Path, e.Name)
+		if e.Hint != "" {
+			msg += ": " + e.Hint
+		}
+		return msg
 	}
 	if e.Have > e.Want {
 		return fmt.Sprintf("%s: %s schema version %d is newer than this taxagg reads (version %d): use a newer taxagg", e.Path, e.Name, e.Have, e.Want)

@@ -2,6 +2,7 @@ package sqlitedb
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -70,5 +71,52 @@ func TestSchema(t *testing.T) {
 	err = Schema(ctx, db, path, "other", 1, "")
 	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "is not a other (it is a app database)") {
 		t.Fatalf("Schema other = %v", err)
+	}
+}
+
+// Opening a file of another schema with Name refuses it before setting a
+// journal mode: a WAL file stays WAL, a rollback one is not made WAL.
+func TestOpenOtherKindLeavesJournal(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		have, open Journal
+		want       string
+	}{
+		{WAL, Rollback, "wal"},
+		{Rollback, WAL, "delete"},
+	}
+	for _, tt := range tests {
+		path := filepath.Join(t.TempDir(), "x.db")
+		db, err := Open(path, Options{Journal: tt.have, Create: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Schema(ctx, db, path, "outbox", 1, `CREATE TABLE t (x INTEGER)`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		_, err = Open(path, Options{Journal: tt.open, Name: "state", Hint: "use another file"})
+		var ve *VersionError
+		want := path + " is not a state (it is a outbox database): use another file"
+		if !errors.As(err, &ve) || err.Error() != want {
+			t.Fatalf("Open = %v, want %q", err, want)
+		}
+		db, err = Open(path, Options{Journal: tt.have, Name: "outbox"})
+		if err != nil {
+			t.Fatalf("Open as its own kind: %v", err)
+		}
+		db.Close()
+		raw, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mode string
+		if err := raw.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		raw.Close()
+		if mode != tt.want {
+			t.Fatalf("journal_mode %s after the refusal, want %s", mode, tt.want)
+		}
 	}
 }

@@ -103,7 +103,8 @@ type loc struct {
 // not exist. A file of another schema version, or not a state at all, is
 // refused with a *sqlitedb.VersionError.
 func Open(ctx context.Context, path string, create bool) (*Store, error) {
-	db, err := sqlitedb.Open(path, sqlitedb.Options{Journal: sqlitedb.Rollback, Create: create})
+	db, err := sqlitedb.Open(path, sqlitedb.Options{Journal: sqlitedb.Rollback, Create: create,
+		Name: SchemaName, Hint: "a state needs a file of its own (taxagg deliver keeps its outbox in another file)"})
 	if err != nil {
 		if errors.Is(err, sqlitedb.ErrNotExist) {
 			return nil, fmt.Errorf("state %w", err)
