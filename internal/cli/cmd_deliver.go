@@ -14,13 +14,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/taxagg/taxagg/internal/deliver"
+	"github.com/taxagg/taxagg/internal/failpoint"
 	"github.com/taxagg/taxagg/internal/stream"
 )
 
@@ -40,12 +40,6 @@ type DeliverOptions struct {
 	LogLevel        string
 	Quiet           bool
 }
-
-// failpointEnv names the test-only failpoint: with the value
-// "kill-after-send" the process kills itself (SIGKILL) after its first
-// request's answer is read and before the outcome is recorded, to prove
-// that a crash in that window loses nothing. Not for production use.
-const failpointEnv = "TAXAGG_DELIVER_FAILPOINT"
 
 // NewCmdDeliver builds `taxagg deliver` and its dlq commands. runF replaces
 // the run function in tests of flag parsing.
@@ -207,10 +201,12 @@ func deliverRun(ctx context.Context, f *Factory, opts *DeliverOptions) error {
 			Metrics:       metrics,
 			UserAgent:     "taxagg/" + Version,
 		}
-		if fp := f.Getenv(failpointEnv); fp == "kill-after-send" {
-			ro.AfterSend = func(deliver.Job) { syscall.Kill(os.Getpid(), syscall.SIGKILL) }
-		} else if fp != "" {
-			return usageErrorf("%s=%q: the only failpoint is kill-after-send (for tests)", failpointEnv, fp)
+		// Test-only: TAXAGG_FAILPOINT=deliver-after-send kills the process
+		// after its first answer is read, before the outcome is recorded.
+		if fp, err := failpoint.FromEnv(f.Getenv); err != nil {
+			return usageErrorf("%v", err)
+		} else if fp.Set() {
+			ro.AfterSend = func(deliver.Job) { fp.Hit("deliver-after-send") }
 		}
 		if opts.Serve && opts.MetricsTextfile != "" {
 			last := time.Time{}

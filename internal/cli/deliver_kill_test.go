@@ -17,6 +17,8 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/taxagg/taxagg/internal/failpoint"
 )
 
 const killSecret = "whsec_ZXJwIHRlc3Qga2V5LCBub3QgYSByZWFsIG9uZSEh"
@@ -34,7 +36,7 @@ func TestDeliverKilledResumes(t *testing.T) {
 		failpoint string // the process kills itself after the first answer
 		hangFirst bool   // the first request hangs and the test kills the process
 	}{
-		{name: "after the answer, before recording", failpoint: "kill-after-send"},
+		{name: "after the answer, before recording", failpoint: "deliver-after-send"},
 		{name: "while waiting for the answer", hangFirst: true},
 	}
 	for _, tt := range tests {
@@ -78,10 +80,10 @@ func TestDeliverKilledResumes(t *testing.T) {
 {"id":"k2","tax_total":"2.00"}
 {"id":"k3","tax_total":"3.00"}
 `)
-			deliver := func(failpoint string) *exec.Cmd {
+			deliver := func(fp string) *exec.Cmd {
 				cmd := exec.Command(bin, "deliver", "--endpoints", "endpoints.yaml", "--state", "tax.db", "calc.ndjson")
 				cmd.Dir = dir
-				cmd.Env = append(os.Environ(), "TAXAGG_DELIVER_FAILPOINT="+failpoint)
+				cmd.Env = append(os.Environ(), failpoint.Env+"="+fp)
 				var stderr bytes.Buffer
 				cmd.Stderr = &stderr
 				t.Cleanup(func() {

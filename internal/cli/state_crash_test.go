@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/taxagg/taxagg/internal/failpoint"
 )
 
 // Crash tests: the real command, in its own process, is killed with
@@ -171,7 +173,7 @@ func TestStateCrash(t *testing.T) {
 			os.Remove(filepath.Join(dir, cmd.run[5])) // the rejects file
 
 			rng := rand.New(rand.NewPCG(2, uint64(len(cmd.name))))
-			failpoints := []string{"after-output", "in-commit", "after-commit"}
+			failpoints := []string{"state-after-output", "state-in-commit", "state-after-commit"}
 			killed, fp := 0, 0
 			for di, day := range days {
 				args := append(append([]string(nil), cmd.run...), day)
@@ -179,7 +181,7 @@ func TestStateCrash(t *testing.T) {
 				// Failpoints first (one per day), then random kills, then a
 				// run to the end if none finished on its own.
 				if fp < len(failpoints) {
-					code, msg := c.run([]string{stateFailpointEnv + "=" + failpoints[fp]}, args...)
+					code, msg := c.run([]string{failpoint.Env + "=" + failpoints[fp]}, args...)
 					if code != -1 {
 						t.Fatalf("failpoint %s: exit %d, want killed: %s", failpoints[fp], code, msg)
 					}

@@ -12,11 +12,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/taxagg/taxagg/internal/aggregate"
+	"github.com/taxagg/taxagg/internal/failpoint"
 	"github.com/taxagg/taxagg/internal/nexus"
 	"github.com/taxagg/taxagg/internal/pipeline"
 	"github.com/taxagg/taxagg/internal/rules"
@@ -46,11 +46,6 @@ func addStateFlags(cmd *cobra.Command, o *stateFlags, partial bool) {
 	}
 }
 
-// Failpoints for crash tests: TAXAGG_FAILPOINT=after-output|in-commit|
-// after-commit makes the process kill itself with SIGKILL at that point of
-// a --state run. It is for tests only.
-const stateFailpointEnv = "TAXAGG_FAILPOINT"
-
 // stateRun is one command's run against a state (or an in-memory one for
 // --partial alone), and the shard filter.
 type stateRun struct {
@@ -73,6 +68,7 @@ type stateRun struct {
 	priorInputs []string
 	rejectsKey  string // the --rejects file's absolute path, as the state records it
 	counts      pipeline.Counts
+	fp          failpoint.Point // test-only: state-after-output, state-in-commit, state-after-commit
 }
 
 func parseShard(s string) (k, n int, err error) {
@@ -102,7 +98,11 @@ func newStateRun(ctx context.Context, f *Factory, o *txOptions, command string) 
 	if (sf.Amend || sf.Recompute) && sf.State == "" {
 		return nil, usageErrorf("--amend and --recompute need --state FILE")
 	}
-	sr := &stateRun{f: f, o: o, command: command, started: f.Now().UnixNano()}
+	fp, err := failpoint.FromEnv(f.Getenv)
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	sr := &stateRun{f: f, o: o, command: command, started: f.Now().UnixNano(), fp: fp}
 	if sf.Shard != "" {
 		var err error
 		if sr.shardK, sr.shardN, err = parseShard(sf.Shard); err != nil {
@@ -282,12 +282,9 @@ func (sr *stateRun) manifestInputs(this []string) []string {
 	return out
 }
 
-func (sr *stateRun) failpoint(name string) {
-	if sr.f.Getenv != nil && sr.f.Getenv(stateFailpointEnv) == name {
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {} // SIGKILL is not deliverable late; wait for it
-	}
-}
+// failpoint kills the process at the state's point name when the test-only
+// TAXAGG_FAILPOINT names it (see internal/failpoint).
+func (sr *stateRun) failpoint(name string) { sr.fp.Hit("state-" + name) }
 
 // commit makes the run durable, after the output was written (to its
 // temporary name, or appended and synced) and before it is renamed into
