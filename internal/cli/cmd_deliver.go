@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -39,6 +40,7 @@ type DeliverOptions struct {
 	LogFormat       string
 	LogLevel        string
 	Quiet           bool
+	Keep            time.Duration
 }
 
 // NewCmdDeliver builds `taxagg deliver` and its dlq commands. runF replaces
@@ -100,6 +102,7 @@ a time; another run only records its events for it to send.` + deliverExitHelp,
 	fl.StringVar(&opts.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	fl.StringVar(&opts.LogLevel, "log-level", "info", "log level: debug (every delivery), info (retries), warn (dead letters), error")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "no summary on stderr")
+	fl.DurationVar(&opts.Keep, "keep", deliver.DefaultKeep, "keep an event delivered to every endpoint this long, then prune it to a tombstone (its id and content hash: read again, it is not sent again); 0 keeps everything")
 	cmd.AddCommand(newCmdDLQ(f, opts))
 	return cmd
 }
@@ -108,7 +111,7 @@ const deliverExitHelp = `
 
 EXIT STATUS
   0    nothing pending: every event delivered to every endpoint
-  1    some deliveries wait for a retry, or are in the dead-letter queue
+  1    some deliveries wait for a retry, are in the dead-letter queue, or are orphaned
   2    usage error, bad endpoints file, bad input, or I/O failure
   130  interrupted (SIGINT)
   143  terminated (SIGTERM)`
@@ -141,6 +144,9 @@ func deliverRun(ctx context.Context, f *Factory, opts *DeliverOptions) error {
 	}
 	if opts.Timeout <= 0 {
 		return usageErrorf("--timeout must be positive")
+	}
+	if opts.Keep < 0 {
+		return usageErrorf("--keep must not be negative (0 keeps everything)")
 	}
 	if opts.MetricsAddr != "" && !opts.Serve {
 		return usageErrorf("--metrics-addr needs --serve (without it, use --metrics-textfile)")
@@ -200,6 +206,7 @@ func deliverRun(ctx context.Context, f *Factory, opts *DeliverOptions) error {
 			Log:           log,
 			Metrics:       metrics,
 			UserAgent:     "taxagg/" + Version,
+			Keep:          opts.Keep,
 		}
 		// Test-only: TAXAGG_FAILPOINT=deliver-after-send kills the process
 		// after its first answer is read, before the outcome is recorded.
@@ -252,9 +259,9 @@ func deliverRun(ctx context.Context, f *Factory, opts *DeliverOptions) error {
 		return err
 	}
 	total := deliver.Total(byEP)
-	for ep, c := range byEP {
-		if c.Pending > 0 && !slices.Contains(ids, ep) {
-			log.Warn("deliveries wait for an endpoint that is not in the endpoints file: put it back to send them", "endpoint", ep, "pending", c.Pending)
+	for _, ep := range slices.Sorted(maps.Keys(byEP)) {
+		if c := byEP[ep]; (c.Pending > 0 || c.Orphaned > 0) && !slices.Contains(ids, ep) {
+			log.Warn("deliveries are orphaned: their endpoint is not in the endpoints file (put it back to send them, or deliver dlq purge --endpoint)", "endpoint", ep, "orphaned", c.Orphaned+c.Pending)
 		}
 	}
 	if !opts.Quiet {
@@ -263,9 +270,16 @@ func deliverRun(ctx context.Context, f *Factory, opts *DeliverOptions) error {
 		if len(sum.Disabled) > 0 {
 			fmt.Fprintf(f.IO.ErrOut, "; disabled (410): %s", strings.Join(sum.Disabled, ", "))
 		}
-		fmt.Fprintf(f.IO.ErrOut, "\ndeliver: outbox: %d pending, %d delivered, %d dead\n", total.Pending, total.Delivered, total.Dead)
+		if sum.Pruned.Events > 0 {
+			fmt.Fprintf(f.IO.ErrOut, "; pruned %s delivered before %s", deliverPlural(sum.Pruned.Events, "event"), f.Now().Add(-opts.Keep).UTC().Format(time.RFC3339))
+		}
+		fmt.Fprintf(f.IO.ErrOut, "\ndeliver: outbox: %d pending, %d delivered, %d dead", total.Pending, total.Delivered, total.Dead)
+		if total.Orphaned > 0 {
+			fmt.Fprintf(f.IO.ErrOut, ", %d orphaned", total.Orphaned)
+		}
+		fmt.Fprintln(f.IO.ErrOut)
 	}
-	if total.Pending > 0 || total.Dead > 0 {
+	if total.Pending > 0 || total.Dead > 0 || total.Orphaned > 0 {
 		var parts []string
 		if total.Pending > 0 {
 			p := deliverPlural(total.Pending, "delivery") + " pending"
@@ -276,6 +290,9 @@ func deliverRun(ctx context.Context, f *Factory, opts *DeliverOptions) error {
 		}
 		if total.Dead > 0 {
 			parts = append(parts, fmt.Sprintf("%d in the dead-letter queue (taxagg deliver dlq list --state %s)", total.Dead, opts.State))
+		}
+		if total.Orphaned > 0 {
+			parts = append(parts, fmt.Sprintf("%s orphaned: their endpoint is not in the endpoints file (taxagg deliver dlq list --state %s)", deliverPlural(total.Orphaned, "delivery"), opts.State))
 		}
 		return &FindingsError{Msg: "deliver: " + strings.Join(parts, "; ")}
 	}
@@ -300,9 +317,9 @@ func isTerminal(r io.Reader) bool {
 
 // dlqColumns are the columns of `deliver dlq list`'s table.
 var dlqColumns = []stream.Column{
-	{Name: "webhook_id"}, {Name: "endpoint"}, {Name: "transaction"},
+	{Name: "webhook_id"}, {Name: "endpoint"}, {Name: "state"}, {Name: "transaction"},
 	{Name: "version", Kind: stream.Number, Drop: 2}, {Name: "attempts", Kind: stream.Number, Drop: 1},
-	{Name: "status", Kind: stream.Number}, {Name: "dead_at", Drop: 3}, {Name: "error"},
+	{Name: "status", Kind: stream.Number}, {Name: "since", Drop: 3}, {Name: "error"},
 }
 
 func readEventsFrom(ctx context.Context, st *deliver.Store, name string, stdin io.Reader, eps []deliver.Endpoint, now func() time.Time) (deliver.ReadStats, error) {
@@ -405,7 +422,7 @@ func serveMetrics(ctx context.Context, addr string, m *deliver.Metrics, st *deli
 
 func newCmdDLQ(f *Factory, parent *DeliverOptions) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "dlq list|export|replay --state FILE",
+		Use:   "dlq list|export|replay|purge --state FILE",
 		Short: "The dead-letter queue: what could not be delivered, and why; send it again",
 		Long: `The dead-letter queue holds the deliveries that will not be retried: answered 3xx or 4xx
 (other than 408 and 429), 410 Gone (the endpoint is then disabled), or failed on every
@@ -416,12 +433,20 @@ id and version, the attempts made, the last status and error.
   export   one JSON object each, with the payload as it was sent
   replay   put them back in the outbox, due now, with the same webhook ids and a fresh
            retry schedule, and enable their endpoints again; the next deliver run
-           sends them` + exitStatusHelp,
+           sends them
+  purge    give up on them: they leave the queue for good, are never sent, and are
+           not added again when their records are read again
+
+The queue also lists the orphaned deliveries (STATE orphaned): pending ones whose endpoint
+is no longer in the endpoints file. Nothing sends them; they are pending again when the
+endpoint is back in the file, or leave with purge. Dead letters and orphaned deliveries
+are never pruned by --keep.` + exitStatusHelp,
 		Example: `  taxagg deliver dlq list --state tax.db
   taxagg deliver dlq export --state tax.db --endpoint erp > erp-dead.ndjson
-  taxagg deliver dlq replay --state tax.db --endpoint erp && taxagg deliver --endpoints endpoints.yaml --state tax.db`,
+  taxagg deliver dlq replay --state outbox.db --endpoint erp && taxagg deliver --endpoints endpoints.yaml --state outbox.db
+  taxagg deliver dlq purge --state outbox.db --endpoint old-erp`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			return usageErrorf("deliver dlq takes a command: list, export or replay")
+			return usageErrorf("deliver dlq takes a command: list, export, replay or purge")
 		},
 		RunE: func(cmd *cobra.Command, args []string) error { return nil },
 	}
@@ -473,7 +498,7 @@ id and version, the attempts made, the last status and error.
 				if d.LastStatus != 0 {
 					status = strconv.Itoa(d.LastStatus)
 				}
-				if err := rw.Write([]string{d.MsgID, d.Endpoint, d.TxnID, stream.Itoa(d.Version), strconv.Itoa(d.Attempts),
+				if err := rw.Write([]string{d.MsgID, d.Endpoint, d.State, d.TxnID, stream.Itoa(d.Version), strconv.Itoa(d.Attempts),
 					status, d.DeadAt.Format(time.RFC3339), d.LastError}); err != nil {
 					return err
 				}
@@ -542,7 +567,29 @@ id and version, the attempts made, the last status and error.
 		},
 	}
 	replay.Flags().BoolVar(&all, "all", false, "every dead letter")
-	for _, c := range []*cobra.Command{list, export, replay} {
+	purge := &cobra.Command{
+		Use:   "purge --state FILE (--all | --endpoint ID | --id WEBHOOK_ID ...)",
+		Short: "Give up on dead letters and orphaned deliveries: never send them",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !all && len(endpoints) == 0 && len(ids) == 0 {
+				return usageErrorf("deliver dlq purge: say which: --all, --endpoint ID or --id WEBHOOK_ID")
+			}
+			st, err := open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			n, err := st.Purge(cmd.Context(), filter(), f.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(f.IO.ErrOut, "purged %s: they will not be sent\n", deliverPlural(n, "delivery"))
+			return nil
+		},
+	}
+	purge.Flags().BoolVar(&all, "all", false, "every dead letter and orphaned delivery")
+	for _, c := range []*cobra.Command{list, export, replay, purge} {
 		c.Flags().StringSliceVar(&endpoints, "endpoint", nil, "only these endpoints' (repeatable, or comma-separated)")
 		c.Flags().StringSliceVar(&ids, "id", nil, "only these webhook ids (repeatable, or comma-separated)")
 		cmd.AddCommand(c)

@@ -68,7 +68,16 @@ type Options struct {
 	// Tick, when set, is called on every round of the run (for a metrics
 	// file; it should return quickly).
 	Tick func()
+	// Keep is how long an event stays whole once every endpoint has it:
+	// the run prunes older ones to tombstones when it starts and, serving,
+	// every PruneEvery (see Store.Prune). Zero keeps everything.
+	Keep time.Duration
+	// PruneEvery is how often a serving run prunes (default 1h).
+	PruneEvery time.Duration
 }
+
+// DefaultKeep is how long deliver keeps delivered events by default.
+const DefaultKeep = 30 * 24 * time.Hour
 
 // NewClient returns the HTTP client deliveries use by default: redirects
 // are not followed (a 3xx is the answer), and idle connections are kept for
@@ -89,6 +98,11 @@ type Summary struct {
 	Retries   int // failed attempts that will be retried
 	Dead      int // deliveries that went to the dead-letter queue
 	Disabled  []string
+	// Orphaned is how many pending deliveries the run parked because their
+	// endpoint is not among its targets; Unorphaned how many it put back
+	// to pending because their endpoint is one again.
+	Orphaned, Unorphaned int
+	Pruned               Pruned
 }
 
 // Outcome labels of an attempt, as metrics and logs name them.
@@ -180,7 +194,41 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 		e.eps[t.ID] = rt
 		e.ids = append(e.ids, t.ID)
 	}
+	// The targets are the endpoints file: a delivery to an endpoint that
+	// is not in it waits for nobody.
+	now := e.clock.Now()
+	if e.sum.Orphaned, e.sum.Unorphaned, err = opts.Store.Orphan(ctx, e.ids, now); err != nil {
+		return Summary{}, err
+	}
+	if e.sum.Orphaned > 0 {
+		e.log.Warn("deliveries parked as orphaned: their endpoint is not in the endpoints file (put it back to send them, or deliver dlq purge)", "orphaned", e.sum.Orphaned)
+	}
+	if e.sum.Unorphaned > 0 {
+		e.log.Info("orphaned deliveries pending again: their endpoint is back", "deliveries", e.sum.Unorphaned)
+	}
+	if err := e.prune(ctx, now); err != nil {
+		return Summary{}, err
+	}
 	return e.run(ctx)
+}
+
+// prune prunes what is older than Keep, if it is set.
+func (e *engine) prune(ctx context.Context, now time.Time) error {
+	if e.opts.Keep <= 0 {
+		return nil
+	}
+	p, err := e.opts.Store.Prune(ctx, now.Add(-e.opts.Keep), now)
+	if err != nil {
+		return err
+	}
+	e.count(func(s *Summary) {
+		s.Pruned.Events += p.Events
+		s.Pruned.Deliveries += p.Deliveries
+	})
+	if p.Events > 0 {
+		e.log.Info("pruned delivered events", "events", p.Events, "deliveries", p.Deliveries, "older_than", now.Add(-e.opts.Keep).Format(time.RFC3339))
+	}
+	return nil
 }
 
 func (e *engine) run(ctx context.Context) (Summary, error) {
@@ -210,11 +258,23 @@ func (e *engine) run(ctx context.Context) (Summary, error) {
 		}
 	}
 	var runErr error
+	pruneEvery := e.opts.PruneEvery
+	if pruneEvery <= 0 {
+		pruneEvery = time.Hour
+	}
+	lastPrune := e.clock.Now()
 	for ctx.Err() == nil {
 		if e.opts.Tick != nil {
 			e.opts.Tick()
 		}
 		now := e.clock.Now()
+		if e.opts.Serve && now.Sub(lastPrune) >= pruneEvery {
+			lastPrune = now
+			if err := e.prune(ctx, now); err != nil {
+				runErr = err
+				break
+			}
+		}
 		var want []Want
 		for _, id := range e.ids {
 			rt := e.eps[id]

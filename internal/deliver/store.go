@@ -449,6 +449,9 @@ func finishIn(ctx context.Context, tx execer, f Finished, res *StepResult) error
 // Counts are the outbox's deliveries by state, for one endpoint or in all.
 type Counts struct {
 	Pending, Delivered, Dead int
+	// Orphaned are the deliveries parked because their endpoint is not in
+	// the endpoints file any more (see Orphan).
+	Orphaned int
 	// OldestPending is when the oldest pending delivery's event was
 	// recorded (zero when none is pending).
 	OldestPending time.Time
@@ -484,6 +487,8 @@ func (s *Store) Counts(ctx context.Context) (map[string]*Counts, error) {
 			c.Delivered = n
 		case "dead":
 			c.Dead = n
+		case "orphaned":
+			c.Orphaned = n
 		}
 	}
 	return m, rows.Err()
@@ -496,6 +501,7 @@ func Total(m map[string]*Counts) Counts {
 		t.Pending += c.Pending
 		t.Delivered += c.Delivered
 		t.Dead += c.Dead
+		t.Orphaned += c.Orphaned
 		if !c.OldestPending.IsZero() && (t.OldestPending.IsZero() || c.OldestPending.Before(t.OldestPending)) {
 			t.OldestPending = c.OldestPending
 		}
@@ -508,8 +514,11 @@ func Total(m map[string]*Counts) Counts {
 
 // DeadLetter is one delivery in the dead-letter queue.
 type DeadLetter struct {
-	MsgID      string    `json:"webhook_id"`
-	Endpoint   string    `json:"endpoint"`
+	MsgID    string `json:"webhook_id"`
+	Endpoint string `json:"endpoint"`
+	// State is dead, or orphaned (the endpoint is not in the endpoints
+	// file any more).
+	State      string    `json:"state"`
 	TxnID      string    `json:"transaction_id"`
 	Version    int64     `json:"version"`
 	Attempts   int       `json:"attempts"`
@@ -528,8 +537,13 @@ type Filter struct {
 	IDs       []string
 }
 
-func (f Filter) where() (string, []any) {
+// where selects the filter's deliveries in the dead-letter queue: dead
+// ones, and with orphaned set the orphaned ones too.
+func (f Filter) where(orphaned bool) (string, []any) {
 	w := ` WHERE d.state = 'dead'`
+	if orphaned {
+		w = ` WHERE d.state IN ('dead', 'orphaned')`
+	}
 	var args []any
 	if len(f.Endpoints) > 0 {
 		w += ` AND d.endpoint IN (?` + strings.Repeat(",?", len(f.Endpoints)-1) + `)`
@@ -546,10 +560,11 @@ func (f Filter) where() (string, []any) {
 	return w, args
 }
 
-// Dead returns the dead letters the filter picks, oldest death first.
+// Dead returns the dead letters the filter picks, and the orphaned
+// deliveries, oldest first.
 func (s *Store) Dead(ctx context.Context, f Filter) ([]DeadLetter, error) {
-	w, args := f.where()
-	rows, err := s.db.QueryContext(ctx, `SELECT d.msg_id, d.endpoint, e.txn_id, e.version, d.attempts, d.last_status, d.last_error, d.last_at, d.done_at, e.created_at, e.source, e.body
+	w, args := f.where(true)
+	rows, err := s.db.QueryContext(ctx, `SELECT d.msg_id, d.endpoint, d.state, e.txn_id, e.version, d.attempts, d.last_status, d.last_error, d.last_at, d.done_at, e.created_at, e.source, e.body
 		FROM deliver_deliveries d JOIN deliver_events e ON e.seq = d.event_seq`+w+` ORDER BY d.done_at, d.event_seq, d.endpoint`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)
@@ -559,7 +574,7 @@ func (s *Store) Dead(ctx context.Context, f Filter) ([]DeadLetter, error) {
 	for rows.Next() {
 		var d DeadLetter
 		var last, dead, created int64
-		if err := rows.Scan(&d.MsgID, &d.Endpoint, &d.TxnID, &d.Version, &d.Attempts, &d.LastStatus, &d.LastError, &last, &dead, &created, &d.Source, &d.Body); err != nil {
+		if err := rows.Scan(&d.MsgID, &d.Endpoint, &d.State, &d.TxnID, &d.Version, &d.Attempts, &d.LastStatus, &d.LastError, &last, &dead, &created, &d.Source, &d.Body); err != nil {
 			return nil, fmt.Errorf("outbox: %w", err)
 		}
 		d.LastAt, d.DeadAt, d.RecordedAt = fromMS(last), fromMS(dead), fromMS(created)
@@ -578,7 +593,7 @@ func (s *Store) Replay(ctx context.Context, f Filter, now time.Time) (int, []str
 		return 0, nil, fmt.Errorf("outbox: %w", err)
 	}
 	defer tx.Rollback()
-	w, args := f.where()
+	w, args := f.where(false)
 	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT d.endpoint FROM deliver_deliveries d`+w, args...)
 	if err != nil {
 		return 0, nil, fmt.Errorf("outbox: %w", err)
@@ -615,4 +630,114 @@ func (s *Store) Replay(ctx context.Context, f Filter, now time.Time) (int, []str
 		return 0, nil, fmt.Errorf("outbox: %w", err)
 	}
 	return int(n), enabled, nil
+}
+
+// OrphanedError is the last_error of an orphaned delivery.
+const OrphanedError = "endpoint not in the endpoints file"
+
+// Orphan parks the pending deliveries to endpoints not in configured as
+// orphaned (not pending: nothing will send them, and they are not counted
+// as waiting), and puts orphaned deliveries to an endpoint that is in
+// configured back to pending, due at now. It returns how many it parked
+// and how many it put back.
+func (s *Store) Orphan(ctx context.Context, configured []string, now time.Time) (parked, back int, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, 0, fmt.Errorf("outbox: %w", err)
+	}
+	defer tx.Rollback()
+	in, args := `''`, []any{}
+	if len(configured) > 0 {
+		in = `?` + strings.Repeat(",?", len(configured)-1)
+		for _, id := range configured {
+			args = append(args, id)
+		}
+	}
+	r, err := tx.ExecContext(ctx, `UPDATE deliver_deliveries SET state = 'orphaned', last_error = ?, done_at = ? WHERE state = 'pending' AND endpoint NOT IN (`+in+`)`,
+		append([]any{OrphanedError, ms(now)}, args...)...)
+	if err != nil {
+		return 0, 0, fmt.Errorf("outbox: %w", err)
+	}
+	n, _ := r.RowsAffected()
+	parked = int(n)
+	r, err = tx.ExecContext(ctx, `UPDATE deliver_deliveries SET state = 'pending', last_error = '', next_at = ?, done_at = 0 WHERE state = 'orphaned' AND endpoint IN (`+in+`)`,
+		append([]any{ms(now)}, args...)...)
+	if err != nil {
+		return 0, 0, fmt.Errorf("outbox: %w", err)
+	}
+	n, _ = r.RowsAffected()
+	back = int(n)
+	if err := tx.Commit(); err != nil {
+		return 0, 0, fmt.Errorf("outbox: %w", err)
+	}
+	return parked, back, nil
+}
+
+// Pruned counts what Prune removed.
+type Pruned struct {
+	Events     int // events reduced to tombstones
+	Deliveries int // their delivery rows, deleted
+}
+
+// Prune reduces to a tombstone every event recorded before cutoff that no
+// endpoint needs any more: each of its deliveries was delivered (or
+// purged) before cutoff. Their delivery rows are deleted. A tombstone
+// keeps the event's transaction id, content hash and version, nothing else:
+// reading its record again adds nothing and sends nothing. An event with a
+// delivery pending, dead or orphaned is kept whole (see Purge).
+func (s *Store) Prune(ctx context.Context, cutoff, now time.Time) (Pruned, error) {
+	var p Pruned
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return p, fmt.Errorf("outbox: %w", err)
+	}
+	defer tx.Rollback()
+	c := ms(cutoff)
+	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS deliver_prune (seq INTEGER PRIMARY KEY)`); err != nil {
+		return p, fmt.Errorf("outbox: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM deliver_prune`); err != nil {
+		return p, fmt.Errorf("outbox: %w", err)
+	}
+	r, err := tx.ExecContext(ctx, `INSERT INTO deliver_prune (seq) SELECT e.seq FROM deliver_events e
+		WHERE e.pruned_at = 0 AND e.created_at < ? AND NOT EXISTS (SELECT 1 FROM deliver_deliveries d
+			WHERE d.event_seq = e.seq AND (d.state NOT IN ('delivered', 'purged') OR d.done_at >= ?))`, c, c)
+	if err != nil {
+		return p, fmt.Errorf("outbox: %w", err)
+	}
+	n, _ := r.RowsAffected()
+	p.Events = int(n)
+	if n > 0 {
+		r, err = tx.ExecContext(ctx, `DELETE FROM deliver_deliveries WHERE event_seq IN (SELECT seq FROM deliver_prune)`)
+		if err != nil {
+			return p, fmt.Errorf("outbox: %w", err)
+		}
+		n, _ = r.RowsAffected()
+		p.Deliveries = int(n)
+		if _, err := tx.ExecContext(ctx, `UPDATE deliver_events SET body = x'', pruned_at = ? WHERE seq IN (SELECT seq FROM deliver_prune)`, max(ms(now), 1)); err != nil {
+			return p, fmt.Errorf("outbox: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM deliver_prune`); err != nil {
+		return p, fmt.Errorf("outbox: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return Pruned{}, fmt.Errorf("outbox: %w", err)
+	}
+	return p, nil
+}
+
+// Purge takes the dead and orphaned deliveries the filter picks out of the
+// dead-letter queue for good: they are marked purged, never sent, and not
+// added again when their records are read again; Prune removes them with
+// their events once those are older than its cutoff. It returns how many
+// it purged.
+func (s *Store) Purge(ctx context.Context, f Filter, now time.Time) (int, error) {
+	w, args := f.where(true)
+	r, err := s.db.ExecContext(ctx, `UPDATE deliver_deliveries AS d SET state = 'purged', done_at = ?`+w, append([]any{ms(now)}, args...)...)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: %w", err)
+	}
+	n, _ := r.RowsAffected()
+	return int(n), nil
 }
