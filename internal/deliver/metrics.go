@@ -143,7 +143,16 @@ func (m *Metrics) Write(ctx context.Context, w io.Writer, st *Store, endpoints [
 		}
 		p("taxagg_deliver_dead{endpoint=%s} %d\n", label(id), n)
 	}
-	p("# HELP taxagg_deliver_delivered Deliveries delivered, by endpoint (all runs).\n")
+	p("# HELP taxagg_deliver_orphaned Deliveries parked because their endpoint is not in the endpoints file, by endpoint.\n")
+	p("# TYPE taxagg_deliver_orphaned gauge\n")
+	for _, id := range ids {
+		n := 0
+		if c := counts[id]; c != nil {
+			n = c.Orphaned
+		}
+		p("taxagg_deliver_orphaned{endpoint=%s} %d\n", label(id), n)
+	}
+	p("# HELP taxagg_deliver_delivered Deliveries delivered, by endpoint (all runs, until pruned by --keep).\n")
 	p("# TYPE taxagg_deliver_delivered gauge\n")
 	for _, id := range ids {
 		n := 0
