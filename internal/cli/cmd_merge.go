@@ -73,6 +73,9 @@ func mergeRun(ctx context.Context, f *Factory, opts *MergeOptions) error {
 		}
 	}
 	h := m.Header()
+	if h.Command == "nexus" {
+		return fmt.Errorf("merge: %s", errNexusPartial)
+	}
 	if h.Command != "aggregate" {
 		return fmt.Errorf("merge: partials of %s cannot be printed as an aggregate table", h.Command)
 	}

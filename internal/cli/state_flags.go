@@ -371,7 +371,16 @@ func (sr *stateRun) writePartial(ctx context.Context) error {
 }
 
 // exportPartial writes a store's partial to w.
+// errNexusPartial says why a nexus state has no partial: a partial holds
+// totals and the ids they count, not the day, time, net sales and
+// jurisdictions of each transaction that nexus needs to find when a
+// threshold was crossed.
+const errNexusPartial = "nexus partials cannot be merged yet: a partial does not carry each transaction's day and net sales, which nexus needs to find when a threshold was crossed; run taxagg nexus --state over every input instead"
+
 func exportPartial(ctx context.Context, st *state.Store, w io.Writer) error {
+	if st.Meta().Command == "nexus" {
+		return fmt.Errorf("state %s is a nexus state: %s", st.Path(), errNexusPartial)
+	}
 	if err := st.Load(ctx); err != nil {
 		return err
 	}
