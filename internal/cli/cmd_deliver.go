@@ -52,8 +52,8 @@ func NewCmdDeliver(f *Factory, runF func(context.Context, *DeliverOptions) error
 		Short: "Push calc's results to webhook endpoints, signed, retried, never lost",
 		Long: `Read the records taxagg calc writes (NDJSON, or its JSON array; files, or stdin when no
 FILE is given and stdin is not a terminal), record each as a tax.calculated event in a
-durable outbox in the state file, and POST it to every endpoint of the endpoints file
-that subscribes to it:
+durable outbox (--state: an SQLite file of its own, not calc's --state), and POST it to
+every endpoint of the endpoints file that subscribes to it:
 
   {"type":"tax.calculated","timestamp":"<when recorded>",
    "data":{"transaction_id":"...","version":1,"record":{...calc's record...}}}
@@ -73,12 +73,16 @@ also disables the endpoint (its pending deliveries go to the dead-letter queue t
 Without --serve, deliver sends what is due and exits; deliveries waiting for a retry
 are sent by the next run. With --serve it keeps running and sends retries as they fall
 due (and events other runs record). Ordering is not promised: a receiver keeps the
-highest data.version per data.transaction_id. One process delivers from a state file at
-a time; another run only records its events for it to send.` + deliverExitHelp,
+highest data.version per data.transaction_id. One process delivers from an outbox at
+a time; another run only records its events for it to send.
+
+An event every endpoint has had for longer than --keep is pruned to a tombstone (its id
+and content hash: read again, it is not sent again). A pending delivery whose endpoint
+is no longer in the endpoints file is parked as orphaned (see deliver dlq).` + deliverExitHelp,
 		Example: `  export ERP_WEBHOOK_SECRET=whsec_...
-  taxagg calc --rules rules.yaml orders.ndjson | taxagg deliver --endpoints endpoints.yaml --state tax.db
-  taxagg deliver --endpoints endpoints.yaml --state tax.db --serve --metrics-addr 127.0.0.1:9464
-  taxagg deliver dlq list --state tax.db`,
+  taxagg calc --rules rules.yaml orders.ndjson | taxagg deliver --endpoints endpoints.yaml --state outbox.db
+  taxagg deliver --endpoints endpoints.yaml --state outbox.db --serve --metrics-addr 127.0.0.1:9464
+  taxagg deliver dlq list --state outbox.db`,
 		Args: cobra.ArbitraryArgs, // input files; "dlq" is the subcommand
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Files = args
@@ -89,7 +93,7 @@ a time; another run only records its events for it to send.` + deliverExitHelp,
 		},
 	}
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&opts.State, "state", "", "the state `FILE` holding the outbox (SQLite; created when missing)")
+	pf.StringVar(&opts.State, "state", "", "the outbox `FILE` (SQLite; created when missing; not calc's --state)")
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Endpoints, "endpoints", "", "the endpoints `FILE` (YAML)")
 	fl.BoolVar(&opts.Serve, "serve", false, "keep running: send retries as they fall due, until SIGINT or SIGTERM")
@@ -441,8 +445,8 @@ The queue also lists the orphaned deliveries (STATE orphaned): pending ones whos
 is no longer in the endpoints file. Nothing sends them; they are pending again when the
 endpoint is back in the file, or leave with purge. Dead letters and orphaned deliveries
 are never pruned by --keep.` + exitStatusHelp,
-		Example: `  taxagg deliver dlq list --state tax.db
-  taxagg deliver dlq export --state tax.db --endpoint erp > erp-dead.ndjson
+		Example: `  taxagg deliver dlq list --state outbox.db
+  taxagg deliver dlq export --state outbox.db --endpoint erp > erp-dead.ndjson
   taxagg deliver dlq replay --state outbox.db --endpoint erp && taxagg deliver --endpoints endpoints.yaml --state outbox.db
   taxagg deliver dlq purge --state outbox.db --endpoint old-erp`,
 		Args: func(cmd *cobra.Command, args []string) error {
