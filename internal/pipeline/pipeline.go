@@ -226,6 +226,12 @@ const MaxWorkers = 256
 
 // Run reads every input, evaluates it and feeds the sink. It returns the
 // counts so far even when it fails or is cancelled.
+//
+// Its stages, each below: one reader goroutine (readAll) cuts the inputs
+// into batches; N workers (run.work) parse and evaluate whole batches; the
+// sequencer (run.sequence), on the calling goroutine, takes the batches
+// back in input order to settle duplicates and rejects; and the counts are
+// checked (checkCounts). Every goroutine has ended when Run returns.
 func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, error) {
 	for _, in := range inputs {
 		opt.sourceNames = append(opt.sourceNames, in.Name)
@@ -240,124 +246,43 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	opt.unmatched = newUnmatchedWriter(opt.Unmatched)
-	tallies := make([]coverageTally, workers)
-
-	var bytesRead atomic.Int64
-	jobs := make(chan *batch, workers*2)
-	toSeq := make(chan *batch, workers*2)
-	free := make(chan *batch, workers*8)
+	r := &run{
+		opt:   opt,
+		sink:  sink,
+		jobs:  make(chan *batch, workers*2),
+		toSeq: make(chan *batch, workers*2),
+		free:  make(chan *batch, workers*8),
+	}
 	for i := 0; i < workers*8; i++ {
-		free <- &batch{}
+		r.free <- &batch{}
 	}
 
-	// Reader.
 	var readErr error
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		defer close(jobs)
-		readErr = readAll(ctx, inputs, opt, jobs, free, &bytesRead)
+		defer close(r.jobs)
+		readErr = readAll(ctx, inputs, opt, r.jobs, r.free, &r.bytesRead)
 	}()
 
-	// Workers.
+	tallies := make([]coverageTally, workers)
 	var wwg sync.WaitGroup
-	for w := 0; w < workers; w++ {
+	for w := range workers {
 		wwg.Add(1)
 		ws := sink.NewWorker()
-		tally := &tallies[w]
 		go func() {
 			defer wwg.Done()
-			ev := opt.Program.NewEvaluator(false)
-			if opt.FixedOnly {
-				ev.FixedOnly()
-			}
-			parser := txn.NewParser(opt.Parse)
-			pw := priorWork{prior: opt.Prior, shard: opt.Shard, shards: opt.Shards}
-			// A worker does not wait for its batch's verdicts: it goes on
-			// with the next batch and accepts its earlier batches as the
-			// sequencer settles them (in seq order, so the oldest first).
-			// Waiting would keep the workers in lockstep with the slowest.
-			var pending []*batch
-			accept := func(b *batch) {
-				for i := range b.items {
-					if b.items[i].verdict == vAccepted {
-						tally.add(&b.items[i])
-						ws.Accept(&b.items[i])
-					}
-				}
-				free <- b
-			}
-			for {
-				for len(pending) > 0 && settled(pending[0]) {
-					accept(pending[0])
-					pending = pending[1:]
-				}
-				var b *batch
-				var ok bool
-				if len(pending) > 0 {
-					select {
-					case b, ok = <-jobs:
-					case <-pending[0].done:
-						continue
-					}
-				} else {
-					b, ok = <-jobs
-				}
-				if !ok {
-					break
-				}
-				for i := range b.items {
-					processWith(&b.items[i], parser, ev, ws, opt.RequireMatch, &pw)
-				}
-				toSeq <- b
-				pending = append(pending, b)
-			}
-			for _, b := range pending {
-				<-b.done
-				accept(b)
-			}
+			r.work(ws, &tallies[w])
 		}()
 	}
-	go func() { wwg.Wait(); close(toSeq) }()
+	go func() { wwg.Wait(); close(r.toSeq) }()
 
-	// Sequencer: batches back in input order.
-	var counts Counts
-	var runErr error
 	dedup := txn.NewDedup(dedupHint(inputs))
 	defer dedup.Release()
-	pending := map[int]*batch{}
-	next := 0
-	stopped := false
-	for b := range toSeq {
-		pending[b.seq] = b
-		for {
-			cur, ok := pending[next]
-			if !ok {
-				break
-			}
-			delete(pending, next)
-			next++
-			if !stopped {
-				if err := settle(cur, opt, sink, dedup, &counts); err != nil {
-					runErr = err
-					stopped = true
-					cancel(err)
-				}
-				counts.Bytes = bytesRead.Load()
-				if opt.Progress != nil {
-					opt.Progress(counts)
-				}
-			} else {
-				for i := range cur.items {
-					cur.items[i].verdict = vRejected // not counted: the run stopped before them
-				}
-			}
-			close(cur.done)
-		}
-	}
+	counts, runErr := r.sequence(dedup, cancel)
 	wg.Wait()
-	counts.Bytes = bytesRead.Load()
+	counts.Bytes = r.bytesRead.Load()
 	for i := 1; i < len(tallies); i++ {
 		tallies[0].merge(&tallies[i])
 	}
@@ -379,15 +304,132 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 	if err := ctx.Err(); err != nil {
 		return counts, err
 	}
-	if counts.Read != counts.Accepted+counts.Rejected+counts.Duplicates+counts.Skipped {
-		return counts, fmt.Errorf("accounting error: read %d != accepted %d + rejected %d + duplicates %d + skipped %d",
-			counts.Read, counts.Accepted, counts.Rejected, counts.Duplicates, counts.Skipped)
+	return counts, checkCounts(&counts)
+}
+
+// run is what Run's stages share.
+type run struct {
+	opt       Options
+	sink      Sink
+	jobs      chan *batch // reader → workers
+	toSeq     chan *batch // workers → sequencer
+	free      chan *batch // batches to reuse, back to the reader
+	bytesRead atomic.Int64
+}
+
+// work is one worker: it parses and evaluates the batches it takes from
+// the reader, hands them to the sequencer, and accepts each one into its
+// sink once the sequencer has settled it. It returns when the reader is
+// done and its last batch is settled.
+func (r *run) work(ws WorkerSink, tally *coverageTally) {
+	opt := r.opt
+	ev := opt.Program.NewEvaluator(false)
+	if opt.FixedOnly {
+		ev.FixedOnly()
 	}
-	if cv := &counts.Coverage; counts.Accepted != cv.Total() {
-		return counts, fmt.Errorf("accounting error: accepted %d != taxed %d + unmatched %d + no_tax %d",
-			counts.Accepted, cv.Taxed.Transactions, cv.Unmatched.Transactions, cv.NoTax.Transactions)
+	parser := txn.NewParser(opt.Parse)
+	pw := priorWork{prior: opt.Prior, shard: opt.Shard, shards: opt.Shards}
+	// A worker does not wait for its batch's verdicts: it goes on with the
+	// next batch and accepts its earlier batches as the sequencer settles
+	// them (in seq order, so the oldest first). Waiting would keep the
+	// workers in lockstep with the slowest.
+	var pending []*batch
+	accept := func(b *batch) {
+		for i := range b.items {
+			if b.items[i].verdict == vAccepted {
+				tally.add(&b.items[i])
+				ws.Accept(&b.items[i])
+			}
+		}
+		r.free <- b
 	}
-	return counts, nil
+	for {
+		for len(pending) > 0 && settled(pending[0]) {
+			accept(pending[0])
+			pending = pending[1:]
+		}
+		var b *batch
+		var ok bool
+		if len(pending) > 0 {
+			select {
+			case b, ok = <-r.jobs:
+			case <-pending[0].done:
+				continue
+			}
+		} else {
+			b, ok = <-r.jobs
+		}
+		if !ok {
+			break
+		}
+		for i := range b.items {
+			processWith(&b.items[i], parser, ev, ws, opt.RequireMatch, &pw)
+		}
+		r.toSeq <- b
+		pending = append(pending, b)
+	}
+	for _, b := range pending {
+		<-b.done
+		accept(b)
+	}
+}
+
+// sequence takes the workers' batches back in input order and settles
+// each (duplicates, rejects, the sink's ordered output). The first error
+// stops the run: cancel ends the reader, and the batches still to come
+// are marked rejected without being counted, so no sink accepts a record
+// read after the stop. It returns when every worker has ended.
+func (r *run) sequence(dedup *txn.Dedup, cancel context.CancelCauseFunc) (Counts, error) {
+	var counts Counts
+	var runErr error
+	pending := map[int]*batch{}
+	next := 0
+	stopped := false
+	for b := range r.toSeq {
+		pending[b.seq] = b
+		for {
+			cur, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if !stopped {
+				if err := settle(cur, r.opt, r.sink, dedup, &counts); err != nil {
+					runErr = err
+					stopped = true
+					cancel(err)
+				}
+				counts.Bytes = r.bytesRead.Load()
+				if r.opt.Progress != nil {
+					r.opt.Progress(counts)
+				}
+			} else {
+				for i := range cur.items {
+					cur.items[i].verdict = vRejected // not counted: the run stopped before them
+				}
+			}
+			close(cur.done)
+		}
+	}
+	return counts, runErr
+}
+
+// checkCounts is the accounting's last word on a completed run: every
+// record read is accepted, rejected, a duplicate or skipped, and every
+// accepted one is taxed, unmatched or no_tax. The counts come from
+// different places (the sequencer, the workers' tallies), so a mismatch is
+// a bug that must not pass as a result.
+func checkCounts(c *Counts) error {
+	if c.Read != c.Accepted+c.Rejected+c.Duplicates+c.Skipped {
+		return fmt.Errorf("accounting error: read %d != accepted %d + rejected %d + duplicates %d + skipped %d",
+			c.Read, c.Accepted, c.Rejected, c.Duplicates, c.Skipped)
+	}
+	if cv := &c.Coverage; c.Accepted != cv.Total() {
+		return fmt.Errorf("accounting error: accepted %d != taxed %d + unmatched %d + no_tax %d",
+			c.Accepted, cv.Taxed.Transactions, cv.Unmatched.Transactions, cv.NoTax.Transactions)
+	}
+	return nil
 }
 
 // process parses and evaluates one record and lets the sink render it.
