@@ -35,6 +35,14 @@ type TxOptions struct {
 	// Warn, when set, receives warnings about an input (a column that
 	// looks like a field taxagg reads but is not mapped), once per input.
 	Warn func(msg string)
+	// Standalone converts every record on its own: a credit note or
+	// refund never draws on a record converted before it, so that the
+	// same record always gives the same transaction whatever came before
+	// (a stream, where what came before depends on restarts and
+	// rebalances). It takes what it needs of its invoice or charge from
+	// itself (an expanded invoice, customer or charge), as when the
+	// invoice is not in the input.
+	Standalone bool
 }
 
 // TxConverter turns billing records into transaction records. Convert must
@@ -216,6 +224,9 @@ func (c *TxConverter) Index(text []byte) {
 // (out is then empty). Errors are *txn.FieldError naming the field of the
 // source record at fault.
 func (c *TxConverter) ConvertJSON(source string, text []byte, dst []byte) (out []byte, skip string, err error) {
+	if c.opts.Standalone && len(c.invoices) > 0 {
+		clear(c.invoices)
+	}
 	out, skip, err = c.convertJSON(source, text, dst)
 	return c.finish(out, skip, err)
 }
@@ -299,6 +310,15 @@ func (c *TxConverter) convertJSON(source string, text []byte, dst []byte) ([]byt
 		return dst, skip, err
 	}
 	return r.appendJSON(dst), "", nil
+}
+
+// beforeHint says where a credit note's invoice (or a refund's charge)
+// must be for the converter to find it.
+func (c *TxConverter) beforeHint(doc string) string {
+	if c.opts.Standalone {
+		return "each message is converted on its own: the " + doc + " must carry what it needs of it"
+	}
+	return "through a pipe, it must come before the " + doc
 }
 
 // ---- the transaction record written ----

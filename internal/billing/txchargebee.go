@@ -167,7 +167,7 @@ func (c *TxConverter) chargebeeDoc(n *node, kind string) (*txRecord, string, err
 	}
 	if !r.addr.ok() {
 		if kind == "credit_note" {
-			return nil, "", errField("reference_invoice_id", "no address: the credit note carries none and its invoice %q is not in the input (through a pipe, it must come before the credit note)", n.get("reference_invoice_id").str())
+			return nil, "", errField("reference_invoice_id", "no address: the credit note carries none and its invoice %q is not in the input (%s)", n.get("reference_invoice_id").str(), c.beforeHint("credit note"))
 		}
 		return nil, "", errField("shipping_address", "no address: neither shipping_address nor billing_address has a country")
 	}

@@ -367,7 +367,7 @@ func (c *TxConverter) stripeCreditNote(n *node, r *txRecord) (*txRecord, string,
 		}
 	}
 	if !r.addr.ok() {
-		return nil, "", errField("invoice", "no address: the credit note's invoice %q is not in the input (through a pipe, it must come before the credit note) and no expanded customer carries one", invID)
+		return nil, "", errField("invoice", "no address: the credit note's invoice %q is not in the input (%s) and no expanded customer carries one", invID, c.beforeHint("credit note"))
 	}
 	if n.get("lines").get("has_more").truthy() {
 		return nil, "", errField("lines.has_more", "is true: the credit note's lines are not all in the object (fetch them, or expand lines)")
@@ -519,7 +519,7 @@ func (c *TxConverter) stripeRefund(n *node, r *txRecord) (*txRecord, string, err
 		}
 	}
 	if !r.addr.ok() {
-		return nil, "", errField("charge", "no address: the refund's charge %q is not in the input with a shipping or billing address (through a pipe, it must come before the refund)", chargeID)
+		return nil, "", errField("charge", "no address: the refund's charge %q is not in the input with a shipping or billing address (%s)", chargeID, c.beforeHint("refund"))
 	}
 	r.lines = []txLine{{amount: amt, quantity: "1", product: "default"}}
 	return r, "", nil

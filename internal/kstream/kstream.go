@@ -55,6 +55,15 @@ type Config struct {
 	// NewRenderer returns what renders a record's calc event into
 	// Item.Out (the calc command's NDJSON renderer).
 	NewRenderer func() pipeline.WorkerSink
+	// Convert, when set, reads every message as a document of another
+	// source (a Stripe or Chargebee object: the batch commands' --from)
+	// and turns it into its transaction first. A document it skips (a
+	// draft or void invoice) is counted as skipped, and its offset
+	// commits with the batch. It is called for one message at a time,
+	// from one goroutine; it must convert each message on its own
+	// (billing.TxOptions.Standalone), or a replay after a restart or a
+	// rebalance could make another transaction of the same message.
+	Convert pipeline.Converter
 
 	MaxBatch int           // records per transaction at most (default 1000)
 	Linger   time.Duration // how long to wait for a batch to fill (default 0: what one poll gives)
@@ -85,10 +94,29 @@ type Config struct {
 }
 
 // Counts are what a member committed: Read = Accepted + Rejected +
-// Duplicates.
+// Duplicates + Skipped.
 type Counts struct {
 	Read, Accepted, Rejected, Duplicates int64
-	Commits, Aborts                      int64
+	// Skipped counts the documents Convert found not to be transactions;
+	// SkippedBy, when not nil, breaks them down by reason.
+	Skipped         int64
+	SkippedBy       map[string]int64
+	Commits, Aborts int64
+}
+
+// add adds d's counts (not its commits and aborts) to c.
+func (c *Counts) add(d Counts) {
+	c.Read += d.Read
+	c.Accepted += d.Accepted
+	c.Rejected += d.Rejected
+	c.Duplicates += d.Duplicates
+	c.Skipped += d.Skipped
+	for k, v := range d.SkippedBy {
+		if c.SkippedBy == nil {
+			c.SkippedBy = map[string]int64{}
+		}
+		c.SkippedBy[k] += v
+	}
 }
 
 // RecordError is a bad record met without a rejects topic.
@@ -178,6 +206,7 @@ type member struct {
 	ev       *rules.Evaluator
 	renderer pipeline.WorkerSink
 	item     pipeline.Item
+	conv     []byte // the transaction Convert made of the message
 
 	mu       sync.Mutex
 	parts    map[int32]*partState // cached state, kept across revocations
@@ -230,10 +259,7 @@ func Run(ctx context.Context, cfg Config) (Counts, error) {
 	var total Counts
 	for restarts := 0; ; restarts++ {
 		counts, err := mb.session(ctx, restarts == 0)
-		total.Read += counts.Read
-		total.Accepted += counts.Accepted
-		total.Rejected += counts.Rejected
-		total.Duplicates += counts.Duplicates
+		total.add(counts)
 		total.Commits += counts.Commits
 		total.Aborts += counts.Aborts
 		var se *sessionError
@@ -458,14 +484,11 @@ func (mb *member) loop(ctx context.Context, sess *kgo.GroupTransactSession) (Cou
 		}
 		failures = 0
 		c := mb.apply(b)
-		counts.Read += c.Read
-		counts.Accepted += c.Accepted
-		counts.Rejected += c.Rejected
-		counts.Duplicates += c.Duplicates
+		counts.add(c)
 		counts.Commits++
 		mb.m.observeBatch(c, time.Since(start))
 		mb.log.Debug("transaction committed", "records", len(recs), "accepted", c.Accepted,
-			"rejected", c.Rejected, "duplicates", c.Duplicates, "seconds", time.Since(start).Seconds())
+			"rejected", c.Rejected, "duplicates", c.Duplicates, "skipped", c.Skipped, "seconds", time.Since(start).Seconds())
 	}
 }
 
@@ -583,6 +606,7 @@ type stage struct {
 	acc    *aggregate.Accumulator // the partition's sums after the batch
 	delta  *aggregate.Accumulator // the batch's own sums: which rows changed
 	counts Counts
+	skips  map[string]int64 // the batch's skipped documents, by reason
 }
 
 // process turns the batch's records into produced events, rejects and
@@ -630,10 +654,29 @@ func (mb *member) record(ctx context.Context, sess *kgo.GroupTransactSession, b 
 	it.Source, it.Line, it.Text = r.Topic, int(r.Offset), r.Value
 
 	field, err := "", error(nil)
-	if len(r.Value) == 0 {
+	text := r.Value
+	if len(text) > 0 && mb.cfg.Convert != nil {
+		var skip string
+		mb.conv, skip, err = mb.cfg.Convert.ConvertJSON(r.Topic, r.Value, mb.conv[:0])
+		if err == nil && skip != "" {
+			// Not a transaction (a draft invoice): read, counted, and
+			// its offset commits with the batch.
+			sg.counts.Skipped++
+			if sg.skips == nil {
+				sg.skips = map[string]int64{}
+			}
+			sg.skips[skip]++
+			mb.log.Debug("skipped", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "reason", skip)
+			return nil
+		}
+		text = mb.conv
+	}
+	switch {
+	case err != nil:
+	case len(text) == 0:
 		err = errors.New("empty message")
-	} else {
-		err = mb.parser.ParseJSON(r.Value, &it.Tx)
+	default:
+		err = mb.parser.ParseJSON(text, &it.Tx)
 		it.Fields = mb.parser.Fields()
 	}
 	if err == nil && r.Key != nil && string(r.Key) != it.Tx.ID {
@@ -706,6 +749,13 @@ func (mb *member) apply(b *batch) Counts {
 		c.Accepted += d.Accepted - st.counts.Accepted
 		c.Rejected += d.Rejected - st.counts.Rejected
 		c.Duplicates += d.Duplicates - st.counts.Duplicates
+		c.Skipped += d.Skipped - st.counts.Skipped
+		for k, v := range sg.skips {
+			if c.SkippedBy == nil {
+				c.SkippedBy = map[string]int64{}
+			}
+			c.SkippedBy[k] += v
+		}
 		st.counts = d
 		mb.parts[p] = st
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,7 @@ type Metrics struct {
 	restores   atomic.Int64
 
 	mu      sync.Mutex
+	skipped map[string]int64 // by reason
 	lag     map[lagKey]int64
 	buckets []uint64 // cumulative counts per batchBuckets bound
 	count   uint64
@@ -42,7 +44,7 @@ var batchBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
 
 // NewMetrics returns zeroed metrics.
 func NewMetrics() *Metrics {
-	return &Metrics{lag: map[lagKey]int64{}, buckets: make([]uint64, len(batchBuckets))}
+	return &Metrics{skipped: map[string]int64{}, lag: map[lagKey]int64{}, buckets: make([]uint64, len(batchBuckets))}
 }
 
 func (m *Metrics) observeBatch(c Counts, d time.Duration) {
@@ -54,6 +56,9 @@ func (m *Metrics) observeBatch(c Counts, d time.Duration) {
 	s := d.Seconds()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	for k, v := range c.SkippedBy {
+		m.skipped[k] += v
+	}
 	for i, b := range batchBuckets {
 		if s <= b {
 			m.buckets[i]++
@@ -90,6 +95,15 @@ func (m *Metrics) WriteTo(w io.Writer) (int64, error) {
 	counter("taxagg_stream_restores_total", "Partition states restored from the totals topic.", m.restores.Load())
 
 	m.mu.Lock()
+	reasons := make([]string, 0, len(m.skipped))
+	for k := range m.skipped {
+		reasons = append(reasons, k)
+	}
+	sort.Strings(reasons)
+	fmt.Fprint(cw, "# HELP taxagg_stream_skipped_total Documents read with --from that are not transactions (draft or void invoices, ...), committed, by reason.\n# TYPE taxagg_stream_skipped_total counter\n")
+	for _, k := range reasons {
+		fmt.Fprintf(cw, "taxagg_stream_skipped_total{reason=%s} %d\n", labelValue(k), m.skipped[k])
+	}
 	keys := make([]lagKey, 0, len(m.lag))
 	for k := range m.lag {
 		keys = append(keys, k)
@@ -116,6 +130,13 @@ func (m *Metrics) WriteTo(w io.Writer) (int64, error) {
 		cw.err = err
 	}
 	return cw.n, cw.err
+}
+
+// labelValue quotes a label value as the exposition format wants it:
+// backslash, double quote and line feed escaped.
+func labelValue(v string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return `"` + r.Replace(v) + `"`
 }
 
 // ServeHTTP serves the metrics.

@@ -10,7 +10,7 @@ import (
 func TestMetricsExposition(t *testing.T) {
 	m := NewMetrics()
 	m.observeBatch(Counts{Read: 10, Accepted: 7, Rejected: 2, Duplicates: 1}, 30*time.Millisecond)
-	m.observeBatch(Counts{Read: 5, Accepted: 5}, 2*time.Second)
+	m.observeBatch(Counts{Read: 8, Accepted: 5, Skipped: 3, SkippedBy: map[string]int64{"void invoice": 1, "draft invoice": 2}}, 2*time.Second)
 	m.aborts.Add(1)
 	m.setLag("tx", 3, 42)
 	m.setLag("tx", 1, -1) // a high watermark behind the last record seen counts as caught up
@@ -21,7 +21,8 @@ func TestMetricsExposition(t *testing.T) {
 	}
 	body := rec.Body.String()
 	for _, want := range []string{
-		"# TYPE taxagg_stream_records_in_total counter\ntaxagg_stream_records_in_total 15\n",
+		"# TYPE taxagg_stream_records_in_total counter\ntaxagg_stream_records_in_total 18\n",
+		"# TYPE taxagg_stream_skipped_total counter\ntaxagg_stream_skipped_total{reason=\"draft invoice\"} 2\ntaxagg_stream_skipped_total{reason=\"void invoice\"} 1\n",
 		"taxagg_stream_events_out_total 12\n",
 		"taxagg_stream_rejects_total 2\n",
 		"taxagg_stream_duplicates_total 1\n",

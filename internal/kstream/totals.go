@@ -91,18 +91,20 @@ type RowExact struct {
 
 // SnapshotValue is a partition's snapshot record.
 type SnapshotValue struct {
-	Kind        string `json:"kind"` // "snapshot"
-	Group       string `json:"group"`
-	Topic       string `json:"topic"`
-	Partition   int32  `json:"partition"`
-	NextOffset  int64  `json:"next_offset"`
-	IDChunks    int64  `json:"id_chunks"`
-	IDs         int64  `json:"ids"`
-	Rows        int64  `json:"rows"`
-	Read        int64  `json:"read"`
-	Accepted    int64  `json:"accepted"`
-	Rejected    int64  `json:"rejected"`
-	Duplicates  int64  `json:"duplicates"`
+	Kind       string `json:"kind"` // "snapshot"
+	Group      string `json:"group"`
+	Topic      string `json:"topic"`
+	Partition  int32  `json:"partition"`
+	NextOffset int64  `json:"next_offset"`
+	IDChunks   int64  `json:"id_chunks"`
+	IDs        int64  `json:"ids"`
+	Rows       int64  `json:"rows"`
+	Read       int64  `json:"read"`
+	Accepted   int64  `json:"accepted"`
+	Rejected   int64  `json:"rejected"`
+	Duplicates int64  `json:"duplicates"`
+	// Skipped counts the documents --from found not to be transactions.
+	Skipped     int64  `json:"skipped,omitempty"`
 	Period      string `json:"period"`
 	ByRate      bool   `json:"by_rate"`
 	RulesSHA256 string `json:"rules_sha256"`
@@ -242,7 +244,7 @@ func (mb *member) totalsRecords(p int32, sg *stage) []*kgo.Record {
 	out = append(out, rec(fmt.Sprintf("snap/%s/%s/%d", mb.cfg.Group, topic, p), SnapshotValue{
 		Kind: "snapshot", Group: mb.cfg.Group, Topic: topic, Partition: p, NextOffset: sg.next,
 		IDChunks: chunks, IDs: int64(len(sg.st.ids) + len(sg.newIDs)), Rows: int64(len(rows)),
-		Read: c.Read, Accepted: c.Accepted, Rejected: c.Rejected, Duplicates: c.Duplicates,
+		Read: c.Read, Accepted: c.Accepted, Rejected: c.Rejected, Duplicates: c.Duplicates, Skipped: c.Skipped,
 		Period: periodName(period), ByRate: mb.cfg.Aggregate.ByRate, RulesSHA256: mb.cfg.Program.SHA256,
 	}))
 	return out
@@ -642,7 +644,7 @@ func (mb *member) restoredState(p int32, r *restoring) (*partState, error) {
 	}
 	st := newPartState(mb.cfg.Aggregate)
 	st.next, st.ids, st.chunks = s.NextOffset, r.ids, s.IDChunks
-	st.counts = Counts{Read: s.Read, Accepted: s.Accepted, Rejected: s.Rejected, Duplicates: s.Duplicates}
+	st.counts = Counts{Read: s.Read, Accepted: s.Accepted, Rejected: s.Rejected, Duplicates: s.Duplicates, Skipped: s.Skipped}
 	for _, v := range r.rows {
 		rs, err := mb.rowSums(v)
 		if err == nil {
