@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/taxagg/taxagg/internal/aggregate"
+	"github.com/taxagg/taxagg/internal/billing"
 	"github.com/taxagg/taxagg/internal/kstream"
 	"github.com/taxagg/taxagg/internal/pipeline"
 	"github.com/taxagg/taxagg/internal/stream"
@@ -60,6 +61,8 @@ type StreamOptions struct {
 	SASLMechanism   string
 	SASLUser        string
 	SASLPasswordEnv string
+
+	fromOptions // --from, --product-map
 }
 
 // NewCmdStream builds `taxagg stream`.
@@ -80,6 +83,12 @@ The events, the totals changes, the rejects and the consumed offsets of a batch 
 one Kafka transaction, so a read_committed consumer sees each record's event exactly once
 through crashes, rebalances and broker restarts. Consumers reading read_uncommitted also
 see aborted attempts. See docs/stream.md for the topics to create.
+
+With --from stripe, chargebee or a mapping file, each message is a billing document (a
+Stripe invoice, credit note, charge or refund, a Chargebee invoice or credit note),
+converted as the batch commands' --from converts it, but on its own: a credit note
+does not look up an invoice from an earlier message. Documents that are not
+transactions (draft and void invoices, ...) are counted as skipped.
 
 Logs are JSON lines on stderr; --metrics-addr serves Prometheus metrics at /metrics.
 SIGTERM or SIGINT ends the open transaction and leaves the group. --once stops when no
@@ -125,6 +134,7 @@ record came for --idle.` + exitStatusHelp,
 	fl.StringVar(&opts.SASLMechanism, "sasl-mechanism", "", "SASL mechanism: plain, scram-sha-256 or scram-sha-512")
 	fl.StringVar(&opts.SASLUser, "sasl-user", "", "SASL user `NAME`")
 	fl.StringVar(&opts.SASLPasswordEnv, "sasl-password-env", "TAXAGG_SASL_PASSWORD", "environment `VARIABLE` holding the SASL password")
+	addFromFlags(cmd, &opts.fromOptions)
 	return cmd
 }
 
@@ -180,13 +190,38 @@ func streamConfig(ctx context.Context, f *Factory, opts *StreamOptions, logger *
 	cfg.Program = prog
 	cfg.Parse = txn.ParseOptions{Location: loc}
 	cfg.Aggregate = aggregate.Options{Period: period, ByRate: opts.ByRate}
-	cfg.NewRenderer = func() pipeline.WorkerSink { return &calcWorker{format: stream.OutputNDJSON} }
+	conv, err := streamConverter(opts, logger)
+	if err != nil {
+		return cfg, err
+	}
+	if conv != nil {
+		cfg.Convert = conv
+	}
+	charged := conv != nil
+	cfg.NewRenderer = func() pipeline.WorkerSink { return &calcWorker{format: stream.OutputNDJSON, charged: charged} }
 	cfg.MaxBatch, cfg.Linger, cfg.Once, cfg.Idle = opts.MaxBatch, opts.Linger, opts.Once, opts.Idle
 	cfg.TransactionTimeout = opts.TxnTimeout
 	cfg.TLS, cfg.SASL = tlsCfg, mech
 	cfg.Logger = logger
 	cfg.Metrics = kstream.NewMetrics()
 	return cfg, nil
+}
+
+// streamConverter is the converter --from asks for (nil for taxagg's own
+// format). It converts each message on its own: what a message becomes
+// must not depend on which messages this member happened to read before
+// it, or a replay after a restart or a rebalance could differ.
+func streamConverter(opts *StreamOptions, logger *slog.Logger) (*billing.TxConverter, error) {
+	conv, err := opts.newConverter(func(msg string) { logger.Warn(msg) }, true)
+	if err != nil || conv == nil {
+		return nil, err
+	}
+	switch f := conv.InputFormat(); f {
+	case "", "auto", "json", "ndjson":
+	default:
+		return nil, usageErrorf("--from %s: the mapping reads %s; stream reads one JSON object per message", opts.From, f)
+	}
+	return conv, nil
 }
 
 func streamTLS(opts *StreamOptions) (*tls.Config, error) {
@@ -280,9 +315,18 @@ func streamRun(ctx context.Context, f *Factory, opts *StreamOptions) error {
 	case err != nil:
 		status = "failed"
 	}
-	logger.Info("stream stopped", "status", status, "read", counts.Read, "accepted", counts.Accepted,
-		"rejected", counts.Rejected, "duplicates", counts.Duplicates,
-		"transactions_committed", counts.Commits, "transactions_aborted", counts.Aborts)
+	attrs := []any{"status", status, "read", counts.Read, "accepted", counts.Accepted,
+		"rejected", counts.Rejected, "duplicates", counts.Duplicates}
+	if cfg.Convert != nil {
+		// read = accepted + rejected + duplicates + skipped
+		skipped := counts.SkippedBy
+		if skipped == nil {
+			skipped = map[string]int64{}
+		}
+		attrs = append(attrs, "from", opts.From, "skipped", counts.Skipped, "skipped_by_reason", skipped)
+	}
+	attrs = append(attrs, "transactions_committed", counts.Commits, "transactions_aborted", counts.Aborts)
+	logger.Info("stream stopped", attrs...)
 	if err != nil {
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			return context.Cause(ctx)

@@ -48,13 +48,19 @@ func (o *fromOptions) fromFiles() []string {
 // converter returns the billing converter --from asks for, or nil for
 // taxagg's own format. Warnings go to warn.
 func (o *fromOptions) converter(warn io.Writer) (*billing.TxConverter, error) {
+	return o.newConverter(func(msg string) { fmt.Fprintln(warn, "taxagg: warning: "+msg) }, false)
+}
+
+// newConverter is converter with warnings going to warn; standalone
+// converts each record on its own (billing.TxOptions.Standalone).
+func (o *fromOptions) newConverter(warn func(string), standalone bool) (*billing.TxConverter, error) {
 	if o.From == "" || o.From == billing.PresetCanonical {
 		if o.ProductMap != "" {
 			return nil, usageErrorf("--product-map needs --from stripe, chargebee or a mapping file")
 		}
 		return nil, nil
 	}
-	opts := billing.TxOptions{Preset: o.From, Warn: func(msg string) { fmt.Fprintln(warn, "taxagg: warning: "+msg) }}
+	opts := billing.TxOptions{Preset: o.From, Warn: warn, Standalone: standalone}
 	switch o.From {
 	case billing.PresetStripe, billing.PresetChargebee:
 	default:
