@@ -41,6 +41,7 @@ type input struct {
 	accepted map[string]bool
 	rejected int
 	dups     int
+	skipped  int      // documents a converter skipped
 	rows     []string // batch aggregate's rows, printed
 }
 
@@ -426,11 +427,16 @@ func (c *cluster) check(t testing.TB, in *input, opt aggregate.Options) {
 			snaps[v.Partition] = v
 		}
 	}
+	var skipped int64
 	for _, s := range snaps {
 		dups += s.Duplicates
+		skipped += s.Skipped
 	}
 	if dups != int64(in.dups) {
 		t.Errorf("snapshots count %d duplicates, the batch run %d", dups, in.dups)
+	}
+	if skipped != int64(in.skipped) {
+		t.Errorf("snapshots count %d skipped documents, the batch run %d", skipped, in.skipped)
 	}
 	total := aggregate.New(opt)
 	for _, v := range latest {
