@@ -108,7 +108,7 @@ func TestConvertKilledMidTransaction(t *testing.T) {
 	cfg := testConfig(c, "a", opt)
 	cfg.Convert = stripeConverter(t)
 	cfg.hook = func(stage string, n int) error {
-		if stage == "before-end" && n == 3 {
+		if stage == "before-end" && n == 2 {
 			return errKilled
 		}
 		return nil
@@ -118,9 +118,12 @@ func TestConvertKilledMidTransaction(t *testing.T) {
 	if !errors.Is(first.err, errKilled) {
 		t.Fatalf("first run: %v", first.err)
 	}
-	if first.counts.Commits != 2 || first.counts.Skipped == 0 {
-		t.Fatalf("first run committed %d batches and skipped %d documents; want 2 batches and some skipped", first.counts.Commits, first.counts.Skipped)
+	if first.counts.Commits != 1 {
+		t.Fatalf("first run committed %d batches, want 1", first.counts.Commits)
 	}
+	// Usually the first batch skipped documents, and the restart must
+	// restore their count from the snapshot (check compares the sum).
+	t.Logf("first run: %d read, %d skipped", first.counts.Read, first.counts.Skipped)
 	cfg = testConfig(c, "a", opt)
 	cfg.Convert = stripeConverter(t)
 	second := start(cfg)
