@@ -465,3 +465,40 @@ func TestIndexForwardReference(t *testing.T) {
 		}
 	}
 }
+
+// TestStandalone: with Standalone, a credit note does not draw on the
+// invoice converted before it; it is converted as when its invoice is not
+// in the input, whatever came before.
+func TestStandalone(t *testing.T) {
+	for _, tt := range []struct {
+		standalone bool
+		wantErr    string
+		want       string
+	}{
+		{false, "", `"original_date":"2026-01-15T12:00:00Z"`},
+		{true, `invoice: no address: the credit note's invoice "in_1TX0000000000000000paid" is not in the input (each message is converted on its own: the credit note must carry what it needs of it) and no expanded customer carries one`, ""},
+	} {
+		c := newConv(t, TxOptions{Preset: PresetStripe, Standalone: tt.standalone})
+		convertFile(t, c, filepath.Join(billingData, "stripe-export.json"))
+		out, _, errs := convertFile(t, c, filepath.Join(billingData, "stripe-credit-notes.json"))
+		if tt.wantErr != "" {
+			if len(errs) != 1 || errs[0] != tt.wantErr {
+				t.Errorf("standalone %v: errors %q, want %q", tt.standalone, errs, tt.wantErr)
+			}
+			continue
+		}
+		if len(errs) > 0 || len(out) != 1 || !strings.Contains(out[0], tt.want) {
+			t.Errorf("standalone %v: %v %v, want %s", tt.standalone, errs, out, tt.want)
+		}
+	}
+	// A standalone refund of a charge converted before it.
+	c := newConv(t, TxOptions{Preset: PresetStripe, Standalone: true})
+	charge := `{"object":"charge","id":"ch_1","status":"succeeded","currency":"usd","amount":1000,"created":1769904000,"invoice":null,"billing_details":{"address":{"country":"US","state":"TX"}}}`
+	if _, _, err := c.ConvertJSON("x", []byte(charge), nil); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := c.ConvertJSON("x", []byte(`{"object":"refund","id":"re_1","status":"succeeded","currency":"usd","amount":500,"created":1769990400,"charge":"ch_1"}`), nil)
+	if err == nil || !strings.Contains(err.Error(), "each message is converted on its own: the refund must carry") {
+		t.Errorf("standalone refund: %v", err)
+	}
+}
