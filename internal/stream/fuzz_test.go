@@ -207,22 +207,26 @@ func FuzzContainers(f *testing.F) {
 			return
 		}
 		// Oracle: one valid list object alone is read as its data's elements.
+		// A list object without a data array is not a page: it stays one
+		// record, for the converter to refuse, never zero records.
 		var page struct {
-			Object string            `json:"object"`
-			Data   []json.RawMessage `json:"data"`
+			Object string             `json:"object"`
+			Data   *[]json.RawMessage `json:"data"`
 		}
 		body := bytes.TrimSpace(bytes.TrimPrefix(in, []byte("\xef\xbb\xbf")))
 		if !json.Valid(body) || len(body) == 0 || body[0] != '{' || json.Unmarshal(body, &page) != nil ||
-			page.Object != "list" || bytes.Count(body, []byte(`"object"`)) != 1+bytes.Count(bytes.Join(rawStrings(page.Data), nil), []byte(`"object"`)) {
+			page.Object != "list" || page.Data == nil ||
+			bytes.Count(body, []byte(`"object"`)) != 1+bytes.Count(bytes.Join(rawStrings(*page.Data), nil), []byte(`"object"`)) {
 			return
 		}
+		data := *page.Data
 		if got.Fatal != "" {
 			t.Fatalf("list %q: %s", in, got.Fatal)
 		}
-		if len(got.Recs) != len(page.Data) {
-			t.Fatalf("list %q: %d records, want %d", in, len(got.Recs), len(page.Data))
+		if len(got.Recs) != len(data) {
+			t.Fatalf("list %q: %d records, want %d", in, len(got.Recs), len(data))
 		}
-		for i, e := range page.Data {
+		for i, e := range data {
 			if got.Recs[i].Text != string(e) {
 				t.Fatalf("element %d: %q, want %q", i, got.Recs[i].Text, e)
 			}
