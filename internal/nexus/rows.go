@@ -145,11 +145,11 @@ func (t *Tracker) Rows(ctx context.Context) ([]Row, error) {
 			i, ok := idx[k]
 			if !ok {
 				idx[k] = len(merged[k.j])
-				merged[k.j] = append(merged[k.j], dayTotal{day: k.day, sales: s.sales, count: s.count, other: s.other})
+				merged[k.j] = append(merged[k.j], dayTotal{day: k.day, sales: s.sales.Decimal(), count: s.count, other: s.other})
 				continue
 			}
 			d := &merged[k.j][i]
-			d.sales = d.sales.Add(s.sales)
+			d.sales = d.sales.Add(s.sales.Decimal())
 			d.count += s.count
 			d.other += s.other
 		}

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"time"
 
 	"github.com/shopspring/decimal"
 
+	"github.com/taxagg/taxagg/internal/money"
 	"github.com/taxagg/taxagg/internal/txn"
 )
 
@@ -69,32 +71,42 @@ type spillRec struct {
 const (
 	flagRefund = 1 << iota
 	flagTime
+	flagFixed // the amount is a money.Fixed, else decimal text
 )
 
 // Record layout: uvarint jur, varint day, flags byte, [varint unix
-// seconds, uvarint nanoseconds], uvarint len + id, uvarint len + amount
-// as decimal text.
-func (s *spill) write(r *spillRec) error {
+// seconds, uvarint nanoseconds], uvarint len + id, then the amount: varint
+// coefficient and varint exponent when flagFixed, else uvarint len +
+// decimal text.
+func (s *spill) write(jur uint32, tx *txn.Transaction, amount *netSum) error {
 	b := s.buf[:0]
-	b = binary.AppendUvarint(b, uint64(r.jur))
-	b = binary.AppendVarint(b, int64(r.day))
+	b = binary.AppendUvarint(b, uint64(jur))
+	b = binary.AppendVarint(b, int64(tx.Day))
 	var flags byte
-	if r.refund {
+	if tx.Refund {
 		flags |= flagRefund
 	}
-	if !r.at.IsZero() {
+	if !tx.Time.IsZero() {
 		flags |= flagTime
+	}
+	if amount.fixed {
+		flags |= flagFixed
 	}
 	b = append(b, flags)
 	if flags&flagTime != 0 {
-		b = binary.AppendVarint(b, r.at.Unix())
-		b = binary.AppendUvarint(b, uint64(r.at.Nanosecond()))
+		b = binary.AppendVarint(b, tx.Time.Unix())
+		b = binary.AppendUvarint(b, uint64(tx.Time.Nanosecond()))
 	}
-	b = binary.AppendUvarint(b, uint64(len(r.id)))
-	b = append(b, r.id...)
-	amt := r.amount.String()
-	b = binary.AppendUvarint(b, uint64(len(amt)))
-	b = append(b, amt...)
+	b = binary.AppendUvarint(b, uint64(len(tx.ID)))
+	b = append(b, tx.ID...)
+	if amount.fixed {
+		b = binary.AppendVarint(b, amount.f.C)
+		b = binary.AppendVarint(b, int64(amount.f.E))
+	} else {
+		amt := amount.d.String()
+		b = binary.AppendUvarint(b, uint64(len(amt)))
+		b = append(b, amt...)
+	}
 	s.buf = b
 	if _, err := s.w.Write(b); err != nil {
 		return fmt.Errorf("nexus spill: %w", err)
@@ -154,20 +166,37 @@ func (sr *spillReader) next(r *spillRec, keep func(jur uint32, day txn.Date) boo
 	if want {
 		r.id = string(id)
 	}
-	amt, err := sr.bytes()
-	if err != nil {
-		return false, err
+	var amount decimal.Decimal
+	if flags&flagFixed != 0 {
+		c, err := binary.ReadVarint(sr.r)
+		if err != nil {
+			return false, errCorrupt
+		}
+		e, err := binary.ReadVarint(sr.r)
+		if err != nil || e < math.MinInt32 || e > math.MaxInt32 {
+			return false, errCorrupt
+		}
+		if want {
+			amount = money.Fixed{C: c, E: int32(e)}.Decimal()
+		}
+	} else {
+		amt, err := sr.bytes()
+		if err != nil {
+			return false, err
+		}
+		if want {
+			if amount, err = decimal.NewFromString(string(amt)); err != nil {
+				return false, errCorrupt
+			}
+		}
 	}
 	if !want {
 		return false, nil
 	}
-	r.jur, r.day, r.refund = uint32(ju), txn.Date(day), flags&flagRefund != 0
+	r.jur, r.day, r.refund, r.amount = uint32(ju), txn.Date(day), flags&flagRefund != 0, amount
 	r.at = time.Time{}
 	if flags&flagTime != 0 {
 		r.at = time.Unix(sec, int64(nsec)).UTC()
-	}
-	if r.amount, err = decimal.NewFromString(string(amt)); err != nil {
-		return false, errCorrupt
 	}
 	return true, nil
 }
