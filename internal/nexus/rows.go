@@ -306,8 +306,18 @@ func (t *Tracker) findCrossers(ctx context.Context, rows []Row, cross []crossing
 		if err != nil {
 			return err
 		}
+		// The crossing days by this worker's jurisdiction numbers: a
+		// lookup without pointers per record read.
+		mine := make(map[uint64]struct{}, len(cross))
+		for ji, j := range w.jurs {
+			for k := range want {
+				if k.j == j {
+					mine[uint64(ji)<<32|uint64(uint32(k.day))] = struct{}{}
+				}
+			}
+		}
 		keep := func(ju uint32, day txn.Date) bool {
-			_, ok := want[jurDay{w.jurs[ju], day}]
+			_, ok := mine[uint64(ju)<<32|uint64(uint32(day))]
 			return ok
 		}
 		for n := 0; ; n++ {
