@@ -88,7 +88,7 @@ func (t *Tracker) NewWorker() *Worker {
 	w := &Worker{
 		cur:  t.opt.Currency.Code,
 		dir:  t.opt.TempDir,
-		days: map[dayKey]*daySum{},
+		days: map[dayKey]int32{},
 		jidx: map[*rules.Jurisdiction]uint32{},
 	}
 	t.mu.Lock()
@@ -127,9 +127,12 @@ type daySum struct {
 // Worker is one goroutine's share of a Tracker. It is not safe for
 // concurrent use.
 type Worker struct {
-	cur  string
-	dir  string
-	days map[dayKey]*daySum
+	cur string
+	dir string
+	// days numbers the (jurisdiction, day) pairs seen: sums[days[k]] are
+	// their figures, in one slice rather than an object each.
+	days map[dayKey]int32
+	sums []daySum
 	// jurisdictions seen, numbered for the spill records
 	jurs []*rules.Jurisdiction
 	jidx map[*rules.Jurisdiction]uint32
@@ -152,10 +155,11 @@ func (w *Worker) Add(tx *txn.Transaction, res *rules.Result) {
 			continue
 		}
 		k := dayKey{j, tx.Day}
-		s := w.days[k]
-		if s == nil {
-			s = w.newDay(k)
+		i, ok := w.days[k]
+		if !ok {
+			i = w.newDay(k)
 		}
+		s := &w.sums[i]
 		if tx.Currency.Code != w.cur {
 			s.other++
 			continue
@@ -177,16 +181,17 @@ func (w *Worker) Add(tx *txn.Transaction, res *rules.Result) {
 
 // newDay starts the figures of a (jurisdiction, day) the worker had not
 // seen, numbering the jurisdiction for the spill records when it is new.
-func (w *Worker) newDay(k dayKey) *daySum {
+func (w *Worker) newDay(k dayKey) int32 {
 	ji, ok := w.jidx[k.j]
 	if !ok {
 		ji = uint32(len(w.jurs))
 		w.jurs = append(w.jurs, k.j)
 		w.jidx[k.j] = ji
 	}
-	s := &daySum{jur: ji}
-	w.days[k] = s
-	return s
+	i := int32(len(w.sums))
+	w.sums = append(w.sums, daySum{jur: ji})
+	w.days[k] = i
+	return i
 }
 
 // NetAmount is what a transaction adds to a jurisdiction's sales: see

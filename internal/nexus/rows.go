@@ -141,7 +141,8 @@ func (t *Tracker) Rows(ctx context.Context) ([]Row, error) {
 		if w.hasDay && (!hasDay || w.last > last) {
 			last, hasDay = w.last, true
 		}
-		for k, s := range w.days {
+		for k, si := range w.days {
+			s := &w.sums[si]
 			i, ok := idx[k]
 			if !ok {
 				idx[k] = len(merged[k.j])
