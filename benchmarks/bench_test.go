@@ -399,3 +399,10 @@ func BenchmarkPipelineAggregate(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNexusNDJSON is `taxagg nexus` end to end: aggregate's pipeline
+// plus the per-day state, the spill files and the crossings. Compare its
+// ns/record with BenchmarkAggregateNDJSON's (the target is ≤ 1.2×).
+func BenchmarkNexusNDJSON(b *testing.B) {
+	benchCLI(b, len(load(b).ndjson), "nexus", "tx.ndjson")
+}

@@ -47,6 +47,7 @@ package nexus
 
 import (
 	"errors"
+	"math"
 	"sync"
 
 	"github.com/shopspring/decimal"
@@ -87,7 +88,7 @@ func (t *Tracker) NewWorker() *Worker {
 	w := &Worker{
 		cur:  t.opt.Currency.Code,
 		dir:  t.opt.TempDir,
-		days: map[dayKey]*daySum{},
+		days: map[dayKey]int32{},
 		jidx: map[*rules.Jurisdiction]uint32{},
 	}
 	t.mu.Lock()
@@ -117,17 +118,21 @@ type dayKey struct {
 
 // daySum is one jurisdiction's figures for one day.
 type daySum struct {
-	sales decimal.Decimal // threshold currency, refunds negative
-	count int64           // sales (not refunds) in the threshold currency
-	other int64           // transactions in other currencies
+	sales money.Sum // threshold currency, refunds negative
+	count int64     // sales (not refunds) in the threshold currency
+	other int64     // transactions in other currencies
+	jur   uint32    // the jurisdiction's number in the spill records
 }
 
 // Worker is one goroutine's share of a Tracker. It is not safe for
 // concurrent use.
 type Worker struct {
-	cur  string
-	dir  string
-	days map[dayKey]*daySum
+	cur string
+	dir string
+	// days numbers the (jurisdiction, day) pairs seen: sums[days[k]] are
+	// their figures, in one slice rather than an object each.
+	days map[dayKey]int32
+	sums []daySum
 	// jurisdictions seen, numbered for the spill records
 	jurs []*rules.Jurisdiction
 	jidx map[*rules.Jurisdiction]uint32
@@ -143,31 +148,50 @@ func (w *Worker) Add(tx *txn.Transaction, res *rules.Result) {
 	if !w.hasDay || tx.Day > w.last {
 		w.last, w.hasDay = tx.Day, true
 	}
-	var amount decimal.Decimal
+	var amount netSum
 	summed := false
 	for _, j := range res.Jurisdictions {
 		if j.Nexus == nil {
 			continue
 		}
 		k := dayKey{j, tx.Day}
-		s := w.days[k]
-		if s == nil {
-			s = &daySum{}
-			w.days[k] = s
+		i, ok := w.days[k]
+		if !ok {
+			i = w.newDay(k)
 		}
+		s := &w.sums[i]
 		if tx.Currency.Code != w.cur {
 			s.other++
 			continue
 		}
 		if !summed {
-			amount, summed = netAmount(tx, res), true
+			amount, summed = netAmountSum(tx, res), true
 		}
-		s.sales = s.sales.Add(amount)
+		if amount.fixed {
+			s.sales.Add(amount.f)
+		} else {
+			s.sales.AddDecimal(amount.d)
+		}
 		if !tx.Refund {
 			s.count++
 		}
-		w.record(j, tx, amount)
+		w.record(s.jur, tx, &amount)
 	}
+}
+
+// newDay starts the figures of a (jurisdiction, day) the worker had not
+// seen, numbering the jurisdiction for the spill records when it is new.
+func (w *Worker) newDay(k dayKey) int32 {
+	ji, ok := w.jidx[k.j]
+	if !ok {
+		ji = uint32(len(w.jurs))
+		w.jurs = append(w.jurs, k.j)
+		w.jidx[k.j] = ji
+	}
+	i := int32(len(w.sums))
+	w.sums = append(w.sums, daySum{jur: ji})
+	w.days[k] = i
+	return i
 }
 
 // NetAmount is what a transaction adds to a jurisdiction's sales: see
@@ -179,19 +203,84 @@ func NetAmount(tx *txn.Transaction, res *rules.Result) decimal.Decimal { return 
 // every tax's lines carry the same adjusted net in Gross (docs/rules.md), so
 // the first tax's are summed.
 func netAmount(tx *txn.Transaction, res *rules.Result) decimal.Decimal {
+	n := netAmountSum(tx, res)
+	return n.decimal()
+}
+
+// netSum is a net amount: f when fixed, else d. Both are built as
+// decimal.Decimal.Add builds the sum (the smaller exponent), so that the
+// two forms are the same number with the same exponent.
+type netSum struct {
+	fixed bool
+	f     money.Fixed
+	d     decimal.Decimal
+}
+
+func (n *netSum) decimal() decimal.Decimal {
+	if n.fixed {
+		return n.f.Decimal()
+	}
+	return n.d
+}
+
+// netAmountSum is netAmount, in int64 arithmetic when every figure is a
+// money.Fixed and no sum overflows (the usual case: no allocation), in
+// decimals otherwise.
+func netAmountSum(tx *txn.Transaction, res *rules.Result) netSum {
 	included := false
 	for i := range tx.Lines {
 		included = included || tx.Lines[i].TaxIncluded
 	}
 	if included && len(res.Lines) > 0 {
-		var sum decimal.Decimal
 		first := res.Lines[0].Tax
+		var f money.Fixed
+		ok := true
 		for i := range res.Lines {
-			if res.Lines[i].Tax == first {
-				sum = sum.Add(res.Lines[i].Gross)
+			l := &res.Lines[i]
+			if l.Tax != first {
+				continue
+			}
+			if !l.Fixed.OK {
+				ok = false
+				break
+			}
+			if f, ok = f.Add(l.Fixed.Gross); !ok {
+				break
 			}
 		}
-		return sum // already negative for a refund
+		if ok {
+			return netSum{fixed: true, f: f} // already negative for a refund
+		}
+		var sum decimal.Decimal
+		for i := range res.Lines {
+			l := &res.Lines[i]
+			if l.Tax == first {
+				g := l.Gross
+				if l.Fixed.OK {
+					g = l.Fixed.Gross.Decimal()
+				}
+				sum = sum.Add(g)
+			}
+		}
+		return netSum{d: sum} // already negative for a refund
+	}
+	var f money.Fixed
+	ok := true
+	for i := range tx.Lines {
+		l := &tx.Lines[i]
+		if !l.Fixed {
+			ok = false
+			break
+		}
+		if f, ok = f.Add(l.AmountFixed); !ok {
+			break
+		}
+	}
+	if ok && f.C != math.MinInt64 { // MinInt64 has no negation
+		if tx.Refund {
+			f = f.Neg()
+		}
+		return netSum{fixed: true, f: f}
 	}
 	var sum decimal.Decimal
 	for i := range tx.Lines {
@@ -200,11 +289,11 @@ func netAmount(tx *txn.Transaction, res *rules.Result) decimal.Decimal {
 	if tx.Refund {
 		sum = sum.Neg()
 	}
-	return sum
+	return netSum{d: sum}
 }
 
 // record spills what is needed to find the crossing transaction later.
-func (w *Worker) record(j *rules.Jurisdiction, tx *txn.Transaction, amount decimal.Decimal) {
+func (w *Worker) record(ji uint32, tx *txn.Transaction, amount *netSum) {
 	if w.err != nil {
 		return
 	}
@@ -214,13 +303,5 @@ func (w *Worker) record(j *rules.Jurisdiction, tx *txn.Transaction, amount decim
 			return
 		}
 	}
-	ji, ok := w.jidx[j]
-	if !ok {
-		ji = uint32(len(w.jurs))
-		w.jurs = append(w.jurs, j)
-		w.jidx[j] = ji
-	}
-	w.err = w.spill.write(&spillRec{
-		jur: ji, day: tx.Day, at: tx.Time, id: tx.ID, amount: amount, refund: tx.Refund,
-	})
+	w.err = w.spill.write(ji, tx, amount)
 }

@@ -141,15 +141,16 @@ func (t *Tracker) Rows(ctx context.Context) ([]Row, error) {
 		if w.hasDay && (!hasDay || w.last > last) {
 			last, hasDay = w.last, true
 		}
-		for k, s := range w.days {
+		for k, si := range w.days {
+			s := &w.sums[si]
 			i, ok := idx[k]
 			if !ok {
 				idx[k] = len(merged[k.j])
-				merged[k.j] = append(merged[k.j], dayTotal{day: k.day, sales: s.sales, count: s.count, other: s.other})
+				merged[k.j] = append(merged[k.j], dayTotal{day: k.day, sales: s.sales.Decimal(), count: s.count, other: s.other})
 				continue
 			}
 			d := &merged[k.j][i]
-			d.sales = d.sales.Add(s.sales)
+			d.sales = d.sales.Add(s.sales.Decimal())
 			d.count += s.count
 			d.other += s.other
 		}
@@ -306,8 +307,18 @@ func (t *Tracker) findCrossers(ctx context.Context, rows []Row, cross []crossing
 		if err != nil {
 			return err
 		}
+		// The crossing days by this worker's jurisdiction numbers: a
+		// lookup without pointers per record read.
+		mine := make(map[uint64]struct{}, len(cross))
+		for ji, j := range w.jurs {
+			for k := range want {
+				if k.j == j {
+					mine[uint64(ji)<<32|uint64(uint32(k.day))] = struct{}{}
+				}
+			}
+		}
 		keep := func(ju uint32, day txn.Date) bool {
-			_, ok := want[jurDay{w.jurs[ju], day}]
+			_, ok := mine[uint64(ju)<<32|uint64(uint32(day))]
 			return ok
 		}
 		for n := 0; ; n++ {

@@ -1,28 +1,32 @@
 package nexus
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"time"
 
 	"github.com/shopspring/decimal"
 
+	"github.com/taxagg/taxagg/internal/money"
 	"github.com/taxagg/taxagg/internal/txn"
 )
 
 // spill is one worker's scratch file of per-transaction records: written
-// while the input streams, read back once at the end.
+// while the input streams, read back once at the end. Records are
+// appended to buf and buf is written out whenever it holds spillChunk
+// bytes.
 type spill struct {
 	f      *os.File
-	w      *bufio.Writer
 	name   string // still to remove at close (the unlink at creation failed)
 	buf    []byte
 	closed bool
 }
+
+const spillChunk = 64 << 10
 
 // newSpill creates a spill file in dir and unlinks it at once where the
 // system allows it, so that it disappears with the process whatever
@@ -32,7 +36,7 @@ func newSpill(dir string) (*spill, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nexus spill: %w", err)
 	}
-	s := &spill{f: f, w: bufio.NewWriterSize(f, 64<<10)}
+	s := &spill{f: f, buf: make([]byte, 0, spillChunk+256)}
 	if os.Remove(f.Name()) != nil {
 		s.name = f.Name()
 	}
@@ -69,120 +73,230 @@ type spillRec struct {
 const (
 	flagRefund = 1 << iota
 	flagTime
+	flagFixed // the amount is a money.Fixed, else decimal text
 )
 
-// Record layout: uvarint jur, varint day, flags byte, [varint unix
-// seconds, uvarint nanoseconds], uvarint len + id, uvarint len + amount
-// as decimal text.
-func (s *spill) write(r *spillRec) error {
-	b := s.buf[:0]
-	b = binary.AppendUvarint(b, uint64(r.jur))
-	b = binary.AppendVarint(b, int64(r.day))
+// maxSpillRecord bounds a record's length: its prefix has 3 bytes.
+const maxSpillRecord = 1<<21 - 1
+
+// Record layout: uvarint length of the rest, then uvarint jur, varint day,
+// flags byte, [varint unix seconds, uvarint nanoseconds], uvarint len +
+// id, then the amount: varint coefficient and varint exponent when
+// flagFixed, else uvarint len + decimal text.
+func (s *spill) write(jur uint32, tx *txn.Transaction, amount *netSum) error {
+	var txt string
+	if !amount.fixed {
+		txt = amount.d.String()
+	}
+	if len(tx.ID)+len(txt)+64 > maxSpillRecord {
+		return fmt.Errorf("nexus spill: transaction %.40q...: id or amount too long", tx.ID)
+	}
+	// The length prefix is written as 3 bytes (a padded uvarint) so that
+	// the record can be appended in place: longer records are refused
+	// above.
+	b := s.buf
+	start := len(b)
+	b = append(b, 0x80, 0x80, 0)
+	b = binary.AppendUvarint(b, uint64(jur))
+	b = binary.AppendVarint(b, int64(tx.Day))
 	var flags byte
-	if r.refund {
+	if tx.Refund {
 		flags |= flagRefund
 	}
-	if !r.at.IsZero() {
+	if !tx.Time.IsZero() {
 		flags |= flagTime
+	}
+	if amount.fixed {
+		flags |= flagFixed
 	}
 	b = append(b, flags)
 	if flags&flagTime != 0 {
-		b = binary.AppendVarint(b, r.at.Unix())
-		b = binary.AppendUvarint(b, uint64(r.at.Nanosecond()))
+		b = binary.AppendVarint(b, tx.Time.Unix())
+		b = binary.AppendUvarint(b, uint64(tx.Time.Nanosecond()))
 	}
-	b = binary.AppendUvarint(b, uint64(len(r.id)))
-	b = append(b, r.id...)
-	amt := r.amount.String()
-	b = binary.AppendUvarint(b, uint64(len(amt)))
-	b = append(b, amt...)
+	b = binary.AppendUvarint(b, uint64(len(tx.ID)))
+	b = append(b, tx.ID...)
+	if amount.fixed {
+		b = binary.AppendVarint(b, amount.f.C)
+		b = binary.AppendVarint(b, int64(amount.f.E))
+	} else {
+		b = binary.AppendUvarint(b, uint64(len(txt)))
+		b = append(b, txt...)
+	}
+	n := len(b) - start - 3
+	b[start], b[start+1], b[start+2] = byte(n)|0x80, byte(n>>7)|0x80, byte(n>>14)
 	s.buf = b
-	if _, err := s.w.Write(b); err != nil {
+	if len(b) >= spillChunk {
+		return s.flush()
+	}
+	return nil
+}
+
+func (s *spill) flush() error {
+	if len(s.buf) == 0 {
+		return nil
+	}
+	_, err := s.f.Write(s.buf)
+	s.buf = s.buf[:0]
+	if err != nil {
 		return fmt.Errorf("nexus spill: %w", err)
 	}
 	return nil
 }
 
-// reader flushes what was written and returns a reader of it from the
-// start.
+// reader writes out what is buffered and returns a reader of the file
+// from the start.
 func (s *spill) reader() (*spillReader, error) {
-	if err := s.w.Flush(); err != nil {
-		return nil, fmt.Errorf("nexus spill: %w", err)
+	if err := s.flush(); err != nil {
+		return nil, err
 	}
 	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("nexus spill: %w", err)
 	}
-	return &spillReader{r: bufio.NewReaderSize(s.f, 64<<10)}, nil
+	return &spillReader{r: s.f, buf: make([]byte, 0, 4*spillChunk)}, nil
 }
 
+// spillReader decodes records straight from its buffer: buf[pos:] is
+// what was read and not yet decoded.
 type spillReader struct {
-	r   *bufio.Reader
+	r   io.Reader
 	buf []byte
+	pos int
+	eof bool
 }
 
 var errCorrupt = errors.New("nexus spill: corrupt record")
 
-// next reads one record; io.EOF at the end. The id is copied only when
-// keep says the record is wanted, so skipping costs no allocation.
-func (sr *spillReader) next(r *spillRec, keep func(jur uint32, day txn.Date) bool) (bool, error) {
-	ju, err := binary.ReadUvarint(sr.r)
-	if err != nil {
-		return false, err // io.EOF at a record boundary
+// fill makes at least n bytes available at buf[pos:] unless the file
+// ends first.
+func (sr *spillReader) fill(n int) error {
+	if len(sr.buf)-sr.pos >= n {
+		return nil
 	}
-	day, err := binary.ReadVarint(sr.r)
-	if err != nil {
+	copy(sr.buf, sr.buf[sr.pos:])
+	sr.buf = sr.buf[:len(sr.buf)-sr.pos]
+	sr.pos = 0
+	if cap(sr.buf) < n {
+		sr.buf = append(make([]byte, 0, n+spillChunk), sr.buf...)
+	}
+	for len(sr.buf) < n && !sr.eof {
+		m, err := sr.r.Read(sr.buf[len(sr.buf):cap(sr.buf)])
+		sr.buf = sr.buf[:len(sr.buf)+m]
+		if errors.Is(err, io.EOF) {
+			sr.eof = true
+		} else if err != nil {
+			return fmt.Errorf("nexus spill: %w", err)
+		}
+	}
+	return nil
+}
+
+// rd decodes the fields of one record from b, noting a short or bad
+// field in bad.
+type rd struct {
+	b   []byte
+	bad bool
+}
+
+func (d *rd) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.bad, d.b = true, nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *rd) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.bad, d.b = true, nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *rd) bytes(n uint64) []byte {
+	if uint64(len(d.b)) < n {
+		d.bad, d.b = true, nil
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+// next reads one record; io.EOF at the end. Only a record keep wants is
+// decoded past its day, so skipping costs no allocation.
+func (sr *spillReader) next(r *spillRec, keep func(jur uint32, day txn.Date) bool) (bool, error) {
+	if err := sr.fill(3); err != nil {
+		return false, err
+	}
+	if len(sr.buf) == sr.pos {
+		return false, io.EOF // at a record boundary
+	}
+	if len(sr.buf)-sr.pos < 3 {
 		return false, errCorrupt
 	}
-	flags, err := sr.r.ReadByte()
-	if err != nil {
+	h := sr.buf[sr.pos:]
+	if h[0]&0x80 == 0 || h[1]&0x80 == 0 || h[2]&0x80 != 0 {
+		return false, errCorrupt
+	}
+	n := int(h[0]&0x7f) | int(h[1]&0x7f)<<7 | int(h[2])<<14
+	if err := sr.fill(3 + n); err != nil {
+		return false, err
+	}
+	if len(sr.buf)-sr.pos < 3+n {
+		return false, errCorrupt
+	}
+	d := rd{b: sr.buf[sr.pos+3 : sr.pos+3+n]}
+	sr.pos += 3 + n
+	ju := d.uvarint()
+	day := d.varint()
+	if d.bad || ju > math.MaxUint32 || day < math.MinInt32 || day > math.MaxInt32 {
+		return false, errCorrupt
+	}
+	if !keep(uint32(ju), txn.Date(day)) {
+		return false, nil
+	}
+	flags := d.bytes(1)
+	if d.bad {
 		return false, errCorrupt
 	}
 	var sec int64
 	var nsec uint64
-	if flags&flagTime != 0 {
-		if sec, err = binary.ReadVarint(sr.r); err != nil {
+	if flags[0]&flagTime != 0 {
+		sec = d.varint()
+		nsec = d.uvarint()
+	}
+	id := d.bytes(d.uvarint())
+	var amount decimal.Decimal
+	if flags[0]&flagFixed != 0 {
+		c := d.varint()
+		e := d.varint()
+		if e < math.MinInt32 || e > math.MaxInt32 {
 			return false, errCorrupt
 		}
-		if nsec, err = binary.ReadUvarint(sr.r); err != nil {
-			return false, errCorrupt
+		amount = money.Fixed{C: c, E: int32(e)}.Decimal()
+	} else {
+		txt := d.bytes(d.uvarint())
+		if !d.bad {
+			var err error
+			if amount, err = decimal.NewFromString(string(txt)); err != nil {
+				return false, errCorrupt
+			}
 		}
 	}
-	want := keep(uint32(ju), txn.Date(day))
-	id, err := sr.bytes()
-	if err != nil {
-		return false, err
-	}
-	if want {
-		r.id = string(id)
-	}
-	amt, err := sr.bytes()
-	if err != nil {
-		return false, err
-	}
-	if !want {
-		return false, nil
-	}
-	r.jur, r.day, r.refund = uint32(ju), txn.Date(day), flags&flagRefund != 0
-	r.at = time.Time{}
-	if flags&flagTime != 0 {
-		r.at = time.Unix(sec, int64(nsec)).UTC()
-	}
-	if r.amount, err = decimal.NewFromString(string(amt)); err != nil {
+	if d.bad || len(d.b) != 0 {
 		return false, errCorrupt
 	}
+	r.jur, r.day, r.refund, r.amount = uint32(ju), txn.Date(day), flags[0]&flagRefund != 0, amount
+	r.id = string(id)
+	r.at = time.Time{}
+	if flags[0]&flagTime != 0 {
+		r.at = time.Unix(sec, int64(nsec)).UTC()
+	}
 	return true, nil
-}
-
-func (sr *spillReader) bytes() ([]byte, error) {
-	n, err := binary.ReadUvarint(sr.r)
-	if err != nil || n > 1<<20 {
-		return nil, errCorrupt
-	}
-	if uint64(cap(sr.buf)) < n {
-		sr.buf = make([]byte, n)
-	}
-	sr.buf = sr.buf[:n]
-	if _, err := io.ReadFull(sr.r, sr.buf); err != nil {
-		return nil, errCorrupt
-	}
-	return sr.buf, nil
 }
