@@ -276,7 +276,7 @@ func TestStreamSASLMechanisms(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.mech+"/"+tt.pass, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			code, _, stderr := runCLI(ctx, map[string]string{"TAXAGG_SASL_PASSWORD": tt.pass}, "stream",
 				"--brokers", c.ListenAddrs()[0], "--group", "g-"+tt.user, "--topic", "tx", "--to", "tax-events",
