@@ -62,12 +62,16 @@ func (e *encoder) rec(r *rec) {
 	e.b = append(e.b, r.side)
 	e.uvarint(uint64(r.Line))
 	e.uvarint(uint64(r.seq))
-	e.time(r.Date)
-	e.time(r.Updated)
+	e.time(r.Date.time())
+	e.time(r.Updated.time())
 	e.amt(r.Amount)
 	e.amt(r.Tax)
-	e.uvarint(uint64(len(r.members)))
-	for _, m := range r.members {
+	var members []*rec
+	if r.members != nil {
+		members = *r.members
+	}
+	e.uvarint(uint64(len(members)))
+	for _, m := range members {
 		e.rec(m)
 	}
 }
@@ -198,8 +202,8 @@ func (d *decoder) rec() *rec {
 	r.side = d.byte() & 1
 	r.Line = int(d.uvarint())
 	r.seq = int64(d.uvarint())
-	r.Date = d.time()
-	r.Updated = d.time()
+	r.Date = stampOf(d.time())
+	r.Updated = stampOf(d.time())
 	r.Amount = d.amt()
 	r.Tax = d.amt()
 	if n := d.uvarint(); n > 0 {
@@ -207,10 +211,11 @@ func (d *decoder) rec() *rec {
 			d.err = errCorrupt
 			return r
 		}
-		r.members = make([]*rec, n)
-		for i := range r.members {
-			r.members[i] = d.rec()
+		members := make([]*rec, n)
+		for i := range members {
+			members[i] = d.rec()
 		}
+		r.members = &members
 	}
 	if r.key == r.ID {
 		r.key = r.ID // share the string

@@ -27,17 +27,16 @@ type rec struct {
 	Customer string
 	Currency string
 	State    string
-	Date     time.Time
-	Updated  time.Time
+	Date     stamp
+	Updated  stamp
 	Amount   money.Amount
 	Tax      money.Amount
 	Line     int
 	seq      int64 // 0-based position in its input
 	side     uint8
-	// members are the records summed into a group (--duplicates group).
-	members []*rec
-	// self backs parts() of a lone record, so that it allocates nothing.
-	self [1]*rec
+	// members are the records summed into a group (--duplicates group),
+	// nil for a lone record.
+	members *[]*rec
 }
 
 // set makes r, which must be a zero rec, the matching form of a record
@@ -45,7 +44,7 @@ type rec struct {
 func (r *rec) set(br *billing.Record, side uint8, seq int64, key string) {
 	r.ID, r.Kind, r.Customer, r.Currency = br.ID, br.Kind, br.Customer, br.Currency
 	r.State = internState(br.State)
-	r.Date, r.Updated = br.Date, br.Updated
+	r.Date, r.Updated = stampOf(br.Date), stampOf(br.Updated)
 	if br.Fixed {
 		r.Amount = money.AmountOfFixed(br.AmountFixed)
 		r.Tax = money.AmountOfFixed(br.TaxFixed)
@@ -217,6 +216,8 @@ type Row struct {
 	Fuzzy bool
 	// A and B are the input records behind the row (several for a group).
 	A, B []*rec
+	// one backs A and B when each is one record.
+	one [2][1]*rec
 	// note explains an only_a/only_b row whose key is duplicated on the
 	// other side.
 	note string
@@ -484,7 +485,7 @@ func (ix *keyIndex) grow() {
 
 // record returns r as the reader gave it (for errors).
 func (m *matcher) record(r *rec) *billing.Record {
-	return &billing.Record{ID: r.ID, Kind: r.Kind, Date: r.Date, Updated: r.Updated, Customer: r.Customer,
+	return &billing.Record{ID: r.ID, Kind: r.Kind, Date: r.Date.time(), Updated: r.Updated.time(), Customer: r.Customer,
 		Currency: r.Currency, Amount: r.Amount.Decimal(), Tax: r.Tax.Decimal(), State: r.State,
 		Source: m.names[r.side], Line: r.Line}
 }
@@ -527,30 +528,32 @@ func (m *matcher) group(g []*rec) []*rec {
 		}
 	}
 	sum.ID = strings.Join(ids, "+")
-	sum.members = byDate
+	sum.members = &byDate
 	m.groups++
 	return []*rec{sum}
 }
 
 func onlyRow(r *rec) *Row {
-	row := &Row{Key: r.key, Date: r.Date, Customer: r.Customer, Currency: r.Currency,
+	row := &Row{Key: r.key, Date: r.Date.time(), Customer: r.Customer, Currency: r.Currency,
 		Amount: r.Amount, Tax: r.Tax, State: r.State}
 	if r.side == sideA {
-		row.IDA, row.Source, row.Status, row.A = r.ID, "a", StatusOnlyA, r.parts()
+		row.IDA, row.Source, row.Status, row.A = r.ID, "a", StatusOnlyA, r.parts(&row.one[0])
 	} else {
-		row.IDB, row.Source, row.Status, row.B = r.ID, "b", StatusOnlyB, r.parts()
+		row.IDB, row.Source, row.Status, row.B = r.ID, "b", StatusOnlyB, r.parts(&row.one[1])
 	}
 	row.seq = firstSeq(row)
 	return row
 }
 
-// parts returns the input records behind r (its members for a group).
-func (r *rec) parts() []*rec {
+// parts returns the input records behind r (its members for a group);
+// a lone record's slice is backed by *self (a field of its row), so that it
+// allocates nothing.
+func (r *rec) parts(self *[1]*rec) []*rec {
 	if r.members != nil {
-		return r.members
+		return *r.members
 	}
-	r.self[0] = r
-	return r.self[:]
+	self[0] = r
+	return self[:]
 }
 
 // pair compares two records that share a key (or a fuzzy pair) and builds
@@ -573,9 +576,10 @@ func (m *matcher) pair(a, b *rec) *Row {
 		key = b.key
 	}
 	row := &Row{Key: key, IDA: a.ID, IDB: b.ID, Source: "both", Status: StatusMatch,
-		Date: chosen.Date, Customer: chosen.Customer, Currency: chosen.Currency,
+		Date: chosen.Date.time(), Customer: chosen.Customer, Currency: chosen.Currency,
 		Amount: chosen.Amount, Tax: chosen.Tax, State: chosen.State, Diffs: diffs,
-		A: a.parts(), B: b.parts()}
+	}
+	row.A, row.B = a.parts(&row.one[0]), b.parts(&row.one[1])
 	if len(diffs) > 0 {
 		row.Status = StatusDiff
 	}
@@ -601,7 +605,7 @@ func (m *matcher) compare(a, b *rec) []Diff {
 		diffs = append(diffs, Diff{"state", a.State, b.State})
 	}
 	if !m.dateEqual(a.Date, b.Date) {
-		diffs = append(diffs, Diff{"date", billing.FormatTime(a.Date), billing.FormatTime(b.Date)})
+		diffs = append(diffs, Diff{"date", billing.FormatTime(a.Date.time()), billing.FormatTime(b.Date.time())})
 	}
 	if a.Customer != b.Customer {
 		diffs = append(diffs, Diff{"customer", a.Customer, b.Customer})
@@ -620,7 +624,7 @@ func (m *matcher) amountEqual(x, y money.Amount) bool {
 // It subtracts the earlier from the later: time.Time.Sub saturates at the
 // ends of time.Duration (about 292 years), and negating the saturated
 // minimum stays negative, so |x-y| computed naively calls far dates equal.
-func (m *matcher) dateEqual(x, y time.Time) bool {
+func (m *matcher) dateEqual(x, y stamp) bool {
 	if x.Before(y) {
 		x, y = y, x
 	}
@@ -681,7 +685,7 @@ func (m *matcher) fuzzy(ctx context.Context, leftA, leftB []*rec, enabled bool) 
 		var cands []cand
 		for _, a := range as {
 			lo := a.Date.Add(-m.window)
-			i, _ := slices.BinarySearchFunc(bs, lo, func(x *rec, t time.Time) int { return x.Date.Compare(t) })
+			i, _ := slices.BinarySearchFunc(bs, lo, func(x *rec, t stamp) int { return x.Date.Compare(t) })
 			for ; i < len(bs) && !bs[i].Date.After(a.Date.Add(m.window)); i++ {
 				b := bs[i]
 				if !m.amountEqual(a.Amount, b.Amount) {
