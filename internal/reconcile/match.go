@@ -205,13 +205,11 @@ type Row struct {
 	IDA, IDB string
 	Source   string // a, b, both
 	Status   Status
-	Date     time.Time
-	Customer string
-	Currency string
-	Amount   money.Amount
-	Tax      money.Amount
-	State    string
-	Diffs    []Diff
+	// c is the record whose date, customer, currency, amount, tax and
+	// state the row shows: the preferred side of a pair, the record of a
+	// one-sided row, a group's sum.
+	c     *rec
+	Diffs []Diff
 	// Fuzzy is set when the pair was made by fuzzy pairing.
 	Fuzzy bool
 	// A and B are the input records behind the row (several for a group).
@@ -226,7 +224,7 @@ type Row struct {
 	seq int64
 }
 
-func (r *Row) digits() int32 { return digitsOf(r.Currency) }
+func (r *Row) digits() int32 { return r.c.digits() }
 
 // matcher holds the settings that matching needs.
 type matcher struct {
@@ -534,8 +532,7 @@ func (m *matcher) group(g []*rec) []*rec {
 }
 
 func onlyRow(r *rec) *Row {
-	row := &Row{Key: r.key, Date: r.Date.time(), Customer: r.Customer, Currency: r.Currency,
-		Amount: r.Amount, Tax: r.Tax, State: r.State}
+	row := &Row{Key: r.key, c: r}
 	if r.side == sideA {
 		row.IDA, row.Source, row.Status, row.A = r.ID, "a", StatusOnlyA, r.parts(&row.one[0])
 	} else {
@@ -576,9 +573,7 @@ func (m *matcher) pair(a, b *rec) *Row {
 		key = b.key
 	}
 	row := &Row{Key: key, IDA: a.ID, IDB: b.ID, Source: "both", Status: StatusMatch,
-		Date: chosen.Date.time(), Customer: chosen.Customer, Currency: chosen.Currency,
-		Amount: chosen.Amount, Tax: chosen.Tax, State: chosen.State, Diffs: diffs,
-	}
+		c: chosen, Diffs: diffs}
 	row.A, row.B = a.parts(&row.one[0]), b.parts(&row.one[1])
 	if len(diffs) > 0 {
 		row.Status = StatusDiff
@@ -754,22 +749,22 @@ func rowCmp(x, y *Row) int {
 	if c := cmp.Compare(x.Status, y.Status); c != 0 {
 		return c
 	}
-	if c := x.Date.Compare(y.Date); c != 0 {
+	if c := x.c.Date.Compare(y.c.Date); c != 0 {
 		return c
 	}
-	if c := x.Amount.Cmp(y.Amount); c != 0 {
+	if c := x.c.Amount.Cmp(y.c.Amount); c != 0 {
 		return c
 	}
-	if c := x.Tax.Cmp(y.Tax); c != 0 {
+	if c := x.c.Tax.Cmp(y.c.Tax); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(x.Currency, y.Currency); c != 0 {
+	if c := cmp.Compare(x.c.Currency, y.c.Currency); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(x.Customer, y.Customer); c != 0 {
+	if c := cmp.Compare(x.c.Customer, y.c.Customer); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(x.State, y.State); c != 0 {
+	if c := cmp.Compare(x.c.State, y.c.State); c != 0 {
 		return c
 	}
 	return cmp.Compare(x.seq, y.seq)

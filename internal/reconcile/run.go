@@ -648,7 +648,7 @@ func (em *emitter) emit(r *Row) error {
 		em.hook(r)
 	}
 	em.res.Counts[r.Status]++
-	em.res.Ledger.add(r.Currency, r.Amount, r.Tax)
+	em.res.Ledger.add(r.c.Currency, r.c.Amount, r.c.Tax)
 	if r.Fuzzy {
 		em.res.FuzzyPairs++
 	}
