@@ -237,6 +237,22 @@ type matcher struct {
 	keyB   string
 	// counters
 	groups int
+	// slab is where the next rows are allocated (newRow).
+	slab []Row
+}
+
+// rowSlab is how many rows newRow allocates at once: a few large
+// allocations instead of one per row.
+const rowSlab = 1024
+
+// newRow returns a zero row from the slab.
+func (m *matcher) newRow() *Row {
+	if len(m.slab) == 0 {
+		m.slab = make([]Row, rowSlab)
+	}
+	r := &m.slab[0]
+	m.slab = m.slab[1:]
+	return r
 }
 
 // recCmp orders records by content, position last, so that every choice
@@ -355,7 +371,7 @@ func (m *matcher) matchKeys(ctx context.Context, as, bs []*rec) (rows []*Row, le
 			// then only on its side.
 			for _, g := range [][]*rec{ga, gb} {
 				if len(g) == 1 {
-					row := onlyRow(g[0])
+					row := m.onlyRow(g[0])
 					other := "B"
 					if g[0].side == sideB {
 						other = "A"
@@ -365,7 +381,7 @@ func (m *matcher) matchKeys(ctx context.Context, as, bs []*rec) (rows []*Row, le
 					continue
 				}
 				for _, r := range g {
-					row := onlyRow(r)
+					row := m.onlyRow(r)
 					row.Status = StatusDuplicate
 					rows = append(rows, row)
 				}
@@ -531,8 +547,9 @@ func (m *matcher) group(g []*rec) []*rec {
 	return []*rec{sum}
 }
 
-func onlyRow(r *rec) *Row {
-	row := &Row{Key: r.key, c: r}
+func (m *matcher) onlyRow(r *rec) *Row {
+	row := m.newRow()
+	*row = Row{Key: r.key, c: r}
 	if r.side == sideA {
 		row.IDA, row.Source, row.Status, row.A = r.ID, "a", StatusOnlyA, r.parts(&row.one[0])
 	} else {
@@ -572,7 +589,8 @@ func (m *matcher) pair(a, b *rec) *Row {
 	if key == "" || (b.key != "" && b.key < key) {
 		key = b.key
 	}
-	row := &Row{Key: key, IDA: a.ID, IDB: b.ID, Source: "both", Status: StatusMatch,
+	row := m.newRow()
+	*row = Row{Key: key, IDA: a.ID, IDB: b.ID, Source: "both", Status: StatusMatch,
 		c: chosen, Diffs: diffs}
 	row.A, row.B = a.parts(&row.one[0]), b.parts(&row.one[1])
 	if len(diffs) > 0 {
@@ -637,10 +655,10 @@ func (m *matcher) dateEqual(x, y stamp) bool {
 func (m *matcher) fuzzy(ctx context.Context, leftA, leftB []*rec, enabled bool) (rows []*Row, err error) {
 	if !enabled {
 		for _, r := range leftA {
-			rows = append(rows, onlyRow(r))
+			rows = append(rows, m.onlyRow(r))
 		}
 		for _, r := range leftB {
-			rows = append(rows, onlyRow(r))
+			rows = append(rows, m.onlyRow(r))
 		}
 		return rows, nil
 	}
@@ -720,12 +738,12 @@ func (m *matcher) fuzzy(ctx context.Context, leftA, leftB []*rec, enabled bool) 
 	}
 	for _, r := range leftA {
 		if !paired[r] {
-			rows = append(rows, onlyRow(r))
+			rows = append(rows, m.onlyRow(r))
 		}
 	}
 	for _, r := range leftB {
 		if !paired[r] {
-			rows = append(rows, onlyRow(r))
+			rows = append(rows, m.onlyRow(r))
 		}
 	}
 	return rows, nil

@@ -60,3 +60,12 @@ func (s stamp) Sub(u stamp) time.Duration {
 
 // Add is time.Time.Add.
 func (s stamp) Add(d time.Duration) stamp { return stampOf(s.time().Add(d)) }
+
+// appendText appends the stamp as billing.FormatTime writes its time:
+// RFC 3339 with nanoseconds when there are any, nothing for the zero stamp.
+func (s stamp) appendText(b []byte) []byte {
+	if s.IsZero() {
+		return b
+	}
+	return s.time().AppendFormat(b, time.RFC3339Nano)
+}
