@@ -53,9 +53,9 @@ func (e *encoder) amt(d money.Amount) {
 }
 
 func (e *encoder) rec(r *rec) {
-	e.str(r.key)
+	e.str(r.key())
 	e.str(r.ID)
-	e.str(r.Kind)
+	e.str(r.Kind())
 	e.str(r.Customer)
 	e.str(r.Currency)
 	e.str(r.State)
@@ -66,10 +66,7 @@ func (e *encoder) rec(r *rec) {
 	e.time(r.Updated.time())
 	e.amt(r.Amount)
 	e.amt(r.Tax)
-	var members []*rec
-	if r.members != nil {
-		members = *r.members
-	}
+	members := r.members()
 	e.uvarint(uint64(len(members)))
 	for _, m := range members {
 		e.rec(m)
@@ -193,9 +190,9 @@ func (d *decoder) dec() decimal.Decimal { return d.amt().Decimal() }
 
 func (d *decoder) rec() *rec {
 	r := &rec{}
-	r.key = d.str()
+	key := d.str()
 	r.ID = d.str()
-	r.Kind = d.str()
+	kind := d.str()
 	r.Customer = d.str()
 	r.Currency = internCode(d.str())
 	r.State = d.str()
@@ -215,11 +212,10 @@ func (d *decoder) rec() *rec {
 		for i := range members {
 			members[i] = d.rec()
 		}
-		r.members = &members
+		r.extOf().members = members
 	}
-	if r.key == r.ID {
-		r.key = r.ID // share the string
-	}
+	r.setKind(kind)
+	r.setKey(key)
 	return r
 }
 

@@ -21,9 +21,7 @@ const (
 
 // rec is one input record with its matching key and position.
 type rec struct {
-	key      string
 	ID       string
-	Kind     string
 	Customer string
 	Currency string
 	State    string
@@ -34,15 +32,76 @@ type rec struct {
 	Line     int
 	seq      int64 // 0-based position in its input
 	side     uint8
-	// members are the records summed into a group (--duplicates group),
-	// nil for a lone record.
-	members *[]*rec
+	// ownKey: the key is ext.key, not the ID.
+	ownKey bool
+	// ext holds what most records do not have; nil for a record whose key
+	// is its ID, without a kind, not a group.
+	ext *recExt
+}
+
+// recExt is the rarer part of a record.
+type recExt struct {
+	key  string // the matching key when it is not the ID
+	kind string
+	// members are the records summed into a group (--duplicates group).
+	members []*rec
+}
+
+// extOf returns r's ext, made when r has none.
+func (r *rec) extOf() *recExt {
+	if r.ext == nil {
+		r.ext = &recExt{}
+	}
+	return r.ext
+}
+
+// key is the record's matching key; "" for an unkeyed record.
+func (r *rec) key() string {
+	if r.ownKey {
+		return r.ext.key
+	}
+	return r.ID
+}
+
+func (r *rec) setKey(key string) {
+	if key == r.ID {
+		r.ownKey = false
+		if r.ext != nil {
+			r.ext.key = ""
+		}
+		return
+	}
+	r.ownKey = true
+	r.extOf().key = key
+}
+
+// Kind is the source object type ("" for canonical input).
+func (r *rec) Kind() string {
+	if r.ext == nil {
+		return ""
+	}
+	return r.ext.kind
+}
+
+func (r *rec) setKind(kind string) {
+	if kind != "" || r.ext != nil {
+		r.extOf().kind = kind
+	}
+}
+
+// members are the records summed into a group; nil for a lone record.
+func (r *rec) members() []*rec {
+	if r.ext == nil {
+		return nil
+	}
+	return r.ext.members
 }
 
 // set makes r, which must be a zero rec, the matching form of a record
 // read from side.
 func (r *rec) set(br *billing.Record, side uint8, seq int64, key string) {
-	r.ID, r.Kind, r.Customer, r.Currency = br.ID, br.Kind, br.Customer, br.Currency
+	r.ID, r.Customer, r.Currency = br.ID, br.Customer, br.Currency
+	r.setKind(br.Kind)
 	r.State = internState(br.State)
 	r.Date, r.Updated = stampOf(br.Date), stampOf(br.Updated)
 	if br.Fixed {
@@ -52,10 +111,7 @@ func (r *rec) set(br *billing.Record, side uint8, seq int64, key string) {
 		r.Amount, r.Tax = money.AmountOf(br.Amount), money.AmountOf(br.Tax)
 	}
 	r.Line, r.seq, r.side = br.Line, seq, side
-	r.key = key
-	if key == br.ID {
-		r.key = r.ID
-	}
+	r.setKey(key)
 }
 
 // internState shares the canonical states' strings.
@@ -258,7 +314,7 @@ func (m *matcher) newRow() *Row {
 // recCmp orders records by content, position last, so that every choice
 // that depends on order is the same for any input order.
 func recCmp(a, b *rec) int {
-	if c := cmp.Compare(a.key, b.key); c != 0 {
+	if c := cmp.Compare(a.key(), b.key()); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.ID, b.ID); c != 0 {
@@ -309,10 +365,10 @@ func (m *matcher) matchKeys(ctx context.Context, as, bs []*rec) (rows []*Row, le
 	for side, rs := range [2][]*rec{as, bs} {
 		nx := next[side]
 		for i, r := range rs {
-			if r.key == "" {
+			if r.key() == "" {
 				continue
 			}
-			g := ix.group(r.key)
+			g := ix.group(r.key())
 			nx[i] = g.head[side]
 			g.head[side] = int32(i) + 1
 			g.n[side]++
@@ -327,12 +383,12 @@ func (m *matcher) matchKeys(ctx context.Context, as, bs []*rec) (rows []*Row, le
 		}
 	}
 	for _, r := range as {
-		if r.key == "" {
+		if r.key() == "" {
 			leftA = append(leftA, r)
 		}
 	}
 	for _, r := range bs {
-		if r.key == "" {
+		if r.key() == "" {
 			leftB = append(leftB, r)
 		}
 	}
@@ -405,10 +461,10 @@ func (m *matcher) matchKeys(ctx context.Context, as, bs []*rec) (rows []*Row, le
 
 func (m *matcher) firstDuplicate(rs []*rec, ix *keyIndex, next []int32, side int, sideName, keyName string) error {
 	for _, r := range rs {
-		if r.key == "" {
+		if r.key() == "" {
 			continue
 		}
-		g := ix.lookup(r.key)
+		g := ix.lookup(r.key())
 		if g.n[side] < 2 {
 			continue
 		}
@@ -419,7 +475,7 @@ func (m *matcher) firstDuplicate(rs []*rec, ix *keyIndex, next []int32, side int
 			}
 		}
 		if r != first {
-			return &DuplicateKeyError{Side: sideName, Key: r.key, KeyField: keyName, Second: m.record(r), FirstLine: first.Line,
+			return &DuplicateKeyError{Side: sideName, Key: r.key(), KeyField: keyName, Second: m.record(r), FirstLine: first.Line,
 				order: [2]int64{int64(r.side), r.seq}}
 		}
 	}
@@ -499,7 +555,7 @@ func (ix *keyIndex) grow() {
 
 // record returns r as the reader gave it (for errors).
 func (m *matcher) record(r *rec) *billing.Record {
-	return &billing.Record{ID: r.ID, Kind: r.Kind, Date: r.Date.time(), Updated: r.Updated.time(), Customer: r.Customer,
+	return &billing.Record{ID: r.ID, Kind: r.Kind(), Date: r.Date.time(), Updated: r.Updated.time(), Customer: r.Customer,
 		Currency: r.Currency, Amount: r.Amount.Decimal(), Tax: r.Tax.Decimal(), State: r.State,
 		Source: m.names[r.side], Line: r.Line}
 }
@@ -528,7 +584,7 @@ func (m *matcher) group(g []*rec) []*rec {
 	first, last := byDate[0], byDate[len(byDate)-1]
 	sum := &rec{}
 	*sum = *last
-	sum.key, sum.side, sum.seq, sum.members = first.key, first.side, first.seq, nil
+	sum.side, sum.seq, sum.ext, sum.ownKey = first.side, first.seq, &recExt{kind: last.Kind()}, false
 	sum.Date = first.Date
 	sum.Line = first.Line
 	ids := make([]string, len(byDate))
@@ -542,14 +598,15 @@ func (m *matcher) group(g []*rec) []*rec {
 		}
 	}
 	sum.ID = strings.Join(ids, "+")
-	sum.members = &byDate
+	sum.setKey(first.key()) // after the ID, which it is compared with
+	sum.ext.members = byDate
 	m.groups++
 	return []*rec{sum}
 }
 
 func (m *matcher) onlyRow(r *rec) *Row {
 	row := m.newRow()
-	*row = Row{Key: r.key, c: r}
+	*row = Row{Key: r.key(), c: r}
 	if r.side == sideA {
 		row.IDA, row.Source, row.Status, row.A = r.ID, "a", StatusOnlyA, r.parts(&row.one[0])
 	} else {
@@ -563,8 +620,8 @@ func (m *matcher) onlyRow(r *rec) *Row {
 // a lone record's slice is backed by *self (a field of its row), so that it
 // allocates nothing.
 func (r *rec) parts(self *[1]*rec) []*rec {
-	if r.members != nil {
-		return *r.members
+	if m := r.members(); m != nil {
+		return m
 	}
 	self[0] = r
 	return self[:]
@@ -585,9 +642,9 @@ func (m *matcher) pair(a, b *rec) *Row {
 	}
 	// Paired by key, both keys are equal; a fuzzy pair takes the smaller
 	// non-empty one, so that swapping A and B keeps the ledger's keys.
-	key := a.key
-	if key == "" || (b.key != "" && b.key < key) {
-		key = b.key
+	key := a.key()
+	if key == "" || (b.key() != "" && b.key() < key) {
+		key = b.key()
 	}
 	row := m.newRow()
 	*row = Row{Key: key, IDA: a.ID, IDB: b.ID, Source: "both", Status: StatusMatch,

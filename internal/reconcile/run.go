@@ -375,7 +375,7 @@ func (e *engine) load(ctx context.Context, open [2]func() (*billing.Reader, *rec
 		}
 		for _, r := range b.recs {
 			totals.add(r.Currency, r.Amount, r.Tax)
-			if r.key == "" {
+			if r.key() == "" {
 				e.res.Unkeyed[b.side]++
 			}
 			if err := e.add(r); err != nil {
