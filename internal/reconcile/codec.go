@@ -53,21 +53,22 @@ func (e *encoder) amt(d money.Amount) {
 }
 
 func (e *encoder) rec(r *rec) {
-	e.str(r.key)
+	e.str(r.key())
 	e.str(r.ID)
-	e.str(r.Kind)
+	e.str(r.Kind())
 	e.str(r.Customer)
 	e.str(r.Currency)
 	e.str(r.State)
 	e.b = append(e.b, r.side)
 	e.uvarint(uint64(r.Line))
 	e.uvarint(uint64(r.seq))
-	e.time(r.Date)
-	e.time(r.Updated)
+	e.time(r.Date.time())
+	e.time(r.Updated.time())
 	e.amt(r.Amount)
 	e.amt(r.Tax)
-	e.uvarint(uint64(len(r.members)))
-	for _, m := range r.members {
+	members := r.members()
+	e.uvarint(uint64(len(members)))
+	for _, m := range members {
 		e.rec(m)
 	}
 }
@@ -78,12 +79,12 @@ func (e *encoder) row(r *Row) {
 	e.str(r.IDB)
 	e.str(r.Source)
 	e.b = append(e.b, byte(r.Status))
-	e.time(r.Date)
-	e.str(r.Customer)
-	e.str(r.Currency)
-	e.amt(r.Amount)
-	e.amt(r.Tax)
-	e.str(r.State)
+	e.time(r.c.Date.time())
+	e.str(r.c.Customer)
+	e.str(r.c.Currency)
+	e.amt(r.c.Amount)
+	e.amt(r.c.Tax)
+	e.str(r.c.State)
 	e.uvarint(uint64(len(r.Diffs)))
 	for _, d := range r.Diffs {
 		e.str(d.Field)
@@ -189,17 +190,17 @@ func (d *decoder) dec() decimal.Decimal { return d.amt().Decimal() }
 
 func (d *decoder) rec() *rec {
 	r := &rec{}
-	r.key = d.str()
+	key := d.str()
 	r.ID = d.str()
-	r.Kind = d.str()
+	kind := d.str()
 	r.Customer = d.str()
 	r.Currency = internCode(d.str())
 	r.State = d.str()
 	r.side = d.byte() & 1
 	r.Line = int(d.uvarint())
 	r.seq = int64(d.uvarint())
-	r.Date = d.time()
-	r.Updated = d.time()
+	r.Date = stampOf(d.time())
+	r.Updated = stampOf(d.time())
 	r.Amount = d.amt()
 	r.Tax = d.amt()
 	if n := d.uvarint(); n > 0 {
@@ -207,14 +208,14 @@ func (d *decoder) rec() *rec {
 			d.err = errCorrupt
 			return r
 		}
-		r.members = make([]*rec, n)
-		for i := range r.members {
-			r.members[i] = d.rec()
+		members := make([]*rec, n)
+		for i := range members {
+			members[i] = d.rec()
 		}
+		r.extOf().members = members
 	}
-	if r.key == r.ID {
-		r.key = r.ID // share the string
-	}
+	r.setKind(kind)
+	r.setKey(key)
 	return r
 }
 
@@ -225,12 +226,14 @@ func (d *decoder) row() *Row {
 	r.IDB = d.str()
 	r.Source = d.str()
 	r.Status = Status(d.byte())
-	r.Date = d.time()
-	r.Customer = d.str()
-	r.Currency = internCode(d.str())
-	r.Amount = d.amt()
-	r.Tax = d.amt()
-	r.State = d.str()
+	c := &rec{}
+	c.Date = stampOf(d.time())
+	c.Customer = d.str()
+	c.Currency = internCode(d.str())
+	c.Amount = d.amt()
+	c.Tax = d.amt()
+	c.State = d.str()
+	r.c = c
 	if n := d.uvarint(); n > 0 && n < 1<<16 {
 		r.Diffs = make([]Diff, n)
 		for i := range r.Diffs {

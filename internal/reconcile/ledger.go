@@ -85,8 +85,8 @@ func (l *ledgerWriter) write(r *Row) error {
 	d := r.digits()
 	v := l.vals
 	v[0], v[1], v[2], v[3], v[4] = r.Key, r.IDA, r.IDB, r.Source, r.Status.String()
-	v[5], v[6], v[7] = billing.FormatTime(r.Date), r.Customer, r.Currency
-	v[8], v[9], v[10], v[11] = r.Amount.StringFixed(d), r.Tax.StringFixed(d), r.State, ""
+	v[5], v[6], v[7] = billing.FormatTime(r.c.Date.time()), r.c.Customer, r.c.Currency
+	v[8], v[9], v[10], v[11] = r.c.Amount.StringFixed(d), r.c.Tax.StringFixed(d), r.c.State, ""
 	if len(r.Diffs) > 0 {
 		if l.table {
 			// For a person: "amount: 50.00 ≠ 55.00; tax: 0.00 ≠ 5.00".
@@ -130,17 +130,19 @@ func appendRowJSON(b []byte, r *Row) []byte {
 	b = append(b, `","status":"`...)
 	b = append(b, r.Status.String()...)
 	b = append(b, `","date":`...)
-	b = stream.AppendJSONString(b, billing.FormatTime(r.Date))
+	b = append(b, '"')
+	b = r.c.Date.appendText(b)
+	b = append(b, '"')
 	b = append(b, `,"customer":`...)
-	b = stream.AppendJSONString(b, r.Customer)
+	b = stream.AppendJSONString(b, r.c.Customer)
 	b = append(b, `,"currency":`...)
-	b = stream.AppendJSONString(b, r.Currency)
+	b = stream.AppendJSONString(b, r.c.Currency)
 	b = append(b, `,"amount":"`...)
-	b = r.Amount.AppendFixed(b, d)
+	b = r.c.Amount.AppendFixed(b, d)
 	b = append(b, `","tax":"`...)
-	b = r.Tax.AppendFixed(b, d)
+	b = r.c.Tax.AppendFixed(b, d)
 	b = append(b, `","state":`...)
-	b = stream.AppendJSONString(b, r.State)
+	b = stream.AppendJSONString(b, r.c.State)
 	b = append(b, `,"diffs":`...)
 	b = appendDiffsJSON(b, r.Diffs)
 	return append(b, '}')

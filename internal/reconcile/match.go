@@ -21,31 +21,89 @@ const (
 
 // rec is one input record with its matching key and position.
 type rec struct {
-	key      string
 	ID       string
-	Kind     string
 	Customer string
 	Currency string
 	State    string
-	Date     time.Time
-	Updated  time.Time
+	Date     stamp
+	Updated  stamp
 	Amount   money.Amount
 	Tax      money.Amount
 	Line     int
 	seq      int64 // 0-based position in its input
 	side     uint8
+	// ownKey: the key is ext.key, not the ID.
+	ownKey bool
+	// ext holds what most records do not have; nil for a record whose key
+	// is its ID, without a kind, not a group.
+	ext *recExt
+}
+
+// recExt is the rarer part of a record.
+type recExt struct {
+	key  string // the matching key when it is not the ID
+	kind string
 	// members are the records summed into a group (--duplicates group).
 	members []*rec
-	// self backs parts() of a lone record, so that it allocates nothing.
-	self [1]*rec
+}
+
+// extOf returns r's ext, made when r has none.
+func (r *rec) extOf() *recExt {
+	if r.ext == nil {
+		r.ext = &recExt{}
+	}
+	return r.ext
+}
+
+// key is the record's matching key; "" for an unkeyed record.
+func (r *rec) key() string {
+	if r.ownKey {
+		return r.ext.key
+	}
+	return r.ID
+}
+
+func (r *rec) setKey(key string) {
+	if key == r.ID {
+		r.ownKey = false
+		if r.ext != nil {
+			r.ext.key = ""
+		}
+		return
+	}
+	r.ownKey = true
+	r.extOf().key = key
+}
+
+// Kind is the source object type ("" for canonical input).
+func (r *rec) Kind() string {
+	if r.ext == nil {
+		return ""
+	}
+	return r.ext.kind
+}
+
+func (r *rec) setKind(kind string) {
+	if kind != "" || r.ext != nil {
+		r.extOf().kind = kind
+	}
+}
+
+// members are the records summed into a group; nil for a lone record.
+func (r *rec) members() []*rec {
+	if r.ext == nil {
+		return nil
+	}
+	return r.ext.members
 }
 
 // set makes r, which must be a zero rec, the matching form of a record
 // read from side.
 func (r *rec) set(br *billing.Record, side uint8, seq int64, key string) {
-	r.ID, r.Kind, r.Customer, r.Currency = br.ID, br.Kind, br.Customer, br.Currency
+	r.ID, r.Customer, r.Currency = br.ID, br.Customer, br.Currency
+	r.setKind(br.Kind)
 	r.State = internState(br.State)
-	r.Date, r.Updated = br.Date, br.Updated
+	r.Date, r.Updated = stampOf(br.Date), stampOf(br.Updated)
 	if br.Fixed {
 		r.Amount = money.AmountOfFixed(br.AmountFixed)
 		r.Tax = money.AmountOfFixed(br.TaxFixed)
@@ -53,10 +111,7 @@ func (r *rec) set(br *billing.Record, side uint8, seq int64, key string) {
 		r.Amount, r.Tax = money.AmountOf(br.Amount), money.AmountOf(br.Tax)
 	}
 	r.Line, r.seq, r.side = br.Line, seq, side
-	r.key = key
-	if key == br.ID {
-		r.key = r.ID
-	}
+	r.setKey(key)
 }
 
 // internState shares the canonical states' strings.
@@ -206,17 +261,17 @@ type Row struct {
 	IDA, IDB string
 	Source   string // a, b, both
 	Status   Status
-	Date     time.Time
-	Customer string
-	Currency string
-	Amount   money.Amount
-	Tax      money.Amount
-	State    string
-	Diffs    []Diff
+	// c is the record whose date, customer, currency, amount, tax and
+	// state the row shows: the preferred side of a pair, the record of a
+	// one-sided row, a group's sum.
+	c     *rec
+	Diffs []Diff
 	// Fuzzy is set when the pair was made by fuzzy pairing.
 	Fuzzy bool
 	// A and B are the input records behind the row (several for a group).
 	A, B []*rec
+	// one backs A and B when each is one record.
+	one [2][1]*rec
 	// note explains an only_a/only_b row whose key is duplicated on the
 	// other side.
 	note string
@@ -225,7 +280,7 @@ type Row struct {
 	seq int64
 }
 
-func (r *Row) digits() int32 { return digitsOf(r.Currency) }
+func (r *Row) digits() int32 { return r.c.digits() }
 
 // matcher holds the settings that matching needs.
 type matcher struct {
@@ -238,12 +293,28 @@ type matcher struct {
 	keyB   string
 	// counters
 	groups int
+	// slab is where the next rows are allocated (newRow).
+	slab []Row
+}
+
+// rowSlab is how many rows newRow allocates at once: a few large
+// allocations instead of one per row.
+const rowSlab = 1024
+
+// newRow returns a zero row from the slab.
+func (m *matcher) newRow() *Row {
+	if len(m.slab) == 0 {
+		m.slab = make([]Row, rowSlab)
+	}
+	r := &m.slab[0]
+	m.slab = m.slab[1:]
+	return r
 }
 
 // recCmp orders records by content, position last, so that every choice
 // that depends on order is the same for any input order.
 func recCmp(a, b *rec) int {
-	if c := cmp.Compare(a.key, b.key); c != 0 {
+	if c := cmp.Compare(a.key(), b.key()); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.ID, b.ID); c != 0 {
@@ -294,10 +365,10 @@ func (m *matcher) matchKeys(ctx context.Context, as, bs []*rec) (rows []*Row, le
 	for side, rs := range [2][]*rec{as, bs} {
 		nx := next[side]
 		for i, r := range rs {
-			if r.key == "" {
+			if r.key() == "" {
 				continue
 			}
-			g := ix.group(r.key)
+			g := ix.group(r.key())
 			nx[i] = g.head[side]
 			g.head[side] = int32(i) + 1
 			g.n[side]++
@@ -312,12 +383,12 @@ func (m *matcher) matchKeys(ctx context.Context, as, bs []*rec) (rows []*Row, le
 		}
 	}
 	for _, r := range as {
-		if r.key == "" {
+		if r.key() == "" {
 			leftA = append(leftA, r)
 		}
 	}
 	for _, r := range bs {
-		if r.key == "" {
+		if r.key() == "" {
 			leftB = append(leftB, r)
 		}
 	}
@@ -356,7 +427,7 @@ func (m *matcher) matchKeys(ctx context.Context, as, bs []*rec) (rows []*Row, le
 			// then only on its side.
 			for _, g := range [][]*rec{ga, gb} {
 				if len(g) == 1 {
-					row := onlyRow(g[0])
+					row := m.onlyRow(g[0])
 					other := "B"
 					if g[0].side == sideB {
 						other = "A"
@@ -366,7 +437,7 @@ func (m *matcher) matchKeys(ctx context.Context, as, bs []*rec) (rows []*Row, le
 					continue
 				}
 				for _, r := range g {
-					row := onlyRow(r)
+					row := m.onlyRow(r)
 					row.Status = StatusDuplicate
 					rows = append(rows, row)
 				}
@@ -390,10 +461,10 @@ func (m *matcher) matchKeys(ctx context.Context, as, bs []*rec) (rows []*Row, le
 
 func (m *matcher) firstDuplicate(rs []*rec, ix *keyIndex, next []int32, side int, sideName, keyName string) error {
 	for _, r := range rs {
-		if r.key == "" {
+		if r.key() == "" {
 			continue
 		}
-		g := ix.lookup(r.key)
+		g := ix.lookup(r.key())
 		if g.n[side] < 2 {
 			continue
 		}
@@ -404,7 +475,7 @@ func (m *matcher) firstDuplicate(rs []*rec, ix *keyIndex, next []int32, side int
 			}
 		}
 		if r != first {
-			return &DuplicateKeyError{Side: sideName, Key: r.key, KeyField: keyName, Second: m.record(r), FirstLine: first.Line,
+			return &DuplicateKeyError{Side: sideName, Key: r.key(), KeyField: keyName, Second: m.record(r), FirstLine: first.Line,
 				order: [2]int64{int64(r.side), r.seq}}
 		}
 	}
@@ -484,7 +555,7 @@ func (ix *keyIndex) grow() {
 
 // record returns r as the reader gave it (for errors).
 func (m *matcher) record(r *rec) *billing.Record {
-	return &billing.Record{ID: r.ID, Kind: r.Kind, Date: r.Date, Updated: r.Updated, Customer: r.Customer,
+	return &billing.Record{ID: r.ID, Kind: r.Kind(), Date: r.Date.time(), Updated: r.Updated.time(), Customer: r.Customer,
 		Currency: r.Currency, Amount: r.Amount.Decimal(), Tax: r.Tax.Decimal(), State: r.State,
 		Source: m.names[r.side], Line: r.Line}
 }
@@ -513,7 +584,7 @@ func (m *matcher) group(g []*rec) []*rec {
 	first, last := byDate[0], byDate[len(byDate)-1]
 	sum := &rec{}
 	*sum = *last
-	sum.key, sum.side, sum.seq, sum.members = first.key, first.side, first.seq, nil
+	sum.side, sum.seq, sum.ext, sum.ownKey = first.side, first.seq, &recExt{kind: last.Kind()}, false
 	sum.Date = first.Date
 	sum.Line = first.Line
 	ids := make([]string, len(byDate))
@@ -527,30 +598,33 @@ func (m *matcher) group(g []*rec) []*rec {
 		}
 	}
 	sum.ID = strings.Join(ids, "+")
-	sum.members = byDate
+	sum.setKey(first.key()) // after the ID, which it is compared with
+	sum.ext.members = byDate
 	m.groups++
 	return []*rec{sum}
 }
 
-func onlyRow(r *rec) *Row {
-	row := &Row{Key: r.key, Date: r.Date, Customer: r.Customer, Currency: r.Currency,
-		Amount: r.Amount, Tax: r.Tax, State: r.State}
+func (m *matcher) onlyRow(r *rec) *Row {
+	row := m.newRow()
+	*row = Row{Key: r.key(), c: r}
 	if r.side == sideA {
-		row.IDA, row.Source, row.Status, row.A = r.ID, "a", StatusOnlyA, r.parts()
+		row.IDA, row.Source, row.Status, row.A = r.ID, "a", StatusOnlyA, r.parts(&row.one[0])
 	} else {
-		row.IDB, row.Source, row.Status, row.B = r.ID, "b", StatusOnlyB, r.parts()
+		row.IDB, row.Source, row.Status, row.B = r.ID, "b", StatusOnlyB, r.parts(&row.one[1])
 	}
 	row.seq = firstSeq(row)
 	return row
 }
 
-// parts returns the input records behind r (its members for a group).
-func (r *rec) parts() []*rec {
-	if r.members != nil {
-		return r.members
+// parts returns the input records behind r (its members for a group);
+// a lone record's slice is backed by *self (a field of its row), so that it
+// allocates nothing.
+func (r *rec) parts(self *[1]*rec) []*rec {
+	if m := r.members(); m != nil {
+		return m
 	}
-	r.self[0] = r
-	return r.self[:]
+	self[0] = r
+	return self[:]
 }
 
 // pair compares two records that share a key (or a fuzzy pair) and builds
@@ -568,14 +642,14 @@ func (m *matcher) pair(a, b *rec) *Row {
 	}
 	// Paired by key, both keys are equal; a fuzzy pair takes the smaller
 	// non-empty one, so that swapping A and B keeps the ledger's keys.
-	key := a.key
-	if key == "" || (b.key != "" && b.key < key) {
-		key = b.key
+	key := a.key()
+	if key == "" || (b.key() != "" && b.key() < key) {
+		key = b.key()
 	}
-	row := &Row{Key: key, IDA: a.ID, IDB: b.ID, Source: "both", Status: StatusMatch,
-		Date: chosen.Date, Customer: chosen.Customer, Currency: chosen.Currency,
-		Amount: chosen.Amount, Tax: chosen.Tax, State: chosen.State, Diffs: diffs,
-		A: a.parts(), B: b.parts()}
+	row := m.newRow()
+	*row = Row{Key: key, IDA: a.ID, IDB: b.ID, Source: "both", Status: StatusMatch,
+		c: chosen, Diffs: diffs}
+	row.A, row.B = a.parts(&row.one[0]), b.parts(&row.one[1])
 	if len(diffs) > 0 {
 		row.Status = StatusDiff
 	}
@@ -601,7 +675,7 @@ func (m *matcher) compare(a, b *rec) []Diff {
 		diffs = append(diffs, Diff{"state", a.State, b.State})
 	}
 	if !m.dateEqual(a.Date, b.Date) {
-		diffs = append(diffs, Diff{"date", billing.FormatTime(a.Date), billing.FormatTime(b.Date)})
+		diffs = append(diffs, Diff{"date", billing.FormatTime(a.Date.time()), billing.FormatTime(b.Date.time())})
 	}
 	if a.Customer != b.Customer {
 		diffs = append(diffs, Diff{"customer", a.Customer, b.Customer})
@@ -620,7 +694,7 @@ func (m *matcher) amountEqual(x, y money.Amount) bool {
 // It subtracts the earlier from the later: time.Time.Sub saturates at the
 // ends of time.Duration (about 292 years), and negating the saturated
 // minimum stays negative, so |x-y| computed naively calls far dates equal.
-func (m *matcher) dateEqual(x, y time.Time) bool {
+func (m *matcher) dateEqual(x, y stamp) bool {
 	if x.Before(y) {
 		x, y = y, x
 	}
@@ -638,10 +712,10 @@ func (m *matcher) dateEqual(x, y time.Time) bool {
 func (m *matcher) fuzzy(ctx context.Context, leftA, leftB []*rec, enabled bool) (rows []*Row, err error) {
 	if !enabled {
 		for _, r := range leftA {
-			rows = append(rows, onlyRow(r))
+			rows = append(rows, m.onlyRow(r))
 		}
 		for _, r := range leftB {
-			rows = append(rows, onlyRow(r))
+			rows = append(rows, m.onlyRow(r))
 		}
 		return rows, nil
 	}
@@ -681,7 +755,7 @@ func (m *matcher) fuzzy(ctx context.Context, leftA, leftB []*rec, enabled bool) 
 		var cands []cand
 		for _, a := range as {
 			lo := a.Date.Add(-m.window)
-			i, _ := slices.BinarySearchFunc(bs, lo, func(x *rec, t time.Time) int { return x.Date.Compare(t) })
+			i, _ := slices.BinarySearchFunc(bs, lo, func(x *rec, t stamp) int { return x.Date.Compare(t) })
 			for ; i < len(bs) && !bs[i].Date.After(a.Date.Add(m.window)); i++ {
 				b := bs[i]
 				if !m.amountEqual(a.Amount, b.Amount) {
@@ -721,12 +795,12 @@ func (m *matcher) fuzzy(ctx context.Context, leftA, leftB []*rec, enabled bool) 
 	}
 	for _, r := range leftA {
 		if !paired[r] {
-			rows = append(rows, onlyRow(r))
+			rows = append(rows, m.onlyRow(r))
 		}
 	}
 	for _, r := range leftB {
 		if !paired[r] {
-			rows = append(rows, onlyRow(r))
+			rows = append(rows, m.onlyRow(r))
 		}
 	}
 	return rows, nil
@@ -750,22 +824,22 @@ func rowCmp(x, y *Row) int {
 	if c := cmp.Compare(x.Status, y.Status); c != 0 {
 		return c
 	}
-	if c := x.Date.Compare(y.Date); c != 0 {
+	if c := x.c.Date.Compare(y.c.Date); c != 0 {
 		return c
 	}
-	if c := x.Amount.Cmp(y.Amount); c != 0 {
+	if c := x.c.Amount.Cmp(y.c.Amount); c != 0 {
 		return c
 	}
-	if c := x.Tax.Cmp(y.Tax); c != 0 {
+	if c := x.c.Tax.Cmp(y.c.Tax); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(x.Currency, y.Currency); c != 0 {
+	if c := cmp.Compare(x.c.Currency, y.c.Currency); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(x.Customer, y.Customer); c != 0 {
+	if c := cmp.Compare(x.c.Customer, y.c.Customer); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(x.State, y.State); c != 0 {
+	if c := cmp.Compare(x.c.State, y.c.State); c != 0 {
 		return c
 	}
 	return cmp.Compare(x.seq, y.seq)

@@ -130,6 +130,8 @@ type Options struct {
 	Quiet bool
 
 	splitMin int64 // tests: split partitions this small
+	// serialEmit: tests: format every ledger row on the emitting goroutine.
+	serialEmit bool
 }
 
 // Input is one side of a reconciliation.

@@ -272,15 +272,15 @@ func appendRecs(b []byte, rs []*rec, names [2]string) []byte {
 		b = stream.AppendJSONString(b, fmt.Sprintf("%s:%d", names[x.side], x.Line))
 		b = append(b, `,"id":`...)
 		b = stream.AppendJSONString(b, x.ID)
-		if x.Kind != "" {
+		if x.Kind() != "" {
 			b = append(b, `,"kind":`...)
-			b = stream.AppendJSONString(b, x.Kind)
+			b = stream.AppendJSONString(b, x.Kind())
 		}
 		b = append(b, `,"date":`...)
-		b = stream.AppendJSONString(b, billing.FormatTime(x.Date))
+		b = stream.AppendJSONString(b, billing.FormatTime(x.Date.time()))
 		if !x.Updated.IsZero() {
 			b = append(b, `,"updated":`...)
-			b = stream.AppendJSONString(b, billing.FormatTime(x.Updated))
+			b = stream.AppendJSONString(b, billing.FormatTime(x.Updated.time()))
 		}
 		b = append(b, `,"customer":`...)
 		b = stream.AppendJSONString(b, x.Customer)

@@ -206,7 +206,8 @@ func (e *engine) writeOutputs(ctx context.Context, out Outputs, hook func(*Row))
 		}
 		em.findings = bufio.NewWriterSize(findings, 32<<10)
 	}
-	if err := e.reconcile(ctx, em.emit); err != nil {
+	em.serial = e.opts.serialEmit
+	if err := e.reconcile(ctx, em); err != nil {
 		return err
 	}
 	if err := lw.close(); err != nil {
@@ -374,7 +375,7 @@ func (e *engine) load(ctx context.Context, open [2]func() (*billing.Reader, *rec
 		}
 		for _, r := range b.recs {
 			totals.add(r.Currency, r.Amount, r.Tax)
-			if r.key == "" {
+			if r.key() == "" {
 				e.res.Unkeyed[b.side]++
 			}
 			if err := e.add(r); err != nil {
@@ -477,7 +478,7 @@ func (e *engine) add(r *rec) error {
 }
 
 // reconcile matches what was loaded and emits the ledger in order.
-func (e *engine) reconcile(ctx context.Context, emit func(*Row) error) error {
+func (e *engine) reconcile(ctx context.Context, em *emitter) error {
 	if e.parts == nil {
 		rows, la, lb, err := e.m.matchKeys(ctx, e.recs[0], e.recs[1])
 		if err != nil {
@@ -490,13 +491,7 @@ func (e *engine) reconcile(ctx context.Context, emit func(*Row) error) error {
 		}
 		rows = append(rows, more...)
 		sortRows(rows)
-		for i, r := range rows {
-			if err := emit(r); err != nil {
-				return err
-			}
-			rows[i] = nil
-		}
-		return nil
+		return em.emitRows(rows)
 	}
 	if err := e.parts.close(); err != nil {
 		return err
@@ -531,7 +526,7 @@ func (e *engine) reconcile(ctx context.Context, emit func(*Row) error) error {
 			}
 		}
 	}
-	return e.sd.merge(ctx, e.runs, emit)
+	return e.sd.merge(ctx, e.runs, em.emit)
 }
 
 func (e *engine) writeRun(rows []*Row) error {
@@ -641,18 +636,102 @@ type emitter struct {
 	buf      []byte
 	hook     func(*Row)
 	names    [2]string
+	// serial: no formatting goroutine (tests).
+	serial bool
 }
 
-func (em *emitter) emit(r *Row) error {
+// emitChunk is how many ledger rows emitRows formats at a time.
+const emitChunk = 2048
+
+// encChunk is a run of ledger rows formatted by emitRows: row i is
+// buf[ends[i-1]:ends[i]].
+type encChunk struct {
+	buf  []byte
+	ends []int
+}
+
+// emitRows emits rows in order. A JSON or NDJSON ledger's rows are
+// formatted by a goroutine a chunk ahead of the one writing them and
+// keeping the accounts, so that formatting runs beside the rest; the
+// bytes are those emit writes.
+func (em *emitter) emitRows(rows []*Row) error {
+	if em.serial || !em.lw.encoded || len(rows) < 2*emitChunk {
+		for i, r := range rows {
+			if err := em.emit(r); err != nil {
+				return err
+			}
+			rows[i] = nil
+		}
+		return nil
+	}
+	// Three chunks in all: one being formatted, one being written, one
+	// ready. full can hold them all, so the formatter never blocks on it.
+	const chunks = 3
+	free, full := make(chan *encChunk, chunks), make(chan *encChunk, chunks)
+	for range chunks {
+		free <- &encChunk{}
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	// The formatter reads only rows[lo:] of chunks not yet handed over;
+	// the writer clears only rows it has written.
+	wg.Go(func() {
+		defer close(full)
+		for lo := 0; lo < len(rows); lo += emitChunk {
+			var c *encChunk
+			select {
+			case c = <-free:
+			case <-stop:
+				return
+			}
+			c.buf, c.ends = c.buf[:0], c.ends[:0]
+			for _, r := range rows[lo:min(lo+emitChunk, len(rows))] {
+				c.buf = appendRowJSON(c.buf, r)
+				c.ends = append(c.ends, len(c.buf))
+			}
+			full <- c
+		}
+	})
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+	i := 0
+	for c := range full {
+		start := 0
+		for _, end := range c.ends {
+			if err := em.emitEncoded(rows[i], c.buf[start:end]); err != nil {
+				return err
+			}
+			rows[i] = nil
+			start = end
+			i++
+		}
+		free <- c
+	}
+	return nil
+}
+
+func (em *emitter) emit(r *Row) error { return em.emitEncoded(r, nil) }
+
+// emitEncoded emits r; enc, when not nil, is its ledger row as
+// appendRowJSON formats it.
+func (em *emitter) emitEncoded(r *Row, enc []byte) error {
 	if em.hook != nil {
 		em.hook(r)
 	}
 	em.res.Counts[r.Status]++
-	em.res.Ledger.add(r.Currency, r.Amount, r.Tax)
+	em.res.Ledger.add(r.c.Currency, r.c.Amount, r.c.Tax)
 	if r.Fuzzy {
 		em.res.FuzzyPairs++
 	}
-	if err := em.lw.write(r); err != nil {
+	var err error
+	if enc != nil {
+		err = em.lw.w.WriteEncoded(enc)
+	} else {
+		err = em.lw.write(r)
+	}
+	if err != nil {
 		return fmt.Errorf("write ledger: %w", err)
 	}
 	if r.Status == StatusMatch || (em.review == nil && em.findings == nil) {

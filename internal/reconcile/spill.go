@@ -34,7 +34,7 @@ const (
 // rec, its id and customer strings, its slot in the key index, and its
 // share of a ledger row (measured: about 300 bytes a record at 1M x 1M).
 func recBytes(r *rec) int64 {
-	return 270 + int64(len(r.ID)+len(r.Customer)+len(r.Kind))
+	return 270 + int64(len(r.ID)+len(r.Customer)+len(r.Kind()))
 	// key usually shares ID's bytes; when it does not, it is short.
 }
 
@@ -148,7 +148,7 @@ func (ps *partitionSet) bytes(i int) (est, count int64) {
 func (ps *partitionSet) add(r *rec) error {
 	var h uint64
 	if ps.byKey {
-		h = hashKey(r.key, ps.seed)
+		h = hashKey(r.key(), ps.seed)
 	} else {
 		h = hashKey(r.Currency+"\x00"+r.Customer, ps.seed)
 	}
