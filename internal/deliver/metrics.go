@@ -5,12 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/taxagg/taxagg/internal/promtext"
 )
 
 // Metrics counts a run's attempts and latencies, and writes them with the
@@ -18,13 +17,13 @@ import (
 type Metrics struct {
 	mu       sync.Mutex
 	attempts map[[2]string]int64 // endpoint, outcome
-	request  map[string]*histogram
-	latency  map[string]*histogram
+	request  map[string]*promtext.Histogram
+	latency  map[string]*promtext.Histogram
 }
 
 // NewMetrics returns empty metrics.
 func NewMetrics() *Metrics {
-	return &Metrics{attempts: map[[2]string]int64{}, request: map[string]*histogram{}, latency: map[string]*histogram{}}
+	return &Metrics{attempts: map[[2]string]int64{}, request: map[string]*promtext.Histogram{}, latency: map[string]*promtext.Histogram{}}
 }
 
 var (
@@ -32,34 +31,16 @@ var (
 	latencyBuckets = []float64{1, 5, 30, 60, 300, 1800, 3600, 7200, 21600, 86400, 259200}
 )
 
-type histogram struct {
-	bounds []float64
-	counts []int64 // per bound, not cumulative; one more for +Inf
-	sum    float64
-	n      int64
-}
-
-func newHistogram(bounds []float64) *histogram {
-	return &histogram{bounds: bounds, counts: make([]int64, len(bounds)+1)}
-}
-
-func (h *histogram) observe(v float64) {
-	i := sort.SearchFloat64s(h.bounds, v)
-	h.counts[i]++
-	h.sum += v
-	h.n++
-}
-
 func (m *Metrics) observeAttempt(endpoint, outcome string, d time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.attempts[[2]string{endpoint, outcome}]++
 	h := m.request[endpoint]
 	if h == nil {
-		h = newHistogram(requestBuckets)
+		h = promtext.NewHistogram(requestBuckets)
 		m.request[endpoint] = h
 	}
-	h.observe(d.Seconds())
+	h.Observe(d.Seconds())
 }
 
 func (m *Metrics) observeDelivered(endpoint string, d time.Duration) {
@@ -67,10 +48,10 @@ func (m *Metrics) observeDelivered(endpoint string, d time.Duration) {
 	defer m.mu.Unlock()
 	h := m.latency[endpoint]
 	if h == nil {
-		h = newHistogram(latencyBuckets)
+		h = promtext.NewHistogram(latencyBuckets)
 		m.latency[endpoint] = h
 	}
-	h.observe(max(0, d.Seconds()))
+	h.Observe(max(0, d.Seconds()))
 }
 
 // Attempts returns the attempts counted for an endpoint and outcome.
@@ -115,10 +96,10 @@ func (m *Metrics) Write(ctx context.Context, w io.Writer, st *Store, endpoints [
 		return keys[i][1] < keys[j][1]
 	})
 	for _, k := range keys {
-		p("taxagg_deliver_attempts_total{endpoint=%s,outcome=%s} %d\n", label(k[0]), label(k[1]), m.attempts[k])
+		p("taxagg_deliver_attempts_total{endpoint=%s,outcome=%s} %d\n", promtext.Label(k[0]), promtext.Label(k[1]), m.attempts[k])
 	}
-	writeHistograms(p, "taxagg_deliver_request_duration_seconds", "Time from sending a request to its answer (or its failure), by endpoint.", m.request)
-	writeHistograms(p, "taxagg_deliver_latency_seconds", "Time from recording an event to its delivery, by endpoint.", m.latency)
+	writeHistograms(p, bw, "taxagg_deliver_request_duration_seconds", "Time from sending a request to its answer (or its failure), by endpoint.", m.request)
+	writeHistograms(p, bw, "taxagg_deliver_latency_seconds", "Time from recording an event to its delivery, by endpoint.", m.latency)
 	m.mu.Unlock()
 
 	p("# HELP taxagg_deliver_pending Deliveries waiting to be sent or retried, by endpoint.\n")
@@ -129,7 +110,7 @@ func (m *Metrics) Write(ctx context.Context, w io.Writer, st *Store, endpoints [
 		if c == nil {
 			c = &Counts{}
 		}
-		p("taxagg_deliver_pending{endpoint=%s} %d\n", label(id), c.Pending)
+		p("taxagg_deliver_pending{endpoint=%s} %d\n", promtext.Label(id), c.Pending)
 		if !c.OldestPending.IsZero() && (oldest.IsZero() || c.OldestPending.Before(oldest)) {
 			oldest = c.OldestPending
 		}
@@ -141,7 +122,7 @@ func (m *Metrics) Write(ctx context.Context, w io.Writer, st *Store, endpoints [
 		if c := counts[id]; c != nil {
 			n = c.Dead
 		}
-		p("taxagg_deliver_dead{endpoint=%s} %d\n", label(id), n)
+		p("taxagg_deliver_dead{endpoint=%s} %d\n", promtext.Label(id), n)
 	}
 	p("# HELP taxagg_deliver_orphaned Deliveries parked because their endpoint is not in the endpoints file, by endpoint.\n")
 	p("# TYPE taxagg_deliver_orphaned gauge\n")
@@ -150,7 +131,7 @@ func (m *Metrics) Write(ctx context.Context, w io.Writer, st *Store, endpoints [
 		if c := counts[id]; c != nil {
 			n = c.Orphaned
 		}
-		p("taxagg_deliver_orphaned{endpoint=%s} %d\n", label(id), n)
+		p("taxagg_deliver_orphaned{endpoint=%s} %d\n", promtext.Label(id), n)
 	}
 	p("# HELP taxagg_deliver_delivered Deliveries delivered, by endpoint (all runs, until pruned by --keep).\n")
 	p("# TYPE taxagg_deliver_delivered gauge\n")
@@ -159,7 +140,7 @@ func (m *Metrics) Write(ctx context.Context, w io.Writer, st *Store, endpoints [
 		if c := counts[id]; c != nil {
 			n = c.Delivered
 		}
-		p("taxagg_deliver_delivered{endpoint=%s} %d\n", label(id), n)
+		p("taxagg_deliver_delivered{endpoint=%s} %d\n", promtext.Label(id), n)
 	}
 	p("# HELP taxagg_deliver_oldest_pending_age_seconds Age of the oldest pending delivery's event (0 when none is pending).\n")
 	p("# TYPE taxagg_deliver_oldest_pending_age_seconds gauge\n")
@@ -167,7 +148,7 @@ func (m *Metrics) Write(ctx context.Context, w io.Writer, st *Store, endpoints [
 	if !oldest.IsZero() {
 		age = max(0, now.Sub(oldest).Seconds())
 	}
-	p("taxagg_deliver_oldest_pending_age_seconds %s\n", num(age))
+	p("taxagg_deliver_oldest_pending_age_seconds %s\n", promtext.Float(age))
 	p("# HELP taxagg_deliver_endpoint_disabled 1 for an endpoint disabled (410 Gone) until its dead letters are replayed.\n")
 	p("# TYPE taxagg_deliver_endpoint_disabled gauge\n")
 	for _, id := range ids {
@@ -175,7 +156,7 @@ func (m *Metrics) Write(ctx context.Context, w io.Writer, st *Store, endpoints [
 		if _, off := disabled[id]; off {
 			v = 1
 		}
-		p("taxagg_deliver_endpoint_disabled{endpoint=%s} %d\n", label(id), v)
+		p("taxagg_deliver_endpoint_disabled{endpoint=%s} %d\n", promtext.Label(id), v)
 	}
 	p("# HELP taxagg_deliver_endpoints_disabled Endpoints disabled.\n")
 	p("# TYPE taxagg_deliver_endpoints_disabled gauge\n")
@@ -183,7 +164,7 @@ func (m *Metrics) Write(ctx context.Context, w io.Writer, st *Store, endpoints [
 	return bw.Flush()
 }
 
-func writeHistograms(p func(string, ...any), name, help string, hs map[string]*histogram) {
+func writeHistograms(p func(string, ...any), w io.Writer, name, help string, hs map[string]*promtext.Histogram) {
 	p("# HELP %s %s\n", name, help)
 	p("# TYPE %s histogram\n", name)
 	ids := make([]string, 0, len(hs))
@@ -192,29 +173,8 @@ func writeHistograms(p func(string, ...any), name, help string, hs map[string]*h
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		h := hs[id]
-		var cum int64
-		for i, b := range h.bounds {
-			cum += h.counts[i]
-			p("%s_bucket{endpoint=%s,le=%q} %d\n", name, label(id), num(b), cum)
-		}
-		cum += h.counts[len(h.bounds)]
-		p("%s_bucket{endpoint=%s,le=\"+Inf\"} %d\n", name, label(id), cum)
-		p("%s_sum{endpoint=%s} %s\n", name, label(id), num(h.sum))
-		p("%s_count{endpoint=%s} %d\n", name, label(id), h.n)
+		hs[id].Write(w, name, "endpoint="+promtext.Label(id))
 	}
-}
-
-func label(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return `"` + r.Replace(s) + `"`
-}
-
-func num(v float64) string {
-	if math.IsInf(v, 1) {
-		return "+Inf"
-	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
 func contains(s []string, v string) bool {

@@ -6,11 +6,11 @@ import (
 	"io"
 	"net/http"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/taxagg/taxagg/internal/promtext"
 )
 
 // Metrics are a member's Prometheus metrics. The counters count what was
@@ -28,9 +28,7 @@ type Metrics struct {
 	mu      sync.Mutex
 	skipped map[string]int64 // by reason
 	lag     map[lagKey]int64
-	buckets []uint64 // cumulative counts per batchBuckets bound
-	count   uint64
-	sum     float64 // seconds
+	batch   *promtext.Histogram // seconds
 }
 
 type lagKey struct {
@@ -44,7 +42,7 @@ var batchBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
 
 // NewMetrics returns zeroed metrics.
 func NewMetrics() *Metrics {
-	return &Metrics{skipped: map[string]int64{}, lag: map[lagKey]int64{}, buckets: make([]uint64, len(batchBuckets))}
+	return &Metrics{skipped: map[string]int64{}, lag: map[lagKey]int64{}, batch: promtext.NewHistogram(batchBuckets)}
 }
 
 func (m *Metrics) observeBatch(c Counts, d time.Duration) {
@@ -59,13 +57,7 @@ func (m *Metrics) observeBatch(c Counts, d time.Duration) {
 	for k, v := range c.SkippedBy {
 		m.skipped[k] += v
 	}
-	for i, b := range batchBuckets {
-		if s <= b {
-			m.buckets[i]++
-		}
-	}
-	m.count++
-	m.sum += s
+	m.batch.Observe(s)
 }
 
 func (m *Metrics) setLag(topic string, p int32, lag int64) {
@@ -102,7 +94,7 @@ func (m *Metrics) WriteTo(w io.Writer) (int64, error) {
 	sort.Strings(reasons)
 	fmt.Fprint(cw, "# HELP taxagg_stream_skipped_total Documents read with --from that are not transactions (draft or void invoices, ...), committed, by reason.\n# TYPE taxagg_stream_skipped_total counter\n")
 	for _, k := range reasons {
-		fmt.Fprintf(cw, "taxagg_stream_skipped_total{reason=%s} %d\n", labelValue(k), m.skipped[k])
+		fmt.Fprintf(cw, "taxagg_stream_skipped_total{reason=%s} %d\n", promtext.Label(k), m.skipped[k])
 	}
 	keys := make([]lagKey, 0, len(m.lag))
 	for k := range m.lag {
@@ -116,27 +108,15 @@ func (m *Metrics) WriteTo(w io.Writer) (int64, error) {
 	})
 	fmt.Fprint(cw, "# HELP taxagg_stream_consumer_lag Records behind the partition's high watermark, as of the last fetch.\n# TYPE taxagg_stream_consumer_lag gauge\n")
 	for _, k := range keys {
-		fmt.Fprintf(cw, "taxagg_stream_consumer_lag{topic=%s,partition=\"%d\"} %d\n", strconv.Quote(k.topic), k.partition, m.lag[k])
+		fmt.Fprintf(cw, "taxagg_stream_consumer_lag{topic=%s,partition=\"%d\"} %d\n", promtext.Label(k.topic), k.partition, m.lag[k])
 	}
 	fmt.Fprint(cw, "# HELP taxagg_stream_batch_seconds Time from a batch's first record polled to its transaction committed.\n# TYPE taxagg_stream_batch_seconds histogram\n")
-	for i, b := range batchBuckets {
-		fmt.Fprintf(cw, "taxagg_stream_batch_seconds_bucket{le=\"%s\"} %d\n", strconv.FormatFloat(b, 'g', -1, 64), m.buckets[i])
-	}
-	fmt.Fprintf(cw, "taxagg_stream_batch_seconds_bucket{le=\"+Inf\"} %d\n", m.count)
-	fmt.Fprintf(cw, "taxagg_stream_batch_seconds_sum %s\n", strconv.FormatFloat(m.sum, 'g', -1, 64))
-	fmt.Fprintf(cw, "taxagg_stream_batch_seconds_count %d\n", m.count)
+	m.batch.Write(cw, "taxagg_stream_batch_seconds", "")
 	m.mu.Unlock()
 	if err := cw.w.(*bufio.Writer).Flush(); err != nil && cw.err == nil {
 		cw.err = err
 	}
 	return cw.n, cw.err
-}
-
-// labelValue quotes a label value as the exposition format wants it:
-// backslash, double quote and line feed escaped.
-func labelValue(v string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return `"` + r.Replace(v) + `"`
 }
 
 // ServeHTTP serves the metrics.
