@@ -309,6 +309,13 @@ func (e *sessionError) Unwrap() error { return e.err }
 // session runs one Kafka client (a group transact session) until it stops.
 func (mb *member) session(ctx context.Context, first bool) (Counts, error) {
 	cfg := &mb.cfg
+	// Reset before the client exists: it joins the group at once, and its
+	// OnPartitionsAssigned may run before NewGroupTransactSession returns.
+	// Resetting after it would lose that assignment, and --once would
+	// wait for one for ever.
+	mb.mu.Lock()
+	mb.assigned = false
+	mb.mu.Unlock()
 	sess, err := kgo.NewGroupTransactSession(mb.clientOpts()...)
 	if err != nil {
 		return Counts{}, fmt.Errorf("kafka client: %w", err)
@@ -317,9 +324,6 @@ func (mb *member) session(ctx context.Context, first bool) (Counts, error) {
 		sess.Close() // leaves the group
 		mb.log.Info("left the group", "group", cfg.Group)
 	}()
-	mb.mu.Lock()
-	mb.assigned = false
-	mb.mu.Unlock()
 	if first {
 		if mb.totalsParts, err = checkTopics(ctx, sess.Client(), cfg); err != nil {
 			return Counts{}, err
