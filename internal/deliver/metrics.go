@@ -81,6 +81,18 @@ func (m *Metrics) Write(ctx context.Context, w io.Writer, st *Store, endpoints [
 	sort.Strings(ids)
 	bw := bufio.NewWriter(w)
 	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
+	// perEndpoint writes one gauge with a sample per endpoint (0 for an
+	// endpoint the outbox has nothing for).
+	perEndpoint := func(name, help string, value func(*Counts) int) {
+		p("# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
+		for _, id := range ids {
+			n := 0
+			if c := counts[id]; c != nil {
+				n = value(c)
+			}
+			p("%s{endpoint=%s} %d\n", name, promtext.Label(id), n)
+		}
+	}
 
 	m.mu.Lock()
 	p("# HELP taxagg_deliver_attempts_total Delivery attempts, by endpoint and outcome.\n")
@@ -115,33 +127,9 @@ func (m *Metrics) Write(ctx context.Context, w io.Writer, st *Store, endpoints [
 			oldest = c.OldestPending
 		}
 	}
-	p("# HELP taxagg_deliver_dead Deliveries in the dead-letter queue, by endpoint.\n")
-	p("# TYPE taxagg_deliver_dead gauge\n")
-	for _, id := range ids {
-		n := 0
-		if c := counts[id]; c != nil {
-			n = c.Dead
-		}
-		p("taxagg_deliver_dead{endpoint=%s} %d\n", promtext.Label(id), n)
-	}
-	p("# HELP taxagg_deliver_orphaned Deliveries parked because their endpoint is not in the endpoints file, by endpoint.\n")
-	p("# TYPE taxagg_deliver_orphaned gauge\n")
-	for _, id := range ids {
-		n := 0
-		if c := counts[id]; c != nil {
-			n = c.Orphaned
-		}
-		p("taxagg_deliver_orphaned{endpoint=%s} %d\n", promtext.Label(id), n)
-	}
-	p("# HELP taxagg_deliver_delivered Deliveries delivered, by endpoint (all runs, until pruned by --keep).\n")
-	p("# TYPE taxagg_deliver_delivered gauge\n")
-	for _, id := range ids {
-		n := 0
-		if c := counts[id]; c != nil {
-			n = c.Delivered
-		}
-		p("taxagg_deliver_delivered{endpoint=%s} %d\n", promtext.Label(id), n)
-	}
+	perEndpoint("taxagg_deliver_dead", "Deliveries in the dead-letter queue, by endpoint.", func(c *Counts) int { return c.Dead })
+	perEndpoint("taxagg_deliver_orphaned", "Deliveries parked because their endpoint is not in the endpoints file, by endpoint.", func(c *Counts) int { return c.Orphaned })
+	perEndpoint("taxagg_deliver_delivered", "Deliveries delivered, by endpoint (all runs, until pruned by --keep).", func(c *Counts) int { return c.Delivered })
 	p("# HELP taxagg_deliver_oldest_pending_age_seconds Age of the oldest pending delivery's event (0 when none is pending).\n")
 	p("# TYPE taxagg_deliver_oldest_pending_age_seconds gauge\n")
 	age := 0.0
