@@ -107,8 +107,18 @@ func (c *TxConverter) stripeInvoice(n *node, r *txRecord) (*txRecord, string, er
 		return nil, "", err
 	}
 	r.date = rfc3339(date)
-	if n.get("customer_tax_exempt").str() == "exempt" {
+	switch n.get("customer_tax_exempt").str() {
+	case "exempt":
 		r.exemptReason = "customer_tax_exempt"
+	case "reverse":
+		// Reverse charge: the buyer accounts for the tax, so the seller
+		// owes none on this invoice (Stripe shows "Reverse charge" and
+		// collects nothing). Counted as exempt with its own reason so the
+		// summary tells the two apart.
+		r.exemptReason = "reverse_charge"
+	case "", "none":
+	default:
+		return nil, "", errField("customer_tax_exempt", "%q is not a tax exemption (none, exempt, reverse)", n.get("customer_tax_exempt").str())
 	}
 	addr, found := stripeInvoiceAddress(n)
 	info := &invoiceInfo{date: r.date, addr: addr, lines: map[string]lineInfo{}}
