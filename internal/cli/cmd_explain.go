@@ -127,7 +127,9 @@ func explainRun(ctx context.Context, f *Factory, opts *ExplainOptions) error {
 		}
 		var tx txn.Transaction
 		if conv != nil {
-			// A billing record: converted first; skipped ones are not shown.
+			// A billing record: converted first. A skipped one (a draft, a
+			// void) is listed with its reason, as aggregate counts it; --id
+			// cannot name it, since it never becomes a transaction.
 			var skip string
 			if rec.CSV != nil {
 				convBuf, skip, err = conv.ConvertCSV(rec.Source, r.Header(), rec.CSV, convBuf[:0])
@@ -135,6 +137,10 @@ func explainRun(ctx context.Context, f *Factory, opts *ExplainOptions) error {
 				convBuf, skip, err = conv.ConvertJSON(rec.Source, rec.Text, convBuf[:0])
 			}
 			if skip != "" {
+				if !byID {
+					fmt.Fprintf(out, "%s:%d: skipped: %s (not a sale: counted as skipped, not taxed)\n\n", rec.Source, rec.Line, skip)
+					shown++
+				}
 				continue
 			}
 			if err == nil {
