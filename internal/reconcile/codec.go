@@ -52,7 +52,10 @@ func (e *encoder) amt(d money.Amount) {
 	e.str(d.Decimal().String())
 }
 
-func (e *encoder) rec(r *rec) {
+func (e *encoder) rec(r *rec) { e.recWith(r, true) }
+
+// recWith writes r, with its members (a group's inputs) when members is set.
+func (e *encoder) recWith(r *rec, members bool) {
 	e.str(r.key())
 	e.str(r.ID)
 	e.str(r.Kind())
@@ -66,45 +69,54 @@ func (e *encoder) rec(r *rec) {
 	e.time(r.Updated.time())
 	e.amt(r.Amount)
 	e.amt(r.Tax)
-	members := r.members()
-	e.uvarint(uint64(len(members)))
-	for _, m := range members {
+	var ms []*rec
+	if members {
+		ms = r.members()
+	}
+	e.uvarint(uint64(len(ms)))
+	for _, m := range ms {
 		e.rec(m)
 	}
 }
 
+// Row flags in the spill encoding.
+const (
+	rowFuzzy = 1 << iota
+	rowCB
+	rowHasA
+	rowHasB
+)
+
+// row writes a ledger row: its own fields, then its records, whose
+// members (a group's inputs) only withRecs keeps.
 func (e *encoder) row(r *Row) {
 	e.str(r.Key)
-	e.str(r.IDA)
-	e.str(r.IDB)
-	e.str(r.Source)
 	e.b = append(e.b, byte(r.Status))
-	e.time(r.c.Date.time())
-	e.str(r.c.Customer)
-	e.str(r.c.Currency)
-	e.amt(r.c.Amount)
-	e.amt(r.c.Tax)
-	e.str(r.c.State)
-	e.uvarint(uint64(len(r.Diffs)))
-	for _, d := range r.Diffs {
+	var flags byte
+	if r.Fuzzy {
+		flags |= rowFuzzy
+	}
+	if r.cB {
+		flags |= rowCB
+	}
+	if r.a != nil {
+		flags |= rowHasA
+	}
+	if r.b != nil {
+		flags |= rowHasB
+	}
+	e.b = append(e.b, flags)
+	diffs := r.Diffs()
+	e.uvarint(uint64(len(diffs)))
+	for _, d := range diffs {
 		e.str(d.Field)
 		e.str(d.A)
 		e.str(d.B)
 	}
-	if r.Fuzzy {
-		e.b = append(e.b, 1)
-	} else {
-		e.b = append(e.b, 0)
-	}
-	e.str(r.note)
-	e.uvarint(uint64(r.seq))
-	for _, rs := range [][]*rec{r.A, r.B} {
-		if !e.withRecs {
-			rs = nil
-		}
-		e.uvarint(uint64(len(rs)))
-		for _, x := range rs {
-			e.rec(x)
+	e.str(r.note())
+	for _, x := range []*rec{r.a, r.b} {
+		if x != nil {
+			e.recWith(x, e.withRecs)
 		}
 	}
 }
@@ -222,44 +234,31 @@ func (d *decoder) rec() *rec {
 func (d *decoder) row() *Row {
 	r := &Row{}
 	r.Key = d.str()
-	r.IDA = d.str()
-	r.IDB = d.str()
-	r.Source = d.str()
 	r.Status = Status(d.byte())
-	c := &rec{}
-	c.Date = stampOf(d.time())
-	c.Customer = d.str()
-	c.Currency = internCode(d.str())
-	c.Amount = d.amt()
-	c.Tax = d.amt()
-	c.State = d.str()
-	r.c = c
-	if n := d.uvarint(); n > 0 && n < 1<<16 {
-		r.Diffs = make([]Diff, n)
-		for i := range r.Diffs {
-			r.Diffs[i] = Diff{d.str(), d.str(), d.str()}
-		}
-	}
-	r.Fuzzy = d.byte() == 1
-	r.note = d.str()
-	r.seq = int64(d.uvarint())
-	for i := 0; i < 2; i++ {
-		n := d.uvarint()
-		if n > 1<<24 || d.err != nil {
+	flags := d.byte()
+	r.Fuzzy, r.cB = flags&rowFuzzy != 0, flags&rowCB != 0
+	var ext rowExt
+	if n := d.uvarint(); n > 0 {
+		if n > 1<<16 {
 			d.err = errCorrupt
 			return r
 		}
-		rs := make([]*rec, n)
-		for j := range rs {
-			rs[j] = d.rec()
-		}
-		if i == 0 {
-			r.A = rs
-		} else {
-			r.B = rs
+		ext.diffs = make([]Diff, n)
+		for i := range ext.diffs {
+			ext.diffs[i] = Diff{d.str(), d.str(), d.str()}
 		}
 	}
-	if r.Status >= numStatus {
+	ext.note = d.str()
+	if ext.diffs != nil || ext.note != "" {
+		r.ext = &ext
+	}
+	if flags&rowHasA != 0 {
+		r.a = d.rec()
+	}
+	if flags&rowHasB != 0 {
+		r.b = d.rec()
+	}
+	if r.Status >= numStatus || (r.a == nil && r.b == nil) || (r.cB && r.b == nil) {
 		d.err = errCorrupt
 	}
 	return r

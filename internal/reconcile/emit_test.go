@@ -29,7 +29,7 @@ func TestEmitRowsParallelIsSerial(t *testing.T) {
 					Input{Name: "a.ndjson", R: strings.NewReader(ndjsonOf(a...))},
 					Input{Name: "b.ndjson", R: strings.NewReader(ndjsonOf(b...))},
 					Outputs{Ledger: &ledger, Review: &review, Report: &report},
-					func(r *Row) { seqs[i] = append(seqs[i], r.seq) }); err != nil {
+					func(r *Row) { seqs[i] = append(seqs[i], r.seq()) }); err != nil {
 					t.Fatal(err)
 				}
 				outs[i] = [3]string{ledger.String(), review.String(), report.String()}

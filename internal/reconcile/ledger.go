@@ -82,16 +82,17 @@ func (l *ledgerWriter) write(r *Row) error {
 		l.buf = appendRowJSON(l.buf[:0], r)
 		return l.w.WriteEncoded(l.buf)
 	}
-	d := r.digits()
+	c := r.c()
+	d := c.digits()
 	v := l.vals
-	v[0], v[1], v[2], v[3], v[4] = r.Key, r.IDA, r.IDB, r.Source, r.Status.String()
-	v[5], v[6], v[7] = billing.FormatTime(r.c.Date.time()), r.c.Customer, r.c.Currency
-	v[8], v[9], v[10], v[11] = r.c.Amount.StringFixed(d), r.c.Tax.StringFixed(d), r.c.State, ""
-	if len(r.Diffs) > 0 {
+	v[0], v[1], v[2], v[3], v[4] = r.Key, r.IDA(), r.IDB(), r.Source(), r.Status.String()
+	v[5], v[6], v[7] = billing.FormatTime(c.Date.time()), c.Customer, c.Currency
+	v[8], v[9], v[10], v[11] = c.Amount.StringFixed(d), c.Tax.StringFixed(d), c.State, ""
+	if diffs := r.Diffs(); len(diffs) > 0 {
 		if l.table {
 			// For a person: "amount: 50.00 ≠ 55.00; tax: 0.00 ≠ 5.00".
 			var b strings.Builder
-			for i, df := range r.Diffs {
+			for i, df := range diffs {
 				if i > 0 {
 					b.WriteString("; ")
 				}
@@ -99,7 +100,7 @@ func (l *ledgerWriter) write(r *Row) error {
 			}
 			v[11] = b.String()
 		} else {
-			v[11] = string(appendDiffsJSON(l.buf[:0], r.Diffs))
+			v[11] = string(appendDiffsJSON(l.buf[:0], diffs))
 		}
 	}
 	return l.w.Write(v)
@@ -118,33 +119,34 @@ func orNone(s string) string {
 // appendRowJSON writes a ledger row as one JSON object, fields in the
 // contract's order; money as strings with the currency's minor unit.
 func appendRowJSON(b []byte, r *Row) []byte {
-	d := r.digits()
+	c := r.c()
+	d := c.digits()
 	b = append(b, `{"key":`...)
 	b = stream.AppendJSONString(b, r.Key)
 	b = append(b, `,"id_a":`...)
-	b = stream.AppendJSONString(b, r.IDA)
+	b = stream.AppendJSONString(b, r.IDA())
 	b = append(b, `,"id_b":`...)
-	b = stream.AppendJSONString(b, r.IDB)
+	b = stream.AppendJSONString(b, r.IDB())
 	b = append(b, `,"source":"`...)
-	b = append(b, r.Source...)
+	b = append(b, r.Source()...)
 	b = append(b, `","status":"`...)
 	b = append(b, r.Status.String()...)
 	b = append(b, `","date":`...)
 	b = append(b, '"')
-	b = r.c.Date.appendText(b)
+	b = c.Date.appendText(b)
 	b = append(b, '"')
 	b = append(b, `,"customer":`...)
-	b = stream.AppendJSONString(b, r.c.Customer)
+	b = stream.AppendJSONString(b, c.Customer)
 	b = append(b, `,"currency":`...)
-	b = stream.AppendJSONString(b, r.c.Currency)
+	b = stream.AppendJSONString(b, c.Currency)
 	b = append(b, `,"amount":"`...)
-	b = r.c.Amount.AppendFixed(b, d)
+	b = c.Amount.AppendFixed(b, d)
 	b = append(b, `","tax":"`...)
-	b = r.c.Tax.AppendFixed(b, d)
+	b = c.Tax.AppendFixed(b, d)
 	b = append(b, `","state":`...)
-	b = stream.AppendJSONString(b, r.c.State)
+	b = stream.AppendJSONString(b, c.State)
 	b = append(b, `,"diffs":`...)
-	b = appendDiffsJSON(b, r.Diffs)
+	b = appendDiffsJSON(b, r.Diffs())
 	return append(b, '}')
 }
 

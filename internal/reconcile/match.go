@@ -255,32 +255,99 @@ type Diff struct {
 	B     string `json:"b"`
 }
 
-// Row is one ledger record (docs/reconcile.md).
+// Row is one ledger record (docs/reconcile.md). It holds little of its
+// own: its ids, source, values and input records are those of its records
+// a and b, so that a ledger of millions of rows stays small (what a large
+// run touches first is what it pays for, in page faults).
 type Row struct {
-	Key      string
-	IDA, IDB string
-	Source   string // a, b, both
-	Status   Status
-	// c is the record whose date, customer, currency, amount, tax and
-	// state the row shows: the preferred side of a pair, the record of a
-	// one-sided row, a group's sum.
-	c     *rec
-	Diffs []Diff
+	Key    string
+	Status Status
 	// Fuzzy is set when the pair was made by fuzzy pairing.
 	Fuzzy bool
-	// A and B are the input records behind the row (several for a group).
-	A, B []*rec
-	// one backs A and B when each is one record.
-	one [2][1]*rec
+	// cB: the row shows b's values (date, customer, currency, amount,
+	// tax, state), else a's; a one-sided row shows its one record's.
+	cB bool
+	// a and b are the row's records, nil for a side it does not have: the
+	// input records, or a group's sum (whose members are the inputs).
+	a, b *rec
+	// ext holds what most rows do not have: diffs and a note.
+	ext *rowExt
+}
+
+// rowExt is the rarer part of a row.
+type rowExt struct {
+	diffs []Diff
 	// note explains an only_a/only_b row whose key is duplicated on the
 	// other side.
 	note string
-	// seq is the input position of the row's first record: the last
-	// tie-break of the ledger order.
-	seq int64
 }
 
-func (r *Row) digits() int32 { return r.c.digits() }
+// IDA and IDB are the ids of the row's sides ("" for a side it lacks).
+func (r *Row) IDA() string {
+	if r.a == nil {
+		return ""
+	}
+	return r.a.ID
+}
+
+func (r *Row) IDB() string {
+	if r.b == nil {
+		return ""
+	}
+	return r.b.ID
+}
+
+// Source is both, a or b.
+func (r *Row) Source() string {
+	switch {
+	case r.a != nil && r.b != nil:
+		return "both"
+	case r.a != nil:
+		return "a"
+	}
+	return "b"
+}
+
+// c is the record whose date, customer, currency, amount, tax and state
+// the row shows: the preferred side of a pair, the record of a one-sided
+// row, a group's sum.
+func (r *Row) c() *rec {
+	if r.cB || r.a == nil {
+		return r.b
+	}
+	return r.a
+}
+
+// Diffs are the fields that differ, in order.
+func (r *Row) Diffs() []Diff {
+	if r.ext == nil {
+		return nil
+	}
+	return r.ext.diffs
+}
+
+func (r *Row) note() string {
+	if r.ext == nil {
+		return ""
+	}
+	return r.ext.note
+}
+
+// A and B are the input records behind the row (several for a group).
+func (r *Row) A() []*rec { return r.a.inputs() }
+func (r *Row) B() []*rec { return r.b.inputs() }
+
+// seq is the input position of the row's first record: the last
+// tie-break of the ledger order. (A group's sum has the position of its
+// first member.)
+func (r *Row) seq() int64 {
+	if r.a != nil {
+		return r.a.seq
+	}
+	return r.b.seq
+}
+
+func (r *Row) digits() int32 { return r.c().digits() }
 
 // matcher holds the settings that matching needs.
 type matcher struct {
@@ -432,7 +499,7 @@ func (m *matcher) matchKeys(ctx context.Context, as, bs []*rec) (rows []*Row, le
 					if g[0].side == sideB {
 						other = "A"
 					}
-					row.note = fmt.Sprintf("not matched: %s has this key more than once (see its duplicate rows)", other)
+					row.ext = &rowExt{note: fmt.Sprintf("not matched: %s has this key more than once (see its duplicate rows)", other)}
 					rows = append(rows, row)
 					continue
 				}
@@ -606,38 +673,36 @@ func (m *matcher) group(g []*rec) []*rec {
 
 func (m *matcher) onlyRow(r *rec) *Row {
 	row := m.newRow()
-	*row = Row{Key: r.key(), c: r}
-	if r.side == sideA {
-		row.IDA, row.Source, row.Status, row.A = r.ID, "a", StatusOnlyA, r.parts(&row.one[0])
-	} else {
-		row.IDB, row.Source, row.Status, row.B = r.ID, "b", StatusOnlyB, r.parts(&row.one[1])
+	*row = Row{Key: r.key(), Status: StatusOnlyA, a: r}
+	if r.side == sideB {
+		*row = Row{Key: r.key(), Status: StatusOnlyB, b: r}
 	}
-	row.seq = firstSeq(row)
 	return row
 }
 
-// parts returns the input records behind r (its members for a group);
-// a lone record's slice is backed by *self (a field of its row), so that it
-// allocates nothing.
-func (r *rec) parts(self *[1]*rec) []*rec {
+// inputs returns the input records behind r (its members for a group);
+// nil for a nil r.
+func (r *rec) inputs() []*rec {
+	if r == nil {
+		return nil
+	}
 	if m := r.members(); m != nil {
 		return m
 	}
-	self[0] = r
-	return self[:]
+	return []*rec{r}
 }
 
 // pair compares two records that share a key (or a fuzzy pair) and builds
 // their ledger row from the preferred side.
 func (m *matcher) pair(a, b *rec) *Row {
 	diffs := m.compare(a, b)
-	chosen := a
+	cB := false
 	switch m.prefer {
 	case PreferB:
-		chosen = b
+		cB = true
 	case PreferNewest:
 		if !a.Updated.IsZero() && !b.Updated.IsZero() && b.Updated.After(a.Updated) {
-			chosen = b
+			cB = true
 		}
 	}
 	// Paired by key, both keys are equal; a fuzzy pair takes the smaller
@@ -647,13 +712,11 @@ func (m *matcher) pair(a, b *rec) *Row {
 		key = b.key()
 	}
 	row := m.newRow()
-	*row = Row{Key: key, IDA: a.ID, IDB: b.ID, Source: "both", Status: StatusMatch,
-		c: chosen, Diffs: diffs}
-	row.A, row.B = a.parts(&row.one[0]), b.parts(&row.one[1])
+	*row = Row{Key: key, Status: StatusMatch, cB: cB, a: a, b: b}
 	if len(diffs) > 0 {
 		row.Status = StatusDiff
+		row.ext = &rowExt{diffs: diffs}
 	}
-	row.seq = firstSeq(row)
 	return row
 }
 
@@ -812,57 +875,49 @@ func rowCmp(x, y *Row) int {
 	if c := cmp.Compare(x.Key, y.Key); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(sourceRank(x.Source), sourceRank(y.Source)); c != 0 {
+	if c := cmp.Compare(sourceRank(x), sourceRank(y)); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(x.IDA, y.IDA); c != 0 {
+	if c := cmp.Compare(x.IDA(), y.IDA()); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(x.IDB, y.IDB); c != 0 {
+	if c := cmp.Compare(x.IDB(), y.IDB()); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(x.Status, y.Status); c != 0 {
 		return c
 	}
-	if c := x.c.Date.Compare(y.c.Date); c != 0 {
+	xc, yc := x.c(), y.c()
+	if c := xc.Date.Compare(yc.Date); c != 0 {
 		return c
 	}
-	if c := x.c.Amount.Cmp(y.c.Amount); c != 0 {
+	if c := xc.Amount.Cmp(yc.Amount); c != 0 {
 		return c
 	}
-	if c := x.c.Tax.Cmp(y.c.Tax); c != 0 {
+	if c := xc.Tax.Cmp(yc.Tax); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(x.c.Currency, y.c.Currency); c != 0 {
+	if c := cmp.Compare(xc.Currency, yc.Currency); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(x.c.Customer, y.c.Customer); c != 0 {
+	if c := cmp.Compare(xc.Customer, yc.Customer); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(x.c.State, y.c.State); c != 0 {
+	if c := cmp.Compare(xc.State, yc.State); c != 0 {
 		return c
 	}
-	return cmp.Compare(x.seq, y.seq)
+	return cmp.Compare(x.seq(), y.seq())
 }
 
-func sourceRank(s string) int {
-	switch s {
-	case "both":
+// sourceRank orders the sources both, a, b.
+func sourceRank(r *Row) int {
+	switch {
+	case r.a != nil && r.b != nil:
 		return 0
-	case "a":
+	case r.a != nil:
 		return 1
 	}
 	return 2
-}
-
-func firstSeq(r *Row) int64 {
-	if len(r.A) > 0 {
-		return r.A[0].seq
-	}
-	if len(r.B) > 0 {
-		return r.B[0].seq
-	}
-	return 0
 }
 
 func minMax(a, b *rec) (lo, hi *rec) {

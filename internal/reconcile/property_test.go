@@ -133,18 +133,18 @@ func TestPropertyExactlyOnceAndTotals(t *testing.T) {
 			seen := map[[2]int64]int{}
 			chosen := Totals{}
 			for _, r := range o.rows {
-				for _, x := range r.A {
+				for _, x := range r.A() {
 					seen[[2]int64{0, x.seq}]++
 				}
-				for _, x := range r.B {
+				for _, x := range r.B() {
 					seen[[2]int64{1, x.seq}]++
 				}
-				side := r.A
+				side := r.A()
 				switch {
-				case r.Status == StatusOnlyB || (r.Status == StatusDuplicate && r.Source == "b"):
-					side = r.B
+				case r.Status == StatusOnlyB || (r.Status == StatusDuplicate && r.Source() == "b"):
+					side = r.B()
 				case (r.Status == StatusMatch || r.Status == StatusDiff) && opts.Prefer == PreferB:
-					side = r.B
+					side = r.B()
 				}
 				for _, x := range side {
 					chosen.add(x.Currency, x.Amount, x.Tax)

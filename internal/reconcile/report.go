@@ -256,9 +256,9 @@ func appendReview(b []byte, r *Row, names [2]string) []byte {
 		b = append(b, `,"fuzzy":true`...)
 	}
 	b = append(b, `,"a":`...)
-	b = appendRecs(b, r.A, names)
+	b = appendRecs(b, r.A(), names)
 	b = append(b, `,"b":`...)
-	b = appendRecs(b, r.B, names)
+	b = appendRecs(b, r.B(), names)
 	return append(b, '}')
 }
 
@@ -301,8 +301,8 @@ func appendRecs(b []byte, rs []*rec, names [2]string) []byte {
 func reason(r *Row) string {
 	switch r.Status {
 	case StatusDiff:
-		fields := make([]string, len(r.Diffs))
-		for i, d := range r.Diffs {
+		fields := make([]string, len(r.Diffs()))
+		for i, d := range r.Diffs() {
 			fields[i] = d.Field
 		}
 		verb := " differs"
@@ -319,8 +319,8 @@ func reason(r *Row) string {
 		if r.Status == StatusOnlyB {
 			this, other = "B", "A"
 		}
-		if r.note != "" {
-			return r.note
+		if n := r.note(); n != "" {
+			return n
 		}
 		if r.Key == "" {
 			return fmt.Sprintf("only in %s: the record has no key", this)
@@ -328,7 +328,7 @@ func reason(r *Row) string {
 		return fmt.Sprintf("only in %s: no record in %s has this key", this, other)
 	case StatusDuplicate:
 		side := "A"
-		if r.Source == "b" {
+		if r.a == nil {
 			side = "B"
 		}
 		return fmt.Sprintf("the key appears more than once in %s; not matched", side)

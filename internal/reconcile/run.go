@@ -721,7 +721,8 @@ func (em *emitter) emitEncoded(r *Row, enc []byte) error {
 		em.hook(r)
 	}
 	em.res.Counts[r.Status]++
-	em.res.Ledger.add(r.c.Currency, r.c.Amount, r.c.Tax)
+	c := r.c()
+	em.res.Ledger.add(c.Currency, c.Amount, c.Tax)
 	if r.Fuzzy {
 		em.res.FuzzyPairs++
 	}
