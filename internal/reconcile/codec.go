@@ -60,15 +60,15 @@ func (e *encoder) recWith(r *rec, members bool) {
 	e.str(r.ID)
 	e.str(r.Kind())
 	e.str(r.Customer)
-	e.str(r.Currency)
-	e.str(r.State)
+	e.str(r.Currency())
+	e.str(r.State())
 	e.b = append(e.b, r.side)
 	e.uvarint(uint64(r.Line))
 	e.uvarint(uint64(r.seq))
-	e.time(r.Date.time())
-	e.time(r.Updated.time())
-	e.amt(r.Amount)
-	e.amt(r.Tax)
+	e.time(r.Date().time())
+	e.time(r.Updated().time())
+	e.amt(r.Amount())
+	e.amt(r.Tax())
 	var ms []*rec
 	if members {
 		ms = r.members()
@@ -206,15 +206,15 @@ func (d *decoder) rec() *rec {
 	r.ID = d.str()
 	kind := d.str()
 	r.Customer = d.str()
-	r.Currency = internCode(d.str())
-	r.State = d.str()
+	r.setCurrency(d.str())
+	r.setState(d.str())
 	r.side = d.byte() & 1
 	r.Line = int(d.uvarint())
 	r.seq = int64(d.uvarint())
-	r.Date = stampOf(d.time())
-	r.Updated = stampOf(d.time())
-	r.Amount = d.amt()
-	r.Tax = d.amt()
+	r.setDate(stampOf(d.time()))
+	r.setUpdated(stampOf(d.time()))
+	r.setAmount(d.amt())
+	r.setTax(d.amt())
 	if n := d.uvarint(); n > 0 {
 		if n > 1<<24 || d.err != nil {
 			d.err = errCorrupt
@@ -262,20 +262,6 @@ func (d *decoder) row() *Row {
 		d.err = errCorrupt
 	}
 	return r
-}
-
-func internCode(s string) string {
-	switch s {
-	case "USD":
-		return "USD"
-	case "EUR":
-		return "EUR"
-	case "GBP":
-		return "GBP"
-	case "JPY":
-		return "JPY"
-	}
-	return s
 }
 
 // frameWriter writes length-prefixed frames.

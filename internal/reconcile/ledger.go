@@ -86,8 +86,8 @@ func (l *ledgerWriter) write(r *Row) error {
 	d := c.digits()
 	v := l.vals
 	v[0], v[1], v[2], v[3], v[4] = r.Key, r.IDA(), r.IDB(), r.Source(), r.Status.String()
-	v[5], v[6], v[7] = billing.FormatTime(c.Date.time()), c.Customer, c.Currency
-	v[8], v[9], v[10], v[11] = c.Amount.StringFixed(d), c.Tax.StringFixed(d), c.State, ""
+	v[5], v[6], v[7] = billing.FormatTime(c.Date().time()), c.Customer, c.Currency()
+	v[8], v[9], v[10], v[11] = c.Amount().StringFixed(d), c.Tax().StringFixed(d), c.State(), ""
 	if diffs := r.Diffs(); len(diffs) > 0 {
 		if l.table {
 			// For a person: "amount: 50.00 ≠ 55.00; tax: 0.00 ≠ 5.00".
@@ -133,18 +133,18 @@ func appendRowJSON(b []byte, r *Row) []byte {
 	b = append(b, r.Status.String()...)
 	b = append(b, `","date":`...)
 	b = append(b, '"')
-	b = c.Date.appendText(b)
+	b = c.Date().appendText(b)
 	b = append(b, '"')
 	b = append(b, `,"customer":`...)
 	b = stream.AppendJSONString(b, c.Customer)
 	b = append(b, `,"currency":`...)
-	b = stream.AppendJSONString(b, c.Currency)
+	b = stream.AppendJSONString(b, c.Currency())
 	b = append(b, `,"amount":"`...)
-	b = c.Amount.AppendFixed(b, d)
+	b = c.Amount().AppendFixed(b, d)
 	b = append(b, `","tax":"`...)
-	b = c.Tax.AppendFixed(b, d)
+	b = c.Tax().AppendFixed(b, d)
 	b = append(b, `","state":`...)
-	b = stream.AppendJSONString(b, c.State)
+	b = stream.AppendJSONString(b, c.State())
 	b = append(b, `,"diffs":`...)
 	b = appendDiffsJSON(b, r.Diffs())
 	return append(b, '}')

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"cmp"
+	"math"
 	"context"
 	"fmt"
 	"hash/maphash"
@@ -19,25 +20,39 @@ const (
 	sideB = 1
 )
 
-// rec is one input record with its matching key and position.
+// rec is one input record with its matching key and position. It is kept
+// small, since a run holds every record of both sides: the currency and
+// the state are indexes into short tables, the dates are stamps split into
+// seconds and nanoseconds, the amounts int64 coefficients with a small
+// exponent; what does not fit (a rare currency or state, an amount of
+// more than 18 digits) is in ext.
 type rec struct {
 	ID       string
 	Customer string
-	Currency string
-	State    string
-	Date     stamp
-	Updated  stamp
-	Amount   money.Amount
-	Tax      money.Amount
-	Line     int
-	seq      int64 // 0-based position in its input
-	side     uint8
+	// ext holds what most records do not have; nil for a record whose key
+	// is its ID, without a kind, not a group, whose values fit.
+	ext  *recExt
+	Line int
+	seq  int64 // 0-based position in its input
+	// dates: stamp seconds and nanoseconds
+	dateS, updS int64
+	dateN, updN int32
+	// amounts: Fixed coefficients and exponents, unless flagged big
+	amtC, taxC int64
+	amtE, taxE int8
+	cur        uint8 // index into recCurrencies; curOther: ext.currency
+	st         uint8 // index into recStates; stOther: ext.state
+	side       uint8
 	// ownKey: the key is ext.key, not the ID.
 	ownKey bool
-	// ext holds what most records do not have; nil for a record whose key
-	// is its ID, without a kind, not a group.
-	ext *recExt
+	// big: bigAmount, bigTax: the amount (tax) is ext.amount (ext.tax).
+	big uint8
 }
+
+const (
+	bigAmount = 1 << iota
+	bigTax
+)
 
 // recExt is the rarer part of a record.
 type recExt struct {
@@ -45,6 +60,123 @@ type recExt struct {
 	kind string
 	// members are the records summed into a group (--duplicates group).
 	members []*rec
+	// what the compact fields cannot hold
+	currency, state string
+	amount, tax     money.Amount
+}
+
+// recCurrencies are the currencies a record names by index; curOther
+// (and any other code) is kept in ext.
+var recCurrencies = [...]string{"", "USD", "EUR", "GBP", "JPY", "CAD", "AUD", "CHF", "SEK", "NOK", "DKK", "NZD",
+	"MXN", "BRL", "INR", "CNY", "HKD", "SGD", "KRW", "ZAR", "PLN", "CZK", "HUF", "ILS", "BHD", "KWD", "JOD", "OMR",
+	"TND", "ISK", "MGA"}
+
+// recStates are the canonical states (and none), by index.
+var recStates = [...]string{"", billing.StateDraft, billing.StateOpen, billing.StatePaid, billing.StateVoid,
+	billing.StateUncollectible, billing.StateRefunded}
+
+const (
+	curOther = 255
+	stOther  = 255
+)
+
+// Currency is the record's currency code.
+func (r *rec) Currency() string {
+	if r.cur == curOther {
+		return r.ext.currency
+	}
+	return recCurrencies[r.cur]
+}
+
+func (r *rec) setCurrency(c string) {
+	for i, x := range recCurrencies {
+		if x == c {
+			r.cur = uint8(i)
+			if r.ext != nil {
+				r.ext.currency = ""
+			}
+			return
+		}
+	}
+	r.cur = curOther
+	r.extOf().currency = c
+}
+
+// State is the record's canonical state ("" when the source has none).
+func (r *rec) State() string {
+	if r.st == stOther {
+		return r.ext.state
+	}
+	return recStates[r.st]
+}
+
+func (r *rec) setState(s string) {
+	for i, x := range recStates {
+		if x == s {
+			r.st = uint8(i)
+			if r.ext != nil {
+				r.ext.state = ""
+			}
+			return
+		}
+	}
+	r.st = stOther
+	r.extOf().state = s
+}
+
+func (r *rec) Date() stamp    { return stamp{s: r.dateS, n: r.dateN} }
+func (r *rec) Updated() stamp { return stamp{s: r.updS, n: r.updN} }
+
+func (r *rec) setDate(t stamp)    { r.dateS, r.dateN = t.s, t.n }
+func (r *rec) setUpdated(t stamp) { r.updS, r.updN = t.s, t.n }
+
+// Amount and Tax are the record's amounts.
+func (r *rec) Amount() money.Amount {
+	if r.big&bigAmount != 0 {
+		return r.ext.amount
+	}
+	return money.AmountOfFixed(money.Fixed{C: r.amtC, E: int32(r.amtE)})
+}
+
+func (r *rec) Tax() money.Amount {
+	if r.big&bigTax != 0 {
+		return r.ext.tax
+	}
+	return money.AmountOfFixed(money.Fixed{C: r.taxC, E: int32(r.taxE)})
+}
+
+// compactFixed returns a's coefficient and exponent when the compact
+// fields hold it exactly (AmountOfFixed gives a back).
+func compactFixed(a money.Amount) (c int64, e int8, ok bool) {
+	f, ok := a.Fixed()
+	if !ok || f.C == math.MinInt64 || f.E < math.MinInt8 || f.E > math.MaxInt8 {
+		return 0, 0, false
+	}
+	return f.C, int8(f.E), true
+}
+
+func (r *rec) setAmount(a money.Amount) {
+	if c, e, ok := compactFixed(a); ok {
+		r.amtC, r.amtE, r.big = c, e, r.big&^bigAmount
+		if r.ext != nil {
+			r.ext.amount = money.Amount{}
+		}
+		return
+	}
+	r.amtC, r.amtE, r.big = 0, 0, r.big|bigAmount
+	r.extOf().amount = a
+}
+
+func (r *rec) setTax(a money.Amount) {
+	if c, e, ok := compactFixed(a); ok {
+		r.taxC, r.taxE, r.big = c, e, r.big&^bigTax
+		if r.ext != nil {
+			r.ext.tax = money.Amount{}
+		}
+		return
+	}
+	r.taxC, r.taxE, r.big = 0, 0, r.big|bigTax
+	r.extOf().tax = a
 }
 
 // extOf returns r's ext, made when r has none.
@@ -100,41 +232,25 @@ func (r *rec) members() []*rec {
 // set makes r, which must be a zero rec, the matching form of a record
 // read from side.
 func (r *rec) set(br *billing.Record, side uint8, seq int64, key string) {
-	r.ID, r.Customer, r.Currency = br.ID, br.Customer, br.Currency
+	r.ID, r.Customer = br.ID, br.Customer
+	r.setCurrency(br.Currency)
 	r.setKind(br.Kind)
-	r.State = internState(br.State)
-	r.Date, r.Updated = stampOf(br.Date), stampOf(br.Updated)
+	r.setState(br.State)
+	r.setDate(stampOf(br.Date))
+	r.setUpdated(stampOf(br.Updated))
 	if br.Fixed {
-		r.Amount = money.AmountOfFixed(br.AmountFixed)
-		r.Tax = money.AmountOfFixed(br.TaxFixed)
+		r.setAmount(money.AmountOfFixed(br.AmountFixed))
+		r.setTax(money.AmountOfFixed(br.TaxFixed))
 	} else {
-		r.Amount, r.Tax = money.AmountOf(br.Amount), money.AmountOf(br.Tax)
+		r.setAmount(money.AmountOf(br.Amount))
+		r.setTax(money.AmountOf(br.Tax))
 	}
 	r.Line, r.seq, r.side = br.Line, seq, side
 	r.setKey(key)
 }
 
-// internState shares the canonical states' strings.
-func internState(s string) string {
-	switch s {
-	case billing.StateDraft:
-		return billing.StateDraft
-	case billing.StateOpen:
-		return billing.StateOpen
-	case billing.StatePaid:
-		return billing.StatePaid
-	case billing.StateVoid:
-		return billing.StateVoid
-	case billing.StateUncollectible:
-		return billing.StateUncollectible
-	case billing.StateRefunded:
-		return billing.StateRefunded
-	}
-	return s
-}
-
 // digits returns the minor-unit digits of the record's currency.
-func (r *rec) digits() int32 { return digitsOf(r.Currency) }
+func (r *rec) digits() int32 { return digitsOf(r.Currency()) }
 
 // formatAmount prints a with the minor-unit digits of the record's currency.
 func (r *rec) formatAmount(a money.Amount) string { return a.StringFixed(r.digits()) }
@@ -347,8 +463,6 @@ func (r *Row) seq() int64 {
 	return r.b.seq
 }
 
-func (r *Row) digits() int32 { return r.c().digits() }
-
 // matcher holds the settings that matching needs.
 type matcher struct {
 	tol    money.Amount
@@ -387,22 +501,22 @@ func recCmp(a, b *rec) int {
 	if c := cmp.Compare(a.ID, b.ID); c != 0 {
 		return c
 	}
-	if c := a.Date.Compare(b.Date); c != 0 {
+	if c := a.Date().Compare(b.Date()); c != 0 {
 		return c
 	}
-	if c := a.Amount.Cmp(b.Amount); c != 0 {
+	if c := a.Amount().Cmp(b.Amount()); c != 0 {
 		return c
 	}
-	if c := a.Tax.Cmp(b.Tax); c != 0 {
+	if c := a.Tax().Cmp(b.Tax()); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.Currency, b.Currency); c != 0 {
+	if c := cmp.Compare(a.Currency(), b.Currency()); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.Customer, b.Customer); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.State, b.State); c != 0 {
+	if c := cmp.Compare(a.State(), b.State()); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.seq, b.seq)
@@ -622,8 +736,8 @@ func (ix *keyIndex) grow() {
 
 // record returns r as the reader gave it (for errors).
 func (m *matcher) record(r *rec) *billing.Record {
-	return &billing.Record{ID: r.ID, Kind: r.Kind(), Date: r.Date.time(), Updated: r.Updated.time(), Customer: r.Customer,
-		Currency: r.Currency, Amount: r.Amount.Decimal(), Tax: r.Tax.Decimal(), State: r.State,
+	return &billing.Record{ID: r.ID, Kind: r.Kind(), Date: r.Date().time(), Updated: r.Updated().time(), Customer: r.Customer,
+		Currency: r.Currency(), Amount: r.Amount().Decimal(), Tax: r.Tax().Decimal(), State: r.State(),
 		Source: m.names[r.side], Line: r.Line}
 }
 
@@ -637,13 +751,13 @@ func (m *matcher) group(g []*rec) []*rec {
 		return g
 	}
 	for _, r := range g[1:] {
-		if r.Currency != g[0].Currency {
+		if r.Currency() != g[0].Currency() {
 			return g
 		}
 	}
 	byDate := slices.Clone(g)
 	slices.SortStableFunc(byDate, func(a, b *rec) int {
-		if c := a.Date.Compare(b.Date); c != 0 {
+		if c := a.Date().Compare(b.Date()); c != 0 {
 			return c
 		}
 		return recCmp(a, b)
@@ -651,19 +765,29 @@ func (m *matcher) group(g []*rec) []*rec {
 	first, last := byDate[0], byDate[len(byDate)-1]
 	sum := &rec{}
 	*sum = *last
-	sum.side, sum.seq, sum.ext, sum.ownKey = first.side, first.seq, &recExt{kind: last.Kind()}, false
-	sum.Date = first.Date
+	// The sum's own ext: last's holds its key and members, but also the
+	// currency and state that the sum keeps.
+	ext := &recExt{kind: last.Kind()}
+	if last.ext != nil {
+		ext.currency, ext.state = last.ext.currency, last.ext.state
+	}
+	sum.side, sum.seq, sum.ext, sum.ownKey = first.side, first.seq, ext, false
+	sum.setDate(first.Date())
 	sum.Line = first.Line
 	ids := make([]string, len(byDate))
-	sum.Amount, sum.Tax = money.Amount{}, money.Amount{}
+	var amount, tax money.Amount
+	updated := sum.Updated()
 	for i, r := range byDate {
 		ids[i] = r.ID
-		sum.Amount = sum.Amount.Add(r.Amount)
-		sum.Tax = sum.Tax.Add(r.Tax)
-		if r.Updated.After(sum.Updated) {
-			sum.Updated = r.Updated
+		amount = amount.Add(r.Amount())
+		tax = tax.Add(r.Tax())
+		if r.Updated().After(updated) {
+			updated = r.Updated()
 		}
 	}
+	sum.setAmount(amount)
+	sum.setTax(tax)
+	sum.setUpdated(updated)
 	sum.ID = strings.Join(ids, "+")
 	sum.setKey(first.key()) // after the ID, which it is compared with
 	sum.ext.members = byDate
@@ -701,7 +825,7 @@ func (m *matcher) pair(a, b *rec) *Row {
 	case PreferB:
 		cB = true
 	case PreferNewest:
-		if !a.Updated.IsZero() && !b.Updated.IsZero() && b.Updated.After(a.Updated) {
+		if !a.Updated().IsZero() && !b.Updated().IsZero() && b.Updated().After(a.Updated()) {
 			cB = true
 		}
 	}
@@ -725,20 +849,20 @@ func (m *matcher) pair(a, b *rec) *Row {
 // difference is at most the tolerance; dates when at most the window apart.
 func (m *matcher) compare(a, b *rec) []Diff {
 	var diffs []Diff
-	if !m.amountEqual(a.Amount, b.Amount) {
-		diffs = append(diffs, Diff{"amount", a.formatAmount(a.Amount), b.formatAmount(b.Amount)})
+	if !m.amountEqual(a.Amount(), b.Amount()) {
+		diffs = append(diffs, Diff{"amount", a.formatAmount(a.Amount()), b.formatAmount(b.Amount())})
 	}
-	if !m.amountEqual(a.Tax, b.Tax) {
-		diffs = append(diffs, Diff{"tax", a.formatAmount(a.Tax), b.formatAmount(b.Tax)})
+	if !m.amountEqual(a.Tax(), b.Tax()) {
+		diffs = append(diffs, Diff{"tax", a.formatAmount(a.Tax()), b.formatAmount(b.Tax())})
 	}
-	if a.Currency != b.Currency {
-		diffs = append(diffs, Diff{"currency", a.Currency, b.Currency})
+	if a.Currency() != b.Currency() {
+		diffs = append(diffs, Diff{"currency", a.Currency(), b.Currency()})
 	}
-	if a.State != b.State {
-		diffs = append(diffs, Diff{"state", a.State, b.State})
+	if a.State() != b.State() {
+		diffs = append(diffs, Diff{"state", a.State(), b.State()})
 	}
-	if !m.dateEqual(a.Date, b.Date) {
-		diffs = append(diffs, Diff{"date", billing.FormatTime(a.Date.time()), billing.FormatTime(b.Date.time())})
+	if !m.dateEqual(a.Date(), b.Date()) {
+		diffs = append(diffs, Diff{"date", billing.FormatTime(a.Date().time()), billing.FormatTime(b.Date().time())})
 	}
 	if a.Customer != b.Customer {
 		diffs = append(diffs, Diff{"customer", a.Customer, b.Customer})
@@ -785,13 +909,13 @@ func (m *matcher) fuzzy(ctx context.Context, leftA, leftB []*rec, enabled bool) 
 	type bucketKey struct{ customer, currency string }
 	buckets := map[bucketKey][2][]*rec{}
 	for _, r := range leftA {
-		k := bucketKey{r.Customer, r.Currency}
+		k := bucketKey{r.Customer, r.Currency()}
 		b := buckets[k]
 		b[0] = append(b[0], r)
 		buckets[k] = b
 	}
 	for _, r := range leftB {
-		k := bucketKey{r.Customer, r.Currency}
+		k := bucketKey{r.Customer, r.Currency()}
 		b := buckets[k]
 		b[1] = append(b[1], r)
 		buckets[k] = b
@@ -810,21 +934,21 @@ func (m *matcher) fuzzy(ctx context.Context, leftA, leftB []*rec, enabled bool) 
 			continue
 		}
 		slices.SortFunc(bs, func(x, y *rec) int {
-			if c := x.Date.Compare(y.Date); c != 0 {
+			if c := x.Date().Compare(y.Date()); c != 0 {
 				return c
 			}
 			return recCmp(x, y)
 		})
 		var cands []cand
 		for _, a := range as {
-			lo := a.Date.Add(-m.window)
-			i, _ := slices.BinarySearchFunc(bs, lo, func(x *rec, t stamp) int { return x.Date.Compare(t) })
-			for ; i < len(bs) && !bs[i].Date.After(a.Date.Add(m.window)); i++ {
+			lo := a.Date().Add(-m.window)
+			i, _ := slices.BinarySearchFunc(bs, lo, func(x *rec, t stamp) int { return x.Date().Compare(t) })
+			for ; i < len(bs) && !bs[i].Date().After(a.Date().Add(m.window)); i++ {
 				b := bs[i]
-				if !m.amountEqual(a.Amount, b.Amount) {
+				if !m.amountEqual(a.Amount(), b.Amount()) {
 					continue
 				}
-				d := a.Date.Sub(b.Date)
+				d := a.Date().Sub(b.Date())
 				if d < 0 {
 					d = -d
 				}
@@ -888,22 +1012,22 @@ func rowCmp(x, y *Row) int {
 		return c
 	}
 	xc, yc := x.c(), y.c()
-	if c := xc.Date.Compare(yc.Date); c != 0 {
+	if c := xc.Date().Compare(yc.Date()); c != 0 {
 		return c
 	}
-	if c := xc.Amount.Cmp(yc.Amount); c != 0 {
+	if c := xc.Amount().Cmp(yc.Amount()); c != 0 {
 		return c
 	}
-	if c := xc.Tax.Cmp(yc.Tax); c != 0 {
+	if c := xc.Tax().Cmp(yc.Tax()); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(xc.Currency, yc.Currency); c != 0 {
+	if c := cmp.Compare(xc.Currency(), yc.Currency()); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(xc.Customer, yc.Customer); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(xc.State, yc.State); c != 0 {
+	if c := cmp.Compare(xc.State(), yc.State()); c != 0 {
 		return c
 	}
 	return cmp.Compare(x.seq(), y.seq())

@@ -147,7 +147,7 @@ func TestPropertyExactlyOnceAndTotals(t *testing.T) {
 					side = r.B()
 				}
 				for _, x := range side {
-					chosen.add(x.Currency, x.Amount, x.Tax)
+					chosen.add(x.Currency(), x.Amount(), x.Tax())
 				}
 			}
 			if int64(len(seen)) != o.res.ReadA+o.res.ReadB || o.res.ReadA != int64(len(a)) || o.res.ReadB != int64(len(b)) {

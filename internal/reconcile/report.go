@@ -277,21 +277,21 @@ func appendRecs(b []byte, rs []*rec, names [2]string) []byte {
 			b = stream.AppendJSONString(b, x.Kind())
 		}
 		b = append(b, `,"date":`...)
-		b = stream.AppendJSONString(b, billing.FormatTime(x.Date.time()))
-		if !x.Updated.IsZero() {
+		b = stream.AppendJSONString(b, billing.FormatTime(x.Date().time()))
+		if !x.Updated().IsZero() {
 			b = append(b, `,"updated":`...)
-			b = stream.AppendJSONString(b, billing.FormatTime(x.Updated.time()))
+			b = stream.AppendJSONString(b, billing.FormatTime(x.Updated().time()))
 		}
 		b = append(b, `,"customer":`...)
 		b = stream.AppendJSONString(b, x.Customer)
 		b = append(b, `,"currency":`...)
-		b = stream.AppendJSONString(b, x.Currency)
+		b = stream.AppendJSONString(b, x.Currency())
 		b = append(b, `,"amount":`...)
-		b = stream.AppendJSONString(b, x.formatAmount(x.Amount))
+		b = stream.AppendJSONString(b, x.formatAmount(x.Amount()))
 		b = append(b, `,"tax":`...)
-		b = stream.AppendJSONString(b, x.formatAmount(x.Tax))
+		b = stream.AppendJSONString(b, x.formatAmount(x.Tax()))
 		b = append(b, `,"state":`...)
-		b = stream.AppendJSONString(b, x.State)
+		b = stream.AppendJSONString(b, x.State())
 		b = append(b, '}')
 	}
 	return append(b, ']')

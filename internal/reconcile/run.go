@@ -374,7 +374,7 @@ func (e *engine) load(ctx context.Context, open [2]func() (*billing.Reader, *rec
 			totals = e.res.TotalsB
 		}
 		for _, r := range b.recs {
-			totals.add(r.Currency, r.Amount, r.Tax)
+			totals.add(r.Currency(), r.Amount(), r.Tax())
 			if r.key() == "" {
 				e.res.Unkeyed[b.side]++
 			}
@@ -722,7 +722,7 @@ func (em *emitter) emitEncoded(r *Row, enc []byte) error {
 	}
 	em.res.Counts[r.Status]++
 	c := r.c()
-	em.res.Ledger.add(c.Currency, c.Amount, c.Tax)
+	em.res.Ledger.add(c.Currency(), c.Amount(), c.Tax())
 	if r.Fuzzy {
 		em.res.FuzzyPairs++
 	}

@@ -150,7 +150,7 @@ func (ps *partitionSet) add(r *rec) error {
 	if ps.byKey {
 		h = hashKey(r.key(), ps.seed)
 	} else {
-		h = hashKey(r.Currency+"\x00"+r.Customer, ps.seed)
+		h = hashKey(r.Currency()+"\x00"+r.Customer, ps.seed)
 	}
 	i := h % uint64(len(ps.files[r.side]))
 	f := ps.files[r.side][i]
