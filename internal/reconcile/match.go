@@ -2,10 +2,10 @@ package reconcile
 
 import (
 	"cmp"
-	"math"
 	"context"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"slices"
 	"strings"
 	"time"
