@@ -3,11 +3,14 @@ package reconcile
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/taxagg/taxagg/internal/billing"
@@ -472,6 +475,8 @@ type matcher struct {
 	keyA   string    // key names, for errors
 	names  [2]string // the sides' source names
 	keyB   string
+	// parts: match in this many parallel parts (Options.matchParts).
+	parts int
 	// counters
 	groups int
 	// slab is where the next rows are allocated (newRow).
@@ -541,6 +546,102 @@ func (e *DuplicateKeyError) Error() string {
 // ledger rows it decided and the leftovers (records with no counterpart,
 // including unkeyed ones) that fuzzy pairing may still pair.
 func (m *matcher) matchKeys(ctx context.Context, as, bs []*rec) (rows []*Row, leftA, leftB []*rec, err error) {
+	n := m.parts
+	if n == 0 {
+		n = 1
+		for n*2 <= min(runtime.GOMAXPROCS(0), maxMatchParts) {
+			n *= 2
+		}
+		if len(as)+len(bs) < parallelMatchMin {
+			n = 1
+		}
+	}
+	if n == 1 {
+		return m.matchPart(ctx, as, bs)
+	}
+	return m.matchParallel(ctx, as, bs, n)
+}
+
+const (
+	// parallelMatchMin is the fewest records matched in parallel parts.
+	parallelMatchMin = 1 << 16
+	maxMatchParts    = 8
+)
+
+// matchParallel is matchKeys in n parts (a power of two) matched at once:
+// the records are parted by a hash of their key, so that every key lands
+// wholly in one part, as when spilling. The rows and leftovers are those
+// of the parts, which the ledger then sorts; a duplicate-key error is the
+// earliest in the input of the parts'.
+func (m *matcher) matchParallel(ctx context.Context, as, bs []*rec, n int) (rows []*Row, leftA, leftB []*rec, err error) {
+	type part struct {
+		recs         [2][]*rec
+		m            matcher
+		rows         []*Row
+		leftA, leftB []*rec
+		err          error
+	}
+	parts := make([]part, n)
+	seed := maphash.MakeSeed()
+	var wg sync.WaitGroup
+	for side, rs := range [2][]*rec{as, bs} {
+		wg.Go(func() {
+			per := len(rs)/n + len(rs)/(8*n) + 16
+			for i := range parts {
+				parts[i].recs[side] = make([]*rec, 0, per)
+			}
+			for _, r := range rs {
+				i := 0
+				if k := r.key(); k != "" {
+					i = int(maphash.String(seed, k) & uint64(n-1))
+				}
+				parts[i].recs[side] = append(parts[i].recs[side], r)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range parts {
+		p := &parts[i]
+		p.m = *m
+		p.m.slab, p.m.groups = nil, 0
+		wg.Go(func() {
+			p.rows, p.leftA, p.leftB, p.err = p.m.matchPart(ctx, p.recs[0], p.recs[1])
+			p.recs = [2][]*rec{}
+		})
+	}
+	wg.Wait()
+	var nrows, na, nb int
+	var dup *DuplicateKeyError
+	for i := range parts {
+		p := &parts[i]
+		var de *DuplicateKeyError
+		switch {
+		case errors.As(p.err, &de):
+			if dup == nil || de.order[0] < dup.order[0] || (de.order[0] == dup.order[0] && de.order[1] < dup.order[1]) {
+				dup = de
+			}
+		case p.err != nil && err == nil:
+			err = p.err
+		}
+		m.groups += p.m.groups
+		nrows, na, nb = nrows+len(p.rows), na+len(p.leftA), nb+len(p.leftB)
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if dup != nil {
+		return nil, nil, nil, dup
+	}
+	rows, leftA, leftB = make([]*Row, 0, nrows), make([]*rec, 0, na), make([]*rec, 0, nb)
+	for i := range parts {
+		p := &parts[i]
+		rows, leftA, leftB = append(rows, p.rows...), append(leftA, p.leftA...), append(leftB, p.leftB...)
+	}
+	return rows, leftA, leftB, nil
+}
+
+// matchPart is matchKeys on one goroutine.
+func (m *matcher) matchPart(ctx context.Context, as, bs []*rec) (rows []*Row, leftA, leftB []*rec, err error) {
 	ix := newKeyIndex(len(as) + len(bs)/16)
 	next := [2][]int32{make([]int32, len(as)), make([]int32, len(bs))}
 	for side, rs := range [2][]*rec{as, bs} {

@@ -130,6 +130,10 @@ type Options struct {
 	Quiet bool
 
 	splitMin int64 // tests: split partitions this small
+	// matchParts: tests: match in this many parallel parts (a power of
+	// two), whatever the number of records; 0 for as many as there are
+	// processors when there are many records.
+	matchParts int
 	// serialEmit: tests: format every ledger row on the emitting goroutine.
 	serialEmit bool
 }

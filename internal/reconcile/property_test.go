@@ -371,3 +371,40 @@ func TestCancelWhileReading(t *testing.T) {
 		t.Fatal("Run did not return after cancel")
 	}
 }
+
+// Matching in parallel parts gives the ledger, review queue and report of
+// matching on one goroutine, for every option, and the same error under
+// --duplicates error.
+func TestParallelMatchesSerial(t *testing.T) {
+	a, b := genExports(6, 400)
+	opts := propertyOptions()
+	dupErr := baseOptions()
+	dupErr.Duplicates = DupError
+	for _, o := range append(opts, dupErr) {
+		serial := o
+		serial.matchParts = 1
+		for _, parts := range []int{2, 8} {
+			par := o
+			par.matchParts = parts
+			if o.Duplicates == DupError {
+				run := func(o Options) error {
+					_, err := Run(context.Background(), o,
+						Input{Name: "a.ndjson", R: strings.NewReader(ndjsonOf(a...))},
+						Input{Name: "b.ndjson", R: strings.NewReader(ndjsonOf(b...))},
+						Outputs{Ledger: io.Discard})
+					return err
+				}
+				want, got := run(serial), run(par)
+				if want == nil || got == nil || want.Error() != got.Error() {
+					t.Errorf("%d parts: error %v, serial %v", parts, got, want)
+				}
+				continue
+			}
+			want, got := runAll(t, serial, a, b), runAll(t, par, a, b)
+			if got.ledger != want.ledger || got.review != want.review || got.report != want.report {
+				t.Fatalf("%s, %d parts: differs from serial:\n%s%s%s", optName(o), parts,
+					firstDiff(want.ledger, got.ledger), firstDiff(want.review, got.review), firstDiff(want.report, got.report))
+			}
+		}
+	}
+}

@@ -132,7 +132,7 @@ func newEngine(opts Options, a, b Input) (*engine, [2]opener, error) {
 		names:    [2]string{a.Name, b.Name},
 		budget:   int64(float64(opts.Memory) * recordShare),
 		splitMin: minSplitRecords,
-		m: &matcher{tol: tol, window: opts.DateWindow, prefer: opts.Prefer,
+		m: &matcher{tol: tol, window: opts.DateWindow, prefer: opts.Prefer, parts: opts.matchParts,
 			dups: opts.Duplicates, keyA: ksA.name(), keyB: ksB.name(), names: [2]string{a.Name, b.Name}},
 	}
 	if opts.splitMin > 0 {
