@@ -90,7 +90,6 @@ const (
 // row writes a ledger row: its own fields, then its records, whose
 // members (a group's inputs) only withRecs keeps.
 func (e *encoder) row(r *Row) {
-	e.str(r.Key)
 	e.b = append(e.b, byte(r.Status))
 	var flags byte
 	if r.Fuzzy {
@@ -233,7 +232,6 @@ func (d *decoder) rec() *rec {
 
 func (d *decoder) row() *Row {
 	r := &Row{}
-	r.Key = d.str()
 	r.Status = Status(d.byte())
 	flags := d.byte()
 	r.Fuzzy, r.cB = flags&rowFuzzy != 0, flags&rowCB != 0

@@ -85,7 +85,7 @@ func (l *ledgerWriter) write(r *Row) error {
 	c := r.c()
 	d := c.digits()
 	v := l.vals
-	v[0], v[1], v[2], v[3], v[4] = r.Key, r.IDA(), r.IDB(), r.Source(), r.Status.String()
+	v[0], v[1], v[2], v[3], v[4] = r.Key(), r.IDA(), r.IDB(), r.Source(), r.Status.String()
 	v[5], v[6], v[7] = billing.FormatTime(c.Date().time()), c.Customer, c.Currency()
 	v[8], v[9], v[10], v[11] = c.Amount().StringFixed(d), c.Tax().StringFixed(d), c.State(), ""
 	if diffs := r.Diffs(); len(diffs) > 0 {
@@ -122,7 +122,7 @@ func appendRowJSON(b []byte, r *Row) []byte {
 	c := r.c()
 	d := c.digits()
 	b = append(b, `{"key":`...)
-	b = stream.AppendJSONString(b, r.Key)
+	b = stream.AppendJSONString(b, r.Key())
 	b = append(b, `,"id_a":`...)
 	b = stream.AppendJSONString(b, r.IDA())
 	b = append(b, `,"id_b":`...)

@@ -379,7 +379,6 @@ type Diff struct {
 // a and b, so that a ledger of millions of rows stays small (what a large
 // run touches first is what it pays for, in page faults).
 type Row struct {
-	Key    string
 	Status Status
 	// Fuzzy is set when the pair was made by fuzzy pairing.
 	Fuzzy bool
@@ -399,6 +398,23 @@ type rowExt struct {
 	// note explains an only_a/only_b row whose key is duplicated on the
 	// other side.
 	note string
+}
+
+// Key is the row's key: its records' (equal) key; a fuzzy pair's is the
+// smaller non-empty of its two keys, so that swapping A and B keeps the
+// ledger's keys.
+func (r *Row) Key() string {
+	switch {
+	case r.a == nil:
+		return r.b.key()
+	case r.b == nil:
+		return r.a.key()
+	}
+	key, kb := r.a.key(), r.b.key()
+	if key == "" || (kb != "" && kb < key) {
+		key = kb
+	}
+	return key
 }
 
 // IDA and IDB are the ids of the row's sides ("" for a side it lacks).
@@ -642,7 +658,7 @@ func (m *matcher) matchParallel(ctx context.Context, as, bs []*rec, n int) (rows
 
 // matchPart is matchKeys on one goroutine.
 func (m *matcher) matchPart(ctx context.Context, as, bs []*rec) (rows []*Row, leftA, leftB []*rec, err error) {
-	ix := newKeyIndex(len(as) + len(bs)/16)
+	ix := newKeyIndex(len(as)+len(bs)/16, [2][]*rec{as, bs})
 	next := [2][]int32{make([]int32, len(as)), make([]int32, len(bs))}
 	for side, rs := range [2][]*rec{as, bs} {
 		nx := next[side]
@@ -765,8 +781,9 @@ func (m *matcher) firstDuplicate(rs []*rec, ix *keyIndex, next []int32, side int
 }
 
 // keyGroup is the records of one key: chains through next, 1-based heads.
+// Its key is that of its records (keyIndex.keyOf), so that the groups hold
+// no pointer for the collector to follow.
 type keyGroup struct {
-	key  string
 	hash uint64
 	head [2]int32
 	n    [2]int32
@@ -779,31 +796,42 @@ type keyIndex struct {
 	slots  []int32 // group index + 1; 0 is empty
 	mask   uint64
 	seed   maphash.Seed
+	// recs are the records the heads index, by side.
+	recs [2][]*rec
 }
 
-func newKeyIndex(n int) *keyIndex {
+// keyOf is g's key: that of the last record added to it.
+func (ix *keyIndex) keyOf(g *keyGroup) string {
+	if g.head[0] != 0 {
+		return ix.recs[0][g.head[0]-1].key()
+	}
+	return ix.recs[1][g.head[1]-1].key()
+}
+
+func newKeyIndex(n int, recs [2][]*rec) *keyIndex {
 	size := 16
 	for size < n*2 {
 		size <<= 1
 	}
 	return &keyIndex{groups: make([]keyGroup, 0, n), slots: make([]int32, size), mask: uint64(size - 1),
-		seed: maphash.MakeSeed()}
+		seed: maphash.MakeSeed(), recs: recs}
 }
 
-// group returns the group of key, adding it when new.
+// group returns the group of key, adding it when new; the caller then
+// adds a record of the key to a new group's chains.
 func (ix *keyIndex) group(key string) *keyGroup {
 	h := maphash.String(ix.seed, key)
 	for i := h & ix.mask; ; i = (i + 1) & ix.mask {
 		s := ix.slots[i]
 		if s == 0 {
-			ix.groups = append(ix.groups, keyGroup{key: key, hash: h})
+			ix.groups = append(ix.groups, keyGroup{hash: h})
 			ix.slots[i] = int32(len(ix.groups))
 			if uint64(len(ix.groups))*2 > ix.mask {
 				ix.grow()
 			}
 			return &ix.groups[len(ix.groups)-1]
 		}
-		if g := &ix.groups[s-1]; g.hash == h && g.key == key {
+		if g := &ix.groups[s-1]; g.hash == h && ix.keyOf(g) == key {
 			return g
 		}
 	}
@@ -816,7 +844,7 @@ func (ix *keyIndex) lookup(key string) *keyGroup {
 		if s == 0 {
 			return nil
 		}
-		if g := &ix.groups[s-1]; g.hash == h && g.key == key {
+		if g := &ix.groups[s-1]; g.hash == h && ix.keyOf(g) == key {
 			return g
 		}
 	}
@@ -898,9 +926,9 @@ func (m *matcher) group(g []*rec) []*rec {
 
 func (m *matcher) onlyRow(r *rec) *Row {
 	row := m.newRow()
-	*row = Row{Key: r.key(), Status: StatusOnlyA, a: r}
+	*row = Row{Status: StatusOnlyA, a: r}
 	if r.side == sideB {
-		*row = Row{Key: r.key(), Status: StatusOnlyB, b: r}
+		*row = Row{Status: StatusOnlyB, b: r}
 	}
 	return row
 }
@@ -930,14 +958,8 @@ func (m *matcher) pair(a, b *rec) *Row {
 			cB = true
 		}
 	}
-	// Paired by key, both keys are equal; a fuzzy pair takes the smaller
-	// non-empty one, so that swapping A and B keeps the ledger's keys.
-	key := a.key()
-	if key == "" || (b.key() != "" && b.key() < key) {
-		key = b.key()
-	}
 	row := m.newRow()
-	*row = Row{Key: key, Status: StatusMatch, cB: cB, a: a, b: b}
+	*row = Row{Status: StatusMatch, cB: cB, a: a, b: b}
 	if len(diffs) > 0 {
 		row.Status = StatusDiff
 		row.ext = &rowExt{diffs: diffs}
@@ -1097,7 +1119,7 @@ func (m *matcher) fuzzy(ctx context.Context, leftA, leftB []*rec, enabled bool) 
 // rowCmp is the ledger order: by key, then source (both, a, b), then ids,
 // then content, then input position.
 func rowCmp(x, y *Row) int {
-	if c := cmp.Compare(x.Key, y.Key); c != 0 {
+	if c := cmp.Compare(x.Key(), y.Key()); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(sourceRank(x), sourceRank(y)); c != 0 {

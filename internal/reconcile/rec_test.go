@@ -1,6 +1,10 @@
 package reconcile
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +57,40 @@ func TestRecCompactRoundTrip(t *testing.T) {
 		if len(sum) != 1 || sum[0].Currency() != br.Currency || sum[0].State() != br.State ||
 			sum[0].Amount().Cmp(money.AmountOf(br.Amount.Mul(decimal.NewFromInt(2)))) != 0 {
 			t.Errorf("group of %s: %+v", br.ID, sum[0])
+		}
+	}
+}
+
+// sortRows (eight key bytes after the common prefix, then rowCmp) gives
+// the order of rowCmp alone, also for keys that end in zero bytes, are
+// prefixes of each other or empty, in both its serial and parallel forms.
+func TestSortRowsMatchesRowCmp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := []string{"\x00", "a", "b", "\xff", "inv-0000", "0"}
+	for _, n := range []int{2, 100, 1 << 15} {
+		rows := make([]*Row, n)
+		m := &matcher{}
+		for i := range rows {
+			var k strings.Builder
+			k.WriteString("common-prefix-")
+			for range rng.IntN(5) {
+				k.WriteString(alphabet[rng.IntN(len(alphabet))])
+			}
+			key := k.String()
+			if n == 100 && rng.IntN(50) == 0 { // else all keys share a prefix
+				key = ""
+			}
+			r := &rec{ID: fmt.Sprintf("id%d", rng.IntN(n)), seq: int64(i), side: uint8(rng.IntN(2))}
+			r.setKey(key)
+			rows[i] = m.onlyRow(r)
+		}
+		want := slices.Clone(rows)
+		slices.SortFunc(want, rowCmp)
+		sortRows(rows)
+		for i := range rows {
+			if rows[i] != want[i] {
+				t.Fatalf("n=%d: row %d: key %q, want %q", n, i, rows[i].Key(), want[i].Key())
+			}
 		}
 	}
 }

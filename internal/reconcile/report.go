@@ -322,7 +322,7 @@ func reason(r *Row) string {
 		if n := r.note(); n != "" {
 			return n
 		}
-		if r.Key == "" {
+		if r.Key() == "" {
 			return fmt.Sprintf("only in %s: the record has no key", this)
 		}
 		return fmt.Sprintf("only in %s: no record in %s has this key", this, other)

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -302,9 +303,10 @@ func (e *engine) cleanup() {
 }
 
 // batch is a run of parsed records of one side, or its end (err or done).
+// The records of a batch share one allocation, which the run keeps.
 type batch struct {
 	side uint8
-	recs []*rec
+	recs []rec
 	err  error
 	done bool
 	read int64
@@ -373,7 +375,8 @@ func (e *engine) load(ctx context.Context, open [2]func() (*billing.Reader, *rec
 		if b.side == sideB {
 			totals = e.res.TotalsB
 		}
-		for _, r := range b.recs {
+		for i := range b.recs {
+			r := &b.recs[i]
 			totals.add(r.Currency(), r.Amount(), r.Tax())
 			if r.key() == "" {
 				e.res.Unkeyed[b.side]++
@@ -411,9 +414,7 @@ func (e *engine) produce(ctx context.Context, side uint8, open func() (*billing.
 		return
 	}
 	ks := e.keys[side]
-	// The records of a batch share one allocation.
-	recs := make([]*rec, 0, batchSize)
-	slab := make([]rec, batchSize)
+	recs := make([]rec, 0, batchSize)
 	var seq int64
 	for ; ; seq++ {
 		if len(recs) == batchSize {
@@ -422,8 +423,7 @@ func (e *engine) produce(ctx context.Context, side uint8, open func() (*billing.
 				return
 			}
 			send(batch{side: side, recs: recs})
-			recs = make([]*rec, 0, batchSize)
-			slab = make([]rec, batchSize)
+			recs = make([]rec, 0, batchSize)
 		}
 		br, err := rd.Next()
 		if err == io.EOF {
@@ -435,9 +435,8 @@ func (e *engine) produce(ctx context.Context, side uint8, open func() (*billing.
 		}
 		guard.recordDone()
 		e.read[side].Add(1)
-		r := &slab[len(recs)]
-		r.set(&br, side, seq, ks.keyOf(&br))
-		recs = append(recs, r)
+		recs = recs[:len(recs)+1]
+		recs[len(recs)-1].set(&br, side, seq, ks.keyOf(&br))
 	}
 	if len(recs) > 0 {
 		send(batch{side: side, recs: recs})
@@ -754,32 +753,81 @@ func (em *emitter) emitEncoded(r *Row, enc []byte) error {
 }
 
 // sortRows sorts rows into the ledger order, the two halves in parallel
-// when there are many. rowCmp is a total order, so the result is the one
-// order whatever the method.
+// when there are many. It sorts entries that hold eight bytes of each
+// row's key (after the prefix that all keys share) beside the row, so that
+// most comparisons are of two integers; rowCmp decides the ties, and is a
+// total order, so the result is the one order whatever the method.
 func sortRows(rows []*Row) {
-	const parallelMin = 1 << 14
-	if len(rows) < parallelMin {
-		slices.SortFunc(rows, rowCmp)
+	if len(rows) < 2 {
 		return
 	}
-	mid := len(rows) / 2
-	lo, hi := rows[:mid], rows[mid:]
-	var wg sync.WaitGroup
-	wg.Go(func() { slices.SortFunc(lo, rowCmp) })
-	slices.SortFunc(hi, rowCmp)
-	wg.Wait()
-	out := make([]*Row, 0, len(rows))
-	i, j := 0, 0
-	for i < len(lo) && j < len(hi) {
-		if rowCmp(hi[j], lo[i]) < 0 {
-			out = append(out, hi[j])
-			j++
-		} else {
-			out = append(out, lo[i])
+	type entry struct {
+		pfx uint64
+		r   *Row
+	}
+	first := rows[0].Key()
+	common := len(first)
+	for _, r := range rows[1:] {
+		k := r.Key()
+		n := min(common, len(k))
+		i := 0
+		for i < n && k[i] == first[i] {
 			i++
 		}
+		common = i
 	}
-	out = append(out, lo[i:]...)
-	out = append(out, hi[j:]...)
-	copy(rows, out)
+	es := make([]entry, len(rows))
+	for i, r := range rows {
+		k := r.Key()[common:]
+		var p uint64
+		for j := range 8 {
+			p <<= 8
+			if j < len(k) {
+				p |= uint64(k[j])
+			}
+		}
+		es[i] = entry{p, r}
+	}
+	// Keys share the first common bytes: when their next eight differ,
+	// those decide (a key that ends first reads as zeros, and is smaller
+	// unless the other goes on with zeros, which compare equal here).
+	entryCmp := func(x, y entry) int {
+		if x.pfx != y.pfx {
+			return cmp.Compare(x.pfx, y.pfx)
+		}
+		return rowCmp(x.r, y.r)
+	}
+	const parallelMin = 1 << 14
+	if len(es) < parallelMin {
+		slices.SortFunc(es, entryCmp)
+		for i, e := range es {
+			rows[i] = e.r
+		}
+		return
+	}
+	mid := len(es) / 2
+	lo, hi := es[:mid], es[mid:]
+	var wg sync.WaitGroup
+	wg.Go(func() { slices.SortFunc(lo, entryCmp) })
+	slices.SortFunc(hi, entryCmp)
+	wg.Wait()
+	i, j, n := 0, 0, 0
+	for i < len(lo) && j < len(hi) {
+		if entryCmp(hi[j], lo[i]) < 0 {
+			rows[n] = hi[j].r
+			j++
+		} else {
+			rows[n] = lo[i].r
+			i++
+		}
+		n++
+	}
+	for _, e := range lo[i:] {
+		rows[n] = e.r
+		n++
+	}
+	for _, e := range hi[j:] {
+		rows[n] = e.r
+		n++
+	}
 }
