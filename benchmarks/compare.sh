@@ -51,21 +51,34 @@ fi
 cat >"$duckdir/q.mjs" <<'JS'
 // DuckDB peers: a plain group-by of the transactions by state, from NDJSON
 // (declared columns, amounts DECIMAL(18,2)) or CSV, and a full outer join
-// of two billing exports on id.
+// of two billing exports on id that writes its ledger to a file as taxagg
+// reconcile does: one NDJSON object a row with the key, both ids, source,
+// status, the values and the list of differing fields, in key order.
 import { DuckDBInstance } from '@duckdb/node-api';
-const [mode, a, b] = process.argv.slice(2);
+const [mode, a, b, out] = process.argv.slice(2);
 const db = await DuckDBInstance.create(':memory:');
 const c = await db.connect();
 const tx = `{id:'VARCHAR',date:'VARCHAR',type:'VARCHAR',original_date:'VARCHAR',currency:'VARCHAR',amount:'DECIMAL(18,2)',quantity:'VARCHAR',product:'VARCHAR',customer:'VARCHAR',country:'VARCHAR',state:'VARCHAR',county:'VARCHAR',city:'VARCHAR',postal_code:'VARCHAR'}`;
 const led = `{id:'VARCHAR',date:'VARCHAR',customer:'VARCHAR',currency:'VARCHAR',amount:'DECIMAL(18,2)',tax:'DECIMAL(18,2)',state:'VARCHAR'}`;
+// One entry of the join's diffs: {field, a, b} when the two sides differ.
+const diffs = ['amount', 'tax', 'currency', 'state', 'date', 'customer'].map((f) =>
+  `CASE WHEN x.${f} IS DISTINCT FROM y.${f} THEN {'field': '${f}', 'a': x.${f}::VARCHAR, 'b': y.${f}::VARCHAR} END`).join(', ');
 const sql = {
   noop: `SELECT 1`,
   groupby: `SELECT state, count(*) n, sum(amount) s FROM read_json('${a}', format='newline_delimited', columns=${tx}) GROUP BY state ORDER BY state`,
   'groupby-csv': `SELECT state, count(*) n, sum(amount) s FROM read_csv('${a}', header=true, types={'amount':'DECIMAL(18,2)'}) GROUP BY state ORDER BY state`,
-  join: `SELECT count(*) FILTER (WHERE x.id IS NULL) only_b, count(*) FILTER (WHERE y.id IS NULL) only_a,
-         count(*) FILTER (WHERE x.amount<>y.amount OR x.tax<>y.tax OR x.state<>y.state) diff
+  join: `COPY (SELECT coalesce(x.id, y.id) AS key, coalesce(x.id, '') AS id_a, coalesce(y.id, '') AS id_b,
+           CASE WHEN y.id IS NULL THEN 'a' WHEN x.id IS NULL THEN 'b' ELSE 'both' END AS source,
+           CASE WHEN y.id IS NULL THEN 'only_a' WHEN x.id IS NULL THEN 'only_b'
+                WHEN x.amount <> y.amount OR x.tax <> y.tax OR x.currency <> y.currency OR x.state <> y.state
+                  OR x.date <> y.date OR x.customer <> y.customer THEN 'diff' ELSE 'match' END AS status,
+           coalesce(x.date, y.date) AS date, coalesce(x.customer, y.customer) AS customer,
+           coalesce(x.currency, y.currency) AS currency, coalesce(x.amount, y.amount)::VARCHAR AS amount,
+           coalesce(x.tax, y.tax)::VARCHAR AS tax, coalesce(x.state, y.state) AS state,
+           CASE WHEN x.id IS NULL OR y.id IS NULL THEN [] ELSE list_filter([${diffs}], v -> v IS NOT NULL) END AS diffs
          FROM read_json('${a}', format='newline_delimited', columns=${led}) x
-         FULL OUTER JOIN read_json('${b}', format='newline_delimited', columns=${led}) y ON x.id = y.id`,
+         FULL OUTER JOIN read_json('${b}', format='newline_delimited', columns=${led}) y ON x.id = y.id
+         ORDER BY key, source) TO '${out}' (FORMAT json)`,
 }[mode];
 const r = await c.runAndReadAll(sql);
 process.stdout.write(JSON.stringify(r.getRowObjectsJson()) + '\n');
@@ -110,7 +123,7 @@ add taxagg_nexus_ndjson "$taxagg nexus -q --rules $rules --format csv $nd"
 st=$DATA/bench.state
 add_prep taxagg_state_first "rm -f $st $st-journal" "$taxagg aggregate ${q[*]} --state $st $nd"
 add taxagg_state_again "$taxagg aggregate ${q[*]} --state $st $nd"
-add duckdb_join "node $duckdir/q.mjs join $pa $pb"
+add duckdb_join "node $duckdir/q.mjs join $pa $pb $DATA/duckdb-ledger.ndjson"
 if [ $has_reconcile = 1 ]; then
 	add taxagg_reconcile "$taxagg reconcile -q -o $DATA/ledger.ndjson --report $DATA/report.json $pa $pb"
 fi
@@ -200,7 +213,7 @@ row "taxagg aggregate --state, again" taxagg_state_again "${wall[taxagg_agg_ndjs
 row "miller stats1 (CSV)" mlr_csv "${wall[taxagg_agg_csv]}" "${cpu[taxagg_agg_csv]}" "of taxagg CSV"
 row "miller stats1 (NDJSON)" mlr_ndjson "${wall[taxagg_agg_ndjson]}" "${cpu[taxagg_agg_ndjson]}" "of taxagg NDJSON"
 row "jq reduce (NDJSON)" jq_ndjson "${wall[taxagg_agg_ndjson]}" "${cpu[taxagg_agg_ndjson]}" "of taxagg NDJSON"
-row "duckdb full outer join" duckdb_join "${wall[duckdb_join]}" "${cpu[duckdb_join]}" "of DuckDB join"
+row "duckdb join, ledger written" duckdb_join "${wall[duckdb_join]}" "${cpu[duckdb_join]}" "of DuckDB join"
 if [ $has_reconcile = 1 ]; then
 	row "taxagg reconcile (ledger+report)" taxagg_reconcile "${wall[duckdb_join]}" "${cpu[duckdb_join]}" "of DuckDB join"
 fi
