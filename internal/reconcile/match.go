@@ -92,14 +92,21 @@ func (r *rec) Currency() string {
 }
 
 func (r *rec) setCurrency(c string) {
-	for i, x := range recCurrencies {
-		if x == c {
-			r.cur = uint8(i)
-			if r.ext != nil {
-				r.ext.currency = ""
-			}
-			return
+	i := 0
+	switch c { // the most common first, then the table
+	case "USD":
+		i = 1
+	case "EUR":
+		i = 2
+	default:
+		i = slices.Index(recCurrencies[:], c)
+	}
+	if i >= 0 {
+		r.cur = uint8(i)
+		if r.ext != nil {
+			r.ext.currency = ""
 		}
+		return
 	}
 	r.cur = curOther
 	r.extOf().currency = c

@@ -19,6 +19,12 @@ import (
 // tables, amounts of more than 18 digits or with a large exponent), and so
 // does the spill encoding.
 func TestRecCompactRoundTrip(t *testing.T) {
+	for i, c := range recCurrencies {
+		var r rec
+		if r.setCurrency(c); r.Currency() != c || int(r.cur) != i {
+			t.Errorf("currency %q: got %q at %d", c, r.Currency(), r.cur)
+		}
+	}
 	big, _ := decimal.NewFromString("123456789012345678901234.5678")
 	tiny := decimal.New(7, -200)
 	for _, br := range []billing.Record{

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"context"
 	"errors"
 	"fmt"
@@ -752,6 +753,32 @@ func (em *emitter) emitEncoded(r *Row, enc []byte) error {
 	return nil
 }
 
+// sharedPrefix is the length of the prefix that a and b share.
+func sharedPrefix(a, b string) int {
+	n := min(len(a), len(b))
+	i := 0
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+// keyBytes is the first eight bytes of k as a big-endian integer, zeros
+// past its end.
+func keyBytes(k string) uint64 {
+	if len(k) >= 8 {
+		return binary.BigEndian.Uint64([]byte(k[:8]))
+	}
+	var p uint64
+	for j := range 8 {
+		p <<= 8
+		if j < len(k) {
+			p |= uint64(k[j])
+		}
+	}
+	return p
+}
+
 // sortRows sorts rows into the ledger order, the two halves in parallel
 // when there are many. It sorts entries that hold eight bytes of each
 // row's key (after the prefix that all keys share) beside the row, so that
@@ -765,28 +792,24 @@ func sortRows(rows []*Row) {
 		pfx uint64
 		r   *Row
 	}
+	// The prefix all keys share, guessed from the first rows and checked
+	// on every row as its entry is made; a row that does not share it
+	// shortens it, and the entries are then made again.
 	first := rows[0].Key()
 	common := len(first)
-	for _, r := range rows[1:] {
-		k := r.Key()
-		n := min(common, len(k))
-		i := 0
-		for i < n && k[i] == first[i] {
-			i++
-		}
-		common = i
+	for _, r := range rows[1:min(len(rows), 64)] {
+		common = sharedPrefix(first[:common], r.Key())
 	}
 	es := make([]entry, len(rows))
-	for i, r := range rows {
-		k := r.Key()[common:]
-		var p uint64
-		for j := range 8 {
-			p <<= 8
-			if j < len(k) {
-				p |= uint64(k[j])
+	for again := true; again; {
+		again = false
+		for i, r := range rows {
+			k := r.Key()
+			if c := sharedPrefix(first[:common], k); c < common {
+				common, again = c, true
 			}
+			es[i] = entry{keyBytes(k[min(common, len(k)):]), r}
 		}
-		es[i] = entry{p, r}
 	}
 	// Keys share the first common bytes: when their next eight differ,
 	// those decide (a key that ends first reads as zeros, and is smaller
