@@ -85,6 +85,8 @@ const (
 	rowCB
 	rowHasA
 	rowHasB
+	// rowStubs: the side the row does not show is a stub (encoder.stub).
+	rowStubs
 )
 
 // row writes a ledger row: its own fields, then its records, whose
@@ -104,6 +106,9 @@ func (e *encoder) row(r *Row) {
 	if r.b != nil {
 		flags |= rowHasB
 	}
+	if !e.withRecs && r.a != nil && r.b != nil {
+		flags |= rowStubs
+	}
 	e.b = append(e.b, flags)
 	diffs := r.Diffs()
 	e.uvarint(uint64(len(diffs)))
@@ -113,11 +118,24 @@ func (e *encoder) row(r *Row) {
 		e.str(d.B)
 	}
 	e.str(r.note())
+	c := r.c()
 	for _, x := range []*rec{r.a, r.b} {
-		if x != nil {
+		switch {
+		case x == nil:
+		case x == c || e.withRecs:
 			e.recWith(x, e.withRecs)
+		default:
+			e.stub(x)
 		}
 	}
+}
+
+// stub writes what a ledger row needs of the side it does not show when
+// the input records are not kept: its key, id and position (rowCmp).
+func (e *encoder) stub(r *rec) {
+	e.str(r.key())
+	e.str(r.ID)
+	e.uvarint(uint64(r.seq))
 }
 
 // dec writes a decimal (as amt does).
@@ -201,6 +219,12 @@ func (d *decoder) dec() decimal.Decimal { return d.amt().Decimal() }
 
 func (d *decoder) rec() *rec {
 	r := &rec{}
+	d.recInto(r)
+	return r
+}
+
+// recInto reads into r, a zero rec, what encoder.rec wrote.
+func (d *decoder) recInto(r *rec) {
 	key := d.str()
 	r.ID = d.str()
 	kind := d.str()
@@ -217,7 +241,7 @@ func (d *decoder) rec() *rec {
 	if n := d.uvarint(); n > 0 {
 		if n > 1<<24 || d.err != nil {
 			d.err = errCorrupt
-			return r
+			return
 		}
 		members := make([]*rec, n)
 		for i := range members {
@@ -227,11 +251,24 @@ func (d *decoder) rec() *rec {
 	}
 	r.setKind(kind)
 	r.setKey(key)
-	return r
+}
+
+// stubInto reads into r, a zero rec, what encoder.stub wrote.
+func (d *decoder) stubInto(r *rec, side uint8) {
+	key := d.str()
+	r.ID = d.str()
+	r.seq = int64(d.uvarint())
+	r.side = side
+	r.setKey(key)
 }
 
 func (d *decoder) row() *Row {
-	r := &Row{}
+	// The row and its records in one allocation.
+	x := &struct {
+		row  Row
+		a, b rec
+	}{}
+	r := &x.row
 	r.Status = Status(d.byte())
 	flags := d.byte()
 	r.Fuzzy, r.cB = flags&rowFuzzy != 0, flags&rowCB != 0
@@ -251,10 +288,20 @@ func (d *decoder) row() *Row {
 		r.ext = &ext
 	}
 	if flags&rowHasA != 0 {
-		r.a = d.rec()
+		r.a = &x.a
+		if flags&rowStubs != 0 && r.cB {
+			d.stubInto(r.a, sideA)
+		} else {
+			d.recInto(r.a)
+		}
 	}
 	if flags&rowHasB != 0 {
-		r.b = d.rec()
+		r.b = &x.b
+		if flags&rowStubs != 0 && !r.cB {
+			d.stubInto(r.b, sideB)
+		} else {
+			d.recInto(r.b)
+		}
 	}
 	if r.Status >= numStatus || (r.a == nil && r.b == nil) || (r.cB && r.b == nil) {
 		d.err = errCorrupt

@@ -67,7 +67,7 @@ func TestRecCompactRoundTrip(t *testing.T) {
 	}
 }
 
-// sortRows (eight key bytes after the common prefix, then rowCmp) gives
+// sortRows (sixteen key bytes after the common prefix, then rowCmp) gives
 // the order of rowCmp alone, also for keys that end in zero bytes, are
 // prefixes of each other or empty, in both its serial and parallel forms.
 func TestSortRowsMatchesRowCmp(t *testing.T) {
@@ -79,7 +79,7 @@ func TestSortRowsMatchesRowCmp(t *testing.T) {
 		for i := range rows {
 			var k strings.Builder
 			k.WriteString("common-prefix-")
-			for range rng.IntN(5) {
+			for range rng.IntN(6) {
 				k.WriteString(alphabet[rng.IntN(len(alphabet))])
 			}
 			key := k.String()

@@ -780,7 +780,7 @@ func keyBytes(k string) uint64 {
 }
 
 // sortRows sorts rows into the ledger order, the two halves in parallel
-// when there are many. It sorts entries that hold eight bytes of each
+// when there are many. It sorts entries that hold sixteen bytes of each
 // row's key (after the prefix that all keys share) beside the row, so that
 // most comparisons are of two integers; rowCmp decides the ties, and is a
 // total order, so the result is the one order whatever the method.
@@ -789,8 +789,8 @@ func sortRows(rows []*Row) {
 		return
 	}
 	type entry struct {
-		pfx uint64
-		r   *Row
+		p0, p1 uint64
+		r      *Row
 	}
 	// The prefix all keys share, guessed from the first rows and checked
 	// on every row as its entry is made; a row that does not share it
@@ -808,15 +808,19 @@ func sortRows(rows []*Row) {
 			if c := sharedPrefix(first[:common], k); c < common {
 				common, again = c, true
 			}
-			es[i] = entry{keyBytes(k[min(common, len(k)):]), r}
+			k = k[min(common, len(k)):]
+			es[i] = entry{keyBytes(k), keyBytes(k[min(8, len(k)):]), r}
 		}
 	}
-	// Keys share the first common bytes: when their next eight differ,
+	// Keys share the first common bytes: when their next sixteen differ,
 	// those decide (a key that ends first reads as zeros, and is smaller
 	// unless the other goes on with zeros, which compare equal here).
 	entryCmp := func(x, y entry) int {
-		if x.pfx != y.pfx {
-			return cmp.Compare(x.pfx, y.pfx)
+		if x.p0 != y.p0 {
+			return cmp.Compare(x.p0, y.p0)
+		}
+		if x.p1 != y.p1 {
+			return cmp.Compare(x.p1, y.p1)
 		}
 		return rowCmp(x.r, y.r)
 	}
