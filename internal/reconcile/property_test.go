@@ -382,7 +382,7 @@ func TestParallelMatchesSerial(t *testing.T) {
 	for _, o := range append(opts, dupErr) {
 		serial := o
 		serial.matchParts = 1
-		for _, parts := range []int{2, 8} {
+		for _, parts := range []int{2, 8, 64} {
 			par := o
 			par.matchParts = parts
 			if o.Duplicates == DupError {

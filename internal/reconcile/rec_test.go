@@ -1,7 +1,9 @@
 package reconcile
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -98,5 +100,35 @@ func TestSortRowsMatchesRowCmp(t *testing.T) {
 				t.Fatalf("n=%d: row %d: key %q, want %q", n, i, rows[i].Key(), want[i].Key())
 			}
 		}
+	}
+}
+
+// blockBuffer reads back what was written, across blocks and in pieces of
+// any size.
+func TestBlockBuffer(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var want []byte
+	var b blockBuffer
+	for range 2000 {
+		p := make([]byte, rng.IntN(3000))
+		for i := range p {
+			p[i] = byte(rng.IntN(256))
+		}
+		if n, err := b.Write(p); n != len(p) || err != nil {
+			t.Fatal(n, err)
+		}
+		want = append(want, p...)
+	}
+	var got []byte
+	buf := make([]byte, 7000)
+	for {
+		n, err := b.Read(buf[:1+rng.IntN(len(buf)-1)])
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes, wrote %d", len(got), len(want))
 	}
 }

@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -240,11 +239,54 @@ func (e *engine) writeOutputs(ctx context.Context, out Outputs, hook func(*Row))
 	return nil
 }
 
+// blockBuffer is a buffer that grows by blocks (up to blockMax bytes)
+// instead of doubling and copying, so that the findings of a large run
+// take about what they hold, not up to three times that; reading frees
+// each block as it is read.
+type blockBuffer struct {
+	blocks [][]byte
+	r      int // the block being read
+	off    int // the offset in it
+}
+
+const blockMax = 1 << 20
+
+func (b *blockBuffer) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if len(b.blocks) == 0 || len(b.blocks[len(b.blocks)-1]) == cap(b.blocks[len(b.blocks)-1]) {
+			size := 4 << 10
+			if len(b.blocks) > 0 {
+				size = min(2*cap(b.blocks[len(b.blocks)-1]), blockMax)
+			}
+			b.blocks = append(b.blocks, make([]byte, 0, size))
+		}
+		last := &b.blocks[len(b.blocks)-1]
+		k := min(len(p), cap(*last)-len(*last))
+		*last = append(*last, p[:k]...)
+		p = p[k:]
+	}
+	return n, nil
+}
+
+func (b *blockBuffer) Read(p []byte) (int, error) {
+	for b.r < len(b.blocks) && b.off == len(b.blocks[b.r]) {
+		b.blocks[b.r] = nil
+		b.r, b.off = b.r+1, 0
+	}
+	if b.r == len(b.blocks) {
+		return 0, io.EOF
+	}
+	n := copy(p, b.blocks[b.r][b.off:])
+	b.off += n
+	return n, nil
+}
+
 // findingsBuffer holds the report's findings until the totals are known:
 // in memory, or in a spill file when the run spills.
 func (e *engine) findingsBuffer() (io.ReadWriter, error) {
 	if e.sd == nil {
-		return &bytes.Buffer{}, nil
+		return &blockBuffer{}, nil
 	}
 	f, err := e.sd.create("findings")
 	if err != nil {
