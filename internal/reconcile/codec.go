@@ -63,8 +63,8 @@ func (e *encoder) recWith(r *rec, members bool) {
 	e.str(r.Currency())
 	e.str(r.State())
 	e.b = append(e.b, r.side)
-	e.uvarint(uint64(r.Line))
-	e.uvarint(uint64(r.seq))
+	e.uvarint(uint64(r.line()))
+	e.uvarint(uint64(r.position()))
 	e.time(r.Date().time())
 	e.time(r.Updated().time())
 	e.amt(r.Amount())
@@ -135,7 +135,7 @@ func (e *encoder) row(r *Row) {
 func (e *encoder) stub(r *rec) {
 	e.str(r.key())
 	e.str(r.ID)
-	e.uvarint(uint64(r.seq))
+	e.uvarint(uint64(r.position()))
 }
 
 // dec writes a decimal (as amt does).
@@ -232,8 +232,8 @@ func (d *decoder) recInto(r *rec) {
 	r.setCurrency(d.str())
 	r.setState(d.str())
 	r.side = d.byte() & 1
-	r.Line = int(d.uvarint())
-	r.seq = int64(d.uvarint())
+	r.setLine(int(d.uvarint()))
+	r.setPosition(int64(d.uvarint()))
 	r.setDate(stampOf(d.time()))
 	r.setUpdated(stampOf(d.time()))
 	r.setAmount(d.amt())
@@ -257,7 +257,7 @@ func (d *decoder) recInto(r *rec) {
 func (d *decoder) stubInto(r *rec, side uint8) {
 	key := d.str()
 	r.ID = d.str()
-	r.seq = int64(d.uvarint())
+	r.setPosition(int64(d.uvarint()))
 	r.side = side
 	r.setKey(key)
 }

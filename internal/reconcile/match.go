@@ -35,9 +35,10 @@ type rec struct {
 	Customer string
 	// ext holds what most records do not have; nil for a record whose key
 	// is its ID, without a kind, not a group, whose values fit.
-	ext  *recExt
-	Line int
-	seq  int64 // 0-based position in its input
+	ext *recExt
+	// line32, seq32: the 1-based line and 0-based position in its input
+	// (line, position), unless flagged big
+	line32, seq32 uint32
 	// dates: stamp seconds and nanoseconds
 	dateS, updS int64
 	dateN, updN int32
@@ -49,14 +50,53 @@ type rec struct {
 	side       uint8
 	// ownKey: the key is ext.key, not the ID.
 	ownKey bool
-	// big: bigAmount, bigTax: the amount (tax) is ext.amount (ext.tax).
+	// big: bigAmount, bigTax, bigLine, bigSeq: the amount (tax, line,
+	// position) is in ext.
 	big uint8
 }
 
 const (
 	bigAmount = 1 << iota
 	bigTax
+	bigLine
+	bigSeq
 )
+
+// line is the record's 1-based line in its input (of a group: of its
+// first member).
+func (r *rec) line() int {
+	if r.big&bigLine != 0 {
+		return r.ext.line
+	}
+	return int(r.line32)
+}
+
+// position is the record's 0-based position in its input (of a group: of
+// its first member).
+func (r *rec) position() int64 {
+	if r.big&bigSeq != 0 {
+		return r.ext.seq
+	}
+	return int64(r.seq32)
+}
+
+func (r *rec) setLine(l int) {
+	if l >= 0 && l <= math.MaxUint32 {
+		r.line32, r.big = uint32(l), r.big&^bigLine
+		return
+	}
+	r.line32, r.big = 0, r.big|bigLine
+	r.extOf().line = l
+}
+
+func (r *rec) setPosition(p int64) {
+	if p >= 0 && p <= math.MaxUint32 {
+		r.seq32, r.big = uint32(p), r.big&^bigSeq
+		return
+	}
+	r.seq32, r.big = 0, r.big|bigSeq
+	r.extOf().seq = p
+}
 
 // recExt is the rarer part of a record.
 type recExt struct {
@@ -67,6 +107,8 @@ type recExt struct {
 	// what the compact fields cannot hold
 	currency, state string
 	amount, tax     money.Amount
+	line            int
+	seq             int64
 }
 
 // recCurrencies are the currencies a record names by index; curOther
@@ -256,7 +298,9 @@ func (r *rec) set(br *billing.Record, side uint8, seq int64, key string) {
 		r.setAmount(money.AmountOf(br.Amount))
 		r.setTax(money.AmountOf(br.Tax))
 	}
-	r.Line, r.seq, r.side = br.Line, seq, side
+	r.setLine(br.Line)
+	r.setPosition(seq)
+	r.side = side
 	r.setKey(key)
 }
 
@@ -485,9 +529,9 @@ func (r *Row) B() []*rec { return r.b.inputs() }
 // first member.)
 func (r *Row) seq() int64 {
 	if r.a != nil {
-		return r.a.seq
+		return r.a.position()
 	}
-	return r.b.seq
+	return r.b.position()
 }
 
 // matcher holds the settings that matching needs.
@@ -548,7 +592,7 @@ func recCmp(a, b *rec) int {
 	if c := cmp.Compare(a.State(), b.State()); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.seq, b.seq)
+	return cmp.Compare(a.position(), b.position())
 }
 
 // DuplicateKeyError is a key seen twice on one side under --duplicates error.
@@ -810,13 +854,13 @@ func (m *matcher) firstDuplicate(rs []*rec, ix *keyIndex, next []int32, side int
 		}
 		var first *rec
 		for i := g.head[side]; i != 0; i = next[i-1] {
-			if o := rs[i-1]; first == nil || o.seq < first.seq {
+			if o := rs[i-1]; first == nil || o.position() < first.position() {
 				first = o
 			}
 		}
 		if r != first {
-			return &DuplicateKeyError{Side: sideName, Key: r.key(), KeyField: keyName, Second: m.record(r), FirstLine: first.Line,
-				order: [2]int64{int64(r.side), r.seq}}
+			return &DuplicateKeyError{Side: sideName, Key: r.key(), KeyField: keyName, Second: m.record(r), FirstLine: first.line(),
+				order: [2]int64{int64(r.side), r.position()}}
 		}
 	}
 	return nil
@@ -923,7 +967,7 @@ func (ix *keyIndex) grow() {
 func (m *matcher) record(r *rec) *billing.Record {
 	return &billing.Record{ID: r.ID, Kind: r.Kind(), Date: r.Date().time(), Updated: r.Updated().time(), Customer: r.Customer,
 		Currency: r.Currency(), Amount: r.Amount().Decimal(), Tax: r.Tax().Decimal(), State: r.State(),
-		Source: m.names[r.side], Line: r.Line}
+		Source: m.names[r.side], Line: r.line()}
 }
 
 // group sums the records of one key on one side into one record: amounts
@@ -956,9 +1000,10 @@ func (m *matcher) group(g []*rec) []*rec {
 	if last.ext != nil {
 		ext.currency, ext.state = last.ext.currency, last.ext.state
 	}
-	sum.side, sum.seq, sum.ext, sum.ownKey = first.side, first.seq, ext, false
+	sum.side, sum.ext, sum.ownKey = first.side, ext, false
+	sum.setPosition(first.position())
+	sum.setLine(first.line())
 	sum.setDate(first.Date())
-	sum.Line = first.Line
 	ids := make([]string, len(byDate))
 	var amount, tax money.Amount
 	updated := sum.Updated()

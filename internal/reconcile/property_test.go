@@ -134,10 +134,10 @@ func TestPropertyExactlyOnceAndTotals(t *testing.T) {
 			chosen := Totals{}
 			for _, r := range o.rows {
 				for _, x := range r.A() {
-					seen[[2]int64{0, x.seq}]++
+					seen[[2]int64{0, x.position()}]++
 				}
 				for _, x := range r.B() {
-					seen[[2]int64{1, x.seq}]++
+					seen[[2]int64{1, x.position()}]++
 				}
 				side := r.A()
 				switch {

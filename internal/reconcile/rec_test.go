@@ -34,12 +34,19 @@ func TestRecCompactRoundTrip(t *testing.T) {
 			Date: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)},
 		{ID: "b", Currency: "XOF", State: "", Amount: big, Tax: tiny, Kind: "invoice",
 			Date: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), Updated: time.Date(2999, 12, 31, 23, 59, 59, 999999999, time.UTC)},
-		{ID: "c", Currency: "BHD", State: "weird", Amount: decimal.New(-1, 30), Tax: decimal.Zero},
+		{ID: "c", Currency: "BHD", State: "weird", Amount: decimal.New(-1, 30), Tax: decimal.Zero, Line: 1 << 40},
 	} {
 		var r rec
-		r.set(&br, sideB, 7, "k-"+br.ID)
+		pos := int64(7)
+		if br.Line > 0 {
+			pos = 1<<33 + 5
+		}
+		r.set(&br, sideB, pos, "k-"+br.ID)
 		check := func(what string, r *rec) {
 			t.Helper()
+			if r.line() != br.Line || r.position() != pos {
+				t.Errorf("%s %s: line %d position %d", what, br.ID, r.line(), r.position())
+			}
 			if r.Currency() != br.Currency || r.State() != br.State || r.Kind() != br.Kind || r.key() != "k-"+br.ID {
 				t.Errorf("%s %s: currency %q state %q kind %q key %q", what, br.ID, r.Currency(), r.State(), r.Kind(), r.key())
 			}
@@ -88,7 +95,8 @@ func TestSortRowsMatchesRowCmp(t *testing.T) {
 			if n == 100 && rng.IntN(50) == 0 { // else all keys share a prefix
 				key = ""
 			}
-			r := &rec{ID: fmt.Sprintf("id%d", rng.IntN(n)), seq: int64(i), side: uint8(rng.IntN(2))}
+			r := &rec{ID: fmt.Sprintf("id%d", rng.IntN(n)), side: uint8(rng.IntN(2))}
+			r.setPosition(int64(i))
 			r.setKey(key)
 			rows[i] = m.onlyRow(r)
 		}

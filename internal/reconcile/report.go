@@ -269,7 +269,7 @@ func appendRecs(b []byte, rs []*rec, names [2]string) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"at":`...)
-		b = stream.AppendJSONString(b, fmt.Sprintf("%s:%d", names[x.side], x.Line))
+		b = stream.AppendJSONString(b, fmt.Sprintf("%s:%d", names[x.side], x.line()))
 		b = append(b, `,"id":`...)
 		b = stream.AppendJSONString(b, x.ID)
 		if x.Kind() != "" {
