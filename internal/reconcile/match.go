@@ -715,7 +715,8 @@ func (m *matcher) matchParallel(ctx context.Context, as, bs []*rec, n int) (rows
 	if dup != nil {
 		return nil, nil, nil, dup
 	}
-	rows, leftA, leftB = make([]*Row, 0, nrows), make([]*rec, 0, na), make([]*rec, 0, nb)
+	// Room for the leftovers' rows, which the caller appends.
+	rows, leftA, leftB = make([]*Row, 0, nrows+na+nb), make([]*rec, 0, na), make([]*rec, 0, nb)
 	for i := range parts {
 		p := &parts[i]
 		rows, leftA, leftB = append(rows, p.rows...), append(leftA, p.leftA...), append(leftB, p.leftB...)
