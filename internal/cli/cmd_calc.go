@@ -196,10 +196,13 @@ const maxTaxOrders = 1 << 16
 
 // lineEnds are the bytes after a line's last figure, by reason: JSON's
 // closing of the entry, CSV's reason column.
-type lineEnds struct{ json, csv [16]string }
+type lineEnds struct {
+	json, csv         [16]string
+	jsonSeps, csvSeps *figureSeps
+}
 
 func newLineEnds() *lineEnds {
-	e := &lineEnds{}
+	e := &lineEnds{jsonSeps: newFigureSeps(jsonFigureSeps), csvSeps: newFigureSeps(csvFigureSeps)}
 	for _, r := range []rules.Reason{
 		rules.ReasonStandardRated, rules.ReasonReducedRated, rules.ReasonProductExempt, rules.ReasonCustomerExempt,
 		rules.ReasonPortionTaxable, rules.ReasonBelowThreshold, rules.ReasonCapped, rules.ReasonCompound, rules.ReasonFixed,
@@ -291,7 +294,7 @@ func (w *calcWorker) appendCalcCSV(dst []byte, it *pipeline.Item, digits int32) 
 			dst = append(dst, l.Rate.String()...)
 			dst = append(dst, ',')
 		}
-		dst = appendLineFigures(dst, l, digits, &csvFigureSeps, &memo)
+		dst = appendLineFigures(dst, l, digits, w.ends.csvSeps, &memo)
 		dst = w.ends.appendCSV(dst, l.Reason)
 		dst = append(dst, end...)
 		dst = append(dst, '\n')
@@ -300,9 +303,9 @@ func (w *calcWorker) appendCalcCSV(dst []byte, it *pipeline.Item, digits int32) 
 }
 
 // appendLineFigures appends a tax line's taxable, exempt, non-taxable and
-// tax amounts, with sep[i] after the i-th.
-// m is the record's memo of its taxable figure.
-func appendLineFigures(dst []byte, l *rules.TaxLine, digits int32, sep *[3]string, m *figureMemo) []byte {
+// tax amounts, with fs.sep[i] after the i-th; m is the record's memo of
+// its taxable figure.
+func appendLineFigures(dst []byte, l *rules.TaxLine, digits int32, fs *figureSeps, m *figureMemo) []byte {
 	if f := &l.Fixed; f.OK {
 		if m.end > 0 && m.f == f.Taxable {
 			dst = append(dst, dst[m.start:m.end]...)
@@ -311,20 +314,41 @@ func appendLineFigures(dst []byte, l *rules.TaxLine, digits int32, sep *[3]strin
 			dst = money.AppendMoney(dst, f.Taxable, digits)
 			*m = figureMemo{f: f.Taxable, start: start, end: len(dst)}
 		}
-		dst = append(dst, sep[0]...)
-		dst = money.AppendMoney(dst, f.Exempt, digits)
-		dst = append(dst, sep[1]...)
-		dst = money.AppendMoney(dst, f.NonTaxable, digits)
-		dst = append(dst, sep[2]...)
+		if f.Exempt.C == 0 && f.NonTaxable.C == 0 && digits >= 0 && int(digits) < len(fs.zeros) {
+			dst = append(dst, fs.zeros[digits]...)
+		} else {
+			dst = append(dst, fs.sep[0]...)
+			dst = money.AppendMoney(dst, f.Exempt, digits)
+			dst = append(dst, fs.sep[1]...)
+			dst = money.AppendMoney(dst, f.NonTaxable, digits)
+			dst = append(dst, fs.sep[2]...)
+		}
 		return money.AppendMoney(dst, f.Amount, digits)
 	}
 	dst = append(dst, formatMoney(l.Taxable, digits)...)
-	dst = append(dst, sep[0]...)
+	dst = append(dst, fs.sep[0]...)
 	dst = append(dst, formatMoney(l.Exempt, digits)...)
-	dst = append(dst, sep[1]...)
+	dst = append(dst, fs.sep[1]...)
 	dst = append(dst, formatMoney(l.NonTaxable, digits)...)
-	dst = append(dst, sep[2]...)
+	dst = append(dst, fs.sep[2]...)
 	return append(dst, formatMoney(l.Amount, digits)...)
+}
+
+// figureSeps are what comes between a line's four figures in one format.
+// zeros[d] is all of it from after the taxable figure to before the tax
+// amount when exempt and non-taxable are zero (most lines), at d places.
+type figureSeps struct {
+	sep   [3]string
+	zeros [9]string
+}
+
+func newFigureSeps(sep [3]string) *figureSeps {
+	fs := &figureSeps{sep: sep}
+	for d := range fs.zeros {
+		zero := string(money.AppendMoney(nil, money.Fixed{}, int32(d)))
+		fs.zeros[d] = sep[0] + zero + sep[1] + zero + sep[2]
+	}
+	return fs
 }
 
 // figureMemo is where a record's output already holds the text of the
@@ -504,6 +528,9 @@ func (w *calcWorker) appendCalcJSON(dst []byte, it *pipeline.Item, digits int32)
 // returns how many it appended. Members that stand side by side in text,
 // compact ("k":v,"k":v), are copied as one run.
 func appendFields(dst, text []byte, fields []txn.RawField) ([]byte, int) {
+	if start, end, ok := compact(text, fields); ok {
+		return append(dst, text[start:end]...), len(fields)
+	}
 	n := 0
 	// text[start:end] holds the members from the n0-th on, not appended
 	// yet (none when end < 0).
@@ -541,6 +568,38 @@ func appendFields(dst, text []byte, fields []txn.RawField) ([]byte, int) {
 		dst = append(dst, fld.Value...)
 	}
 	return appendRun(dst, text[start:max(end, start)], n0 > 0), n
+}
+
+// compact reports whether the members are written in text[start:end] as
+// "k":v,"k":v with nothing between them, none of them one calc replaces.
+// The scanner gives the members in order, each key and value a slice of
+// text: when the first key and the last value are where they should be,
+// the gaps between the members' parts add up to the span less their
+// lengths, and each gap holds at least its colon or comma, the gaps are
+// exactly those.
+func compact(text []byte, fields []txn.RawField) (start, end int, ok bool) {
+	if len(fields) == 0 {
+		return 0, 0, false
+	}
+	start = offsetIn(text, fields[0].RawKey)
+	last := &fields[len(fields)-1]
+	vs := offsetIn(text, last.Value)
+	if start < 0 || vs < 0 {
+		return 0, 0, false
+	}
+	end = vs + len(last.Value)
+	size := len(fields) - 1 // the commas
+	for i := range fields {
+		fld := &fields[i]
+		switch len(fld.Key) {
+		case len("taxes"), len("tax_total"), len("tax_difference"):
+			if k := string(fld.Key); k == "taxes" || k == "tax_total" || k == "tax_difference" {
+				return 0, 0, false
+			}
+		}
+		size += len(fld.RawKey) + 1 + len(fld.Value)
+	}
+	return start, end, size == end-start
 }
 
 // appendRun appends run, after a comma when members came before it.
@@ -593,7 +652,7 @@ func (w *calcWorker) appendTaxesJSON(dst []byte, it *pipeline.Item, digits int32
 			dst = append(dst, l.Rate.String()...)
 			dst = append(dst, `","taxable":"`...)
 		}
-		dst = appendLineFigures(dst, l, digits, &jsonFigureSeps, &memo)
+		dst = appendLineFigures(dst, l, digits, w.ends.jsonSeps, &memo)
 		dst = w.ends.appendJSON(dst, l.Reason)
 	}
 	return append(dst, ']')
