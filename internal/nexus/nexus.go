@@ -137,7 +137,10 @@ type Worker struct {
 	jurs []*rules.Jurisdiction
 	jidx map[*rules.Jurisdiction]uint32
 
-	spill  *spill
+	spill *spill
+	// tjurs are the numbers of the jurisdictions the transaction being
+	// added counts in: one spill record names them all.
+	tjurs  []uint32
 	err    error // the first spill error
 	hasDay bool
 	last   txn.Date // the latest day of any transaction added
@@ -150,6 +153,7 @@ func (w *Worker) Add(tx *txn.Transaction, res *rules.Result) {
 	}
 	var amount netSum
 	summed := false
+	w.tjurs = w.tjurs[:0]
 	for _, j := range res.Jurisdictions {
 		if j.Nexus == nil {
 			continue
@@ -175,7 +179,10 @@ func (w *Worker) Add(tx *txn.Transaction, res *rules.Result) {
 		if !tx.Refund {
 			s.count++
 		}
-		w.record(s.jur, tx, &amount)
+		w.tjurs = append(w.tjurs, s.jur)
+	}
+	if len(w.tjurs) > 0 {
+		w.record(w.tjurs, tx, &amount)
 	}
 }
 
@@ -293,7 +300,7 @@ func netAmountSum(tx *txn.Transaction, res *rules.Result) netSum {
 }
 
 // record spills what is needed to find the crossing transaction later.
-func (w *Worker) record(ji uint32, tx *txn.Transaction, amount *netSum) {
+func (w *Worker) record(jurs []uint32, tx *txn.Transaction, amount *netSum) {
 	if w.err != nil {
 		return
 	}
@@ -303,5 +310,5 @@ func (w *Worker) record(ji uint32, tx *txn.Transaction, amount *netSum) {
 			return
 		}
 	}
-	w.err = w.spill.write(ji, tx, amount)
+	w.err = w.spill.write(jurs, tx, amount)
 }

@@ -321,6 +321,7 @@ func (t *Tracker) findCrossers(ctx context.Context, rows []Row, cross []crossing
 			_, ok := mine[uint64(ju)<<32|uint64(uint32(day))]
 			return ok
 		}
+		var kept []uint32
 		for n := 0; ; n++ {
 			if n%4096 == 0 {
 				if err := ctx.Err(); err != nil {
@@ -328,15 +329,22 @@ func (t *Tracker) findCrossers(ctx context.Context, rows []Row, cross []crossing
 				}
 			}
 			var rec spillRec
-			ok, err := sr.next(&rec, keep)
+			ok, err := sr.next(&rec, &kept, keep)
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
 				return err
 			}
-			if ok {
-				k := jurDay{w.jurs[rec.jur], rec.day}
+			if !ok {
+				continue
+			}
+			for _, ju := range kept {
+				if int(ju) >= len(w.jurs) {
+					return errCorrupt
+				}
+				rec.jur = ju
+				k := jurDay{w.jurs[ju], rec.day}
 				want[k] = append(want[k], rec)
 			}
 		}
