@@ -740,3 +740,10 @@ func (tt *taxText) rate(l *rules.TaxLine) *rateText {
 // formatMoney prints an amount with the currency's minor unit, or exactly
 // when it carries more digits (a tax rounded only in aggregate).
 func formatMoney(d decimal.Decimal, digits int32) string { return money.FormatExact(d, digits) }
+
+// NewCalcRenderer returns the worker side of calc's sink for format
+// (NDJSON, JSON or CSV): Render fills it.Out with the record's output as
+// calc writes it. It is the rendering alone, for its benchmark.
+func NewCalcRenderer(format stream.OutputFormat) pipeline.WorkerSink {
+	return &calcWorker{format: format}
+}
