@@ -137,10 +137,7 @@ type Worker struct {
 	jurs []*rules.Jurisdiction
 	jidx map[*rules.Jurisdiction]uint32
 
-	spill *spill
-	// tjurs are the numbers of the jurisdictions the transaction being
-	// added counts in: one spill record names them all.
-	tjurs  []uint32
+	spill  *spill
 	err    error // the first spill error
 	hasDay bool
 	last   txn.Date // the latest day of any transaction added
@@ -153,7 +150,6 @@ func (w *Worker) Add(tx *txn.Transaction, res *rules.Result) {
 	}
 	var amount netSum
 	summed := false
-	w.tjurs = w.tjurs[:0]
 	for _, j := range res.Jurisdictions {
 		if j.Nexus == nil {
 			continue
@@ -179,10 +175,7 @@ func (w *Worker) Add(tx *txn.Transaction, res *rules.Result) {
 		if !tx.Refund {
 			s.count++
 		}
-		w.tjurs = append(w.tjurs, s.jur)
-	}
-	if len(w.tjurs) > 0 {
-		w.record(w.tjurs, tx, &amount)
+		w.record(s.jur, tx, &amount)
 	}
 }
 
@@ -300,7 +293,7 @@ func netAmountSum(tx *txn.Transaction, res *rules.Result) netSum {
 }
 
 // record spills what is needed to find the crossing transaction later.
-func (w *Worker) record(jurs []uint32, tx *txn.Transaction, amount *netSum) {
+func (w *Worker) record(ji uint32, tx *txn.Transaction, amount *netSum) {
 	if w.err != nil {
 		return
 	}
@@ -310,5 +303,5 @@ func (w *Worker) record(jurs []uint32, tx *txn.Transaction, amount *netSum) {
 			return
 		}
 	}
-	w.err = w.spill.write(jurs, tx, amount)
+	w.err = w.spill.write(ji, tx, amount)
 }

@@ -321,7 +321,6 @@ func (t *Tracker) findCrossers(ctx context.Context, rows []Row, cross []crossing
 			_, ok := mine[uint64(ju)<<32|uint64(uint32(day))]
 			return ok
 		}
-		var kept []uint32
 		for n := 0; ; n++ {
 			if n%4096 == 0 {
 				if err := ctx.Err(); err != nil {
@@ -329,22 +328,15 @@ func (t *Tracker) findCrossers(ctx context.Context, rows []Row, cross []crossing
 				}
 			}
 			var rec spillRec
-			ok, err := sr.next(&rec, &kept, keep)
+			ok, err := sr.next(&rec, keep)
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
 				return err
 			}
-			if !ok {
-				continue
-			}
-			for _, ju := range kept {
-				if int(ju) >= len(w.jurs) {
-					return errCorrupt
-				}
-				rec.jur = ju
-				k := jurDay{w.jurs[ju], rec.day}
+			if ok {
+				k := jurDay{w.jurs[rec.jur], rec.day}
 				want[k] = append(want[k], rec)
 			}
 		}

@@ -70,10 +70,6 @@ type spillRec struct {
 	refund bool
 }
 
-// maxSpillJurs bounds the jurisdictions of one record: a transaction in
-// more takes several records.
-const maxSpillJurs = 1024
-
 const (
 	flagRefund = 1 << iota
 	flagTime
@@ -83,44 +79,25 @@ const (
 // maxSpillRecord bounds a record's length: its prefix has 3 bytes.
 const maxSpillRecord = 1<<21 - 1
 
-// Record layout: uvarint length of the rest, then uvarint count and that
-// many uvarint jur (the transaction's jurisdictions: one record per
-// transaction, not per jurisdiction), varint day, flags byte, [varint unix
-// seconds, uvarint nanoseconds], uvarint len + id, then the amount: varint
-// coefficient and varint exponent when flagFixed, else uvarint len +
-// decimal text.
-func (s *spill) write(jurs []uint32, tx *txn.Transaction, amount *netSum) error {
+// Record layout: uvarint length of the rest, then uvarint jur, varint day,
+// flags byte, [varint unix seconds, uvarint nanoseconds], uvarint len +
+// id, then the amount: varint coefficient and varint exponent when
+// flagFixed, else uvarint len + decimal text.
+func (s *spill) write(jur uint32, tx *txn.Transaction, amount *netSum) error {
 	var txt string
 	if !amount.fixed {
 		txt = amount.d.String()
 	}
-	if len(tx.ID)+len(txt)+64+5*min(len(jurs), maxSpillJurs) > maxSpillRecord {
+	if len(tx.ID)+len(txt)+64 > maxSpillRecord {
 		return fmt.Errorf("nexus spill: transaction %.40q...: id or amount too long", tx.ID)
 	}
-	for len(jurs) > 0 {
-		part := jurs[:min(len(jurs), maxSpillJurs)]
-		jurs = jurs[len(part):]
-		s.append(part, tx, amount, txt)
-	}
-	if len(s.buf) >= spillChunk {
-		return s.flush()
-	}
-	return nil
-}
-
-// append appends one record to the buffer; txt is the amount's text when
-// it is not fixed.
-func (s *spill) append(jurs []uint32, tx *txn.Transaction, amount *netSum, txt string) {
 	// The length prefix is written as 3 bytes (a padded uvarint) so that
 	// the record can be appended in place: longer records are refused
-	// by write.
+	// above.
 	b := s.buf
 	start := len(b)
 	b = append(b, 0x80, 0x80, 0)
-	b = binary.AppendUvarint(b, uint64(len(jurs)))
-	for _, j := range jurs {
-		b = binary.AppendUvarint(b, uint64(j))
-	}
+	b = binary.AppendUvarint(b, uint64(jur))
 	b = binary.AppendVarint(b, int64(tx.Day))
 	var flags byte
 	if tx.Refund {
@@ -149,6 +126,10 @@ func (s *spill) append(jurs []uint32, tx *txn.Transaction, amount *netSum, txt s
 	n := len(b) - start - 3
 	b[start], b[start+1], b[start+2] = byte(n)|0x80, byte(n>>7)|0x80, byte(n>>14)
 	s.buf = b
+	if len(b) >= spillChunk {
+		return s.flush()
+	}
+	return nil
 }
 
 func (s *spill) flush() error {
@@ -247,12 +228,9 @@ func (d *rd) bytes(n uint64) []byte {
 	return v
 }
 
-// next reads one record; io.EOF at the end. *kept is set to the record's
-// jurisdictions that keep wants on its day; only a record with one is
-// decoded further (r, its jur the first kept), so skipping costs no
-// allocation.
-func (sr *spillReader) next(r *spillRec, kept *[]uint32, keep func(jur uint32, day txn.Date) bool) (bool, error) {
-	*kept = (*kept)[:0]
+// next reads one record; io.EOF at the end. Only a record keep wants is
+// decoded past its day, so skipping costs no allocation.
+func (sr *spillReader) next(r *spillRec, keep func(jur uint32, day txn.Date) bool) (bool, error) {
 	if err := sr.fill(3); err != nil {
 		return false, err
 	}
@@ -275,30 +253,14 @@ func (sr *spillReader) next(r *spillRec, kept *[]uint32, keep func(jur uint32, d
 	}
 	d := rd{b: sr.buf[sr.pos+3 : sr.pos+3+n]}
 	sr.pos += 3 + n
-	nj := d.uvarint()
-	if d.bad || nj == 0 || nj > uint64(len(d.b)) {
-		return false, errCorrupt
-	}
-	jurs := d.b // the jurisdictions, decoded once the day is known
-	for range nj {
-		if d.uvarint() > math.MaxUint32 {
-			return false, errCorrupt
-		}
-	}
+	ju := d.uvarint()
 	day := d.varint()
-	if d.bad || day < math.MinInt32 || day > math.MaxInt32 {
+	if d.bad || ju > math.MaxUint32 || day < math.MinInt32 || day > math.MaxInt32 {
 		return false, errCorrupt
 	}
-	jd := rd{b: jurs}
-	for range nj {
-		if ju := uint32(jd.uvarint()); keep(ju, txn.Date(day)) {
-			*kept = append(*kept, ju)
-		}
-	}
-	if len(*kept) == 0 {
+	if !keep(uint32(ju), txn.Date(day)) {
 		return false, nil
 	}
-	ju := (*kept)[0]
 	flags := d.bytes(1)
 	if d.bad {
 		return false, errCorrupt
