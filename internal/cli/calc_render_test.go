@@ -130,3 +130,59 @@ func TestCalcRenderAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendFieldsMatchesMembers checks the copy of runs of members
+// against appending the members one by one, on records written compactly
+// and not: spaces, escaped keys, the fields calc replaces anywhere.
+func TestAppendFieldsMatchesMembers(t *testing.T) {
+	records := []string{
+		`{"id":"a","date":"2025-01-02","currency":"USD","amount":"1.00","state":"CA"}`,
+		`{ "id" : "a", "date":"2025-01-02" ,"currency":"USD","amount":"1.00"}`,
+		`{"taxes":[1,2],"id":"a","date":"2025-01-02","currency":"USD","amount":"1.00","tax_total":"9"}`,
+		`{"id":"a","tax_total":"9","date":"2025-01-02","taxes":null,"currency":"USD","amount":"1.00","tax_difference":"1"}`,
+		`{"i\u0064":"a","date":"2025-01-02","currency":"USD","amount":"1.00","x":{"a":[1, 2]},"y":null}`,
+		"{\"id\":\"a\",\n\"date\":\"2025-01-02\",\t\"currency\":\"USD\",\"amount\":\"1.00\"}",
+	}
+	reference := func(fields []txn.RawField) []byte {
+		dst := []byte{'{'}
+		n := 0
+		for _, fld := range fields {
+			if k := string(fld.Key); k == "taxes" || k == "tax_total" || k == "tax_difference" {
+				continue
+			}
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			n++
+			dst = append(dst, fld.RawKey...)
+			dst = append(dst, ':')
+			dst = append(dst, fld.Value...)
+		}
+		return dst
+	}
+	p := txn.NewParser(txn.ParseOptions{})
+	for _, rec := range records {
+		// Within a larger buffer, as the reader's batches hold records.
+		buf := []byte("{\"z\":1}\n" + rec + "\n{\"z\":2}")
+		text := buf[8 : 8+len(rec)]
+		var tx txn.Transaction
+		_ = p.ParseJSON(text, &tx) // not a valid transaction: the members are what counts
+		fields := p.Fields()
+		if len(fields) == 0 {
+			t.Fatalf("%s: no fields", rec)
+		}
+		if _, _, ok := compact(text, fields); ok != (rec == records[0] || rec == records[4]) {
+			t.Errorf("%s: compact %v", rec, ok)
+		}
+		got, _ := appendFields([]byte{'{'}, text, fields)
+		if want := reference(fields); !bytes.Equal(got, want) {
+			t.Errorf("%s:\ngot  %s\nwant %s", rec, got, want)
+		}
+		// Fields that are not slices of the text given are appended one
+		// by one.
+		other := append([]byte(nil), text...)
+		if got, _ := appendFields([]byte{'{'}, other, fields); !bytes.Equal(got, reference(fields)) {
+			t.Errorf("%s, another text:\ngot  %s", rec, got)
+		}
+	}
+}

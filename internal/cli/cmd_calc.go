@@ -12,6 +12,7 @@ import (
 	"github.com/taxagg/taxagg/internal/pipeline"
 	"github.com/taxagg/taxagg/internal/rules"
 	"github.com/taxagg/taxagg/internal/stream"
+	"github.com/taxagg/taxagg/internal/txn"
 )
 
 // CalcOptions are calc's flags and arguments.
@@ -146,43 +147,99 @@ func (s *calcSink) Emit(it *pipeline.Item) error {
 
 // calcWorker renders one worker's records. On the common path (every tax
 // line computed by the rules' fixed-point path) it appends straight into
-// it.Out without allocating: money figures through money.AppendMoney, each
-// tax's JSON head and rate texts cached once per worker. Anything else
-// falls back to the decimal figures and formatMoney; the bytes are the same
-// either way.
+// it.Out without allocating: money figures through money.AppendMoney, and
+// everything a line prints that does not change from record to record —
+// its jurisdiction, tax and rate up to the first figure, its reason to the
+// end — cached once per worker as ready bytes. Anything else falls back to
+// the decimal figures and formatMoney; the bytes are the same either way.
 type calcWorker struct {
 	format  stream.OutputFormat
 	scratch []byte // the transaction's columns of a CSV row
 	charged bool   // rows end with tax_charged and tax_difference
 	end     []byte // those two cells of the current record
+	// byOrder holds the last tax seen at each rules.Tax.Order, the cheap
+	// way in; taxes is every tax seen, the way in when another program's
+	// tax (a reloaded stream) or a made-up one (a test) shares an order.
+	byOrder []*taxText
 	taxes   map[*rules.Tax]*taxText
+	ends    *lineEnds // made on the first record
 }
 
 // taxText is what calc prints of a tax that never changes: the head of its
 // JSON entry, its CSV columns and the texts of the rates seen so far.
 type taxText struct {
+	tax   *rules.Tax
 	head  []byte // {"jurisdiction":…,"tax":…,"rate":
 	csv   []byte // jurisdiction,tax,
+	none  rateText
 	rates []rateText
 }
 
-// rateText is a rate's printed text, keyed by its exact coefficient and
-// exponent (decimal.String depends on the value alone, so equal keys give
-// equal texts).
+// rateText is what a line of one tax at one rate prints before its first
+// figure, keyed by the rate's exact coefficient and exponent
+// (decimal.String depends on the value alone, so equal keys give equal
+// texts). dec is the rate as last seen: a plan hands out the same decimal
+// for every line at that rate, so comparing it is the cheap test.
 type rateText struct {
+	dec  decimal.Decimal
 	f    money.Fixed
-	text string
+	json []byte // head, then "rate","taxable":" (or null,"taxable":")
+	csv  []byte // jurisdiction,tax,rate,
 }
 
 // maxRateTexts bounds a tax's rate cache; past it, rates are formatted
 // each time.
 const maxRateTexts = 16
 
+// maxTaxOrders bounds byOrder; taxes past it go through the map alone.
+const maxTaxOrders = 1 << 16
+
+// lineEnds are the bytes after a line's last figure, by reason: JSON's
+// closing of the entry, CSV's reason column.
+type lineEnds struct {
+	json, csv         [16]string
+	jsonSeps, csvSeps *figureSeps
+}
+
+func newLineEnds() *lineEnds {
+	e := &lineEnds{jsonSeps: newFigureSeps(jsonFigureSeps), csvSeps: newFigureSeps(csvFigureSeps)}
+	for _, r := range []rules.Reason{
+		rules.ReasonStandardRated, rules.ReasonReducedRated, rules.ReasonProductExempt, rules.ReasonCustomerExempt,
+		rules.ReasonPortionTaxable, rules.ReasonBelowThreshold, rules.ReasonCapped, rules.ReasonCompound, rules.ReasonFixed,
+	} {
+		e.json[r] = `","reason":"` + r.String() + `"}`
+		e.csv[r] = "," + r.String()
+	}
+	return e
+}
+
+// appendJSON appends what follows a JSON line's last figure.
+func (e *lineEnds) appendJSON(dst []byte, r rules.Reason) []byte {
+	if int(r) < len(e.json) && e.json[r] != "" {
+		return append(dst, e.json[r]...)
+	}
+	dst = append(dst, `","reason":"`...)
+	dst = append(dst, r.String()...)
+	return append(dst, `"}`...)
+}
+
+// appendCSV appends a CSV line's reason column.
+func (e *lineEnds) appendCSV(dst []byte, r rules.Reason) []byte {
+	if int(r) < len(e.csv) && e.csv[r] != "" {
+		return append(dst, e.csv[r]...)
+	}
+	dst = append(dst, ',')
+	return append(dst, r.String()...)
+}
+
 func (w *calcWorker) Accept(*pipeline.Item) {}
 
 func (w *calcWorker) Render(it *pipeline.Item) {
 	digits := it.Tx.Currency.Digits
 	out := it.Out[:0]
+	if w.ends == nil {
+		w.ends = newLineEnds()
+	}
 	switch w.format {
 	case stream.OutputNDJSON, stream.OutputJSON:
 		out = w.appendCalcJSON(out, it, digits)
@@ -220,6 +277,7 @@ func (w *calcWorker) appendCalcCSV(dst []byte, it *pipeline.Item, digits int32) 
 		}
 	}
 	w.end = end
+	var memo figureMemo
 	if len(it.Result.Lines) == 0 {
 		dst = append(dst, tx...)
 		dst = append(dst, strings.Repeat(",", len(calcColumns)-calcTxColumns-1)...)
@@ -228,16 +286,16 @@ func (w *calcWorker) appendCalcCSV(dst []byte, it *pipeline.Item, digits int32) 
 	}
 	for i := range it.Result.Lines {
 		l := &it.Result.Lines[i]
-		tt := w.taxText(l.Tax)
 		dst = append(dst, tx...)
-		dst = append(dst, tt.csv...)
-		if l.HasRate {
-			dst = append(dst, tt.rate(l.Rate)...)
+		if rt := w.taxText(l.Tax).rate(l); rt != nil {
+			dst = append(dst, rt.csv...)
+		} else {
+			dst = append(dst, w.taxText(l.Tax).csv...)
+			dst = append(dst, l.Rate.String()...)
+			dst = append(dst, ',')
 		}
-		dst = append(dst, ',')
-		dst = appendLineFigures(dst, l, digits, &csvFigureSeps)
-		dst = append(dst, ',')
-		dst = append(dst, l.Reason.String()...)
+		dst = appendLineFigures(dst, l, digits, w.ends.csvSeps, &memo)
+		dst = w.ends.appendCSV(dst, l.Reason)
 		dst = append(dst, end...)
 		dst = append(dst, '\n')
 	}
@@ -245,24 +303,62 @@ func (w *calcWorker) appendCalcCSV(dst []byte, it *pipeline.Item, digits int32) 
 }
 
 // appendLineFigures appends a tax line's taxable, exempt, non-taxable and
-// tax amounts, with sep[i] after the i-th.
-func appendLineFigures(dst []byte, l *rules.TaxLine, digits int32, sep *[3]string) []byte {
+// tax amounts, with fs.sep[i] after the i-th; m is the record's memo of
+// its taxable figure.
+func appendLineFigures(dst []byte, l *rules.TaxLine, digits int32, fs *figureSeps, m *figureMemo) []byte {
 	if f := &l.Fixed; f.OK {
-		dst = money.AppendMoney(dst, f.Taxable, digits)
-		dst = append(dst, sep[0]...)
-		dst = money.AppendMoney(dst, f.Exempt, digits)
-		dst = append(dst, sep[1]...)
-		dst = money.AppendMoney(dst, f.NonTaxable, digits)
-		dst = append(dst, sep[2]...)
+		if m.end > 0 && m.f == f.Taxable {
+			dst = append(dst, dst[m.start:m.end]...)
+		} else {
+			start := len(dst)
+			dst = money.AppendMoney(dst, f.Taxable, digits)
+			*m = figureMemo{f: f.Taxable, start: start, end: len(dst)}
+		}
+		if f.Exempt.C == 0 && f.NonTaxable.C == 0 && digits >= 0 && int(digits) < len(fs.zeros) {
+			dst = append(dst, fs.zeros[digits]...)
+		} else {
+			dst = append(dst, fs.sep[0]...)
+			dst = money.AppendMoney(dst, f.Exempt, digits)
+			dst = append(dst, fs.sep[1]...)
+			dst = money.AppendMoney(dst, f.NonTaxable, digits)
+			dst = append(dst, fs.sep[2]...)
+		}
 		return money.AppendMoney(dst, f.Amount, digits)
 	}
 	dst = append(dst, formatMoney(l.Taxable, digits)...)
-	dst = append(dst, sep[0]...)
+	dst = append(dst, fs.sep[0]...)
 	dst = append(dst, formatMoney(l.Exempt, digits)...)
-	dst = append(dst, sep[1]...)
+	dst = append(dst, fs.sep[1]...)
 	dst = append(dst, formatMoney(l.NonTaxable, digits)...)
-	dst = append(dst, sep[2]...)
+	dst = append(dst, fs.sep[2]...)
 	return append(dst, formatMoney(l.Amount, digits)...)
+}
+
+// figureSeps are what comes between a line's four figures in one format.
+// zeros[d] is all of it from after the taxable figure to before the tax
+// amount when exempt and non-taxable are zero (most lines), at d places.
+type figureSeps struct {
+	sep   [3]string
+	zeros [9]string
+}
+
+func newFigureSeps(sep [3]string) *figureSeps {
+	fs := &figureSeps{sep: sep}
+	for d := range fs.zeros {
+		zero := string(money.AppendMoney(nil, money.Fixed{}, int32(d)))
+		fs.zeros[d] = sep[0] + zero + sep[1] + zero + sep[2]
+	}
+	return fs
+}
+
+// figureMemo is where a record's output already holds the text of the
+// taxable figure f: dst[start:end] (end 0 when none). The lines of a
+// record mostly tax the same amount, so the text is copied rather than
+// formatted again; equal Fixed values (coefficient and exponent) print
+// the same.
+type figureMemo struct {
+	f          money.Fixed
+	start, end int
 }
 
 var (
@@ -393,18 +489,11 @@ func (w *calcWorker) appendCalcJSON(dst []byte, it *pipeline.Item, digits int32)
 	dst = append(dst, '{')
 	n := 0
 	if it.Fields != nil {
-		for _, fld := range it.Fields {
-			if string(fld.Key) == "taxes" || string(fld.Key) == "tax_total" || string(fld.Key) == "tax_difference" {
-				continue
-			}
-			if n > 0 {
-				dst = append(dst, ',')
-			}
-			n++
-			dst = append(dst, fld.RawKey...)
-			dst = append(dst, ':')
-			dst = append(dst, fld.Value...)
+		text := it.Text
+		if it.Converted {
+			text = it.Conv
 		}
+		dst, n = appendFields(dst, text, it.Fields)
 	} else {
 		for i, h := range it.Header {
 			if h == "taxes" || h == "tax_total" || i >= len(it.CSV) {
@@ -434,39 +523,167 @@ func (w *calcWorker) appendCalcJSON(dst []byte, it *pipeline.Item, digits int32)
 	return append(dst, `"}`...)
 }
 
+// appendFields appends a JSON record's members as written (text is the
+// record the fields point into), but for those calc writes itself, and
+// returns how many it appended. Members that stand side by side in text,
+// compact ("k":v,"k":v), are copied as one run.
+func appendFields(dst, text []byte, fields []txn.RawField) ([]byte, int) {
+	if start, end, ok := compact(text, fields); ok {
+		return append(dst, text[start:end]...), len(fields)
+	}
+	n := 0
+	// text[start:end] holds the members from the n0-th on, not appended
+	// yet (none when end < 0).
+	start, end, n0 := 0, -1, 0
+	for i := range fields {
+		fld := &fields[i]
+		if string(fld.Key) == "taxes" || string(fld.Key) == "tax_total" || string(fld.Key) == "tax_difference" {
+			continue
+		}
+		// The next member of the run, the common case, is checked
+		// against the run's end alone.
+		if end >= 0 && end+1 < len(text) && text[end] == ',' && len(fld.RawKey) > 0 && &text[end+1] == &fld.RawKey[0] {
+			if ve := member(text, end+1, fld); ve >= 0 {
+				end = ve
+				n++
+				continue
+			}
+		}
+		if ks := offsetIn(text, fld.RawKey); ks >= 0 {
+			if ve := member(text, ks, fld); ve >= 0 {
+				dst = appendRun(dst, text[start:max(end, start)], n0 > 0)
+				start, end, n0 = ks, ve, n
+				n++
+				continue
+			}
+		}
+		dst = appendRun(dst, text[start:max(end, start)], n0 > 0)
+		start, end = 0, -1
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = append(dst, fld.RawKey...)
+		dst = append(dst, ':')
+		dst = append(dst, fld.Value...)
+	}
+	return appendRun(dst, text[start:max(end, start)], n0 > 0), n
+}
+
+// compact reports whether the members are written in text[start:end] as
+// "k":v,"k":v with nothing between them, none of them one calc replaces.
+// The scanner gives the members in order, each key and value a slice of
+// text: when the first key and the last value are where they should be,
+// the gaps between the members' parts add up to the span less their
+// lengths, and each gap holds at least its colon or comma, the gaps are
+// exactly those.
+func compact(text []byte, fields []txn.RawField) (start, end int, ok bool) {
+	if len(fields) == 0 {
+		return 0, 0, false
+	}
+	start = offsetIn(text, fields[0].RawKey)
+	last := &fields[len(fields)-1]
+	vs := offsetIn(text, last.Value)
+	if start < 0 || vs < 0 {
+		return 0, 0, false
+	}
+	end = vs + len(last.Value)
+	size := len(fields) - 1 // the commas
+	for i := range fields {
+		fld := &fields[i]
+		switch len(fld.Key) {
+		case len("taxes"), len("tax_total"), len("tax_difference"):
+			if k := string(fld.Key); k == "taxes" || k == "tax_total" || k == "tax_difference" {
+				return 0, 0, false
+			}
+		}
+		size += len(fld.RawKey) + 1 + len(fld.Value)
+	}
+	return start, end, size == end-start
+}
+
+// appendRun appends run, after a comma when members came before it.
+func appendRun(dst, run []byte, comma bool) []byte {
+	if len(run) == 0 {
+		return dst
+	}
+	if comma {
+		dst = append(dst, ',')
+	}
+	return append(dst, run...)
+}
+
+// member returns where the member fld ends in text when it is written
+// there compactly from ks (its key, a colon, its value), else -1.
+func member(text []byte, ks int, fld *txn.RawField) int {
+	vs := ks + len(fld.RawKey) + 1
+	ve := vs + len(fld.Value)
+	if len(fld.Value) == 0 || ve > len(text) || text[vs-1] != ':' || &text[vs] != &fld.Value[0] {
+		return -1
+	}
+	return ve
+}
+
+// offsetIn is where b starts in text when b is a part of text's array (a
+// slice of it), else -1. The capacities give the place; comparing the
+// addresses proves it.
+func offsetIn(text, b []byte) int {
+	off := cap(text) - cap(b)
+	if len(b) == 0 || off < 0 || off+len(b) > len(text) || &text[off] != &b[0] {
+		return -1
+	}
+	return off
+}
+
 // appendTaxesJSON appends the record's tax lines as a JSON array.
 func (w *calcWorker) appendTaxesJSON(dst []byte, it *pipeline.Item, digits int32) []byte {
 	dst = append(dst, '[')
+	var memo figureMemo
 	for i := range it.Result.Lines {
 		l := &it.Result.Lines[i]
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		tt := w.taxText(l.Tax)
-		dst = append(dst, tt.head...)
-		if l.HasRate {
-			dst = append(dst, '"')
-			dst = append(dst, tt.rate(l.Rate)...)
-			dst = append(dst, '"')
+		if rt := w.taxText(l.Tax).rate(l); rt != nil {
+			dst = append(dst, rt.json...)
 		} else {
-			dst = append(dst, "null"...)
+			dst = append(dst, w.taxText(l.Tax).head...)
+			dst = append(dst, '"')
+			dst = append(dst, l.Rate.String()...)
+			dst = append(dst, `","taxable":"`...)
 		}
-		dst = append(dst, `,"taxable":"`...)
-		dst = appendLineFigures(dst, l, digits, &jsonFigureSeps)
-		dst = append(dst, `","reason":"`...)
-		dst = append(dst, l.Reason.String()...)
-		dst = append(dst, `"}`...)
+		dst = appendLineFigures(dst, l, digits, w.ends.jsonSeps, &memo)
+		dst = w.ends.appendJSON(dst, l.Reason)
 	}
 	return append(dst, ']')
 }
 
+// taxText returns t's texts, made the first time t is seen.
 func (w *calcWorker) taxText(t *rules.Tax) *taxText {
-	if tt, ok := w.taxes[t]; ok {
-		return tt
+	o := t.Order()
+	if o >= 0 && o < len(w.byOrder) {
+		if tt := w.byOrder[o]; tt != nil && tt.tax == t {
+			return tt
+		}
 	}
-	if w.taxes == nil {
-		w.taxes = make(map[*rules.Tax]*taxText)
+	tt, ok := w.taxes[t]
+	if !ok {
+		tt = newTaxText(t)
+		if w.taxes == nil {
+			w.taxes = make(map[*rules.Tax]*taxText)
+		}
+		w.taxes[t] = tt
 	}
+	if o >= 0 && o < maxTaxOrders {
+		if o >= len(w.byOrder) {
+			w.byOrder = append(w.byOrder, make([]*taxText, o+1-len(w.byOrder))...)
+		}
+		w.byOrder[o] = tt
+	}
+	return tt
+}
+
+func newTaxText(t *rules.Tax) *taxText {
 	head := append([]byte(nil), `{"jurisdiction":`...)
 	head = stream.AppendJSONString(head, t.Jurisdiction.Code)
 	head = append(head, `,"tax":`...)
@@ -476,29 +693,57 @@ func (w *calcWorker) taxText(t *rules.Tax) *taxText {
 	csv = append(csv, ',')
 	csv = stream.AppendCSVField(csv, t.ID)
 	csv = append(csv, ',')
-	tt := &taxText{head: head, csv: csv}
-	w.taxes[t] = tt
+	tt := &taxText{tax: t, head: head, csv: csv}
+	tt.none = rateText{json: append(head[:len(head):len(head)], `null,"taxable":"`...), csv: append(csv[:len(csv):len(csv)], ',')}
 	return tt
 }
 
-// rate returns r's text, from the cache when r's exact digits were seen.
-func (tt *taxText) rate(r decimal.Decimal) string {
-	f, ok := money.FixedOf(r)
-	if !ok {
-		return r.String()
+// rate returns the texts of l's tax at l's rate, from the cache when the
+// rate's exact digits were seen; nil when the cache is full and the rate
+// new, or the rate has more digits than a money.Fixed holds.
+func (tt *taxText) rate(l *rules.TaxLine) *rateText {
+	if !l.HasRate {
+		return &tt.none
 	}
+	r := l.Rate
 	for i := range tt.rates {
-		if tt.rates[i].f == f {
-			return tt.rates[i].text
+		// The same decimal (value pointer and exponent) is the same
+		// number unless its big.Int was reused: the coefficient check
+		// guards that for the price of a word's load.
+		if rt := &tt.rates[i]; rt.dec == r && r.CoefficientInt64() == rt.f.C {
+			return rt
 		}
 	}
-	s := r.String()
-	if len(tt.rates) < maxRateTexts {
-		tt.rates = append(tt.rates, rateText{f: f, text: s})
+	f, ok := money.FixedOf(r)
+	if !ok {
+		return nil
 	}
-	return s
+	for i := range tt.rates {
+		if rt := &tt.rates[i]; rt.f == f {
+			rt.dec = r // the decimal the plans hand out now
+			return rt
+		}
+	}
+	if len(tt.rates) == maxRateTexts {
+		return nil
+	}
+	s := r.String()
+	json := append(tt.head[:len(tt.head):len(tt.head)], '"')
+	json = append(json, s...)
+	json = append(json, `","taxable":"`...)
+	csv := append(tt.csv[:len(tt.csv):len(tt.csv)], s...)
+	csv = append(csv, ',')
+	tt.rates = append(tt.rates, rateText{dec: r, f: f, json: json, csv: csv})
+	return &tt.rates[len(tt.rates)-1]
 }
 
 // formatMoney prints an amount with the currency's minor unit, or exactly
 // when it carries more digits (a tax rounded only in aggregate).
 func formatMoney(d decimal.Decimal, digits int32) string { return money.FormatExact(d, digits) }
+
+// NewCalcRenderer returns the worker side of calc's sink for format
+// (NDJSON, JSON or CSV): Render fills it.Out with the record's output as
+// calc writes it. It is the rendering alone, for its benchmark.
+func NewCalcRenderer(format stream.OutputFormat) pipeline.WorkerSink {
+	return &calcWorker{format: format}
+}

@@ -144,3 +144,21 @@ func BenchmarkFormatMoney(b *testing.B) {
 		}
 	})
 }
+
+// FuzzAppendScaled checks the stack buffer's digits against strconv's, for
+// every number of places on either side of maxScaledPlaces.
+func FuzzAppendScaled(f *testing.F) {
+	f.Add(uint64(0), 2, false)
+	f.Add(uint64(5), 2, true)
+	f.Add(uint64(12999), 2, false)
+	f.Add(uint64(1<<64-1), 0, true)
+	f.Add(uint64(1<<64-1), maxScaledPlaces, false)
+	f.Add(uint64(7), maxScaledPlaces+1, false)
+	f.Fuzz(func(t *testing.T, v uint64, places int, neg bool) {
+		places = (places%50 + 50) % 50
+		got := string(appendScaled([]byte("x"), neg, v, places))
+		if want := string(appendScaledLong([]byte("x"), neg, v, places)); got != want {
+			t.Fatalf("appendScaled(%v, %d, %d) = %q, want %q", neg, v, places, got, want)
+		}
+	})
+}

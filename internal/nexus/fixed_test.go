@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -198,5 +199,35 @@ func TestSpillLongRecords(t *testing.T) {
 	var r spillRec
 	if _, err := sr.next(&r, func(uint32, txn.Date) bool { return true }); err == nil || err.Error() != "EOF" {
 		t.Fatalf("after the last record: %v, want EOF", err)
+	}
+}
+
+// TestDenseDays checks the days' windows against the days map, which
+// holds every day: inside a window and out of it, and for jurisdictions
+// past maxDense, which have none.
+func TestDenseDays(t *testing.T) {
+	w := New(Options{}).NewWorker()
+	jurs := make([]*rules.Jurisdiction, maxDense+3)
+	for i := range jurs {
+		jurs[i] = &rules.Jurisdiction{Code: fmt.Sprint("J", i), Nexus: &rules.Nexus{}}
+	}
+	first := txn.DateOf(2025, time.June, 1)
+	days := []txn.Date{first, first + 1, first - 1, first + denseDaysSpan/2 - 1, first + denseDaysSpan/2,
+		first - denseDaysSpan/2, first - denseDaysSpan/2 - 1, first + 40000, first - 40000, 0}
+	for round := range 2 {
+		for _, j := range jurs {
+			for _, d := range days {
+				got := w.day(j, d)
+				if want, ok := w.days[dayKey{j, d}]; !ok || got != want {
+					t.Fatalf("round %d, %s day %d: index %d, the map has %d (%v)", round, j.Code, d, got, want, ok)
+				}
+			}
+		}
+	}
+	if n, want := len(w.sums), len(jurs)*len(days); n != want {
+		t.Errorf("%d days started, want %d", n, want)
+	}
+	if len(w.dense) != maxDense {
+		t.Errorf("%d windows, want %d", len(w.dense), maxDense)
 	}
 }

@@ -133,6 +133,8 @@ type Worker struct {
 	// their figures, in one slice rather than an object each.
 	days map[dayKey]int32
 	sums []daySum
+	// dense is the quick way into days, per jurisdiction with a threshold.
+	dense map[*rules.Jurisdiction]*denseDays
 	// jurisdictions seen, numbered for the spill records
 	jurs []*rules.Jurisdiction
 	jidx map[*rules.Jurisdiction]uint32
@@ -154,12 +156,7 @@ func (w *Worker) Add(tx *txn.Transaction, res *rules.Result) {
 		if j.Nexus == nil {
 			continue
 		}
-		k := dayKey{j, tx.Day}
-		i, ok := w.days[k]
-		if !ok {
-			i = w.newDay(k)
-		}
-		s := &w.sums[i]
+		s := &w.sums[w.day(j, tx.Day)]
 		if tx.Currency.Code != w.cur {
 			s.other++
 			continue
@@ -178,6 +175,58 @@ func (w *Worker) Add(tx *txn.Transaction, res *rules.Result) {
 		w.record(s.jur, tx, &amount)
 	}
 }
+
+// day returns the index in sums of j's figures on day d, starting them
+// when new.
+func (w *Worker) day(j *rules.Jurisdiction, d txn.Date) int32 {
+	jd := w.dense[j]
+	if jd != nil {
+		if off := int64(d) - int64(jd.base); off >= 0 && off < int64(len(jd.idx)) {
+			if i := jd.idx[off]; i > 0 {
+				return i - 1
+			}
+		}
+	}
+	k := dayKey{j, d}
+	i, ok := w.days[k]
+	if !ok {
+		i = w.newDay(k)
+	}
+	if jd == nil && len(w.dense) < maxDense {
+		// The window is centred on the first day seen: a run's data
+		// mostly spans a few years.
+		jd = &denseDays{base: d - denseDaysSpan/2, idx: make([]int32, denseDaysSpan)}
+		if w.dense == nil {
+			w.dense = make(map[*rules.Jurisdiction]*denseDays)
+		}
+		w.dense[j] = jd
+	}
+	if jd == nil {
+		return i
+	}
+	if off := int64(d) - int64(jd.base); off >= 0 && off < int64(len(jd.idx)) {
+		jd.idx[off] = i + 1
+	}
+	return i
+}
+
+// denseDays indexes one jurisdiction's days in a fixed window: idx[d-base]
+// is the day's index in sums plus one (0 for a day not seen). It is the
+// fast way to a day; days out of the window are found through the days
+// map alone, which holds every day either way.
+type denseDays struct {
+	base txn.Date
+	idx  []int32
+}
+
+// denseDaysSpan is a window's length in days (some 11 years, 16 KiB), per
+// worker and jurisdiction with a threshold: memory bounded by the rules
+// (and maxDense), not by the input.
+const denseDaysSpan = 4096
+
+// maxDense bounds the windows of a worker (4 MiB): the jurisdictions past
+// it, in rules with that many thresholds, go through the days map alone.
+const maxDense = 256
 
 // newDay starts the figures of a (jurisdiction, day) the worker had not
 // seen, numbering the jurisdiction for the spill records when it is new.
