@@ -141,6 +141,8 @@ type Parser struct {
 
 	arena  []byte
 	intern *[internSlots]string
+	addrs  *addrIntern // allocated on first use
+	akey   []byte      // the address key being built
 	currs  map[string]money.Currency
 	hbuf   []byte
 	hdr    []string
@@ -399,22 +401,7 @@ func (p *Parser) build(tx *Transaction) error {
 	if v[fCountry].absent() {
 		return &FieldError{Field: "country", Err: errRequired}
 	}
-	if tx.Country, err = p.optString(&v[fCountry], "country", true); err != nil {
-		return err
-	}
-	if tx.Country == "" {
-		return &FieldError{Field: "country", Err: errors.New("is empty")}
-	}
-	if tx.State, err = p.optString(&v[fState], "state", true); err != nil {
-		return err
-	}
-	if tx.County, err = p.optString(&v[fCounty], "county", true); err != nil {
-		return err
-	}
-	if tx.City, err = p.optString(&v[fCity], "city", true); err != nil {
-		return err
-	}
-	if tx.PostalCode, err = p.optString(&v[fPostalCode], "postal_code", true); err != nil {
+	if err := p.address(tx); err != nil {
 		return err
 	}
 
@@ -457,6 +444,36 @@ func (p *Parser) build(tx *Transaction) error {
 		tx.IDHash = HashID(tx.ID)
 	}
 	tx.ContentHash = p.contentHash(tx)
+	return nil
+}
+
+// addrFields are the address fields in address key order (address.go).
+var addrFields = [5]int{fCountry, fState, fCounty, fCity, fPostalCode}
+
+// address checks the five address fields (country present) and sets them
+// in tx from the interned address key.
+func (p *Parser) address(tx *Transaction) error {
+	key := p.akey[:0]
+	var ends AddrEnds
+	for i, f := range addrFields {
+		if v := &p.vals[f]; !v.absent() {
+			b, err := p.text(v, fieldNames[f])
+			if err != nil {
+				return err
+			}
+			if i == 0 && len(b) == 0 {
+				return &FieldError{Field: "country", Err: errors.New("is empty")}
+			}
+			key = append(key, b...)
+		}
+		ends[i] = uint32(len(key))
+	}
+	p.akey = key
+	if p.addrs == nil {
+		p.addrs = new(addrIntern)
+	}
+	h := AddressHash(key, ends)
+	tx.setAddress(p.addrs.lookup(key, ends, h), ends, h)
 	return nil
 }
 
@@ -885,11 +902,14 @@ func (p *Parser) contentHash(tx *Transaction) uint64 {
 	str(tx.Currency.Code)
 	str(tx.Customer)
 	str(tx.ExemptReason)
-	str(tx.Country)
-	str(tx.State)
-	str(tx.County)
-	str(tx.City)
-	str(tx.PostalCode)
+	// The address from the key as built (p.akey, in cache), not from the
+	// interned strings (a cache miss): the same bytes.
+	ak, ae := p.akey, &tx.addrEnds
+	byt(ak[:ae[0]])
+	byt(ak[ae[0]:ae[1]])
+	byt(ak[ae[1]:ae[2]])
+	byt(ak[ae[2]:ae[3]])
+	byt(ak[ae[3]:ae[4]])
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(tx.Jurisdictions)))
 	for _, j := range tx.Jurisdictions {
 		str(j)
