@@ -87,3 +87,26 @@ func itoa(i int) string {
 		}
 	}
 }
+
+// fieldIndex knows every field by its name and nothing else: not a name
+// of another length, a prefix, or a name with one byte changed.
+func TestFieldIndex(t *testing.T) {
+	for k, name := range fieldNames {
+		if got := fieldIndex([]byte(name)); got != k {
+			t.Errorf("fieldIndex(%q) = %d, want %d", name, got, k)
+		}
+		for i := range len(name) {
+			b := []byte(name)
+			b[i] ^= 0x20
+			if got := fieldIndex(b); got != -1 {
+				t.Errorf("fieldIndex(%q) = %d", b, got)
+			}
+			if got := fieldIndex([]byte(name[:i])); got != -1 {
+				t.Errorf("fieldIndex(%q) = %d", name[:i], got)
+			}
+		}
+		if got := fieldIndex([]byte(name + "x")); got != -1 {
+			t.Errorf("fieldIndex(%q) = %d", name+"x", got)
+		}
+	}
+}

@@ -65,63 +65,96 @@ var fieldNames = [nFields]string{
 }
 
 // fieldIndex maps a key to its field, or -1 for a key taxagg does not know
-// (kept by calc, ignored here).
+// (kept by calc, ignored here). The length and a byte or two pick the one
+// candidate, and one compare settles it (TestFieldIndex checks it against
+// fieldNames).
 func fieldIndex(key []byte) int {
-	switch string(key) {
-	case "id":
-		return fID
-	case "date":
-		return fDate
-	case "type":
-		return fType
-	case "original_date":
-		return fOriginalDate
-	case "currency":
-		return fCurrency
-	case "amount":
-		return fAmount
-	case "quantity":
-		return fQuantity
-	case "product":
-		return fProduct
-	case "tax_included":
-		return fTaxIncluded
-	case "customer":
-		return fCustomer
-	case "exempt_reason":
-		return fExemptReason
-	case "country":
-		return fCountry
-	case "state":
-		return fState
-	case "county":
-		return fCounty
-	case "city":
-		return fCity
-	case "postal_code":
-		return fPostalCode
-	case "jurisdictions":
-		return fJurisdictions
-	case "lines":
-		return fLines
-	case "tax_charged":
-		return fTaxCharged
+	if len(key) < 2 {
+		return -1
 	}
-	return -1
+	k := -1
+	switch len(key) {
+	case 2:
+		k = fID
+	case 4:
+		switch key[0] {
+		case 'd':
+			k = fDate
+		case 't':
+			k = fType
+		case 'c':
+			k = fCity
+		}
+	case 5:
+		switch key[0] {
+		case 's':
+			k = fState
+		case 'l':
+			k = fLines
+		}
+	case 6:
+		switch key[0] {
+		case 'a':
+			k = fAmount
+		case 'c':
+			k = fCounty
+		}
+	case 7:
+		switch key[0] {
+		case 'p':
+			k = fProduct
+		case 'c':
+			k = fCountry
+		}
+	case 8:
+		switch key[2] {
+		case 'r':
+			k = fCurrency
+		case 'a':
+			k = fQuantity
+		case 's':
+			k = fCustomer
+		}
+	case 11:
+		switch key[0] {
+		case 'p':
+			k = fPostalCode
+		case 't':
+			k = fTaxCharged
+		}
+	case 12:
+		k = fTaxIncluded
+	case 13:
+		switch key[0] {
+		case 'o':
+			k = fOriginalDate
+		case 'e':
+			k = fExemptReason
+		case 'j':
+			k = fJurisdictions
+		}
+	}
+	if k < 0 || string(key) != fieldNames[k] {
+		return -1
+	}
+	return k
 }
 
 // val is one field's raw value: a JSON value, or a CSV cell.
 type val struct {
-	raw  []byte // JSON: the value text; CSV: the cell's bytes (aliasing s)
-	s    string // CSV: the cell
+	raw  []byte // JSON: the value text; CSV: the cell's bytes (aliasing the cell string)
 	kind jsonscan.Kind
 	csv  bool
 	set  bool
+	esc  bool // JSON: a string with escapes
 }
 
 func (v *val) absent() bool {
-	return !v.set || v.kind == jsonscan.Null || (v.csv && v.s == "")
+	return !v.set || v.kind == jsonscan.Null || (v.csv && len(v.raw) == 0)
 }
+
+// cell is a CSV value's cell string.
+func (v *val) cell() string { return unsafeString(v.raw) }
 
 // Parser turns raw records into Transactions. A Parser is reusable and
 // allocates little, but it is not safe for concurrent use: give each
@@ -134,7 +167,6 @@ type Parser struct {
 	jsonValid bool // fields hold the last ParseJSON's members
 	lineMem   []jsonscan.Field
 	elems     [][]byte
-	vals      [nFields]val
 	lineDec   [][2][]byte // normalized amount and quantity text per line, for the content hash
 	scratch   []byte      // unescaped strings of the current record
 	stable    bool        // ParseOptions.StableHashes
@@ -196,7 +228,8 @@ func (p *Parser) ParseJSON(text []byte, tx *Transaction) error {
 	}
 	p.fields = fields
 	p.scratch = p.scratch[:0]
-	p.vals = [nFields]val{}
+	// The values on the stack, not in the Parser: no write barriers.
+	var vals [nFields]val
 	for i := range fields {
 		f := &fields[i]
 		k := fieldIndex(f.Key)
@@ -206,13 +239,13 @@ func (p *Parser) ParseJSON(text []byte, tx *Transaction) error {
 			}
 			continue
 		}
-		if p.vals[k].set {
+		if vals[k].set {
 			return &FieldError{Field: fieldNames[k], Err: errors.New("duplicate key")}
 		}
-		p.vals[k] = val{raw: f.Value, kind: f.Kind, set: true}
+		vals[k] = val{raw: f.Value, kind: f.Kind, set: true, esc: f.Escaped}
 	}
 	p.jsonValid = true
-	return p.build(tx)
+	return p.build(tx, &vals)
 }
 
 // checkUnknownDup rejects a key that is not one of ours and appeared before.
@@ -243,7 +276,7 @@ func (p *Parser) ParseCSV(header, fields []string, tx *Transaction) error {
 		return &FieldError{Err: fmt.Errorf("row has %d fields, the header has %d", len(fields), len(header))}
 	}
 	p.scratch = p.scratch[:0]
-	p.vals = [nFields]val{}
+	var vals [nFields]val
 	for i, k := range p.hdrIdx {
 		if k < 0 {
 			continue
@@ -254,12 +287,12 @@ func (p *Parser) ParseCSV(header, fields []string, tx *Transaction) error {
 			// silently turned into U+FFFD.
 			return &FieldError{Field: fieldNames[k], Err: errors.New("is not valid UTF-8")}
 		}
-		p.vals[k] = val{raw: unsafe.Slice(unsafe.StringData(s), len(s)), s: s, csv: true, set: true}
+		vals[k] = val{raw: unsafe.Slice(unsafe.StringData(s), len(s)), csv: true, set: true}
 	}
-	if v := &p.vals[fLines]; !v.absent() {
+	if v := &vals[fLines]; !v.absent() {
 		return &FieldError{Field: "lines", Err: errors.New("is not available in CSV")}
 	}
-	return p.build(tx)
+	return p.build(tx, &vals)
 }
 
 func (p *Parser) mapHeader(header []string) {
@@ -280,8 +313,7 @@ func (p *Parser) mapHeader(header []string) {
 }
 
 // build checks the collected values and fills tx.
-func (p *Parser) build(tx *Transaction) error {
-	v := &p.vals
+func (p *Parser) build(tx *Transaction, v *[nFields]val) error {
 	// Reuse tx's storage; Lines and Jurisdictions stay nil unless given.
 	tx.Reset()
 	lines, juris := tx.Lines, tx.Jurisdictions
@@ -401,7 +433,7 @@ func (p *Parser) build(tx *Transaction) error {
 	if v[fCountry].absent() {
 		return &FieldError{Field: "country", Err: errRequired}
 	}
-	if err := p.address(tx); err != nil {
+	if err := p.address(tx, v); err != nil {
 		return err
 	}
 
@@ -452,11 +484,11 @@ var addrFields = [5]int{fCountry, fState, fCounty, fCity, fPostalCode}
 
 // address checks the five address fields (country present) and sets them
 // in tx from the interned address key.
-func (p *Parser) address(tx *Transaction) error {
+func (p *Parser) address(tx *Transaction, vals *[nFields]val) error {
 	key := p.akey[:0]
 	var ends AddrEnds
 	for i, f := range addrFields {
-		if v := &p.vals[f]; !v.absent() {
+		if v := &vals[f]; !v.absent() {
 			b, err := p.text(v, fieldNames[f])
 			if err != nil {
 				return err
@@ -500,13 +532,14 @@ func (p *Parser) text(v *val, field string) ([]byte, error) {
 	if v.kind != jsonscan.String {
 		return nil, fieldErr(field, "%s is not a string", shortRaw(v.raw))
 	}
-	return p.unquote(v.raw), nil
+	return p.unquote(v.raw, v.esc), nil
 }
 
-func (p *Parser) unquote(raw []byte) []byte {
-	inner := raw[1 : len(raw)-1]
-	if !jsonscan.HasEscape(inner) {
-		return inner
+// unquote returns the contents of a JSON string token: inside raw when it
+// has no escapes (esc, as the scanner found), else decoded into scratch.
+func (p *Parser) unquote(raw []byte, esc bool) []byte {
+	if !esc {
+		return raw[1 : len(raw)-1]
 	}
 	off := len(p.scratch)
 	p.scratch = jsonscan.AppendUnquoted(p.scratch, raw)
@@ -517,8 +550,8 @@ func (p *Parser) unquote(raw []byte) []byte {
 // are already strings; JSON text is interned (low-cardinality fields) or
 // copied into the parser's arena.
 func (p *Parser) keep(v *val, b []byte, intern bool) string {
-	if v.csv && len(b) == len(v.s) {
-		return v.s
+	if v.csv && len(b) == len(v.raw) {
+		return v.cell()
 	}
 	if intern {
 		// A direct-mapped cache: a hit costs a short hash and one compare.
@@ -613,7 +646,7 @@ func (p *Parser) decText(v *val, field string) ([]byte, error) {
 	case v.csv:
 		return v.raw, nil
 	case v.kind == jsonscan.String:
-		return p.unquote(v.raw), nil
+		return p.unquote(v.raw, v.esc), nil
 	case v.kind == jsonscan.Number:
 		return v.raw, nil
 	}
@@ -705,7 +738,7 @@ func (p *Parser) boolean(v *val, field string) (bool, error) {
 // jurisdictions reads a JSON list of codes or a CSV cell of ;-separated codes.
 func (p *Parser) jurisdictions(v *val, dst []string) ([]string, error) {
 	if v.csv {
-		s := v.s
+		s := v.cell()
 		for i := 0; ; i++ {
 			j := strings.IndexByte(s, ';')
 			code := s
@@ -714,7 +747,7 @@ func (p *Parser) jurisdictions(v *val, dst []string) ([]string, error) {
 			}
 			code = strings.TrimSpace(code)
 			if code == "" {
-				return dst, fieldErr("jurisdictions", "%s has an empty code", strconv.Quote(v.s))
+				return dst, fieldErr("jurisdictions", "%s has an empty code", strconv.Quote(v.cell()))
 			}
 			dst = append(dst, code)
 			if j < 0 {
@@ -736,7 +769,7 @@ func (p *Parser) jurisdictions(v *val, dst []string) ([]string, error) {
 		if jsonscan.KindOf(e) != jsonscan.String {
 			return dst, fieldErr(name, "%s is not a string", shortRaw(e))
 		}
-		b := p.unquote(e)
+		b := p.unquote(e, jsonscan.HasEscape(e))
 		if len(b) == 0 {
 			return dst, &FieldError{Field: name, Err: errors.New("is empty")}
 		}
@@ -793,7 +826,7 @@ func (p *Parser) lines(v *val, dst []Line, top Line, cur money.Currency, tx *Tra
 			if lv[k].set {
 				return dst, &FieldError{Field: prefix + "." + string(m.Key), Err: errors.New("duplicate key")}
 			}
-			lv[k] = val{raw: m.Value, kind: m.Kind, set: true}
+			lv[k] = val{raw: m.Value, kind: m.Kind, set: true, esc: m.Escaped}
 		}
 		ln := Line{Quantity: one, Product: top.Product, TaxIncluded: top.TaxIncluded, QuantityFixed: money.Fixed{C: 1}}
 		amt, qty := []byte(nil), oneText
