@@ -65,79 +65,51 @@ var fieldNames = [nFields]string{
 }
 
 // fieldIndex maps a key to its field, or -1 for a key taxagg does not know
-// (kept by calc, ignored here). The length and a byte or two pick the one
-// candidate, and one compare settles it (TestFieldIndex checks it against
-// fieldNames).
+// (kept by calc, ignored here). The compiler's switch on a string (by
+// length, then a binary search) beat a hand-written dispatch by length and
+// one byte followed by a compare (13 against 45 instructions a key).
 func fieldIndex(key []byte) int {
-	if len(key) < 2 {
-		return -1
+	switch string(key) {
+	case "id":
+		return fID
+	case "date":
+		return fDate
+	case "type":
+		return fType
+	case "original_date":
+		return fOriginalDate
+	case "currency":
+		return fCurrency
+	case "amount":
+		return fAmount
+	case "quantity":
+		return fQuantity
+	case "product":
+		return fProduct
+	case "tax_included":
+		return fTaxIncluded
+	case "customer":
+		return fCustomer
+	case "exempt_reason":
+		return fExemptReason
+	case "country":
+		return fCountry
+	case "state":
+		return fState
+	case "county":
+		return fCounty
+	case "city":
+		return fCity
+	case "postal_code":
+		return fPostalCode
+	case "jurisdictions":
+		return fJurisdictions
+	case "lines":
+		return fLines
+	case "tax_charged":
+		return fTaxCharged
 	}
-	k := -1
-	switch len(key) {
-	case 2:
-		k = fID
-	case 4:
-		switch key[0] {
-		case 'd':
-			k = fDate
-		case 't':
-			k = fType
-		case 'c':
-			k = fCity
-		}
-	case 5:
-		switch key[0] {
-		case 's':
-			k = fState
-		case 'l':
-			k = fLines
-		}
-	case 6:
-		switch key[0] {
-		case 'a':
-			k = fAmount
-		case 'c':
-			k = fCounty
-		}
-	case 7:
-		switch key[0] {
-		case 'p':
-			k = fProduct
-		case 'c':
-			k = fCountry
-		}
-	case 8:
-		switch key[2] {
-		case 'r':
-			k = fCurrency
-		case 'a':
-			k = fQuantity
-		case 's':
-			k = fCustomer
-		}
-	case 11:
-		switch key[0] {
-		case 'p':
-			k = fPostalCode
-		case 't':
-			k = fTaxCharged
-		}
-	case 12:
-		k = fTaxIncluded
-	case 13:
-		switch key[0] {
-		case 'o':
-			k = fOriginalDate
-		case 'e':
-			k = fExemptReason
-		case 'j':
-			k = fJurisdictions
-		}
-	}
-	if k < 0 || string(key) != fieldNames[k] {
-		return -1
-	}
-	return k
+	return -1
 }
 
 // val is one field's raw value: a JSON value, or a CSV cell.
