@@ -16,7 +16,9 @@
 package jsonscan
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -81,6 +83,9 @@ type Field struct {
 	// Value is the raw value text, exactly as written.
 	Value []byte
 	Kind  Kind
+	// Escaped says that Value is a string with escapes (so that a caller
+	// taking its contents need not look for them again).
+	Escaped bool
 }
 
 // SyntaxError is invalid JSON at a byte offset of the scanned text.
@@ -247,7 +252,14 @@ func (s *Scanner) object(i int, collect bool) (int, error) {
 		}
 		i = skipWS(data, i+1)
 		vstart := i
-		vend, err := s.value(i)
+		var vend int
+		vesc := false
+		if i < len(data) && data[i] == '"' {
+			// Most values are strings: scanned here, their escapes noted.
+			vend, vesc, err = s.str(i)
+		} else {
+			vend, err = s.value(i)
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -259,7 +271,7 @@ func (s *Scanner) object(i int, collect bool) (int, error) {
 				s.scratch = AppendUnquoted(s.scratch, rawKey)
 				key = s.scratch[off:len(s.scratch):len(s.scratch)]
 			}
-			s.fields = append(s.fields, Field{Key: key, RawKey: rawKey, Value: data[vstart:vend], Kind: KindOf(data[vstart:vend])})
+			s.fields = append(s.fields, Field{Key: key, RawKey: rawKey, Value: data[vstart:vend], Kind: KindOf(data[vstart:vend]), Escaped: vesc})
 		}
 		i = skipWS(data, vend)
 		if i >= len(data) {
@@ -426,10 +438,17 @@ var strSpecial = func() (t [256]bool) {
 // closing quote, and whether it holds escapes.
 func (s *Scanner) str(i int) (end int, escaped bool, err error) {
 	data := s.data
-	start := i
 	i++
 	for {
-		// Fast path: plain ASCII.
+		// Fast path: plain ASCII, eight bytes at a time while eight are
+		// left, then byte by byte.
+		for i+8 <= len(data) {
+			if m := special8(binary.LittleEndian.Uint64(data[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
 		for i < len(data) && !strSpecial[data[i]] {
 			i++
 		}
@@ -470,8 +489,20 @@ func (s *Scanner) str(i int) (end int, escaped bool, err error) {
 			}
 			i += size
 		}
-		_ = start
 	}
+}
+
+// special8 has the high bit set in the byte of x (eight bytes of a string,
+// little-endian) that is the first '"', '\\', control character or
+// non-ASCII byte, if any; later bytes may be set too (a borrow), earlier
+// ones never. Each subtraction borrows across a byte only out of a byte
+// that is itself special, and bytes of 0x80 and above are caught by x
+// itself, so no term needs masking with its complement.
+func special8(x uint64) uint64 {
+	const lsb = 0x0101010101010101
+	q := x ^ (lsb * '"')
+	b := x ^ (lsb * '\\')
+	return ((q - lsb) | (b - lsb) | (x - lsb*0x20) | x) & (lsb * 0x80)
 }
 
 func hexVal(c byte) int {
@@ -486,7 +517,16 @@ func hexVal(c byte) int {
 	return -1
 }
 
+// skipWS returns the offset of the first byte at or after i that is not
+// white space. Compact JSON has none between tokens: that case is inlined.
 func skipWS(data []byte, i int) int {
+	if i < len(data) && data[i] > ' ' {
+		return i
+	}
+	return skipWSLoop(data, i)
+}
+
+func skipWSLoop(data []byte, i int) int {
 	for i < len(data) {
 		switch data[i] {
 		case ' ', '\t', '\r', '\n':

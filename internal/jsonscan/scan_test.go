@@ -1,8 +1,12 @@
 package jsonscan
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestUnquote(t *testing.T) {
@@ -40,4 +44,64 @@ func TestObject(t *testing.T) {
 	if err := Valid([]byte(` [1, {"a": [2]}] `)); err != nil {
 		t.Error(err)
 	}
+}
+
+// special8 against the byte table, for every byte value at every place
+// of a word of plain bytes, and after an earlier special byte.
+func TestSpecial8(t *testing.T) {
+	first := func(w [8]byte) int {
+		for i, c := range w {
+			if strSpecial[c] {
+				return i
+			}
+		}
+		return 8
+	}
+	check := func(w [8]byte) {
+		m := special8(binary.LittleEndian.Uint64(w[:]))
+		got := 8
+		if m != 0 {
+			got = bits.TrailingZeros64(m) >> 3
+		}
+		if want := first(w); got != want {
+			t.Fatalf("%q: first special at %d, want %d", w, got, want)
+		}
+	}
+	for c := range 256 {
+		for pos := range 8 {
+			w := [8]byte{'a', 'b', ' ', '~', '!', '#', '[', ']'}
+			w[pos] = byte(c)
+			check(w)
+			for later := pos + 1; later < 8; later++ {
+				v := w
+				v[later] = []byte{'"', '\\', 0, 0x1f, 0x80, 0xff}[later%6]
+				check(v)
+			}
+		}
+	}
+}
+
+// The scanner accepts exactly the valid JSON objects (valid UTF-8, not
+// nested too deep), and Escaped says whether a string value has escapes.
+func FuzzObject(f *testing.F) {
+	for _, s := range []string{`{"a":"b"}`, `{"a":"b\"c","d":[1,{"e":"\u00e9"}]}`, ` {"abcdefghij":"klmnopqrstuvwxyz\\"} `, `{"a":"` + "\x01" + `"}`, `{"a":"é","b":null}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var s Scanner
+		fields, err := s.Object(data)
+		trimmed := bytes.TrimLeft(data, " \t\r\n")
+		want := json.Valid(data) && utf8.Valid(data) && len(trimmed) > 0 && trimmed[0] == '{' && bytes.Count(data, []byte("[")) < MaxDepth/2
+		if err == nil && !json.Valid(data) {
+			t.Fatalf("%q accepted, not valid JSON", data)
+		}
+		if want && err != nil {
+			t.Fatalf("%q rejected: %v", data, err)
+		}
+		for _, fl := range fields {
+			if fl.Kind == String && fl.Escaped != HasEscape(fl.Value) {
+				t.Fatalf("%q: %s Escaped %v", data, fl.Value, fl.Escaped)
+			}
+		}
+	})
 }

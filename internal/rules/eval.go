@@ -2,8 +2,8 @@ package rules
 
 import (
 	"fmt"
-	"hash/maphash"
 	"strings"
+	"unsafe"
 
 	"github.com/shopspring/decimal"
 
@@ -118,8 +118,7 @@ type Evaluator struct {
 	jbuf      []*Jurisdiction
 	folds     map[string]string
 	addrCache [][addrCacheWays]addrEntry // address hash → what it matched
-	addrSeed  maphash.Seed
-	taxes     []*Tax // taxes of the matched jurisdictions, in dependency order
+	taxes     []*Tax                     // taxes of the matched jurisdictions, in dependency order
 	// lineOrder is the tax order (Tax.order) of every tax of the matched
 	// jurisdictions, jurisdictions in code order and each one's taxes in
 	// file order: the order of a Result's lines (read only: may be cached).
@@ -177,8 +176,6 @@ func (p *Program) NewEvaluator(trace bool) *Evaluator {
 		matched: make([]bool, len(p.Jurisdictions)),
 		byOrder: make([]int, len(p.Taxes)),
 		folds:   map[string]string{},
-		// The address hash never leaves the Evaluator.
-		addrSeed: maphash.MakeSeed(),
 	}
 	for i := range e.byOrder {
 		e.byOrder[i] = -1
@@ -292,12 +289,15 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 			return err
 		}
 	} else {
-		var ends [5]int
-		e.akey, ends = addressKey(e.akey[:0], tx)
-		h := e.addressHash(e.akey, ends)
+		key, ends, h, interned := e.addressKey(tx)
 		slot := e.addrSlot(h)
 		for i := range slot {
-			if m := slot[i].set; m != nil && slot[i].hash == h && m.holds(e.akey, ends) {
+			if m := slot[i].set; m != nil && slot[i].hash == h && m.holds(key, ends) {
+				if interned && unsafe.StringData(m.key) != unsafe.StringData(key) {
+					// The Parser interned the key anew: keep its
+					// string, so that the next compare is by pointer.
+					m.key = key
+				}
 				// The same address as an earlier transaction: the same
 				// jurisdictions. matched and mlist stay empty: only
 				// matching itself needs them.
@@ -323,7 +323,10 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 			e.tryMatch(ix.byPostal[z])
 		}
 		e.settleMatches()
-		e.cacheAddress(slot, h, tx)
+		if !interned {
+			key = strings.Clone(key) // e.akey's bytes
+		}
+		e.cacheAddress(slot, h, key, ends)
 		return nil
 	}
 	e.settleMatches()
@@ -408,10 +411,11 @@ func (e *Evaluator) settleMatches() {
 // matchSet is what an address matched: the jurisdictions (in code order),
 // their taxes in dependency order and in line order.
 type matchSet struct {
-	// key is the address as given (addressKey), split at ends: one
-	// allocation, compared in one or two cache lines.
+	// key is the address key (txn.Transaction.AddressKey), split at ends:
+	// first, so that the compare reads the cache line that the hit reads
+	// next anyway.
 	key       string
-	ends      [5]int
+	ends      txn.AddrEnds
 	jlist     []*Jurisdiction
 	taxes     []*Tax
 	lineOrder []int
@@ -419,28 +423,26 @@ type matchSet struct {
 	pset      *planSet // nil without plans
 }
 
-// holds reports whether an address key (addressKey) is the one m was
-// matched for.
-func (m *matchSet) holds(key []byte, ends [5]int) bool {
-	return m.ends == ends && m.key == string(key)
+// holds reports whether an address key is the one m was matched for. A
+// Parser interns keys, so the key of a transaction of a recent address is
+// the very string m holds: then the compare reads no bytes.
+func (m *matchSet) holds(key string, ends txn.AddrEnds) bool {
+	if !m.ends.Equal(&ends) {
+		return false
+	}
+	return unsafe.StringData(m.key) == unsafe.StringData(key) || m.key == key
 }
 
-// addressKey appends a transaction's address fields as given (country,
-// state, county, city, postal code) end to end to dst, and says where each
-// one ends: one contiguous key, hashed once and compared once.
-func addressKey(dst []byte, tx *txn.Transaction) ([]byte, [5]int) {
-	var ends [5]int
-	dst = append(dst, tx.Country...)
-	ends[0] = len(dst)
-	dst = append(dst, tx.State...)
-	ends[1] = len(dst)
-	dst = append(dst, tx.County...)
-	ends[2] = len(dst)
-	dst = append(dst, tx.City...)
-	ends[3] = len(dst)
-	dst = append(dst, tx.PostalCode...)
-	ends[4] = len(dst)
-	return dst, ends
+// addressKey returns tx's address key, where its fields end and its hash:
+// the Parser's (interned: an immutable string, no copy, no hashing) or, for
+// a Transaction made otherwise, built in e.akey (valid until the next
+// call).
+func (e *Evaluator) addressKey(tx *txn.Transaction) (key string, ends txn.AddrEnds, h uint64, interned bool) {
+	if key, ends, h, ok := tx.AddressKey(); ok {
+		return key, ends, h, true
+	}
+	e.akey, ends = txn.AppendAddressKey(e.akey[:0], tx.Country, tx.State, tx.County, tx.City, tx.PostalCode)
+	return unsafe.String(unsafe.SliceData(e.akey), len(e.akey)), ends, txn.AddressHash(e.akey, ends), false
 }
 
 // The address cache: what an address matched, remembered per Evaluator in
@@ -459,13 +461,6 @@ type addrEntry struct {
 	set  *matchSet
 }
 
-// addressHash hashes an address key and its field ends.
-func (e *Evaluator) addressHash(key []byte, ends [5]int) uint64 {
-	h := maphash.Bytes(e.addrSeed, key)
-	split := uint64(ends[0]) | uint64(ends[1])<<12 | uint64(ends[2])<<24 | uint64(ends[3])<<36 | uint64(ends[4])<<48
-	return h ^ split*0x9e3779b97f4a7c15
-}
-
 // addrSlot returns the cache set of an address hash (its top bits).
 func (e *Evaluator) addrSlot(h uint64) *[addrCacheWays]addrEntry {
 	if e.addrCache == nil {
@@ -474,10 +469,12 @@ func (e *Evaluator) addrSlot(h uint64) *[addrCacheWays]addrEntry {
 	return &e.addrCache[h>>(64-addrCacheBits)]
 }
 
-// cacheAddress remembers what tx's address matched (e.jlist, e.taxes,
-// e.lineOrder) in its set, pushing out the set's oldest entry.
-func (e *Evaluator) cacheAddress(slot *[addrCacheWays]addrEntry, h uint64, tx *txn.Transaction) {
+// cacheAddress remembers what the address of key (an immutable string) matched (e.jlist,
+// e.taxes, e.lineOrder) in its set, pushing out the set's oldest entry.
+func (e *Evaluator) cacheAddress(slot *[addrCacheWays]addrEntry, h uint64, key string, ends txn.AddrEnds) {
 	m := &matchSet{
+		key:       key,
+		ends:      ends,
 		jlist:     append([]*Jurisdiction(nil), e.jlist...),
 		taxes:     append([]*Tax(nil), e.taxes...),
 		lineOrder: append([]int(nil), e.lineOrder...),
@@ -490,9 +487,6 @@ func (e *Evaluator) cacheAddress(slot *[addrCacheWays]addrEntry, h uint64, tx *t
 		m.pset = e.planSetFor()
 		e.pset = m.pset
 	}
-	var key []byte
-	key, m.ends = addressKey(nil, tx)
-	m.key = string(key)
 	copy(slot[1:], slot[:addrCacheWays-1])
 	slot[0] = addrEntry{hash: h, set: m}
 }

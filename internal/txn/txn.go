@@ -49,6 +49,13 @@ type Transaction struct {
 	// within one run only.
 	IDHash, ContentHash uint64
 
+	// addrKey is the address key (address.go) that Country, State,
+	// County, City and PostalCode are substrings of, when a Parser made
+	// them; addrEnds where each ends in it, addrHash its AddressHash.
+	addrKey  string
+	addrEnds AddrEnds
+	addrHash uint64
+
 	// decs backs the decimals of Lines made by Parser, which allocates
 	// none per record: they stay valid until the Transaction is parsed
 	// into again (as Lines itself).
