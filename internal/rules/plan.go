@@ -548,15 +548,24 @@ func (e *Evaluator) evalPlan(tx *txn.Transaction, res *Result) bool {
 	}
 
 	// Group per (tax, rate, reason), in line order, straight into
-	// res.Lines (their Fixed figures).
+	// res.Lines (their Fixed figures); compact, into the Evaluator's own
+	// lines, which stay in cache, and from there into res.Slots.
+	out := res
+	if e.compact {
+		e.gres.Lines = e.gres.Lines[:0]
+		out = &e.gres
+	}
 	e.grate = e.grate[:0]
 	for _, i := range ep.emit {
-		e.groupPlan(&st, res, i, nl, digits)
+		e.groupPlan(&st, out, i, nl, digits)
 	}
 	if !st.ok {
 		return false
 	}
 	res.Coverage = Taxed
+	if e.compact {
+		return e.slots(&st, tx, res)
+	}
 	s := &res.slab
 	for i := range res.Lines {
 		l := &res.Lines[i]
@@ -572,6 +581,76 @@ func (e *Evaluator) evalPlan(tx *txn.Transaction, res *Result) bool {
 		}
 	}
 	return true
+}
+
+// SlotSums is one tax's figures for one transaction in compact form
+// (Evaluator.Compact): the sums of its TaxLines' Fixed figures over all
+// its rates and reasons, refunds negative, each figure k the exact decimal
+// C[k] × 10^E[k] with the exponent the sum of the lines' decimals has.
+// Sixty-four bytes and no pointer: one cache line.
+type SlotSums struct {
+	// Slot is the tax's Order (Result.SlotTax).
+	Slot int32
+	E    [NumFigures]int8
+	C    [NumFigures]int64
+}
+
+// The figures of SlotSums, in aggregate's output order.
+const (
+	FigGross = iota
+	FigExempt
+	FigNonTaxable
+	FigTaxable
+	FigAmount
+	FigExact
+	NumFigures
+)
+
+// Figure returns figure k as a money.Fixed.
+func (s *SlotSums) Figure(k int) money.Fixed { return money.Fixed{C: s.C[k], E: int32(s.E[k])} }
+
+// SlotTax is the tax of a SlotSums of this Result.
+func (r *Result) SlotTax(slot int32) *Tax { return r.prog.Taxes[slot] }
+
+// Program is the Program whose taxes (Program.Taxes) Slots number; nil
+// without Slots.
+func (r *Result) Program() *Program { return r.prog }
+
+// slots adds up the lines of each tax in e.gres into one SlotSums per tax
+// in res.Slots. It returns false when a sum overflows or an exponent does
+// not fit in SlotSums: the decimal path then takes the transaction.
+func (e *Evaluator) slots(st *fixedState, tx *txn.Transaction, res *Result) bool {
+	lines := e.gres.Lines
+	res.prog = e.p
+	for k := 0; k < len(lines); {
+		t := lines[k].Tax
+		f := lines[k].Fixed
+		// A tax's groups are next to each other (groupPlan).
+		for k++; k < len(lines) && lines[k].Tax == t; k++ {
+			g := &lines[k].Fixed
+			f.Gross, f.Exempt, f.NonTaxable = st.add(f.Gross, g.Gross), st.add(f.Exempt, g.Exempt), st.add(f.NonTaxable, g.NonTaxable)
+			f.Taxable, f.Amount, f.Exact = st.add(f.Taxable, g.Taxable), st.add(f.Amount, g.Amount), st.add(f.Exact, g.Exact)
+		}
+		if tx.Refund {
+			f.Gross, f.Exempt, f.NonTaxable, f.Taxable = f.Gross.Neg(), f.Exempt.Neg(), f.NonTaxable.Neg(), f.Taxable.Neg()
+			f.Amount, f.Exact = f.Amount.Neg(), f.Exact.Neg()
+		}
+		n := len(res.Slots)
+		if n == cap(res.Slots) {
+			res.Slots = append(res.Slots, SlotSums{})
+		} else {
+			res.Slots = res.Slots[:n+1]
+		}
+		s := &res.Slots[n]
+		s.Slot = int32(t.order)
+		for i, v := range [NumFigures]money.Fixed{f.Gross, f.Exempt, f.NonTaxable, f.Taxable, f.Amount, f.Exact} {
+			if v.E != int32(int8(v.E)) {
+				return false
+			}
+			s.C[i], s.E[i] = v.C, int8(v.E)
+		}
+	}
+	return st.ok
 }
 
 // addend is compoundAddend: the tax already computed on line li by the
