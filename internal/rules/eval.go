@@ -111,9 +111,8 @@ type Evaluator struct {
 	// FixedOnly).
 	fixedOnly bool
 	// compact: plans fill Result.Slots instead of Result.Lines (see
-	// Compact); gres is where their lines are grouped first.
+	// Compact).
 	compact bool
-	gres    Result
 	// noPlans: the decimal path alone (the reference, for tests).
 	noPlans bool
 

@@ -547,25 +547,20 @@ func (e *Evaluator) evalPlan(tx *txn.Transaction, res *Result) bool {
 		}
 	}
 
-	// Group per (tax, rate, reason), in line order, straight into
-	// res.Lines (their Fixed figures); compact, into the Evaluator's own
-	// lines, which stay in cache, and from there into res.Slots.
-	out := res
 	if e.compact {
-		e.gres.Lines = e.gres.Lines[:0]
-		out = &e.gres
+		res.Coverage = Taxed
+		return e.slots(&st, tx, res, ep, digits)
 	}
+	// Group per (tax, rate, reason), in line order, straight into
+	// res.Lines (their Fixed figures).
 	e.grate = e.grate[:0]
 	for _, i := range ep.emit {
-		e.groupPlan(&st, out, i, nl, digits)
+		e.groupPlan(&st, res, i, nl, digits)
 	}
 	if !st.ok {
 		return false
 	}
 	res.Coverage = Taxed
-	if e.compact {
-		return e.slots(&st, tx, res)
-	}
 	s := &res.slab
 	for i := range res.Lines {
 		l := &res.Lines[i]
@@ -616,38 +611,63 @@ func (r *Result) SlotTax(slot int32) *Tax { return r.prog.Taxes[slot] }
 // without Slots.
 func (r *Result) Program() *Program { return r.prog }
 
-// slots adds up the lines of each tax in e.gres into one SlotSums per tax
-// in res.Slots. It returns false when a sum overflows or an exponent does
-// not fit in SlotSums: the decimal path then takes the transaction.
-func (e *Evaluator) slots(st *fixedState, tx *txn.Transaction, res *Result) bool {
-	lines := e.gres.Lines
+// slots gives each tax in force, in line order, one SlotSums in res.Slots:
+// the sums of the figures groupPlan would give its lines, over all of them
+// at once. Sums of exact figures do not depend on how the lines are
+// grouped, and neither do their exponents (the smallest of the terms'); at
+// the transaction level the groups' amounts add up to the rounded total
+// (roundOnce), which is what the tax's slot takes. It returns false when a
+// figure overflows or its exponent does not fit in SlotSums: the decimal
+// path then takes the transaction. diffSlots in the tests holds it to the
+// decimal reference's lines.
+func (e *Evaluator) slots(st *fixedState, tx *txn.Transaction, res *Result, ep *epochPlan, digits int32) bool {
+	nl := len(tx.Lines)
 	res.prog = e.p
-	for k := 0; k < len(lines); {
-		t := lines[k].Tax
-		f := lines[k].Fixed
-		// A tax's groups are next to each other (groupPlan).
-		for k++; k < len(lines) && lines[k].Tax == t; k++ {
-			g := &lines[k].Fixed
-			f.Gross, f.Exempt, f.NonTaxable = st.add(f.Gross, g.Gross), st.add(f.Exempt, g.Exempt), st.add(f.NonTaxable, g.NonTaxable)
-			f.Taxable, f.Amount, f.Exact = st.add(f.Taxable, g.Taxable), st.add(f.Amount, g.Amount), st.add(f.Exact, g.Exact)
+	if cap(res.Slots) < len(ep.emit) {
+		res.Slots = make([]SlotSums, len(ep.emit))
+	}
+	res.Slots = res.Slots[:len(ep.emit)]
+	for k, i := range ep.emit {
+		var f [NumFigures]money.Fixed
+		var level RoundingLevel
+		var mode money.RoundingMode
+		taxedAny := false
+		for li := 0; li < nl; li++ {
+			c := &e.pcells[i*nl+li]
+			op := e.lineOps[li][i]
+			level, mode = op.level, op.mode
+			amount := e.famt[li]
+			f[FigGross] = st.add(f[FigGross], amount)
+			switch c.status {
+			case ReasonCustomerExempt:
+				f[FigExempt] = st.add(f[FigExempt], amount)
+			case ReasonProductExempt, ReasonBelowThreshold:
+				f[FigNonTaxable] = st.add(f[FigNonTaxable], amount)
+			default:
+				taxedAny = true
+				f[FigTaxable] = st.add(f[FigTaxable], c.taxable)
+				f[FigNonTaxable] = st.add(f[FigNonTaxable], st.sub(amount, c.taxable))
+				f[FigExact] = st.add(f[FigExact], c.exact)
+				if level == LevelLine {
+					f[FigAmount] = st.add(f[FigAmount], c.rounded)
+				} else {
+					f[FigAmount] = st.add(f[FigAmount], c.exact)
+				}
+			}
 		}
-		if tx.Refund {
-			f.Gross, f.Exempt, f.NonTaxable, f.Taxable = f.Gross.Neg(), f.Exempt.Neg(), f.NonTaxable.Neg(), f.Taxable.Neg()
-			f.Amount, f.Exact = f.Amount.Neg(), f.Exact.Neg()
+		if level == LevelTransaction && taxedAny {
+			f[FigAmount] = st.round(f[FigAmount], digits, mode)
 		}
-		n := len(res.Slots)
-		if n == cap(res.Slots) {
-			res.Slots = append(res.Slots, SlotSums{})
-		} else {
-			res.Slots = res.Slots[:n+1]
-		}
-		s := &res.Slots[n]
-		s.Slot = int32(t.order)
-		for i, v := range [NumFigures]money.Fixed{f.Gross, f.Exempt, f.NonTaxable, f.Taxable, f.Amount, f.Exact} {
+		s := &res.Slots[k]
+		s.Slot = int32(ep.taxes[i].order)
+		for x, v := range f {
+			if tx.Refund {
+				v = v.Neg()
+			}
 			if v.E != int32(int8(v.E)) {
 				return false
 			}
-			s.C[i], s.E[i] = v.C, int8(v.E)
+			s.C[x], s.E[x] = v.C, int8(v.E)
 		}
 	}
 	return st.ok
