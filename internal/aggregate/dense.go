@@ -57,19 +57,21 @@ func (r *denseRow) add(s *rules.SlotSums) bool {
 	if r.n == math.MaxUint32 {
 		return false
 	}
-	var c [rules.NumFigures]int64
-	var e [rules.NumFigures]int8
+	c, e := r.c, r.e
 	for k := range c {
-		rc, sc := r.c[k], s.C[k]
-		if r.e[k] == s.E[k] {
-			x := rc + sc
-			if (x^rc)&(x^sc) < 0 {
+		sc, se := s.C[k], s.E[k]
+		if se == e[k] {
+			x := c[k] + sc
+			if (x^c[k])&(x^sc) < 0 {
 				return false
 			}
-			c[k], e[k] = x, r.e[k]
+			c[k] = x
 			continue
 		}
-		f, ok := money.Fixed{C: rc, E: int32(r.e[k])}.Add(s.Figure(k))
+		if sc == 0 && se > e[k] {
+			continue // a zero of a larger exponent changes nothing
+		}
+		f, ok := money.Fixed{C: c[k], E: int32(e[k])}.Add(s.Figure(k))
 		if !ok {
 			return false
 		}

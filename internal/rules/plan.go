@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"math"
 	"sort"
 
 	"github.com/shopspring/decimal"
@@ -391,6 +392,18 @@ func (s *fixedState) addSlow(a, b money.Fixed) money.Fixed {
 }
 
 func (s *fixedState) sub(a, b money.Fixed) money.Fixed {
+	if a.E == b.E {
+		// The usual case (an amount less its taxable part), inlined.
+		c := a.C - b.C
+		if (a.C^b.C)&(a.C^c) >= 0 && b.C != math.MinInt64 {
+			return money.Fixed{C: c, E: a.E}
+		}
+	}
+	return s.subSlow(a, b)
+}
+
+//go:noinline
+func (s *fixedState) subSlow(a, b money.Fixed) money.Fixed {
 	r, ok := a.Sub(b)
 	s.ok = s.ok && ok
 	return r
