@@ -258,12 +258,18 @@ func BenchmarkPlanBuild(b *testing.B) {
 
 // BenchmarkPlanEval is a record whose plans are built: the steady state
 // of a long run (the Evaluator has seen every address and product), as
-// aggregate runs it (FixedOnly).
-func BenchmarkPlanEval(b *testing.B) {
+// aggregate runs it (Compact: one SlotSums per tax).
+func BenchmarkPlanEval(b *testing.B) { benchPlanEval(b, (*rules.Evaluator).Compact) }
+
+// BenchmarkPlanEvalLines is BenchmarkPlanEval with tax lines (FixedOnly),
+// as nexus and calc's JSON run it.
+func BenchmarkPlanEvalLines(b *testing.B) { benchPlanEval(b, (*rules.Evaluator).FixedOnly) }
+
+func benchPlanEval(b *testing.B, mode func(*rules.Evaluator)) {
 	prog := compileRules(b)
 	txs, size := parsed(b, min(benchN(b), 50000))
 	ev := prog.NewEvaluator(false)
-	ev.FixedOnly()
+	mode(ev)
 	var res rules.Result
 	for i := range txs {
 		if err := ev.Eval(&txs[i], &res); err != nil {
@@ -297,12 +303,18 @@ func BenchmarkDedupProbe(b *testing.B) {
 	}
 }
 
-// BenchmarkAccumulate is summing evaluated records into aggregate rows.
-func BenchmarkAccumulate(b *testing.B) {
+// BenchmarkAccumulate is summing evaluated records into aggregate rows,
+// as aggregate does: compact results into dense rows.
+func BenchmarkAccumulate(b *testing.B) { benchAccumulate(b, (*rules.Evaluator).Compact) }
+
+// BenchmarkAccumulateLines is summing tax lines (as with --by-rate).
+func BenchmarkAccumulateLines(b *testing.B) { benchAccumulate(b, (*rules.Evaluator).FixedOnly) }
+
+func benchAccumulate(b *testing.B, mode func(*rules.Evaluator)) {
 	prog := compileRules(b)
 	txs, size := parsed(b, min(benchN(b), 20000))
 	ev := prog.NewEvaluator(false)
-	ev.FixedOnly()
+	mode(ev)
 	results := make([]rules.Result, len(txs))
 	for i := range txs {
 		if err := ev.Eval(&txs[i], &results[i]); err != nil {
@@ -314,6 +326,9 @@ func BenchmarkAccumulate(b *testing.B) {
 		acc := aggregate.New(aggregate.Options{})
 		for i := range txs {
 			acc.Add(&txs[i], &results[i])
+		}
+		if len(acc.Rows()) == 0 {
+			b.Fatal("no rows")
 		}
 	}
 }
@@ -386,7 +401,7 @@ func BenchmarkPipelineAggregate(b *testing.B) {
 	for b.Loop() {
 		sink := &aggSink{}
 		_, err := pipeline.Run(context.Background(), []pipeline.Input{{Name: "tx.ndjson", R: bytes.NewReader(d.ndjson)}},
-			pipeline.Options{Program: prog, Format: stream.FormatAuto}, sink)
+			pipeline.Options{Program: prog, Format: stream.FormatAuto, FixedOnly: true, Compact: true}, sink)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -121,6 +121,12 @@ type Accumulator struct {
 	// in rows.
 	byTax    []*sums
 	byTaxCur string
+
+	// Dense rows for compact results (dense.go).
+	dense      []*denseGroup
+	denseByKey map[denseKey]*denseGroup
+	lastDense  *denseGroup
+	denseRows  int
 }
 
 // New returns an empty Accumulator.
@@ -132,6 +138,13 @@ func New(opt Options) *Accumulator {
 func (a *Accumulator) Add(tx *txn.Transaction, res *rules.Result) {
 	a.serial++
 	pk := a.opt.Period.key(tx.Day)
+	if len(res.Slots) > 0 {
+		// A compact result: no Lines. Its slots carry no rate, so an
+		// Accumulator by rate never gets one (the command does not ask
+		// for them with --by-rate).
+		a.addSlots(res.Program(), tx.Currency, pk, res.Slots)
+		return
+	}
 	simple := pk == 0 && !a.opt.ByRate
 	if simple && tx.Currency.Code != a.byTaxCur {
 		if a.byTaxCur != "" {
@@ -190,6 +203,8 @@ func (a *Accumulator) Add(tx *txn.Transaction, res *rules.Result) {
 
 // Merge adds b's sums into a. b must not be used afterwards.
 func (a *Accumulator) Merge(b *Accumulator) {
+	a.flush()
+	b.flush()
 	for k, s := range b.rows {
 		t := a.rows[k]
 		if t == nil {
@@ -231,6 +246,7 @@ type Row struct {
 // Rows returns the rows sorted by jurisdiction, tax, currency, period and
 // rate.
 func (a *Accumulator) Rows() []Row {
+	a.flush()
 	rows := make([]Row, 0, len(a.rows))
 	for k, s := range a.rows {
 		j := k.tax.Jurisdiction

@@ -33,6 +33,7 @@ type RowSums struct {
 
 // Sums returns every row's key and sums, in no particular order.
 func (a *Accumulator) Sums() []RowSums {
+	a.flush()
 	out := make([]RowSums, 0, len(a.rows))
 	for k, s := range a.rows {
 		out = append(out, RowSums{

@@ -124,6 +124,9 @@ func aggregateRun(ctx context.Context, f *Factory, opts *AggregateOptions) error
 	}
 	sink := &aggregateSink{opt: aggregate.Options{Period: period, ByRate: opts.ByRate}}
 	opts.fixedOnly = true // the Accumulator sums Fixed figures when they are there
+	// Without rates in the rows, a tax's figures per transaction are all
+	// the Accumulator needs (rules.Evaluator.Compact).
+	opts.compact = !opts.ByRate
 	err = runTx(ctx, f, &opts.txOptions, "aggregate", sink, func(prog *rules.Program) error {
 		m := manifest{Version: versionString(), Inputs: sr.manifestInputs(fileNames(opts.Files)), Rules: prog.Files,
 			RulesSHA256: prog.SHA256, Timezone: opts.Timezone, ByRate: opts.ByRate}

@@ -183,6 +183,7 @@ func (sr *stateRun) begin(ctx context.Context, prog *rules.Program, popt *pipeli
 	}
 	sr.run, sr.held = run, held
 	popt.Prior = run
+	popt.Compact = false // the state records each transaction's tax lines
 	popt.Parse.StableHashes = true
 	return &recordingSink{Sink: sink, run: run}, nil
 }

@@ -44,6 +44,9 @@ type txOptions struct {
 	// fixedOnly is set by a command whose sink reads a tax line's Fixed
 	// figures whenever they are there (pipeline.Options.FixedOnly).
 	fixedOnly bool
+	// compact is set by a command whose sink totals per tax from
+	// Result.Slots (pipeline.Options.Compact).
+	compact bool
 
 	stateFlags // --state, --amend, --recompute, --shard, --partial (state_flags.go)
 }
@@ -218,6 +221,7 @@ func (o *txOptions) pipelineOptions(prog *rules.Program) (pipeline.Options, erro
 		Workers:    o.Workers,
 		MaxRejects: o.MaxRejects,
 		FixedOnly:  o.fixedOnly,
+		Compact:    o.compact,
 
 		RequireMatch: o.RequireMatch,
 	}, nil

@@ -72,6 +72,9 @@ type Options struct {
 	// FixedOnly is for sinks that read a tax line's Fixed figures whenever
 	// Fixed.OK: see rules.Evaluator.FixedOnly.
 	FixedOnly bool
+	// Compact is for sinks that total per tax from Result.Slots: see
+	// rules.Evaluator.Compact.
+	Compact bool
 	// Unmatched receives each accepted transaction that matched no
 	// jurisdiction, in input order, as one NDJSON object (writeUnmatched).
 	Unmatched io.Writer
@@ -326,6 +329,9 @@ func (r *run) work(ws WorkerSink, tally *coverageTally) {
 	ev := opt.Program.NewEvaluator(false)
 	if opt.FixedOnly {
 		ev.FixedOnly()
+	}
+	if opt.Compact {
+		ev.Compact()
 	}
 	parser := txn.NewParser(opt.Parse)
 	pw := priorWork{prior: opt.Prior, shard: opt.Shard, shards: opt.Shards}

@@ -72,6 +72,13 @@ type Result struct {
 	// Address is the ship-to address as normalised for matching (shared,
 	// read only); nil when the transaction gave its jurisdictions.
 	Address *Address
+	// Slots are the taxes of a transaction a plan evaluated under
+	// Evaluator.Compact, one per tax, in place of Lines (which are then
+	// empty); a transaction the decimal path evaluated has Lines instead.
+	Slots []SlotSums
+
+	// prog is the Program of Slots (SlotTax).
+	prog *Program
 
 	// slab backs the decimals of Lines made by a plan: they stay
 	// valid until the Result is passed to Eval again (as Lines itself).
@@ -103,6 +110,9 @@ type Evaluator struct {
 	// fixedOnly: plans leave a TaxLine's decimal figures unset (see
 	// FixedOnly).
 	fixedOnly bool
+	// compact: plans fill Result.Slots instead of Result.Lines (see
+	// Compact).
+	compact bool
 	// noPlans: the decimal path alone (the reference, for tests).
 	noPlans bool
 
@@ -199,6 +209,15 @@ func (p *Program) NewEvaluator(trace bool) *Evaluator {
 // building six decimals per line.
 func (e *Evaluator) FixedOnly() { e.fixedOnly = true }
 
+// Compact makes plans leave Result.Lines empty and give each tax's figures
+// as one SlotSums in Result.Slots instead: the sums of the tax's lines'
+// Fixed figures (refunds negative), which is all a total per tax needs.
+// A transaction the decimal path evaluates still has Lines. It is for
+// aggregate without --by-rate: a record's result is then a few small
+// pointer-free entries, which the worker writes right after evaluation and
+// reads back after the verdict, instead of a TaxLine per group of lines.
+func (e *Evaluator) Compact() { e.fixedOnly, e.compact = true, true }
+
 var one = decimal.New(1, 0)
 
 // Eval computes the taxes of tx into res (which it resets). It fails only
@@ -207,6 +226,7 @@ var one = decimal.New(1, 0)
 // *txn.FieldError naming the field.
 func (e *Evaluator) Eval(tx *txn.Transaction, res *Result) error {
 	res.Lines = res.Lines[:0]
+	res.Slots = res.Slots[:0]
 	res.Jurisdictions = res.Jurisdictions[:0]
 	res.Trace = res.Trace[:0]
 	res.slab.Reset()
@@ -220,6 +240,7 @@ func (e *Evaluator) Eval(tx *txn.Transaction, res *Result) error {
 		return nil
 	}
 	res.Lines = res.Lines[:0]
+	res.Slots = res.Slots[:0]
 	res.slab.Reset()
 	res.Coverage = Unmatched
 	e.selectTaxes(tx)

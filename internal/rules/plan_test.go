@@ -184,22 +184,65 @@ func diffResults(got, want *Result) string {
 	return ""
 }
 
+// diffSlots describes how a compact result differs from the reference's
+// lines, or returns "": a compact result with Slots has no Lines and one
+// SlotSums per tax, in line order, each figure the sum of that tax's
+// reference lines (as decimal.Decimal.Add sums them, exponent included);
+// one without Slots (the decimal path) must equal the reference.
+func diffSlots(got, want *Result) string {
+	if len(got.Slots) == 0 {
+		return diffResults(got, want)
+	}
+	if len(got.Lines) != 0 {
+		return fmt.Sprintf("%d slots and %d lines", len(got.Slots), len(got.Lines))
+	}
+	k := 0
+	for si := range got.Slots {
+		s := &got.Slots[si]
+		if k == len(want.Lines) {
+			return fmt.Sprintf("slot %d (%s): no reference line left", si, got.SlotTax(s.Slot).ID)
+		}
+		t := want.Lines[k].Tax
+		if got.SlotTax(s.Slot) != t || int(s.Slot) != t.Order() {
+			return fmt.Sprintf("slot %d is tax %s, want %s", si, got.SlotTax(s.Slot).ID, t.ID)
+		}
+		var sums [NumFigures]decimal.Decimal
+		for ; k < len(want.Lines) && want.Lines[k].Tax == t; k++ {
+			w := &want.Lines[k]
+			for f, v := range [NumFigures]decimal.Decimal{w.Gross, w.Exempt, w.NonTaxable, w.Taxable, w.Amount, w.Exact} {
+				sums[f] = sums[f].Add(v)
+			}
+		}
+		for f := range sums {
+			if g := s.Figure(f).Decimal(); !sameDecimal(g, sums[f]) || g.Exponent() != sums[f].Exponent() {
+				return fmt.Sprintf("slot %d (%s) figure %d: %v (exp %d), want %v (exp %d)", si, t.ID, f, g, g.Exponent(), sums[f], sums[f].Exponent())
+			}
+		}
+	}
+	if k != len(want.Lines) {
+		return fmt.Sprintf("%d slots cover %d of %d reference lines", len(got.Slots), k, len(want.Lines))
+	}
+	return ""
+}
+
 // checkPlan evaluates random transactions under one random rule set by
 // the compiled plans and by the decimal reference path and fails on any
 // difference in any figure (exponent included), in coverage or in the
 // jurisdictions. One Evaluator sees every transaction, so later ones reuse
 // the plans (and cached addresses) of earlier ones.
-func checkPlan(t *testing.T, seed uint64) (fast, total int) {
+func checkPlan(t *testing.T, seed uint64) (fast, slots, total int) {
 	r := rand.New(rand.NewPCG(seed, 42))
 	src := randomRules(r)
 	p, err := Compile([]Source{{Name: "r.yaml", Data: []byte(src)}})
 	if err != nil {
-		return 0, 0 // random rules can be invalid (a compound cycle cannot happen, but overlaps can)
+		return 0, 0, 0 // random rules can be invalid (a compound cycle cannot happen, but overlaps can)
 	}
 	ev := p.NewEvaluator(false)
 	ref := p.NewEvaluator(false)
 	ref.noPlans = true // the decimal reference alone
-	var got, want Result
+	cmp := p.NewEvaluator(false)
+	cmp.Compact()
+	var got, want, compact Result
 	for i := 0; i < 30; i++ {
 		cur, _ := money.LookupCurrency([]string{"USD", "USD", "JPY", "BHD"}[r.IntN(4)])
 		tx := randomTx(r, cur)
@@ -220,12 +263,22 @@ func checkPlan(t *testing.T, seed uint64) (fast, total int) {
 		if d := diffResults(&got, &want); d != "" {
 			t.Fatalf("seed %d tx %d (%+v): %s\nrules:\n%s", seed, i, tx, d, src)
 		}
+		errC := cmp.Eval(tx, &compact)
+		if (errC == nil) != (errW == nil) || compact.Coverage != want.Coverage || len(compact.Jurisdictions) != len(want.Jurisdictions) {
+			t.Fatalf("seed %d tx %d: compact: error %v, coverage %v, want %v, %v", seed, i, errC, compact.Coverage, errW, want.Coverage)
+		}
+		if d := diffSlots(&compact, &want); d != "" {
+			t.Fatalf("seed %d tx %d (%+v): compact: %s\nrules:\n%s", seed, i, tx, d, src)
+		}
 		total++
 		if len(got.Lines) > 0 && got.Lines[0].Fixed.OK {
 			fast++
 		}
+		if len(compact.Slots) > 0 {
+			slots++
+		}
 	}
-	return fast, total
+	return fast, slots, total
 }
 
 func TestPlanMatchesDecimal(t *testing.T) {
@@ -233,16 +286,17 @@ func TestPlanMatchesDecimal(t *testing.T) {
 	if testing.Short() {
 		n = 50
 	}
-	fast, total := 0, 0
+	fast, slots, total := 0, 0, 0
 	for seed := uint64(0); seed < uint64(n); seed++ {
-		f, tt := checkPlan(t, seed)
+		f, s, tt := checkPlan(t, seed)
 		fast += f
+		slots += s
 		total += tt
 	}
-	if total == 0 || fast < total/4 {
-		t.Fatalf("plan taken for %d of %d transactions: the test proves little", fast, total)
+	if total == 0 || fast < total/4 || slots < fast*9/10 {
+		t.Fatalf("plan taken for %d of %d transactions, compact for %d: the test proves little", fast, total, slots)
 	}
-	t.Logf("plan taken for %d of %d transactions", fast, total)
+	t.Logf("plan taken for %d of %d transactions, compact for %d", fast, total, slots)
 }
 
 // FuzzPlan is the differential test of the compiled plans against the
