@@ -150,6 +150,10 @@ type Item struct {
 	srcIdx  int
 	verdict verdict
 	known   bool // Prior.Known: a duplicate of an earlier run, not evaluated
+	// claimed: the worker's Dedup.Claim found the id free, so this record
+	// holds it (new, unless an earlier record of the input claimed it
+	// later: seqDedup settles that).
+	claimed bool
 }
 
 type verdict uint8
@@ -214,6 +218,15 @@ const noLimit = -1
 
 const batchSize = 128
 
+// maxBatches is the most batches a run reads: the duplicate set keeps a
+// holder's batch number in 32 bits (seqDedup). At least 2^32 batches of
+// records is hundreds of billions of records, far past what one run
+// reads; a run that gets there stops with an error rather than risk a
+// wrong first.
+const maxBatches = 1<<32 - 1
+
+var errTooManyBatches = errors.New("more than 4294967295 batches of records in one run: split the input")
+
 type batch struct {
 	seq   int
 	items []Item
@@ -246,9 +259,12 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	opt.unmatched = newUnmatchedWriter(opt.Unmatched)
+	dedup := txn.NewDedup(dedupHint(inputs))
+	defer dedup.Release()
 	r := &run{
 		opt:   opt,
 		sink:  sink,
+		dedup: dedup,
 		jobs:  make(chan *batch, workers*2),
 		toSeq: make(chan *batch, workers*2),
 		free:  make(chan *batch, workers*8),
@@ -278,9 +294,7 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 	}
 	go func() { wwg.Wait(); close(r.toSeq) }()
 
-	dedup := txn.NewDedup(dedupHint(inputs))
-	defer dedup.Release()
-	counts, runErr := r.sequence(dedup, cancel)
+	counts, runErr := r.sequence(cancel)
 	wg.Wait()
 	counts.Bytes = r.bytesRead.Load()
 	for i := 1; i < len(tallies); i++ {
@@ -315,6 +329,7 @@ type run struct {
 	toSeq     chan *batch // workers → sequencer
 	free      chan *batch // batches to reuse, back to the reader
 	bytesRead atomic.Int64
+	dedup     *txn.Dedup // probed by the workers (claim), settled by the sequencer
 }
 
 // work is one worker: it parses and evaluates the batches it takes from
@@ -365,6 +380,7 @@ func (r *run) work(ws WorkerSink, tally *coverageTally) {
 		for i := range b.items {
 			processWith(&b.items[i], parser, ev, ws, opt.RequireMatch, &pw)
 		}
+		r.claim(b)
 		r.toSeq <- b
 		pending = append(pending, b)
 	}
@@ -379,8 +395,9 @@ func (r *run) work(ws WorkerSink, tally *coverageTally) {
 // stops the run: cancel ends the reader, and the batches still to come
 // are marked rejected without being counted, so no sink accepts a record
 // read after the stop. It returns when every worker has ended.
-func (r *run) sequence(dedup *txn.Dedup, cancel context.CancelCauseFunc) (Counts, error) {
+func (r *run) sequence(cancel context.CancelCauseFunc) (Counts, error) {
 	var counts Counts
+	dedup := &seqDedup{set: r.dedup}
 	var runErr error
 	pending := map[int]*batch{}
 	next := 0
@@ -413,6 +430,67 @@ func (r *run) sequence(dedup *txn.Dedup, cancel context.CancelCauseFunc) (Counts
 		}
 	}
 	return counts, runErr
+}
+
+// claim probes the duplicate set with every valid record of a batch, in
+// the worker: each record whose id no record holds yet now holds it. This
+// is the whole of the duplicate check for almost every record; the
+// sequencer only settles the records whose id was already held
+// (seqDedup), by their input position.
+func (r *run) claim(b *batch) {
+	for i := range b.items {
+		it := &b.items[i]
+		if it.err != nil || it.skip != "" || it.verdict == vOtherShard {
+			continue
+		}
+		it.claimed = r.dedup.Claim(it.Tx.IDHash, it.Tx.ContentHash, txn.Pos{Source: it.srcIdx, Line: it.Line}, uint32(b.seq))
+	}
+}
+
+// seqDedup is the sequencer's part of the duplicate check. The workers
+// claim ids in whatever order they run, so the record that holds an id is
+// the first to have claimed it, not necessarily the first in the input;
+// "first seen" must be the first in the input (docs/accounting.md). The
+// sequencer sees the records in input order and settles the ones whose
+// claim failed: if the holder's batch is later than the record's, the
+// holder has not been settled yet and this record, earlier in the input,
+// is the first: it takes the id over (Dedup.Take) and the holder is noted
+// in overtaken, to be settled as a later record of the id when its turn
+// comes. A record in the same batch as the holder comes after it, since a
+// worker claims a batch's records in order.
+type seqDedup struct {
+	set       *txn.Dedup
+	overtaken map[uint64]struct{} // id hashes whose holder came later in the input than another record of the id
+}
+
+// verdict settles one valid record of batch seq, in input order.
+func (d *seqDedup) verdict(it *Item, seq int) (v txn.Verdict, first txn.Pos) {
+	h, c := it.Tx.IDHash, it.Tx.ContentHash
+	if it.claimed {
+		if len(d.overtaken) == 0 {
+			return txn.New, txn.Pos{}
+		}
+		if _, ok := d.overtaken[h]; !ok {
+			return txn.New, txn.Pos{}
+		}
+		delete(d.overtaken, h) // the id was taken over: this is a later record of it
+	}
+	where := txn.Pos{Source: it.srcIdx, Line: it.Line}
+	v, first, holder := d.set.Held(h, c)
+	switch {
+	case v == txn.New:
+		// Not claimed by its worker (no worker skips a valid record; kept
+		// so that the check never depends on it).
+		d.set.Claim(h, c, where, uint32(seq))
+	case holder > uint32(seq):
+		d.set.Take(h, c, where, uint32(seq))
+		if d.overtaken == nil {
+			d.overtaken = map[uint64]struct{}{}
+		}
+		d.overtaken[h] = struct{}{}
+		v = txn.New
+	}
+	return v, first
 }
 
 // checkCounts is the accounting's last word on a completed run: every
@@ -513,6 +591,10 @@ func readAll(ctx context.Context, inputs []Input, opt Options, jobs chan<- *batc
 			b.items = b.items[:0]
 			it := nextItem(b)
 			it.Source, it.Line, it.err, it.field, it.srcIdx = se.Source, se.Line, se.Err, se.Field, idx
+			if seq > maxBatches {
+				free <- b
+				return errTooManyBatches
+			}
 			b.seq = seq
 			seq++
 			b.done = make(chan struct{})
@@ -569,6 +651,10 @@ func readAll(ctx context.Context, inputs []Input, opt Options, jobs chan<- *batc
 						convert(opt.Convert, it, header)
 					}
 				}
+			}
+			if seq > maxBatches {
+				free <- b
+				return errTooManyBatches
 			}
 			b.seq = seq
 			seq++
@@ -637,7 +723,7 @@ func nextItem(b *batch) *Item {
 }
 
 // settle decides, in input order, what becomes of each record of a batch.
-func settle(b *batch, opt Options, sink Sink, dedup *txn.Dedup, c *Counts) error {
+func settle(b *batch, opt Options, sink Sink, dedup *seqDedup, c *Counts) error {
 	for i := range b.items {
 		it := &b.items[i]
 		if it.verdict == vOtherShard {
@@ -651,7 +737,7 @@ func settle(b *batch, opt Options, sink Sink, dedup *txn.Dedup, c *Counts) error
 			continue
 		}
 		if it.err == nil {
-			v, first := dedup.CheckHash(it.Tx.IDHash, it.Tx.ContentHash, txn.Pos{Source: it.srcIdx, Line: it.Line})
+			v, first := dedup.verdict(it, b.seq)
 			if v == txn.New && opt.Prior != nil {
 				pv, counted, err := opt.Prior.Settle(it)
 				switch pv {
@@ -660,7 +746,7 @@ func settle(b *batch, opt Options, sink Sink, dedup *txn.Dedup, c *Counts) error
 				case PriorConflict:
 					v = txn.Conflict
 					it.err = err
-					dedup.SetContent(it.Tx.IDHash, counted)
+					dedup.set.SetContent(it.Tx.IDHash, counted)
 				}
 			}
 			switch v {
