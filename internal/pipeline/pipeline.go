@@ -438,6 +438,14 @@ func (r *run) sequence(cancel context.CancelCauseFunc) (Counts, error) {
 // sequencer only settles the records whose id was already held
 // (seqDedup), by their input position.
 func (r *run) claim(b *batch) {
+	// All the batch's buckets are asked for first, so that their cache
+	// misses overlap (a probe is a random access into a table of tens of
+	// megabytes).
+	for i := range b.items {
+		if it := &b.items[i]; it.err == nil {
+			r.dedup.Prefetch(it.Tx.IDHash)
+		}
+	}
 	for i := range b.items {
 		it := &b.items[i]
 		if it.err != nil || it.skip != "" || it.verdict == vOtherShard {

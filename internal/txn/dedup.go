@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/bits"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -96,16 +97,19 @@ type Dedup struct {
 }
 
 // segment is one independently grown open-addressing table. Its bucket
-// index comes from the id hash's bits below the segment bits. It fills one
-// cache line, so that two workers locking neighbouring segments do not
-// share one.
+// index comes from the id hash's bits below the segment bits. It fills two
+// cache lines, so that two workers locking neighbouring segments do not
+// write to the same one.
 type segment struct {
 	mu      sync.Mutex
 	buckets []bucket
 	offHeap bool // buckets came from allocSlice off the heap
 	n       int
 	limit   int // grow when n reaches it
-	_       [64 - 56]byte
+	// at is where buckets starts (at[0]) and how many there are (at[1]),
+	// for Prefetch, which reads them without the lock.
+	at [2]atomic.Uintptr
+	_  [128 - 72]byte
 }
 
 // bucket holds four entries, by field: the probe reads only id, which is
@@ -215,6 +219,22 @@ func (d *Dedup) Claim(idHash, contentHash uint64, where Pos, batch uint32) bool 
 		s.mu.Unlock()
 		return true
 	}
+}
+
+// Prefetch starts bringing the bucket where idHash is looked up into the
+// processor's cache, without waiting for it: a caller with many ids to
+// claim prefetches them all first, so that their cache misses overlap
+// instead of coming one after the other. It takes no lock; a bucket that
+// moved since is only a wasted prefetch.
+func (d *Dedup) Prefetch(idHash uint64) {
+	idHash = nonZero(idHash)
+	s := &d.segs[idHash>>(64-segBits)]
+	base, nb := s.at[0].Load(), s.at[1].Load()
+	if nb == 0 {
+		return
+	}
+	hi, _ := bits.Mul64(idHash<<segBits, uint64(nb))
+	prefetch(base + uintptr(hi)*uintptr(bucketSz))
 }
 
 // Held says how a record of id and contentHash stands against the record
@@ -331,6 +351,8 @@ func (d *Dedup) resize(s *segment, nb int) {
 	old, oldOffHeap := s.buckets, s.offHeap
 	s.buckets, s.offHeap = allocSlice[bucket](nb)
 	s.limit = nb * 4 * 7 / 8
+	s.at[0].Store(uintptr(unsafe.Pointer(&s.buckets[0])))
+	s.at[1].Store(uintptr(nb))
 	d.mu.Lock()
 	d.table += nb * bucketSz
 	d.peak = max(d.peak, dedupSz+d.table)
@@ -357,7 +379,9 @@ func (d *Dedup) Release() {
 	for i := range d.segs {
 		s := &d.segs[i]
 		freeSlice(s.buckets, s.offHeap)
-		*s = segment{}
+		s.buckets, s.offHeap, s.n, s.limit = nil, false, 0, 0
+		s.at[0].Store(0)
+		s.at[1].Store(0)
 	}
 	d.mu.Lock()
 	d.table = 0
