@@ -232,6 +232,35 @@ type batch struct {
 	items []Item
 	recs  stream.Batch
 	done  chan struct{} // closed by the sequencer when verdicts are in
+	// raw: the items are still to be made from recs (makeItems), by the
+	// worker, so that the reader only cuts records; header and srcIdx are
+	// the input's.
+	raw    bool
+	header []string
+	srcIdx int
+}
+
+// makeItems makes the batch's items from the records the reader cut,
+// running the converter on each when there is one.
+func (b *batch) makeItems(conv Converter) {
+	b.raw = false
+	for i := range b.recs.Records {
+		rec := &b.recs.Records[i]
+		it := nextItem(b)
+		it.Source, it.Line, it.Text, it.CSV, it.srcIdx = rec.Source, rec.Line, rec.Text, rec.CSV, b.srcIdx
+		if rec.CSV != nil {
+			it.Header = b.header
+		}
+		if rec.Err != nil {
+			it.err = rec.Err
+			var se *stream.Error
+			if errors.As(rec.Err, &se) {
+				it.err, it.field = se.Err, se.Field
+			}
+		} else if conv != nil {
+			convert(conv, it, b.header)
+		}
+	}
 }
 
 // MaxWorkers is the most workers Run starts, whatever Options.Workers says.
@@ -376,6 +405,9 @@ func (r *run) work(ws WorkerSink, tally *coverageTally) {
 		}
 		if !ok {
 			break
+		}
+		if b.raw {
+			b.makeItems(nil)
 		}
 		for i := range b.items {
 			processWith(&b.items[i], parser, ev, ws, opt.RequireMatch, &pw)
@@ -596,7 +628,7 @@ func readAll(ctx context.Context, inputs []Input, opt Options, jobs chan<- *batc
 				return nil
 			}
 			b.recs.Records = b.recs.Records[:0]
-			b.items = b.items[:0]
+			b.items, b.raw = b.items[:0], false
 			it := nextItem(b)
 			it.Source, it.Line, it.err, it.field, it.srcIdx = se.Source, se.Line, se.Err, se.Field, idx
 			if seq > maxBatches {
@@ -631,7 +663,7 @@ func readAll(ctx context.Context, inputs []Input, opt Options, jobs chan<- *batc
 				free <- b
 				return nil
 			}
-			b.items = b.items[:0]
+			b.items, b.raw = b.items[:0], false
 			if err != nil {
 				var se *stream.Error
 				if !errors.As(err, &se) {
@@ -641,23 +673,11 @@ func readAll(ctx context.Context, inputs []Input, opt Options, jobs chan<- *batc
 				it := nextItem(b)
 				it.Source, it.Line, it.err, it.field, it.srcIdx = se.Source, se.Line, se.Err, se.Field, idx
 			} else {
-				header := r.Header()
-				for i := range b.recs.Records {
-					rec := &b.recs.Records[i]
-					it := nextItem(b)
-					it.Source, it.Line, it.Text, it.CSV, it.srcIdx = rec.Source, rec.Line, rec.Text, rec.CSV, idx
-					if rec.CSV != nil {
-						it.Header = header
-					}
-					if rec.Err != nil {
-						it.err = rec.Err
-						var se *stream.Error
-						if errors.As(rec.Err, &se) {
-							it.err, it.field = se.Err, se.Field
-						}
-					} else if opt.Convert != nil {
-						convert(opt.Convert, it, header)
-					}
+				b.header, b.srcIdx, b.raw = r.Header(), idx, true
+				if opt.Convert != nil {
+					// A converter sees the records in input order, on
+					// this goroutine (Converter).
+					b.makeItems(opt.Convert)
 				}
 			}
 			if seq > maxBatches {
