@@ -153,6 +153,10 @@ type Item struct {
 	srcIdx  int
 	verdict verdict
 	known   bool // Prior.Known: a duplicate of an earlier run, not evaluated
+	// claimed: the worker's Dedup.Claim found the id free, so this record
+	// holds it (new, unless an earlier record of the input claimed it
+	// later: seqDedup settles that).
+	claimed bool
 }
 
 type verdict uint8
@@ -217,11 +221,49 @@ const noLimit = -1
 
 const batchSize = 128
 
+// maxBatches is the most batches a run reads: the duplicate set keeps a
+// holder's batch number in 32 bits (seqDedup). At least 2^32 batches of
+// records is hundreds of billions of records, far past what one run
+// reads; a run that gets there stops with an error rather than risk a
+// wrong first.
+const maxBatches = 1<<32 - 1
+
+var errTooManyBatches = errors.New("more than 4294967295 batches of records in one run: split the input")
+
 type batch struct {
 	seq   int
 	items []Item
 	recs  stream.Batch
 	done  chan struct{} // closed by the sequencer when verdicts are in
+	// raw: the items are still to be made from recs (makeItems), by the
+	// worker, so that the reader only cuts records; header and srcIdx are
+	// the input's.
+	raw    bool
+	header []string
+	srcIdx int
+}
+
+// makeItems makes the batch's items from the records the reader cut,
+// running the converter on each when there is one.
+func (b *batch) makeItems(conv Converter) {
+	b.raw = false
+	for i := range b.recs.Records {
+		rec := &b.recs.Records[i]
+		it := nextItem(b)
+		it.Source, it.Line, it.Text, it.CSV, it.srcIdx = rec.Source, rec.Line, rec.Text, rec.CSV, b.srcIdx
+		if rec.CSV != nil {
+			it.Header = b.header
+		}
+		if rec.Err != nil {
+			it.err = rec.Err
+			var se *stream.Error
+			if errors.As(rec.Err, &se) {
+				it.err, it.field = se.Err, se.Field
+			}
+		} else if conv != nil {
+			convert(conv, it, b.header)
+		}
+	}
 }
 
 // MaxWorkers is the most workers Run starts, whatever Options.Workers says.
@@ -249,9 +291,12 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	opt.unmatched = newUnmatchedWriter(opt.Unmatched)
+	dedup := txn.NewDedup(dedupHint(inputs))
+	defer dedup.Release()
 	r := &run{
 		opt:   opt,
 		sink:  sink,
+		dedup: dedup,
 		jobs:  make(chan *batch, workers*2),
 		toSeq: make(chan *batch, workers*2),
 		free:  make(chan *batch, workers*8),
@@ -281,9 +326,7 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 	}
 	go func() { wwg.Wait(); close(r.toSeq) }()
 
-	dedup := txn.NewDedup(dedupHint(inputs))
-	defer dedup.Release()
-	counts, runErr := r.sequence(dedup, cancel)
+	counts, runErr := r.sequence(cancel)
 	wg.Wait()
 	counts.Bytes = r.bytesRead.Load()
 	for i := 1; i < len(tallies); i++ {
@@ -318,6 +361,7 @@ type run struct {
 	toSeq     chan *batch // workers → sequencer
 	free      chan *batch // batches to reuse, back to the reader
 	bytesRead atomic.Int64
+	dedup     *txn.Dedup // probed by the workers (claim), settled by the sequencer
 }
 
 // work is one worker: it parses and evaluates the batches it takes from
@@ -368,9 +412,13 @@ func (r *run) work(ws WorkerSink, tally *coverageTally) {
 		if !ok {
 			break
 		}
+		if b.raw {
+			b.makeItems(nil)
+		}
 		for i := range b.items {
 			processWith(&b.items[i], parser, ev, ws, opt.RequireMatch, &pw)
 		}
+		r.claim(b)
 		r.toSeq <- b
 		pending = append(pending, b)
 	}
@@ -385,8 +433,9 @@ func (r *run) work(ws WorkerSink, tally *coverageTally) {
 // stops the run: cancel ends the reader, and the batches still to come
 // are marked rejected without being counted, so no sink accepts a record
 // read after the stop. It returns when every worker has ended.
-func (r *run) sequence(dedup *txn.Dedup, cancel context.CancelCauseFunc) (Counts, error) {
+func (r *run) sequence(cancel context.CancelCauseFunc) (Counts, error) {
 	var counts Counts
+	dedup := &seqDedup{set: r.dedup}
 	var runErr error
 	pending := map[int]*batch{}
 	next := 0
@@ -419,6 +468,75 @@ func (r *run) sequence(dedup *txn.Dedup, cancel context.CancelCauseFunc) (Counts
 		}
 	}
 	return counts, runErr
+}
+
+// claim probes the duplicate set with every valid record of a batch, in
+// the worker: each record whose id no record holds yet now holds it. This
+// is the whole of the duplicate check for almost every record; the
+// sequencer only settles the records whose id was already held
+// (seqDedup), by their input position.
+func (r *run) claim(b *batch) {
+	// All the batch's buckets are asked for first, so that their cache
+	// misses overlap (a probe is a random access into a table of tens of
+	// megabytes).
+	for i := range b.items {
+		if it := &b.items[i]; it.err == nil {
+			r.dedup.Prefetch(it.Tx.IDHash)
+		}
+	}
+	for i := range b.items {
+		it := &b.items[i]
+		if it.err != nil || it.skip != "" || it.verdict == vOtherShard {
+			continue
+		}
+		it.claimed = r.dedup.Claim(it.Tx.IDHash, it.Tx.ContentHash, txn.Pos{Source: it.srcIdx, Line: it.Line}, uint32(b.seq))
+	}
+}
+
+// seqDedup is the sequencer's part of the duplicate check. The workers
+// claim ids in whatever order they run, so the record that holds an id is
+// the first to have claimed it, not necessarily the first in the input;
+// "first seen" must be the first in the input (docs/accounting.md). The
+// sequencer sees the records in input order and settles the ones whose
+// claim failed: if the holder's batch is later than the record's, the
+// holder has not been settled yet and this record, earlier in the input,
+// is the first: it takes the id over (Dedup.Take) and the holder is noted
+// in overtaken, to be settled as a later record of the id when its turn
+// comes. A record in the same batch as the holder comes after it, since a
+// worker claims a batch's records in order.
+type seqDedup struct {
+	set       *txn.Dedup
+	overtaken map[uint64]struct{} // id hashes whose holder came later in the input than another record of the id
+}
+
+// verdict settles one valid record of batch seq, in input order.
+func (d *seqDedup) verdict(it *Item, seq int) (v txn.Verdict, first txn.Pos) {
+	h, c := it.Tx.IDHash, it.Tx.ContentHash
+	if it.claimed {
+		if len(d.overtaken) == 0 {
+			return txn.New, txn.Pos{}
+		}
+		if _, ok := d.overtaken[h]; !ok {
+			return txn.New, txn.Pos{}
+		}
+		delete(d.overtaken, h) // the id was taken over: this is a later record of it
+	}
+	where := txn.Pos{Source: it.srcIdx, Line: it.Line}
+	v, first, holder := d.set.Held(h, c)
+	switch {
+	case v == txn.New:
+		// Not claimed by its worker (no worker skips a valid record; kept
+		// so that the check never depends on it).
+		d.set.Claim(h, c, where, uint32(seq))
+	case holder > uint32(seq):
+		d.set.Take(h, c, where, uint32(seq))
+		if d.overtaken == nil {
+			d.overtaken = map[uint64]struct{}{}
+		}
+		d.overtaken[h] = struct{}{}
+		v = txn.New
+	}
+	return v, first
 }
 
 // checkCounts is the accounting's last word on a completed run: every
@@ -516,9 +634,13 @@ func readAll(ctx context.Context, inputs []Input, opt Options, jobs chan<- *batc
 				return nil
 			}
 			b.recs.Records = b.recs.Records[:0]
-			b.items = b.items[:0]
+			b.items, b.raw = b.items[:0], false
 			it := nextItem(b)
 			it.Source, it.Line, it.err, it.field, it.srcIdx = se.Source, se.Line, se.Err, se.Field, idx
+			if seq > maxBatches {
+				free <- b
+				return errTooManyBatches
+			}
 			b.seq = seq
 			seq++
 			b.done = make(chan struct{})
@@ -547,7 +669,7 @@ func readAll(ctx context.Context, inputs []Input, opt Options, jobs chan<- *batc
 				free <- b
 				return nil
 			}
-			b.items = b.items[:0]
+			b.items, b.raw = b.items[:0], false
 			if err != nil {
 				var se *stream.Error
 				if !errors.As(err, &se) {
@@ -557,24 +679,16 @@ func readAll(ctx context.Context, inputs []Input, opt Options, jobs chan<- *batc
 				it := nextItem(b)
 				it.Source, it.Line, it.err, it.field, it.srcIdx = se.Source, se.Line, se.Err, se.Field, idx
 			} else {
-				header := r.Header()
-				for i := range b.recs.Records {
-					rec := &b.recs.Records[i]
-					it := nextItem(b)
-					it.Source, it.Line, it.Text, it.CSV, it.srcIdx = rec.Source, rec.Line, rec.Text, rec.CSV, idx
-					if rec.CSV != nil {
-						it.Header = header
-					}
-					if rec.Err != nil {
-						it.err = rec.Err
-						var se *stream.Error
-						if errors.As(rec.Err, &se) {
-							it.err, it.field = se.Err, se.Field
-						}
-					} else if opt.Convert != nil {
-						convert(opt.Convert, it, header)
-					}
+				b.header, b.srcIdx, b.raw = r.Header(), idx, true
+				if opt.Convert != nil {
+					// A converter sees the records in input order, on
+					// this goroutine (Converter).
+					b.makeItems(opt.Convert)
 				}
+			}
+			if seq > maxBatches {
+				free <- b
+				return errTooManyBatches
 			}
 			b.seq = seq
 			seq++
@@ -624,7 +738,9 @@ func settled(b *batch) bool {
 // nextItem appends an item to the batch, reusing the buffers an earlier
 // batch left in that slot (the Result's lines and decimals, the rendered
 // output, the parsed transaction's lines) so that a steady run allocates
-// nothing per record. Every other field is reset.
+// nothing per record. Every other field is reset, in place: an Item is
+// some 700 bytes, too many to copy out and back per record
+// (TestNextItemResets checks that no field is forgotten).
 func nextItem(b *batch) *Item {
 	n := len(b.items)
 	if n < cap(b.items) {
@@ -633,17 +749,19 @@ func nextItem(b *batch) *Item {
 		b.items = append(b.items, Item{})
 	}
 	it := &b.items[n]
-	keep := Item{Tx: it.Tx, Result: it.Result, Out: it.Out[:0], Fields: it.Fields[:0], Conv: it.Conv[:0]}
-	keep.Tx.Reset()
-	keep.Result.Lines = keep.Result.Lines[:0]
-	keep.Result.Jurisdictions = keep.Result.Jurisdictions[:0]
-	keep.Result.Trace = keep.Result.Trace[:0]
-	*it = keep
+	it.Tx.Reset()
+	res := &it.Result
+	res.Lines, res.Jurisdictions, res.Trace = res.Lines[:0], res.Jurisdictions[:0], res.Trace[:0]
+	it.Source, it.Line, it.Text = "", 0, nil
+	it.Fields, it.Header, it.CSV = it.Fields[:0], nil, nil
+	it.Out, it.Conv, it.Converted = it.Out[:0], it.Conv[:0], false
+	it.err, it.skip, it.field, it.srcIdx = nil, "", "", 0
+	it.verdict, it.known, it.claimed = 0, false, false
 	return it
 }
 
 // settle decides, in input order, what becomes of each record of a batch.
-func settle(b *batch, opt Options, sink Sink, dedup *txn.Dedup, c *Counts) error {
+func settle(b *batch, opt Options, sink Sink, dedup *seqDedup, c *Counts) error {
 	for i := range b.items {
 		it := &b.items[i]
 		if it.verdict == vOtherShard {
@@ -657,7 +775,7 @@ func settle(b *batch, opt Options, sink Sink, dedup *txn.Dedup, c *Counts) error
 			continue
 		}
 		if it.err == nil {
-			v, first := dedup.CheckHash(it.Tx.IDHash, it.Tx.ContentHash, txn.Pos{Source: it.srcIdx, Line: it.Line})
+			v, first := dedup.verdict(it, b.seq)
 			if v == txn.New && opt.Prior != nil {
 				pv, counted, err := opt.Prior.Settle(it)
 				switch pv {
@@ -666,7 +784,7 @@ func settle(b *batch, opt Options, sink Sink, dedup *txn.Dedup, c *Counts) error
 				case PriorConflict:
 					v = txn.Conflict
 					it.err = err
-					dedup.SetContent(it.Tx.IDHash, counted)
+					dedup.set.SetContent(it.Tx.IDHash, counted)
 				}
 			}
 			switch v {

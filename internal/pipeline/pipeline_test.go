@@ -1,6 +1,12 @@
 package pipeline
 
-import "testing"
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/taxagg/taxagg/internal/rules"
+)
 
 func TestDedupHint(t *testing.T) {
 	for _, tc := range []struct {
@@ -22,5 +28,63 @@ func TestDedupHint(t *testing.T) {
 		if got := dedupHint(ins); got != tc.want {
 			t.Errorf("dedupHint(%v) = %d, want %d", tc.sizes, got, tc.want)
 		}
+	}
+}
+
+// TestNextItemResets fills every field of an item, hands its slot to
+// nextItem and checks that each field is back to its zero value but for
+// the buffers kept for reuse (emptied): a field added to Item and not
+// reset would carry one record's state into the next.
+func TestNextItemResets(t *testing.T) {
+	b := &batch{items: make([]Item, 1)}
+	it := &b.items[0]
+	v := reflect.ValueOf(it).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		f = reflect.NewAt(f.Type(), f.Addr().UnsafePointer()).Elem() // unexported fields too
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString("x")
+		case reflect.Int, reflect.Uint8:
+			if f.CanInt() {
+				f.SetInt(3)
+			} else {
+				f.SetUint(3)
+			}
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Slice:
+			f.Set(reflect.MakeSlice(f.Type(), 1, 1))
+		case reflect.Interface:
+			f.Set(reflect.ValueOf(errors.New("x")))
+		case reflect.Struct:
+			// Tx and Result: their own Reset and the truncations below.
+		default:
+			t.Fatalf("field %s of kind %s: teach this test to fill it", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	it.Tx.ID = "x"
+	it.Result.Lines = make([]rules.TaxLine, 1)
+	b.items = b.items[:0]
+	got := nextItem(b)
+	if got != it {
+		t.Fatal("nextItem did not reuse the slot")
+	}
+	kept := map[string]bool{"Fields": true, "Out": true, "Conv": true}
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Name
+		f := v.Field(i)
+		switch {
+		case f.Kind() == reflect.Struct:
+		case kept[name]:
+			if f.Len() != 0 || f.Cap() == 0 {
+				t.Errorf("%s: len %d cap %d, want emptied and kept", name, f.Len(), f.Cap())
+			}
+		case !f.IsZero():
+			t.Errorf("%s not reset", name)
+		}
+	}
+	if it.Tx.ID != "" || len(it.Result.Lines) != 0 {
+		t.Errorf("transaction or result not reset")
 	}
 }

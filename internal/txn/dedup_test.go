@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"testing"
+	"unsafe"
 )
 
 func TestDedup(t *testing.T) {
@@ -248,5 +249,12 @@ func TestDedupCollisions(t *testing.T) {
 	}
 	if v, _ := d.CheckHash(collided+1, a.ContentHash, Pos{1, 2}); v != New {
 		t.Errorf("another id hash: %v, want new", v)
+	}
+}
+
+// The segment's padding keeps neighbouring segments' locks apart.
+func TestDedupSegmentSize(t *testing.T) {
+	if sz := unsafe.Sizeof(segment{}); sz != 128 {
+		t.Errorf("segment is %d bytes, want 128: adjust its padding", sz)
 	}
 }

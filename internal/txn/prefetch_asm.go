@@ -1,0 +1,11 @@
+//go:build amd64 || arm64
+
+package txn
+
+// prefetch asks the processor to bring the two cache lines at addr into
+// cache, without waiting for them. A prefetch never faults, whatever addr
+// is, so it may be given an address read without a lock that has since
+// gone stale (Dedup.Prefetch).
+//
+//go:noescape
+func prefetch(addr uintptr)
