@@ -12,7 +12,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 )
 
-// The rule-file schema of /work/notes/rules-schema.md, decoded with
+// The rule-file schema of docs/rules.md, decoded with
 // KnownFields so that any key outside it fails the test.
 type ruleFile struct {
 	Version       int              `yaml:"version"`
