@@ -650,11 +650,7 @@ func (mb *member) record(ctx context.Context, sess *kgo.GroupTransactSession, b 
 	sg.next = r.Offset + 1
 	sg.counts.Read++
 	it := &mb.item
-	keep := pipeline.Item{Tx: it.Tx, Result: it.Result, Out: it.Out[:0], Fields: it.Fields[:0]}
-	keep.Tx.Reset()
-	keep.Result.Lines = keep.Result.Lines[:0]
-	keep.Result.Jurisdictions = keep.Result.Jurisdictions[:0]
-	*it = keep
+	it.Reset()
 	it.Source, it.Line, it.Text = r.Topic, int(r.Offset), r.Value
 
 	field, err := "", error(nil)

@@ -736,11 +736,7 @@ func settled(b *batch) bool {
 }
 
 // nextItem appends an item to the batch, reusing the buffers an earlier
-// batch left in that slot (the Result's lines and decimals, the rendered
-// output, the parsed transaction's lines) so that a steady run allocates
-// nothing per record. Every other field is reset, in place: an Item is
-// some 700 bytes, too many to copy out and back per record
-// (TestNextItemResets checks that no field is forgotten).
+// batch left in that slot so that a steady run allocates nothing per record.
 func nextItem(b *batch) *Item {
 	n := len(b.items)
 	if n < cap(b.items) {
@@ -749,6 +745,17 @@ func nextItem(b *batch) *Item {
 		b.items = append(b.items, Item{})
 	}
 	it := &b.items[n]
+	it.Reset()
+	return it
+}
+
+// Reset empties it for the next record and keeps its buffers (the
+// Result's lines, the rendered output, the parsed transaction's lines).
+// Every other field is reset, in place: an Item is some 700 bytes, too
+// many to copy out and back per record (TestNextItemResets checks that no
+// field is forgotten). Callers outside the pipeline that reuse one Item
+// (taxagg stream) reset it here too, so the two cannot drift.
+func (it *Item) Reset() {
 	it.Tx.Reset()
 	res := &it.Result
 	res.Lines, res.Jurisdictions, res.Trace = res.Lines[:0], res.Jurisdictions[:0], res.Trace[:0]
@@ -757,7 +764,6 @@ func nextItem(b *batch) *Item {
 	it.Out, it.Conv, it.Converted = it.Out[:0], it.Conv[:0], false
 	it.err, it.skip, it.field, it.srcIdx = nil, "", "", 0
 	it.verdict, it.known, it.claimed = 0, false, false
-	return it
 }
 
 // settle decides, in input order, what becomes of each record of a batch.
