@@ -146,13 +146,14 @@ type Evaluator struct {
 	productKeys []string       // id → folded product category
 	productIDs  map[string]int // product as given → id (a bounded cache)
 	planSets    map[string]*planSet
-	keyBuf      []byte   // planSetFor's key
-	akey        []byte   // the address key (addressKey)
-	pset        *planSet // the plans of the jurisdictions found
+	keyBuf      []byte    // planSetFor's key
+	akey        []byte    // the address key (addressKey)
+	pset        *planSet  // the plans of the jurisdictions found
+	pmatch      *matchSet // the address cache's entry of the address, nil for explicit jurisdictions
 	famt        []money.Fixed
 	fqty        []money.Fixed
-	lineOps     [][]*planOp // per line: its product's ops
-	taxOps      [][]*planOp // by tax order: ops by rate entry and product (Evaluator.op)
+	lineOps     [][]planStep // per line: its product's steps
+	taxOps      [][]*planOp  // by tax order: ops by rate entry and product (Evaluator.op)
 	pexempt     []bool
 	pcells      []planCell
 	grate       []money.Fixed // per line of the Result: its rate
@@ -304,7 +305,7 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 	e.jbuf = e.jbuf[:0]
 	e.jlist = e.jbuf
 	e.norm = nil
-	e.pset = nil
+	e.pset, e.pmatch = nil, nil
 	if tx.Jurisdictions != nil {
 		if err := e.explicitJurisdictions(tx.Jurisdictions); err != nil {
 			return err
@@ -326,7 +327,7 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 				e.taxes = m.taxes
 				e.lineOrder = m.lineOrder
 				e.norm = &m.norm
-				e.pset = m.pset
+				e.pset, e.pmatch = m.pset, m
 				return nil
 			}
 		}
@@ -435,13 +436,17 @@ type matchSet struct {
 	// key is the address key (txn.Transaction.AddressKey), split at ends:
 	// first, so that the compare reads the cache line that the hit reads
 	// next anyway.
-	key       string
-	ends      txn.AddrEnds
+	key  string
+	ends txn.AddrEnds
+	// pset and epoch share the key's cache line too: they are the next
+	// steps of a hit (evalPlan). epoch is the rate epoch this address
+	// used last, a shortcut past pset's.
+	pset      *planSet // nil without plans
+	epoch     *epochPlan
 	jlist     []*Jurisdiction
 	taxes     []*Tax
 	lineOrder []int
 	norm      Address
-	pset      *planSet // nil without plans
 }
 
 // holds reports whether an address key is the one m was matched for. A
@@ -506,7 +511,7 @@ func (e *Evaluator) cacheAddress(slot *[addrCacheWays]addrEntry, h uint64, key s
 	}
 	if e.planSets != nil {
 		m.pset = e.planSetFor()
-		e.pset = m.pset
+		e.pset, e.pmatch = m.pset, m
 	}
 	copy(slot[1:], slot[:addrCacheWays-1])
 	slot[0] = addrEntry{hash: h, set: m}

@@ -73,9 +73,10 @@ type epochPlan struct {
 
 	n    int   // taxes in force
 	emit []int // op positions in line order
-	// byProduct holds each product's operations (index productID+1), nil
-	// until needed.
-	byProduct []*productPlan
+	// byProduct holds each product's steps (index productID+1), built
+	// when first needed. By value, so that a transaction reaches its
+	// steps from the epoch in two loads (see planStep).
+	byProduct []productPlan
 	taxes     []*Tax // in force, dependency order (op position → tax)
 	ris       []int  // their rate indexes
 	// deps are, by op position, the op positions of the taxes that tax
@@ -83,10 +84,36 @@ type epochPlan struct {
 	deps [][]int
 }
 
-// productPlan is one product's operations in an epoch, by op position.
+// productPlan is one product's steps in an epoch, by op position.
 type productPlan struct {
-	ops []*planOp
-	ok  bool // every op's ok
+	steps []planStep
+	built bool
+	ok    bool // every op's ok
+}
+
+// planStep is an op as a transaction's evaluation reads it: the fields
+// every taxed line needs, and the tax's slot, copied next to the other
+// steps of the same product and epoch. Evaluation is bound by memory
+// latency, not arithmetic: each record walks from its address to its
+// operations, and every pointer on the way is a cache miss more often
+// than not (per-address data is pushed out of the caches by the input
+// streaming through them). Shared planOps cost one dependent miss per
+// tax; a product's steps are one short contiguous run. The rest of the
+// op (thresholds, fixed amounts, brackets, the decimals for tax lines) is
+// read through op, on the rarer paths that need it.
+type planStep struct {
+	status     Reason
+	hasBelow   bool
+	hasPortion bool
+	isFixed    bool
+	tiers      bool
+	perUnit    bool
+	mode       money.RoundingMode
+	level      RoundingLevel
+	order      int32 // the tax's Order: its slot in Result.Slots
+	rate       money.Fixed
+	portion    money.Fixed
+	op         *planOp
 }
 
 // planOp is one tax's treatment of one product under one of its rates.
@@ -220,9 +247,28 @@ func compactDates(d []txn.Date) []txn.Date {
 	return out
 }
 
+// holds reports whether day falls in the epoch.
+func (ep *epochPlan) holds(day txn.Date) bool {
+	return (!ep.hasFrom || ep.from <= day) && (!ep.hasTo || day < ep.to)
+}
+
+// epochOf is ps.epoch(day) through the shortcut of the address just
+// matched: the epoch its last transaction used.
+func (e *Evaluator) epochOf(ps *planSet, day txn.Date) *epochPlan {
+	m := e.pmatch
+	if m != nil && m.epoch != nil && m.epoch.holds(day) {
+		return m.epoch
+	}
+	ep := ps.epoch(day)
+	if m != nil {
+		m.epoch = ep
+	}
+	return ep
+}
+
 // epoch returns the plan of the epoch day falls in.
 func (ps *planSet) epoch(day txn.Date) *epochPlan {
-	if ep := ps.last; ep != nil && (!ep.hasFrom || ep.from <= day) && (!ep.hasTo || day < ep.to) {
+	if ep := ps.last; ep != nil && ep.holds(day) {
 		return ep
 	}
 	k := 0
@@ -270,20 +316,25 @@ func (ps *planSet) epoch(day txn.Date) *epochPlan {
 	return ep
 }
 
-// product returns the operations of a product (by productID) in the epoch.
+// product returns the steps of a product (by productID) in the epoch.
 func (e *Evaluator) product(ep *epochPlan, pid int) *productPlan {
 	if ep.byProduct == nil {
-		ep.byProduct = make([]*productPlan, len(e.productKeys)+1)
+		ep.byProduct = make([]productPlan, len(e.productKeys)+1)
 	}
-	if pp := ep.byProduct[pid+1]; pp != nil {
+	pp := &ep.byProduct[pid+1]
+	if pp.built {
 		return pp
 	}
-	pp := &productPlan{ops: make([]*planOp, ep.n), ok: true}
+	pp.steps, pp.built, pp.ok = make([]planStep, ep.n), true, true
 	for i, t := range ep.taxes {
-		pp.ops[i] = e.op(t, ep.ris[i], pid)
-		pp.ok = pp.ok && pp.ops[i].ok
+		op := e.op(t, ep.ris[i], pid)
+		pp.steps[i] = planStep{
+			status: op.status, hasBelow: op.hasBelow, hasPortion: op.hasPortion, isFixed: op.isFixed,
+			tiers: op.tiers, perUnit: op.perUnit, mode: op.mode, level: op.level,
+			order: int32(t.order), rate: op.rate, portion: op.portion, op: op,
+		}
+		pp.ok = pp.ok && op.ok
 	}
-	ep.byProduct[pid+1] = pp
 	return pp
 }
 
@@ -459,7 +510,7 @@ func (e *Evaluator) evalPlan(tx *txn.Transaction, res *Result) bool {
 		}
 		e.famt, e.fqty = append(e.famt, a), append(e.fqty, q)
 	}
-	ep := ps.epoch(tx.RateDay)
+	ep := e.epochOf(ps, tx.RateDay)
 	if ep.n == 0 {
 		if len(e.jlist) > 0 {
 			res.Coverage = NoTax
@@ -472,7 +523,7 @@ func (e *Evaluator) evalPlan(tx *txn.Transaction, res *Result) bool {
 		if !pp.ok {
 			return false
 		}
-		e.lineOps = append(e.lineOps, pp.ops)
+		e.lineOps = append(e.lineOps, pp.steps)
 	}
 	// Exemptions are per transaction: a flag per tax.
 	exemptAll := tx.ExemptReason != ""
@@ -498,7 +549,7 @@ func (e *Evaluator) evalPlan(tx *txn.Transaction, res *Result) bool {
 	for i := 0; i < ep.n; i++ {
 		exempt := exemptAll || len(e.pexempt) > 0 && e.pexempt[i]
 		for li := 0; li < nl; li++ {
-			op := e.lineOps[li][i]
+			op := &e.lineOps[li][i]
 			c := &e.pcells[i*nl+li]
 			*c = planCell{status: op.status}
 			switch {
@@ -509,7 +560,7 @@ func (e *Evaluator) evalPlan(tx *txn.Transaction, res *Result) bool {
 				continue
 			case op.hasBelow:
 				// The unit price as given.
-				if st.cmp(st.div(e.famt[li], e.fqty[li]), op.below) < 0 {
+				if st.cmp(st.div(e.famt[li], e.fqty[li]), op.op.below) < 0 {
 					c.status = ReasonBelowThreshold
 					continue
 				}
@@ -517,7 +568,7 @@ func (e *Evaluator) evalPlan(tx *txn.Transaction, res *Result) bool {
 			amount := e.famt[li]
 			if op.isFixed {
 				c.taxable = amount
-				c.exact = st.mul(e.fqty[li], op.fixed)
+				c.exact = st.mul(e.fqty[li], op.op.fixed)
 				c.rounded = st.round(c.exact, digits, op.mode)
 				continue
 			}
@@ -543,10 +594,10 @@ func (e *Evaluator) evalPlan(tx *txn.Transaction, res *Result) bool {
 				var covered money.Fixed
 				if op.perUnit {
 					unit := st.div(base, e.fqty[li])
-					cov, tax := splitFixed(&st, op.brackets, unit, op.rate)
+					cov, tax := splitFixed(&st, op.op.brackets, unit, op.rate)
 					covered, c.exact = st.mul(cov, e.fqty[li]), st.mul(tax, e.fqty[li])
 				} else {
-					covered, c.exact = splitFixed(&st, op.brackets, base, op.rate)
+					covered, c.exact = splitFixed(&st, op.op.brackets, base, op.rate)
 				}
 				if st.cmp(covered, sales) > 0 {
 					covered = sales
@@ -645,10 +696,11 @@ func (e *Evaluator) slots(st *fixedState, tx *txn.Transaction, res *Result, ep *
 		var level RoundingLevel
 		var mode money.RoundingMode
 		taxedAny := false
+		var order int32
 		for li := 0; li < nl; li++ {
 			c := &e.pcells[i*nl+li]
-			op := e.lineOps[li][i]
-			level, mode = op.level, op.mode
+			op := &e.lineOps[li][i]
+			level, mode, order = op.level, op.mode, op.order
 			amount := e.famt[li]
 			f[FigGross] = st.add(f[FigGross], amount)
 			switch c.status {
@@ -671,8 +723,11 @@ func (e *Evaluator) slots(st *fixedState, tx *txn.Transaction, res *Result, ep *
 		if level == LevelTransaction && taxedAny {
 			f[FigAmount] = st.round(f[FigAmount], digits, mode)
 		}
+		if nl == 0 {
+			order = int32(ep.taxes[i].order) // the steps' copy, when there are steps
+		}
 		s := &res.Slots[k]
-		s.Slot = int32(ep.taxes[i].order)
+		s.Slot = order
 		for x, v := range f {
 			if tx.Refund {
 				v = v.Neg()
@@ -763,7 +818,7 @@ func (e *Evaluator) groupPlan(st *fixedState, res *Result, i, nl int, digits int
 	var mode money.RoundingMode
 	for li := 0; li < nl; li++ {
 		c := &e.pcells[i*nl+li]
-		op := e.lineOps[li][i]
+		op := e.lineOps[li][i].op
 		level, mode = op.level, op.mode
 		rate, rateDec := rateOf(op, c.status)
 		gi := -1
