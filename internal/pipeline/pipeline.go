@@ -758,7 +758,7 @@ func nextItem(b *batch) *Item {
 func (it *Item) Reset() {
 	it.Tx.Reset()
 	res := &it.Result
-	res.Lines, res.Jurisdictions, res.Trace = res.Lines[:0], res.Jurisdictions[:0], res.Trace[:0]
+	res.Lines, res.Jurisdictions, res.Trace = res.Lines[:0], nil, res.Trace[:0]
 	it.Source, it.Line, it.Text = "", 0, nil
 	it.Fields, it.Header, it.CSV = it.Fields[:0], nil, nil
 	it.Out, it.Conv, it.Converted = it.Out[:0], it.Conv[:0], false

@@ -60,8 +60,12 @@ type TaxLine struct {
 
 // Result is the evaluation of one transaction.
 type Result struct {
-	// Jurisdictions the transaction falls in, by code.
+	// Jurisdictions the transaction falls in, by code. Read only: it may
+	// be the Evaluator's list for the address, shared by every Result of
+	// the same address, so code that builds a list of its own starts from
+	// a slice of its own, never from this one's storage.
 	Jurisdictions []*Jurisdiction
+	jbuf          []*Jurisdiction // Jurisdictions' storage when it is not shared
 	// Lines in tax order (jurisdiction code, then the tax's place in its file).
 	Lines []TaxLine
 	// Trace holds per-line details when the Evaluator traces (explain).
@@ -228,7 +232,6 @@ var one = decimal.New(1, 0)
 func (e *Evaluator) Eval(tx *txn.Transaction, res *Result) error {
 	res.Lines = res.Lines[:0]
 	res.Slots = res.Slots[:0]
-	res.Jurisdictions = res.Jurisdictions[:0]
 	res.Trace = res.Trace[:0]
 	res.slab.Reset()
 	res.Coverage, res.Address = Unmatched, nil
@@ -236,7 +239,15 @@ func (e *Evaluator) Eval(tx *txn.Transaction, res *Result) error {
 		return err
 	}
 	res.Address = e.norm
-	res.Jurisdictions = append(res.Jurisdictions, e.jlist...)
+	if e.pmatch != nil {
+		// The address cache's list: immutable, so shared rather than
+		// copied (aggregate never reads it, and a copy reads its cache
+		// line).
+		res.Jurisdictions = e.pmatch.jlist
+	} else {
+		res.jbuf = append(res.jbuf[:0], e.jlist...)
+		res.Jurisdictions = res.jbuf
+	}
 	if !e.noPlans && e.evalPlan(tx, res) {
 		return nil
 	}

@@ -111,7 +111,7 @@ func decodeNexus(e *Entry, prog *rules.Program, tx *txn.Transaction, res *rules.
 		net = net.Neg()
 	}
 	tx.Lines = append(tx.Lines[:0], txn.Line{Amount: net, Quantity: decimal.NewFromInt(1), Product: "default"})
-	res.Jurisdictions = res.Jurisdictions[:0]
+	res.Jurisdictions = nil // a Result's list may be shared: never append to its storage
 	res.Lines = res.Lines[:0]
 	for i := uint64(0); i < n && rd.err == nil; i++ {
 		c := string(rd.bytes(rd.uvarint()))
