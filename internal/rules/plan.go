@@ -484,6 +484,68 @@ func (s *fixedState) cmp(a, b money.Fixed) int {
 	return r
 }
 
+// cell is one tax (op position i) on one line li of nl: its reason and
+// figures. A compound tax reads the cells of the taxes it compounds on,
+// which come earlier in dependency order, from e.pcells.
+func (e *Evaluator) cell(st *fixedState, ep *epochPlan, i, li, nl int, exempt bool, digits int32) planCell {
+	op := &e.lineOps[li][i]
+	c := planCell{status: op.status}
+	switch {
+	case exempt:
+		c.status = ReasonCustomerExempt
+		return c
+	case !taxed(op.status):
+		return c
+	case op.hasBelow:
+		// The unit price as given.
+		if st.cmp(st.div(e.famt[li], e.fqty[li]), op.op.below) < 0 {
+			c.status = ReasonBelowThreshold
+			return c
+		}
+	}
+	amount := e.famt[li]
+	if op.isFixed {
+		c.taxable = amount
+		c.exact = st.mul(e.fqty[li], op.op.fixed)
+		c.rounded = st.round(c.exact, digits, op.mode)
+		return c
+	}
+	sales := amount
+	if op.hasPortion {
+		sales = st.round(st.mul(amount, op.portion), digits, money.HalfUp)
+	}
+	// As in compute: the compound addend (zero without one) is always
+	// added, since adding a zero can change the exponent (only of a sales
+	// figure with a positive one).
+	base := sales
+	var deps []int
+	if ep.deps != nil {
+		deps = ep.deps[i]
+	}
+	if deps != nil || sales.E > 0 {
+		base = st.add(sales, e.addend(st, deps, li, nl))
+	}
+	if !op.tiers {
+		c.taxable = sales
+		c.exact = st.mul(base, op.rate)
+	} else {
+		var covered money.Fixed
+		if op.perUnit {
+			unit := st.div(base, e.fqty[li])
+			cov, tax := splitFixed(st, op.op.brackets, unit, op.rate)
+			covered, c.exact = st.mul(cov, e.fqty[li]), st.mul(tax, e.fqty[li])
+		} else {
+			covered, c.exact = splitFixed(st, op.op.brackets, base, op.rate)
+		}
+		if st.cmp(covered, sales) > 0 {
+			covered = sales
+		}
+		c.taxable = st.round(covered, digits, money.HalfUp)
+	}
+	c.rounded = st.round(c.exact, digits, op.mode)
+	return c
+}
+
 // evalPlan evaluates tx by its plans once its jurisdictions are found. It
 // returns false, with res in no particular state, when the transaction
 // needs the decimal path.
@@ -545,66 +607,17 @@ func (e *Evaluator) evalPlan(tx *txn.Transaction, res *Result) bool {
 	st := fixedState{ok: true}
 	digits := tx.Currency.Digits
 
+	if e.compact && nl == 1 && ep.deps == nil {
+		// The usual record: one line, no compound tax. Each tax's cell
+		// goes straight into its slot, with no table of cells between.
+		res.Coverage = Taxed
+		return e.oneLineSlots(&st, tx, res, ep, exemptAll, digits)
+	}
 	// Every tax in dependency order, every line.
 	for i := 0; i < ep.n; i++ {
 		exempt := exemptAll || len(e.pexempt) > 0 && e.pexempt[i]
 		for li := 0; li < nl; li++ {
-			op := &e.lineOps[li][i]
-			c := &e.pcells[i*nl+li]
-			*c = planCell{status: op.status}
-			switch {
-			case exempt:
-				c.status = ReasonCustomerExempt
-				continue
-			case !taxed(op.status):
-				continue
-			case op.hasBelow:
-				// The unit price as given.
-				if st.cmp(st.div(e.famt[li], e.fqty[li]), op.op.below) < 0 {
-					c.status = ReasonBelowThreshold
-					continue
-				}
-			}
-			amount := e.famt[li]
-			if op.isFixed {
-				c.taxable = amount
-				c.exact = st.mul(e.fqty[li], op.op.fixed)
-				c.rounded = st.round(c.exact, digits, op.mode)
-				continue
-			}
-			sales := amount
-			if op.hasPortion {
-				sales = st.round(st.mul(amount, op.portion), digits, money.HalfUp)
-			}
-			// As in compute: the compound addend (zero without one) is
-			// always added, since adding a zero can change the exponent
-			// (only of a sales figure with a positive one).
-			base := sales
-			var deps []int
-			if ep.deps != nil {
-				deps = ep.deps[i]
-			}
-			if deps != nil || sales.E > 0 {
-				base = st.add(sales, e.addend(&st, deps, li, nl))
-			}
-			if !op.tiers {
-				c.taxable = sales
-				c.exact = st.mul(base, op.rate)
-			} else {
-				var covered money.Fixed
-				if op.perUnit {
-					unit := st.div(base, e.fqty[li])
-					cov, tax := splitFixed(&st, op.op.brackets, unit, op.rate)
-					covered, c.exact = st.mul(cov, e.fqty[li]), st.mul(tax, e.fqty[li])
-				} else {
-					covered, c.exact = splitFixed(&st, op.op.brackets, base, op.rate)
-				}
-				if st.cmp(covered, sales) > 0 {
-					covered = sales
-				}
-				c.taxable = st.round(covered, digits, money.HalfUp)
-			}
-			c.rounded = st.round(c.exact, digits, op.mode)
+			e.pcells[i*nl+li] = e.cell(&st, ep, i, li, nl, exempt, digits)
 		}
 		if !st.ok {
 			return false
@@ -686,11 +699,7 @@ func (r *Result) Program() *Program { return r.prog }
 // decimal reference's lines.
 func (e *Evaluator) slots(st *fixedState, tx *txn.Transaction, res *Result, ep *epochPlan, digits int32) bool {
 	nl := len(tx.Lines)
-	res.prog = e.p
-	if cap(res.Slots) < len(ep.emit) {
-		res.Slots = make([]SlotSums, len(ep.emit))
-	}
-	res.Slots = res.Slots[:len(ep.emit)]
+	e.growSlots(res, len(ep.emit))
 	for k, i := range ep.emit {
 		var f [NumFigures]money.Fixed
 		var level RoundingLevel
@@ -698,27 +707,9 @@ func (e *Evaluator) slots(st *fixedState, tx *txn.Transaction, res *Result, ep *
 		taxedAny := false
 		var order int32
 		for li := 0; li < nl; li++ {
-			c := &e.pcells[i*nl+li]
 			op := &e.lineOps[li][i]
 			level, mode, order = op.level, op.mode, op.order
-			amount := e.famt[li]
-			f[FigGross] = st.add(f[FigGross], amount)
-			switch c.status {
-			case ReasonCustomerExempt:
-				f[FigExempt] = st.add(f[FigExempt], amount)
-			case ReasonProductExempt, ReasonBelowThreshold:
-				f[FigNonTaxable] = st.add(f[FigNonTaxable], amount)
-			default:
-				taxedAny = true
-				f[FigTaxable] = st.add(f[FigTaxable], c.taxable)
-				f[FigNonTaxable] = st.add(f[FigNonTaxable], st.sub(amount, c.taxable))
-				f[FigExact] = st.add(f[FigExact], c.exact)
-				if level == LevelLine {
-					f[FigAmount] = st.add(f[FigAmount], c.rounded)
-				} else {
-					f[FigAmount] = st.add(f[FigAmount], c.exact)
-				}
-			}
+			taxedAny = addCell(st, &f, &e.pcells[i*nl+li], e.famt[li], level) || taxedAny
 		}
 		if level == LevelTransaction && taxedAny {
 			f[FigAmount] = st.round(f[FigAmount], digits, mode)
@@ -726,19 +717,81 @@ func (e *Evaluator) slots(st *fixedState, tx *txn.Transaction, res *Result, ep *
 		if nl == 0 {
 			order = int32(ep.taxes[i].order) // the steps' copy, when there are steps
 		}
-		s := &res.Slots[k]
-		s.Slot = order
-		for x, v := range f {
-			if tx.Refund {
-				v = v.Neg()
-			}
-			if v.E != int32(int8(v.E)) {
-				return false
-			}
-			s.C[x], s.E[x] = v.C, int8(v.E)
+		if !storeSlot(&res.Slots[k], order, &f, tx.Refund) {
+			return false
 		}
 	}
 	return st.ok
+}
+
+// oneLineSlots is slots for a transaction of one line whose epoch has no
+// compound tax: each tax's cell is computed (cell) and added to its slot
+// at once, in line order, instead of all the cells first.
+func (e *Evaluator) oneLineSlots(st *fixedState, tx *txn.Transaction, res *Result, ep *epochPlan, exemptAll bool, digits int32) bool {
+	e.growSlots(res, len(ep.emit))
+	amount := e.famt[0]
+	for k, i := range ep.emit {
+		op := &e.lineOps[0][i]
+		exempt := exemptAll || len(e.pexempt) > 0 && e.pexempt[i]
+		c := e.cell(st, ep, i, 0, 1, exempt, digits)
+		var f [NumFigures]money.Fixed
+		if addCell(st, &f, &c, amount, op.level) && op.level == LevelTransaction {
+			f[FigAmount] = st.round(f[FigAmount], digits, op.mode)
+		}
+		if !storeSlot(&res.Slots[k], op.order, &f, tx.Refund) {
+			return false
+		}
+	}
+	return st.ok
+}
+
+// growSlots makes res.Slots n long, for taxes of e's program.
+func (e *Evaluator) growSlots(res *Result, n int) {
+	res.prog = e.p
+	if cap(res.Slots) < n {
+		res.Slots = make([]SlotSums, n)
+	}
+	res.Slots = res.Slots[:n]
+}
+
+// addCell adds one line's cell to its tax's figures f, amount being the
+// line's amount and level the tax's rounding level; it reports whether the
+// line is taxed.
+func addCell(st *fixedState, f *[NumFigures]money.Fixed, c *planCell, amount money.Fixed, level RoundingLevel) bool {
+	f[FigGross] = st.add(f[FigGross], amount)
+	switch c.status {
+	case ReasonCustomerExempt:
+		f[FigExempt] = st.add(f[FigExempt], amount)
+		return false
+	case ReasonProductExempt, ReasonBelowThreshold:
+		f[FigNonTaxable] = st.add(f[FigNonTaxable], amount)
+		return false
+	}
+	f[FigTaxable] = st.add(f[FigTaxable], c.taxable)
+	f[FigNonTaxable] = st.add(f[FigNonTaxable], st.sub(amount, c.taxable))
+	f[FigExact] = st.add(f[FigExact], c.exact)
+	if level == LevelLine {
+		f[FigAmount] = st.add(f[FigAmount], c.rounded)
+	} else {
+		f[FigAmount] = st.add(f[FigAmount], c.exact)
+	}
+	return true
+}
+
+// storeSlot writes a tax's figures (negated for a refund) as its SlotSums.
+// It returns false when an exponent does not fit in an int8.
+func storeSlot(s *SlotSums, order int32, f *[NumFigures]money.Fixed, refund bool) bool {
+	s.Slot = order
+	for x, v := range f {
+		if refund {
+			v = v.Neg()
+		}
+		if v.E != int32(int8(v.E)) {
+			return false
+		}
+		s.C[x], s.E[x] = v.C, int8(v.E)
+	}
+	return true
 }
 
 // addend is compoundAddend: the tax already computed on line li by the
