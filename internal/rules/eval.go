@@ -146,21 +146,22 @@ type Evaluator struct {
 	countries map[string]bool // folded countries the rules name (knownCountry)
 
 	// Plans (plan.go).
-	products    map[string]int // folded product category → id
-	productKeys []string       // id → folded product category
-	productIDs  map[string]int // product as given → id (a bounded cache)
-	planSets    map[string]*planSet
-	keyBuf      []byte    // planSetFor's key
-	akey        []byte    // the address key (addressKey)
-	pset        *planSet  // the plans of the jurisdictions found
-	pmatch      *matchSet // the address cache's entry of the address, nil for explicit jurisdictions
-	famt        []money.Fixed
-	fqty        []money.Fixed
-	lineOps     [][]planStep // per line: its product's steps
-	taxOps      [][]*planOp  // by tax order: ops by rate entry and product (Evaluator.op)
-	pexempt     []bool
-	pcells      []planCell
-	grate       []money.Fixed // per line of the Result: its rate
+	products     map[string]int // folded product category → id
+	productKeys  []string       // id → folded product category
+	productIDs   map[string]int // product as given → id (a bounded cache)
+	productFront productFrontTable
+	planSets     map[string]*planSet
+	keyBuf       []byte    // planSetFor's key
+	akey         []byte    // the address key (addressKey)
+	pset         *planSet  // the plans of the jurisdictions found
+	pmatch       *matchSet // the address cache's entry of the address, nil for explicit jurisdictions
+	famt         []money.Fixed
+	fqty         []money.Fixed
+	lineOps      [][]planStep // per line: its product's steps
+	taxOps       [][]*planOp  // by tax order: ops by rate entry and product (Evaluator.op)
+	pexempt      []bool
+	pcells       []planCell
+	grate        []money.Fixed // per line of the Result: its rate
 }
 
 type activeTax struct {

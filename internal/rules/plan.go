@@ -182,6 +182,35 @@ func buildProducts(p *Program) (map[string]int, []string) {
 // the keys are folded, and folding is idempotent, so the folded form alone
 // decides), done once per product through a bounded cache.
 func (e *Evaluator) productID(product string) int {
+	// A few products make most lines: a direct-mapped table in front of
+	// the map, indexed without hashing the string (the Parser interns
+	// products, so the compare is mostly of one pointer).
+	front := &e.productFront[productFrontIndex(product)]
+	if front.ok && front.product == product {
+		return front.id
+	}
+	id := e.productIDSlow(product)
+	*front = productEntry{product: product, id: id, ok: true}
+	return id
+}
+
+func productFrontIndex(product string) int {
+	if product == "" {
+		return 0
+	}
+	return (len(product) ^ int(product[0])<<1 ^ int(product[len(product)-1])<<2) & (len(productFrontTable{}) - 1)
+}
+
+// productFrontTable is productID's front table.
+type productFrontTable [16]productEntry
+
+type productEntry struct {
+	product string
+	id      int
+	ok      bool
+}
+
+func (e *Evaluator) productIDSlow(product string) int {
 	if id, ok := e.productIDs[product]; ok {
 		return id
 	}
