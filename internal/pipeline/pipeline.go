@@ -55,6 +55,30 @@ const (
 	maxDedupHint       = 1 << 22
 )
 
+// recordsHint is a better dedupHint once the first batch of the run is
+// read, from its records' own size: the inputs' sizes over the bytes per
+// record of the batch, at most maxDedupHint. It is 0 (no better guess)
+// when the first input is gzip or a size is unknown. Records far shorter
+// than dedupHint's guess (CSV exports) would otherwise make the set grow
+// an eighth at a time, rehashing every id each time.
+func recordsHint(ins []Input, r *stream.Reader, first *stream.Batch) int {
+	if r.Compressed() || len(first.Records) == 0 {
+		return 0
+	}
+	var size int64
+	for _, in := range ins {
+		if in.Size <= 0 {
+			return 0
+		}
+		size += in.Size
+	}
+	var sample int64
+	for i := range first.Records {
+		sample += int64(len(first.Records[i].Text)) + 1 // and its line end
+	}
+	return int(min(size*int64(len(first.Records))/sample, maxDedupHint))
+}
+
 // Options configure a run.
 type Options struct {
 	Program *rules.Program
@@ -320,7 +344,7 @@ func Run(ctx context.Context, inputs []Input, opt Options, sink Sink) (Counts, e
 	go func() {
 		defer wg.Done()
 		defer close(r.jobs)
-		readErr = readAll(ctx, inputs, opt, r.jobs, r.free, &r.bytesRead)
+		readErr = readAll(ctx, inputs, opt, r.jobs, r.free, &r.bytesRead, dedup)
 	}()
 
 	tallies := make([]coverageTally, workers)
@@ -620,9 +644,10 @@ func processWith(it *Item, p *txn.Parser, ev *rules.Evaluator, ws WorkerSink, re
 // bad travels as an item with its error; a reader error that ends a file (a
 // cut-off JSON array, an unterminated quote) becomes one last bad record of
 // that file, and reading goes on with the next input.
-func readAll(ctx context.Context, inputs []Input, opt Options, jobs chan<- *batch, free chan *batch, bytesRead *atomic.Int64) error {
+func readAll(ctx context.Context, inputs []Input, opt Options, jobs chan<- *batch, free chan *batch, bytesRead *atomic.Int64, dedup *txn.Dedup) error {
 	seq := 0
 	var doneBytes int64
+	sized := false // the duplicate set was sized by the first records
 	for idx, in := range inputs {
 		r, err := stream.Open(in.Name, in.R, opt.Format, stream.Options{})
 		if err != nil {
@@ -688,6 +713,12 @@ func readAll(ctx context.Context, inputs []Input, opt Options, jobs chan<- *batc
 				it := nextItem(b)
 				it.Source, it.Line, it.err, it.field, it.srcIdx = se.Source, se.Line, se.Err, se.Field, idx
 			} else {
+				if !sized {
+					sized = true
+					if n := recordsHint(inputs, r, &b.recs); n > 0 {
+						dedup.Reserve(n)
+					}
+				}
 				b.header, b.srcIdx, b.raw = r.Header(), idx, true
 				if opt.Convert != nil {
 					// A converter sees the records in input order, on

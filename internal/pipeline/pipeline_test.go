@@ -1,11 +1,15 @@
 package pipeline
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/taxagg/taxagg/internal/rules"
+	"github.com/taxagg/taxagg/internal/stream"
 )
 
 func TestDedupHint(t *testing.T) {
@@ -27,6 +31,46 @@ func TestDedupHint(t *testing.T) {
 		}
 		if got := dedupHint(ins); got != tc.want {
 			t.Errorf("dedupHint(%v) = %d, want %d", tc.sizes, got, tc.want)
+		}
+	}
+}
+
+// TestRecordsHint checks the duplicate set's second sizing, from the
+// first batch's records: the inputs' sizes over its bytes per record, and
+// no guess for gzip input or an input of unknown size.
+func TestRecordsHint(t *testing.T) {
+	row := strings.Repeat("x", 99) // 100 bytes with its line end
+	plain := strings.Repeat(row+"\n", 10)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(plain))
+	zw.Close()
+	for _, tc := range []struct {
+		name  string
+		data  []byte
+		sizes []int64
+		want  int
+	}{
+		{"plain", []byte(plain), []int64{100 * 5000}, 5000},
+		{"two files", []byte(plain), []int64{100 * 3000, 100 * 2000}, 5000},
+		{"stdin too", []byte(plain), []int64{100 * 3000, 0}, 0},
+		{"gzip", gz.Bytes(), []int64{int64(gz.Len()) * 1000}, 0},
+		{"huge", []byte(plain), []int64{1 << 50}, maxDedupHint},
+	} {
+		r, err := stream.Open("in.csv", bytes.NewReader(tc.data), stream.FormatCSV, stream.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b stream.Batch
+		if err := r.ReadBatch(&b, batchSize); err != nil {
+			t.Fatal(err)
+		}
+		var ins []Input
+		for _, s := range tc.sizes {
+			ins = append(ins, Input{Size: s})
+		}
+		if got := recordsHint(ins, r, &b); got != tc.want {
+			t.Errorf("%s: recordsHint = %d, want %d (%d records read)", tc.name, got, tc.want, b.Len())
 		}
 	}
 }

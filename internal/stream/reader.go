@@ -65,6 +65,9 @@ type Reader struct {
 	max    int
 	src    io.Reader
 	count  atomic.Int64
+	// compressed: the input is gzip, so its size says little of its
+	// records.
+	compressed bool
 
 	cur    *chunk
 	r, w   int // unread input is cur.data[r:w]
@@ -130,6 +133,7 @@ func Open(name string, r io.Reader, f Format, opt Options) (*Reader, error) {
 			return nil, &Error{Source: name, Line: 1, Err: fmt.Errorf("gzip: %w", err)}
 		}
 		rd.src = gz
+		rd.compressed = true
 	}
 	rd.csize = chunkSize
 	if opt.bufSize > 0 {
@@ -229,6 +233,9 @@ func (r *Reader) Header() []string { return r.header }
 // so far (compressed bytes for gzip input), for progress reports. It is
 // safe to call from any goroutine.
 func (r *Reader) BytesRead() int64 { return r.count.Load() }
+
+// Compressed reports whether the input is gzip.
+func (r *Reader) Compressed() bool { return r.compressed }
 
 // Source returns the name printed in errors.
 func (r *Reader) Source() string { return r.name }

@@ -132,17 +132,39 @@ const (
 func NewDedup(sizeHint int) *Dedup {
 	d := &Dedup{}
 	if sizeHint > 0 {
-		// Room for the expected share of each segment plus three standard
-		// deviations, so that few segments grow.
-		m := float64(sizeHint) / numSegs
-		want := int(m+3*math.Sqrt(m)) + 1
-		nb := (want*8/7 + 3) / 4
+		nb := segmentBuckets(sizeHint)
 		for i := range d.segs {
 			d.resize(&d.segs[i], nb)
 		}
 	}
 	d.peak = d.MemoryBytes()
 	return d
+}
+
+// segmentBuckets is how many buckets a segment needs for its share of n
+// distinct ids: the expected share plus three standard deviations, so
+// that few segments grow.
+func segmentBuckets(n int) int {
+	m := float64(n) / numSegs
+	want := int(m+3*math.Sqrt(m)) + 1
+	return (want*8/7 + 3) / 4
+}
+
+// Reserve makes room for about n distinct ids at once, when the set was
+// sized for fewer: one rehash of each segment now instead of the many
+// small growths (an eighth each) it would otherwise go through. It is
+// for a caller whose estimate improves once records arrive, and is safe
+// alongside Claim.
+func (d *Dedup) Reserve(n int) {
+	nb := segmentBuckets(n)
+	for i := range d.segs {
+		s := &d.segs[i]
+		s.mu.Lock()
+		if nb > len(s.buckets) {
+			d.resize(s, nb)
+		}
+		s.mu.Unlock()
+	}
 }
 
 // Len returns the number of distinct ids seen.

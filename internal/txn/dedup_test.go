@@ -258,3 +258,38 @@ func TestDedupSegmentSize(t *testing.T) {
 		t.Errorf("segment is %d bytes, want 128: adjust its padding", sz)
 	}
 }
+
+// TestDedupReserve grows a set that holds ids to a larger estimate: every
+// id is still held with its position, the set holds more memory, and a
+// smaller estimate changes nothing.
+func TestDedupReserve(t *testing.T) {
+	d := NewDedup(1000)
+	defer d.Release()
+	rng := rand.New(rand.NewPCG(3, 4))
+	ids := make([]uint64, 5000)
+	for i := range ids {
+		ids[i] = rng.Uint64()
+		if !d.Claim(ids[i], uint64(i), Pos{Line: i + 1}, 7) {
+			t.Fatalf("id %d claimed twice", i)
+		}
+	}
+	before := d.MemoryBytes()
+	d.Reserve(200_000)
+	grown := d.MemoryBytes()
+	if grown <= before {
+		t.Fatalf("Reserve(200000): %d bytes, was %d", grown, before)
+	}
+	for i, id := range ids {
+		v, first, batch := d.Held(id, uint64(i))
+		if v != Duplicate || first.Line != i+1 || batch != 7 {
+			t.Fatalf("id %d after Reserve: %v at %+v batch %d", i, v, first, batch)
+		}
+	}
+	d.Reserve(10)
+	if got := d.MemoryBytes(); got != grown {
+		t.Errorf("Reserve(10) on a larger set: %d bytes, was %d", got, grown)
+	}
+	if d.Len() != len(ids) {
+		t.Errorf("Len %d, want %d", d.Len(), len(ids))
+	}
+}
