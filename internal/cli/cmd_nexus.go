@@ -103,9 +103,11 @@ func nexusRun(ctx context.Context, f *Factory, opts *NexusOptions) error {
 	}
 	w = sr.hashOutput(w)
 	tracker := nexus.New(nexus.Options{Currency: cur, TempDir: opts.TempDir})
-	// The tracker (and a state's record) read a tax line's Fixed figures
-	// whenever they are there: plans need not build the decimals.
-	opts.fixedOnly = true
+	// The tracker (and a state's record) need no tax figures: a
+	// transaction's jurisdictions and its lines' amounts, and tax lines
+	// only for a tax-included line, which the decimal path always takes
+	// (its lines are there in any mode). Compact plans build the least.
+	opts.fixedOnly, opts.compact = true, true
 	defer tracker.Close() // scratch files go on every way out
 	err = runTx(ctx, f, &opts.txOptions, "nexus", nexusSink{tracker}, func(prog *rules.Program) error {
 		if !anyNexus(prog) {
