@@ -271,7 +271,14 @@ func (s *Scanner) object(i int, collect bool) (int, error) {
 				s.scratch = AppendUnquoted(s.scratch, rawKey)
 				key = s.scratch[off:len(s.scratch):len(s.scratch)]
 			}
-			s.fields = append(s.fields, Field{Key: key, RawKey: rawKey, Value: data[vstart:vend], Kind: KindOf(data[vstart:vend]), Escaped: vesc})
+			// Appended zero, then set member by member: appending the
+			// composite literal built it in a stack temporary with byte
+			// stores and copied it with 16-byte loads, a store-forwarding
+			// stall per member.
+			s.fields = append(s.fields, Field{})
+			f := &s.fields[len(s.fields)-1]
+			v := data[vstart:vend]
+			f.Key, f.RawKey, f.Value, f.Kind, f.Escaped = key, rawKey, v, KindOf(v), vesc
 		}
 		i = skipWS(data, vend)
 		if i >= len(data) {
