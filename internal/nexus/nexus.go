@@ -152,10 +152,7 @@ func (w *Worker) Add(tx *txn.Transaction, res *rules.Result) {
 	}
 	var amount netSum
 	summed := false
-	for _, j := range res.Jurisdictions {
-		if j.Nexus == nil {
-			continue
-		}
+	for _, j := range res.Nexus() {
 		s := &w.sums[w.day(j, tx.Day)]
 		if tx.Currency.Code != w.cur {
 			s.other++

@@ -66,6 +66,8 @@ type Result struct {
 	// a slice of its own, never from this one's storage.
 	Jurisdictions []*Jurisdiction
 	jbuf          []*Jurisdiction // Jurisdictions' storage when it is not shared
+	// nexus is the ones of nexusOf with a nexus threshold; see Nexus.
+	nexus, nexusOf []*Jurisdiction
 	// Lines in tax order (jurisdiction code, then the tax's place in its file).
 	Lines []TaxLine
 	// Trace holds per-line details when the Evaluator traces (explain).
@@ -240,11 +242,11 @@ func (e *Evaluator) Eval(tx *txn.Transaction, res *Result) error {
 		return err
 	}
 	res.Address = e.norm
-	if e.pmatch != nil {
-		// The address cache's list: immutable, so shared rather than
-		// copied (aggregate never reads it, and a copy reads its cache
-		// line).
-		res.Jurisdictions = e.pmatch.jlist
+	if m := e.pmatch; m != nil {
+		// The address cache's lists: immutable, so shared rather than
+		// copied (aggregate never reads them, and a copy reads their
+		// cache lines).
+		res.Jurisdictions, res.nexus, res.nexusOf = m.jlist, m.nexus, m.jlist
 	} else {
 		res.jbuf = append(res.jbuf[:0], e.jlist...)
 		res.Jurisdictions = res.jbuf
@@ -456,6 +458,7 @@ type matchSet struct {
 	pset      *planSet // nil without plans
 	epoch     *epochPlan
 	jlist     []*Jurisdiction
+	nexus     []*Jurisdiction // jlist's ones with a nexus threshold
 	taxes     []*Tax
 	lineOrder []int
 	norm      Address
@@ -507,6 +510,35 @@ func (e *Evaluator) addrSlot(h uint64) *[addrCacheWays]addrEntry {
 	return &e.addrCache[h>>(64-addrCacheBits)]
 }
 
+// Nexus returns the jurisdictions of r that have a nexus threshold, in
+// Jurisdictions' order (read only, like Jurisdictions). Eval keeps the
+// list with the address, so that a nexus count does not load every
+// jurisdiction of every record to look; for a Result made otherwise it is
+// filtered out of Jurisdictions.
+//
+// The list is kept for the very Jurisdictions slice it was made of (the
+// same array and length); a Result whose Jurisdictions are assigned anew
+// gets a new list.
+func (r *Result) Nexus() []*Jurisdiction {
+	js := r.Jurisdictions
+	if len(js) == 0 {
+		return nil
+	}
+	if len(js) != len(r.nexusOf) || &js[0] != &r.nexusOf[0] {
+		r.nexus, r.nexusOf = appendNexus(r.nexus[:0:0], js), js
+	}
+	return r.nexus
+}
+
+func appendNexus(dst, js []*Jurisdiction) []*Jurisdiction {
+	for _, j := range js {
+		if j.Nexus != nil {
+			dst = append(dst, j)
+		}
+	}
+	return dst
+}
+
 // cacheAddress remembers what the address of key (an immutable string) matched (e.jlist,
 // e.taxes, e.lineOrder) in its set, pushing out the set's oldest entry.
 func (e *Evaluator) cacheAddress(slot *[addrCacheWays]addrEntry, h uint64, key string, ends txn.AddrEnds) {
@@ -514,6 +546,7 @@ func (e *Evaluator) cacheAddress(slot *[addrCacheWays]addrEntry, h uint64, key s
 		key:       key,
 		ends:      ends,
 		jlist:     append([]*Jurisdiction(nil), e.jlist...),
+		nexus:     appendNexus(nil, e.jlist),
 		taxes:     append([]*Tax(nil), e.taxes...),
 		lineOrder: append([]int(nil), e.lineOrder...),
 	}

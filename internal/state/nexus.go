@@ -38,12 +38,7 @@ func appendNexus(b []byte, tx *txn.Transaction, res *rules.Result) []byte {
 	}
 	b = binary.AppendUvarint(b, uint64(len(tx.Currency.Code)))
 	b = append(b, tx.Currency.Code...)
-	var juris []*rules.Jurisdiction
-	for _, j := range res.Jurisdictions {
-		if j.Nexus != nil {
-			juris = append(juris, j)
-		}
-	}
+	juris := res.Nexus()
 	if len(juris) > 0 {
 		b = appendAmount(b, AmountOf(nexus.NetAmount(tx, res)))
 	} else {
