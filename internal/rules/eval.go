@@ -250,6 +250,7 @@ func (e *Evaluator) Eval(tx *txn.Transaction, res *Result) error {
 	} else {
 		res.jbuf = append(res.jbuf[:0], e.jlist...)
 		res.Jurisdictions = res.jbuf
+		res.nexusOf = nil // the same storage as the last list, maybe: Nexus filters anew
 	}
 	if !e.noPlans && e.evalPlan(tx, res) {
 		return nil

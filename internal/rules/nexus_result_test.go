@@ -52,6 +52,15 @@ jurisdictions:
 	if got := codes(res.Nexus()); got != "US-TX " {
 		t.Fatalf("explicit codes: Nexus() = %q (jurisdictions %q)", got, codes(res.Jurisdictions))
 	}
+	// Other explicit codes into the same Result: the same storage, a new
+	// list.
+	tx.Jurisdictions = []string{"US-TX-TRAVIS-X", "!US-TX"}
+	if err := ev.Eval(tx, &res); err != nil {
+		t.Fatal(err)
+	}
+	if got := codes(res.Nexus()); got != "US-TX-TRAVIS-X " {
+		t.Fatalf("explicit codes again: Nexus() = %q (jurisdictions %q)", got, codes(res.Jurisdictions))
+	}
 	// By hand, reused: each new list is filtered anew.
 	var hand Result
 	hand.Jurisdictions = p.Jurisdictions[1:]

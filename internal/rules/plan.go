@@ -30,8 +30,10 @@ import (
 // Plans are built lazily, on the first transaction that needs one, and are
 // bounded: a plan set hangs off the Evaluator's address cache (a fixed
 // table), the table of plan sets is cleared when it reaches maxPlanSets,
-// and operations number at most taxes × rate entries × (products + 1), so
-// millions of distinct addresses cannot grow memory.
+// operations number at most taxes × rate entries × (products + 1), and a
+// plan set's steps (each a copy of an operation's hot fields, planStep)
+// are bounded with the plan sets, so millions of distinct addresses
+// cannot grow memory.
 //
 // The decimal path stays the reference and the fallback: a plan gives up
 // (evalPlan returns false) on tax-included lines, per-transaction tiers,
@@ -119,7 +121,8 @@ type planStep struct {
 // planOp is one tax's treatment of one product under one of its rates.
 // It does not depend on the address, so an Evaluator compiles it once
 // (Evaluator.op) and every plan set shares it: the ops of a run fit in a
-// few hundred kilobytes however many addresses it sees.
+// few hundred kilobytes however many addresses it sees. Evaluation reads
+// an op through its planStep, which copies the fields a taxed line needs.
 type planOp struct {
 	// The fields a taxed line reads come first: one cache line.
 	ok bool // every constant fits a money.Fixed and the kind is covered
@@ -744,7 +747,7 @@ func (e *Evaluator) slots(st *fixedState, tx *txn.Transaction, res *Result, ep *
 			f[FigAmount] = st.round(f[FigAmount], digits, mode)
 		}
 		if nl == 0 {
-			order = int32(ep.taxes[i].order) // the steps' copy, when there are steps
+			order = int32(ep.taxes[i].order) // no line, so no step to read it from
 		}
 		if !storeSlot(&res.Slots[k], order, &f, tx.Refund) {
 			return false
