@@ -66,8 +66,9 @@ type Result struct {
 	// a slice of its own, never from this one's storage.
 	Jurisdictions []*Jurisdiction
 	jbuf          []*Jurisdiction // Jurisdictions' storage when it is not shared
-	// nexus is the ones of nexusOf with a nexus threshold; see Nexus.
-	nexus, nexusOf []*Jurisdiction
+	// addr is the address cache entry whose list Jurisdictions is, when
+	// it is (see Nexus).
+	addr *matchSet
 	// Lines in tax order (jurisdiction code, then the tax's place in its file).
 	Lines []TaxLine
 	// Trace holds per-line details when the Evaluator traces (explain).
@@ -246,11 +247,10 @@ func (e *Evaluator) Eval(tx *txn.Transaction, res *Result) error {
 		// The address cache's lists: immutable, so shared rather than
 		// copied (aggregate never reads them, and a copy reads their
 		// cache lines).
-		res.Jurisdictions, res.nexus, res.nexusOf = m.jlist, m.nexus, m.jlist
+		res.Jurisdictions, res.addr = m.jlist, m
 	} else {
 		res.jbuf = append(res.jbuf[:0], e.jlist...)
-		res.Jurisdictions = res.jbuf
-		res.nexusOf = nil // the same storage as the last list, maybe: Nexus filters anew
+		res.Jurisdictions, res.addr = res.jbuf, nil
 	}
 	if !e.noPlans && e.evalPlan(tx, res) {
 		return nil
@@ -512,23 +512,17 @@ func (e *Evaluator) addrSlot(h uint64) *[addrCacheWays]addrEntry {
 }
 
 // Nexus returns the jurisdictions of r that have a nexus threshold, in
-// Jurisdictions' order (read only, like Jurisdictions). Eval keeps the
-// list with the address, so that a nexus count does not load every
-// jurisdiction of every record to look; for a Result made otherwise it is
-// filtered out of Jurisdictions.
-//
-// The list is kept for the very Jurisdictions slice it was made of (the
-// same array and length); a Result whose Jurisdictions are assigned anew
-// gets a new list.
+// Jurisdictions' order (read only, like Jurisdictions). The address cache
+// keeps the list beside the address's jurisdictions, so that a nexus count
+// does not load every jurisdiction of every record to look; for a Result
+// whose Jurisdictions are not the cache's list (explicit codes, or a
+// Result made otherwise) it is filtered out of them, into a new slice.
 func (r *Result) Nexus() []*Jurisdiction {
 	js := r.Jurisdictions
-	if len(js) == 0 {
-		return nil
+	if m := r.addr; m != nil && len(m.jlist) == len(js) && (len(js) == 0 || &m.jlist[0] == &js[0]) {
+		return m.nexus
 	}
-	if len(js) != len(r.nexusOf) || &js[0] != &r.nexusOf[0] {
-		r.nexus, r.nexusOf = appendNexus(r.nexus[:0:0], js), js
-	}
-	return r.nexus
+	return appendNexus(nil, js)
 }
 
 func appendNexus(dst, js []*Jurisdiction) []*Jurisdiction {
