@@ -93,43 +93,11 @@ type productPlan struct {
 	ok    bool // every op's ok
 }
 
-// planStep is an op as a transaction's evaluation reads it: the fields
-// every taxed line needs, and the tax's slot, copied next to the other
-// steps of the same product and epoch. Evaluation is bound by memory
-// latency, not arithmetic: each record walks from its address to its
-// operations, and every pointer on the way is a cache miss more often
-// than not (per-address data is pushed out of the caches by the input
-// streaming through them). Shared planOps cost one dependent miss per
-// tax; a product's steps are one short contiguous run. The rest of the
-// op (thresholds, fixed amounts, brackets, the decimals for tax lines) is
-// read through op, on the rarer paths that need it.
-type planStep struct {
-	status     Reason
-	hasBelow   bool
-	hasPortion bool
-	isFixed    bool
-	tiers      bool
-	perUnit    bool
-	mode       money.RoundingMode
-	level      RoundingLevel
-	order      int32 // the tax's Order: its slot in Result.Slots
-	rate       money.Fixed
-	portion    money.Fixed
-	op         *planOp
-}
-
-// planOp is one tax's treatment of one product under one of its rates.
-// It does not depend on the address, so an Evaluator compiles it once
-// (Evaluator.op) and every plan set shares it: the ops of a run fit in a
-// few hundred kilobytes however many addresses it sees. Evaluation reads
-// an op through its planStep, which copies the fields a taxed line needs.
-type planOp struct {
-	// The fields a taxed line reads come first: one cache line.
-	ok bool // every constant fits a money.Fixed and the kind is covered
+// opHot is the part of an op that every taxed line reads.
+type opHot struct {
 	// status is the reason of a line that is not exempt and passes the
 	// threshold: ReasonProductExempt or a taxed reason.
 	status     Reason
-	hasRate    bool
 	hasBelow   bool
 	hasPortion bool
 	isFixed    bool
@@ -139,7 +107,34 @@ type planOp struct {
 	level      RoundingLevel
 	rate       money.Fixed // rate for status
 	portion    money.Fixed
-	below      money.Fixed
+}
+
+// planStep is an op as a transaction's evaluation reads it: its hot part
+// and the tax's slot, copied next to the other steps of the same product
+// and epoch. Evaluation is bound by memory latency, not arithmetic: each
+// record walks from its address to its operations, and every pointer on
+// the way is a cache miss more often than not (per-address data is pushed
+// out of the caches by the input streaming through them). Shared planOps
+// cost one dependent miss per tax; a product's steps are one short
+// contiguous run. The rest of the op (thresholds, fixed amounts, brackets,
+// the decimals for tax lines) is read through op, on the rarer paths that
+// need it.
+type planStep struct {
+	opHot
+	order int32 // the tax's Order: its slot in Result.Slots
+	op    *planOp
+}
+
+// planOp is one tax's treatment of one product under one of its rates.
+// It does not depend on the address, so an Evaluator compiles it once
+// (Evaluator.op) and every plan set shares it: the ops of a run fit in a
+// few hundred kilobytes however many addresses it sees. Evaluation reads
+// an op through its planStep, which copies its hot part.
+type planOp struct {
+	opHot
+	ok      bool // every constant fits a money.Fixed and the kind is covered
+	hasRate bool
+	below   money.Fixed
 
 	tax     *Tax
 	rateDec decimal.Decimal
@@ -360,11 +355,7 @@ func (e *Evaluator) product(ep *epochPlan, pid int) *productPlan {
 	pp.steps, pp.built, pp.ok = make([]planStep, ep.n), true, true
 	for i, t := range ep.taxes {
 		op := e.op(t, ep.ris[i], pid)
-		pp.steps[i] = planStep{
-			status: op.status, hasBelow: op.hasBelow, hasPortion: op.hasPortion, isFixed: op.isFixed,
-			tiers: op.tiers, perUnit: op.perUnit, mode: op.mode, level: op.level,
-			order: int32(t.order), rate: op.rate, portion: op.portion, op: op,
-		}
+		pp.steps[i] = planStep{opHot: op.opHot, order: int32(t.order), op: op}
 		pp.ok = pp.ok && op.ok
 	}
 	return pp
@@ -397,7 +388,7 @@ func (e *Evaluator) op(t *Tax, ri, pid int) *planOp {
 // compileOp writes down decide's answer for one tax, product treatment and
 // rate, with the constants the arithmetic needs.
 func compileOp(t *Tax, taxRate decimal.Decimal, tb Taxability) planOp {
-	op := planOp{tax: t, ok: true, hasRate: t.Fixed == nil, mode: t.Rounding.Mode, level: t.Rounding.Level}
+	op := planOp{tax: t, ok: true, hasRate: t.Fixed == nil, opHot: opHot{mode: t.Rounding.Mode, level: t.Rounding.Level}}
 	op.taxRateDec = taxRate
 	op.taxRate = fixedOf(taxRate, &op.ok)
 	op.status, op.rateDec = decide(t, taxRate, tb)
