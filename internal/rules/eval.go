@@ -157,7 +157,7 @@ type Evaluator struct {
 	keyBuf       []byte    // planSetFor's key
 	akey         []byte    // the address key (addressKey)
 	pset         *planSet  // the plans of the jurisdictions found
-	pmatch       *matchSet // the address cache's entry of the address, nil for explicit jurisdictions
+	pmatch       *matchSet // the address cache's entry of the address just matched, nil for explicit jurisdictions
 	famt         []money.Fixed
 	fqty         []money.Fixed
 	lineOps      [][]planStep // per line: its product's steps
@@ -551,8 +551,9 @@ func (e *Evaluator) cacheAddress(slot *[addrCacheWays]addrEntry, h uint64, key s
 	}
 	if e.planSets != nil {
 		m.pset = e.planSetFor()
-		e.pset, e.pmatch = m.pset, m
+		e.pset = m.pset
 	}
+	e.pmatch = m
 	copy(slot[1:], slot[:addrCacheWays-1])
 	slot[0] = addrEntry{hash: h, set: m}
 }
