@@ -265,6 +265,9 @@ func openReconcileInput(ctx context.Context, path, from, flag string, stdin io.R
 		if err != nil {
 			return in, nil, err
 		}
+		if err := singleDocument(from, data); err != nil {
+			return in, nil, err
+		}
 		m, err := billing.LoadMapping(bytes.NewReader(data), from)
 		if err != nil {
 			return in, nil, err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/taxagg/taxagg/internal/money"
 	"github.com/taxagg/taxagg/internal/txn"
+	"github.com/taxagg/taxagg/internal/yamldoc"
 )
 
 // pos is where something was written in a rule file.
@@ -106,9 +107,20 @@ func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
 func parseFile(name string, data []byte, issues *Issues) *docFile {
 	p := &parser{file: name, issues: issues}
 	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
+	rest, err := yamldoc.Decode(data, &root)
+	if err != nil {
 		line, msg := yamlErrorLine(err)
 		issues.add(name, line, 1, "%s", msg)
+		return nil
+	}
+	if rest != nil {
+		// The rest would be silently dropped: refused, in the pass that
+		// decoded the first document.
+		if rest.Line == 0 {
+			issues.add(name, 0, 0, "after the first YAML document: %v", rest.Err)
+		} else {
+			issues.add(name, rest.Line, 1, "%s", yamldoc.SecondMsg)
+		}
 		return nil
 	}
 	doc := &docFile{name: name}
