@@ -259,6 +259,7 @@ func (e *Evaluator) Eval(tx *txn.Transaction, res *Result) error {
 	res.Slots = res.Slots[:0]
 	res.slab.Reset()
 	res.Coverage = Unmatched
+	e.decimalLists()
 	e.selectTaxes(tx)
 	if len(e.active) == 0 {
 		if len(e.jlist) > 0 {
@@ -338,9 +339,10 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 				// The same address as an earlier transaction: the same
 				// jurisdictions. matched and mlist stay empty: only
 				// matching itself needs them.
+				// The taxes and their line order stay in m until the
+				// decimal path asks (decimalLists): the plans do not read
+				// them, and they are a cache line of m's own.
 				e.jlist = m.jlist
-				e.taxes = m.taxes
-				e.lineOrder = m.lineOrder
 				e.norm = &m.norm
 				e.pset, e.pmatch = m.pset, m
 				return nil
@@ -371,6 +373,15 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 		e.pset = e.planSetFor()
 	}
 	return nil
+}
+
+// decimalLists sets e.taxes and e.lineOrder, which only the decimal path
+// reads, from the address cache's entry when findJurisdictions found the
+// address there; otherwise findJurisdictions set them.
+func (e *Evaluator) decimalLists() {
+	if m := e.pmatch; m != nil {
+		e.taxes, e.lineOrder = m.taxes, m.lineOrder
+	}
 }
 
 // explicitJurisdictions marks a transaction's explicit codes and their

@@ -93,20 +93,20 @@ type productPlan struct {
 	ok    bool // every op's ok
 }
 
-// opHot is the part of an op that every taxed line reads.
+// opHot is the part of an op that every taxed line reads: 24 bytes, the
+// rate first so that the flags fill what would be its padding.
 type opHot struct {
+	rate money.Fixed // rate for status
 	// status is the reason of a line that is not exempt and passes the
 	// threshold: ReasonProductExempt or a taxed reason.
 	status     Reason
 	hasBelow   bool
-	hasPortion bool
+	hasPortion bool // the portion is op.portion (rare: not copied into steps)
 	isFixed    bool
 	tiers      bool
 	perUnit    bool
 	mode       money.RoundingMode
 	level      RoundingLevel
-	rate       money.Fixed // rate for status
-	portion    money.Fixed
 }
 
 // planStep is an op as a transaction's evaluation reads it: its hot part
@@ -135,6 +135,7 @@ type planOp struct {
 	ok      bool // every constant fits a money.Fixed and the kind is covered
 	hasRate bool
 	below   money.Fixed
+	portion money.Fixed
 
 	tax     *Tax
 	rateDec decimal.Decimal
@@ -535,7 +536,7 @@ func (e *Evaluator) cell(st *fixedState, ep *epochPlan, i, li, nl int, exempt bo
 	}
 	sales := amount
 	if op.hasPortion {
-		sales = st.round(st.mul(amount, op.portion), digits, money.HalfUp)
+		sales = st.round(st.mul(amount, op.op.portion), digits, money.HalfUp)
 	}
 	// As in compute: the compound addend (zero without one) is always
 	// added, since adding a zero can change the exponent (only of a sales
