@@ -239,9 +239,12 @@ func (s *Scanner) object(i int, collect bool) (int, error) {
 			return 0, s.unexpected(i, "where an object key should be")
 		}
 		kstart := i
-		kend, escaped, err := s.str(i)
-		if err != nil {
-			return 0, err
+		kend, escaped := plainStr(data, i), false
+		var err error
+		if kend < 0 {
+			if kend, escaped, err = s.str(i); err != nil {
+				return 0, err
+			}
 		}
 		i = skipWS(data, kend)
 		if i >= len(data) {
@@ -256,7 +259,9 @@ func (s *Scanner) object(i int, collect bool) (int, error) {
 		vesc := false
 		if i < len(data) && data[i] == '"' {
 			// Most values are strings: scanned here, their escapes noted.
-			vend, vesc, err = s.str(i)
+			if vend = plainStr(data, i); vend < 0 {
+				vend, vesc, err = s.str(i)
+			}
 		} else {
 			vend, err = s.value(i)
 		}
@@ -497,6 +502,30 @@ func (s *Scanner) str(i int) (end int, escaped bool, err error) {
 			i += size
 		}
 	}
+}
+
+// plainStr is str's fast path, small enough to be inlined: the offset
+// after the closing quote of the string at data[i] == '"' when it is plain
+// ASCII (no escape, control character or byte of 0x80 and above) and ends
+// within the next 16 bytes, else -1 (str then scans it). Record fields are
+// mostly such short strings: keys, codes, dates, amounts.
+func plainStr(data []byte, i int) int {
+	j := i + 1
+	if len(data)-j < 16 {
+		return -1
+	}
+	m := special8(binary.LittleEndian.Uint64(data[j:]))
+	if m == 0 {
+		j += 8
+		if m = special8(binary.LittleEndian.Uint64(data[j:])); m == 0 {
+			return -1
+		}
+	}
+	j += bits.TrailingZeros64(m) >> 3
+	if data[j] != '"' {
+		return -1
+	}
+	return j + 1
 }
 
 // special8 has the high bit set in the byte of x (eight bytes of a string,

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"math/bits"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -104,4 +105,40 @@ func FuzzObject(f *testing.F) {
 			}
 		}
 	})
+}
+
+// plainStr ends a plain ASCII string of up to 15 bytes where str does, and
+// leaves every other string to str.
+func TestPlainStr(t *testing.T) {
+	pad := strings.Repeat(" ", 16) // plainStr wants 16 bytes after the quote
+	tests := []struct {
+		in   string
+		want int // -1: str's
+	}{
+		{`""`, 2},
+		{`"abc"`, 5},
+		{`"1234567"`, 9},          // the quote is the first word's last byte
+		{`"12345678"`, 10},        // the first byte of the second word
+		{`"123456789012345"`, 17}, // the second word's last byte
+		{`"1234567890123456"`, -1},
+		{`"a\"b"`, -1},
+		{`"é"`, -1},
+		{"\"a\x01\"", -1},
+	}
+	for _, tt := range tests {
+		in := []byte(tt.in + pad)
+		if got := plainStr(in, 0); got != tt.want {
+			t.Errorf("plainStr(%q) = %d, want %d", tt.in, got, tt.want)
+		}
+		if tt.want >= 0 {
+			var s Scanner
+			s.data = in
+			if end, esc, err := s.str(0); err != nil || esc || end != tt.want {
+				t.Errorf("str(%q) = %d, %v, %v; plainStr says %d", tt.in, end, esc, err, tt.want)
+			}
+		}
+	}
+	if got := plainStr([]byte(`"abc"`), 0); got != -1 {
+		t.Errorf("plainStr with fewer than 16 bytes left = %d, want -1", got)
+	}
 }
