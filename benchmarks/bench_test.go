@@ -20,6 +20,7 @@ import (
 	"github.com/taxagg/taxagg/benchmarks/internal/benchdata"
 	"github.com/taxagg/taxagg/internal/aggregate"
 	"github.com/taxagg/taxagg/internal/cli"
+	"github.com/taxagg/taxagg/internal/jsonscan"
 	"github.com/taxagg/taxagg/internal/pipeline"
 	"github.com/taxagg/taxagg/internal/rules"
 	"github.com/taxagg/taxagg/internal/stream"
@@ -135,6 +136,44 @@ func benchReader(b *testing.B, name string, in []byte) {
 
 func BenchmarkReadNDJSON(b *testing.B) { benchReader(b, "tx.ndjson", load(b).ndjson) }
 func BenchmarkReadCSV(b *testing.B)    { benchReader(b, "tx.csv", load(b).csv) }
+
+// BenchmarkScanNDJSON reads every record and scans it as JSON (validated,
+// its members found), without building a Transaction: between ReadNDJSON
+// and ReadParseNDJSON, so that the JSON scan and the field checks that
+// follow it can be told apart.
+func BenchmarkScanNDJSON(b *testing.B) {
+	d := load(b)
+	n := benchN(b)
+	report(b, n, len(d.ndjson))
+	var bt stream.Batch
+	var sc jsonscan.Scanner
+	for b.Loop() {
+		rd, err := stream.Open("tx.ndjson", bytes.NewReader(d.ndjson), stream.FormatAuto, stream.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		members := 0
+		for {
+			err := rd.ReadBatch(&bt, 512)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := range bt.Records {
+				fields, err := sc.Object(bt.Records[i].Text)
+				if err != nil {
+					b.Fatal(err)
+				}
+				members += len(fields)
+			}
+		}
+		if members < n {
+			b.Fatalf("%d members in %d records", members, n)
+		}
+	}
+}
 
 // BenchmarkReadParseNDJSON reads and parses every record into a Transaction.
 func BenchmarkReadParseNDJSON(b *testing.B) {
