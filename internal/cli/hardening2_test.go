@@ -405,10 +405,11 @@ func TestBoundedMemory(t *testing.T) {
 		cmd := command(append([]string{bin}, args...)...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
+		peak := underMemProbe(t, cmd)
 		start := time.Now()
 		cmd.Run()
 		noCrash(t, stderr.String())
-		return exitStatus(cmd.ProcessState), stderr.String(), maxRSSMiB(cmd.ProcessState), time.Since(start)
+		return exitStatus(cmd.ProcessState), stderr.String(), peak(), time.Since(start)
 	}
 	tests := []struct {
 		name string

@@ -359,14 +359,6 @@ func exitStatus(ps *os.ProcessState) int {
 	return ps.ExitCode()
 }
 
-// maxRSSMiB is the peak resident memory of a finished command.
-func maxRSSMiB(ps *os.ProcessState) int64 {
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss / 1024 // KiB on Linux
-	}
-	return 0
-}
-
 func TestHardeningBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -552,6 +544,7 @@ func TestHardeningBinary(t *testing.T) {
 			}
 			cmd, stderr := command(t, args...)
 			cmd.Stdout = io.Discard
+			peak := underMemProbe(t, cmd)
 			stdin, err := cmd.StdinPipe()
 			if err != nil {
 				t.Fatal(err)
@@ -579,7 +572,7 @@ func TestHardeningBinary(t *testing.T) {
 			if withRejects && !strings.HasPrefix(stderr.String(), "taxagg aggregate: read 2 = accepted 1 + rejected 1 + duplicates 0") {
 				t.Errorf("stderr:\n%s", stderr)
 			}
-			rss := maxRSSMiB(cmd.ProcessState)
+			rss := peak()
 			t.Logf("a %d MiB line (rejects %v): peak memory %d MiB", mib, withRejects, rss)
 			if rss > 400 {
 				t.Errorf("peak memory %d MiB for a %d MiB line", rss, mib)
@@ -630,13 +623,14 @@ func TestHardeningBinary(t *testing.T) {
 				}
 				cmd, stderr := command(t, "aggregate", path)
 				cmd.Stdout = io.Discard
+				peak := underMemProbe(t, cmd)
 				start := time.Now()
 				cmd.Run()
 				noCrash(t, stderr.String())
 				if got := exitStatus(cmd.ProcessState); got != ExitError || !strings.Contains(stderr.String(), tt.want) {
 					t.Errorf("exit %d after %v, stderr:\n%s\nwant exit 2 and %q", got, time.Since(start), stderr, tt.want)
 				}
-				rss := maxRSSMiB(cmd.ProcessState)
+				rss := peak()
 				t.Logf("%d KiB file, 512 MiB inflated: %v, peak memory %d MiB", buf.Len()>>10, time.Since(start).Round(time.Millisecond), rss)
 				if rss > 400 {
 					t.Errorf("peak memory %d MiB", rss)

@@ -17,8 +17,10 @@ import (
 var update = flag.Bool("update", false, "rewrite the expected outputs in testdata/script/*.txtar")
 
 // TestMain lets testscript run the real command tree as the "taxagg"
-// command of the scripts, in its own process, with the real exit code.
+// command of the scripts, in its own process, with the real exit code; a
+// test binary started as a memory probe runs the probe instead.
 func TestMain(m *testing.M) {
+	runMemProbeIfAsked()
 	testscript.Main(withCleanup{m}, map[string]func(){
 		"taxagg": func() { os.Exit(Main(os.Args[1:], SystemIOStreams())) },
 	})
