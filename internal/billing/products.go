@@ -1,11 +1,12 @@
 package billing
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/taxagg/taxagg/internal/yamldoc"
 )
 
 // ProductMap maps product ids, price ids and tax codes to taxagg product
@@ -32,17 +33,16 @@ func LoadProductMap(r io.Reader, name string) (ProductMap, error) {
 	if len(data) > maxProductMapBytes {
 		return nil, &MappingError{File: name, Line: 1, Col: 1, Msg: fmt.Sprintf("the file is larger than %d MiB", maxProductMapBytes>>20)}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if err == io.EOF {
-			return ProductMap{}, nil
-		}
+	rest, err := yamldoc.Decode(data, &doc)
+	if err != nil {
 		return nil, yamlErr(name, err)
 	}
-	var second yaml.Node
-	if err := dec.Decode(&second); err == nil {
-		return nil, &MappingError{File: name, Line: second.Line, Col: second.Column, Msg: "a second YAML document: a product map is one mapping"}
+	if doc.Kind == 0 {
+		return ProductMap{}, nil
+	}
+	if rest != nil {
+		return nil, &MappingError{File: name, Line: rest.Line, Col: 1, Msg: "a second YAML document: a product map is one mapping"}
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {

@@ -364,9 +364,15 @@ func TestProductMap(t *testing.T) {
 	if err != nil || pm["prod_1"] != "saas" || len(pm) != 2 {
 		t.Fatalf("pm = %v, err %v", pm, err)
 	}
+	for _, empty := range []string{"", "# nothing yet\n"} {
+		if pm, err := LoadProductMap(strings.NewReader(empty), "p.yaml"); err != nil || len(pm) != 0 {
+			t.Errorf("%q: pm = %v, err %v, want an empty map", empty, pm, err)
+		}
+	}
 	for _, tt := range []struct{ in, err string }{
 		{"a: x\na: y\n", `p.yaml:2:1: "a" is given twice`},
 		{"a: x\n---\nb: y\n", `p.yaml:2:1: a second YAML document`},
+		{"{a: x}\nb: y\n", `p.yaml:2:1: a second YAML document`}, // once silently dropped
 		{"- a\n", `p.yaml:1:1: a product map is a mapping`},
 	} {
 		if _, err := LoadProductMap(strings.NewReader(tt.in), "p.yaml"); err == nil || !strings.HasPrefix(err.Error(), tt.err) {

@@ -54,11 +54,8 @@ func readConfigFile(ctx context.Context, path, what string, limit int64) ([]byte
 func singleDocument(name string, data []byte) error {
 	var first yaml.Node
 	rest, err := yamldoc.Decode(data, &first)
-	switch {
-	case err != nil || rest == nil:
+	if err != nil || rest == nil {
 		return nil // empty, one document, or a syntax error in it: the parser reports it
-	case rest.Line == 0 && rest.Err != nil:
-		return fmt.Errorf("%s: after the first YAML document: %v", name, rest.Err)
 	}
 	return fmt.Errorf("%s:%d: %s", name, rest.Line, yamldoc.SecondMsg)
 }

@@ -165,6 +165,10 @@ jurisdictions:
         tiers: {per: line, brackets: [{up_to: "100"}, {up_to: "50"}]}
 `, []string{`up_to 50 must be above the previous bracket's 100`}},
 		{"alias", "version: 1\nx: &a [1]\njurisdictions: *a\n", []string{"aliases (*name) are not allowed"}},
+		{"empty", "# nothing\n", []string{"rules.yaml:1:1: empty rule file"}},
+		{"a lone marker", "---", []string{"rules.yaml:1:1: empty rule file"}},
+		{"a marker and a null", "--- ~\n", []string{"rules.yaml:1:5: rule file must be a mapping"}},
+		{"text after a flow mapping", "{version: 1}\njurisdictions: []\n", []string{"rules.yaml:2:1: a second YAML document"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

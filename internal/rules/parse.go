@@ -116,11 +116,7 @@ func parseFile(name string, data []byte, issues *Issues) *docFile {
 	if rest != nil {
 		// The rest would be silently dropped: refused, in the pass that
 		// decoded the first document.
-		if rest.Line == 0 {
-			issues.add(name, 0, 0, "after the first YAML document: %v", rest.Err)
-		} else {
-			issues.add(name, rest.Line, 1, "%s", yamldoc.SecondMsg)
-		}
+		issues.add(name, rest.Line, 1, "%s", yamldoc.SecondMsg)
 		return nil
 	}
 	doc := &docFile{name: name}

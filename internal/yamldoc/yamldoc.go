@@ -10,6 +10,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strconv"
+	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -20,20 +22,19 @@ const SecondMsg = "a second YAML document: a file holds one document; put the re
 
 // Rest is what follows the first document of a file.
 type Rest struct {
-	// Line is where it begins: the line of a document marker ("---" or
-	// "..." at the start of a line) where there is one, else of the second
-	// document's first node; 0 when the decoder could not read it.
+	// Line is where it begins, from 1: the line of a document marker
+	// ("---" or "..." at the start of a line) where there is one, else of
+	// the second document's first node, else, when what follows is text
+	// the decoder cannot read as a document, of the token it stopped at.
 	Line int
-	// Err is the decoder's error, when what follows is not a document it
-	// can read.
-	Err error
 }
 
 // Decode decodes the first YAML document of data into root, as
 // yaml.Unmarshal does, and returns its error as the decoder gave it (the
-// callers word syntax errors their own way). rest is what follows the
-// first document, nil when nothing but markers, comments and blanks do; it
-// is only looked for when the first document decoded.
+// callers word syntax errors their own way). An empty document leaves root
+// zero, as an empty file does. rest is what follows the first document,
+// nil when nothing but markers, comments and blanks do; it is only looked
+// for when the first document decoded.
 func Decode(data []byte, root *yaml.Node) (rest *Rest, err error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(root); err != nil {
@@ -41,6 +42,12 @@ func Decode(data []byte, root *yaml.Node) (rest *Rest, err error) {
 			return nil, nil // empty, as yaml.Unmarshal has it: root stays zero
 		}
 		return nil, err
+	}
+	if len(root.Content) == 1 && isImplicitNull(root.Content[0]) {
+		// A lone "---" (or "--- # c"): the decoder gives a null placed on
+		// the line after the marker, which may be past the end of the
+		// file, and the callers would position their "not a mapping" there.
+		*root = yaml.Node{}
 	}
 	var next yaml.Node
 	err = dec.Decode(&next)
@@ -51,9 +58,52 @@ func Decode(data []byte, root *yaml.Node) (rest *Rest, err error) {
 		return &Rest{Line: line}, nil
 	}
 	if err != nil {
-		return &Rest{Err: err}, nil
+		return &Rest{Line: min(max(errorLine(err), 1), lineCount(data))}, nil
 	}
 	return &Rest{Line: next.Line}, nil
+}
+
+// isImplicitNull reports whether n is the null of an empty document: no
+// text at all, not even "~" or "null".
+func isImplicitNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == "" && n.Style == 0 && n.Anchor == ""
+}
+
+// errorLine is the line, from 1, of the token where the decoder stopped
+// reading what follows a first document; 0 when its error names none.
+//
+// The decoder words a position as "yaml: line N: ", and N counts from 0
+// for parser errors (such as "did not find expected <document start>",
+// the error of text after a complete document) but from 1 for scanner
+// errors, and is left out when it would be 0. TestDecode pins this
+// against the decoder the module requires.
+func errorLine(err error) int {
+	msg, ok := strings.CutPrefix(err.Error(), "yaml: line ")
+	if !ok {
+		if strings.Contains(err.Error(), "did not find expected <document start>") {
+			return 1
+		}
+		return 0
+	}
+	digits, rest, ok := strings.Cut(msg, ": ")
+	n, convErr := strconv.Atoi(digits)
+	if !ok || convErr != nil {
+		return 0
+	}
+	if strings.HasPrefix(rest, "did not find expected <document start>") {
+		n++
+	}
+	return n
+}
+
+// lineCount is the number of lines of data, at least 1, with YAML's line
+// breaks (LF, CRLF, or CR alone).
+func lineCount(data []byte) int {
+	n := 1 + bytes.Count(data, []byte("\n")) + bytes.Count(data, []byte("\r")) - bytes.Count(data, []byte("\r\n"))
+	if len(data) > 0 && (data[len(data)-1] == '\n' || data[len(data)-1] == '\r') {
+		n--
+	}
+	return max(n, 1)
 }
 
 // secondDocumentMarker returns the line where a second document would

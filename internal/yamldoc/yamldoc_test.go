@@ -14,7 +14,6 @@ func TestDecode(t *testing.T) {
 		in       string
 		line     int  // of the rest; 0 with rest: none
 		rest     bool // something follows the first document
-		restErr  bool // what follows is not a document
 		firstErr bool
 	}{
 		{in: ""},
@@ -29,8 +28,19 @@ func TestDecode(t *testing.T) {
 		{in: "--- {a: 1}\n--- {b: 2}\n", line: 2, rest: true},
 		{in: "---\n---\na: 1\n", line: 2, rest: true}, // an empty first document: the parsers would read nothing
 		{in: "a: |\n  x\n---\nb: 2\n", line: 3, rest: true},
-		// yaml.Unmarshal reads the first mapping and drops the second.
-		{in: "{a: 1}\nb: 2\n", rest: true, restErr: true},
+		// Text the decoder cannot read as a document: yaml.Unmarshal reads
+		// the first node and drops the rest. The line is the rest's, from
+		// the decoder's error (its line counts from 0 there, and is left
+		// out on the first line).
+		{in: "{a: 1}\nb: 2\n", line: 2, rest: true},
+		{in: "{a: 1}\nb: 2", line: 2, rest: true},
+		{in: "{a: 1} b\n", line: 1, rest: true},
+		{in: "[1]\n\n# c\n[2]\n", line: 4, rest: true},
+		{in: "\"x\"\n:y", line: 2, rest: true},
+		{in: "{a: 1}\r\n\r\nb\r\n", line: 3, rest: true},
+		// A scanner error just after the first document comes with it
+		// (the decoder reads a token ahead): the parsers report it.
+		{in: "[1]\n\n@x\n", firstErr: true},
 		{in: "a: 1\n  b: 2\n", firstErr: true},
 	}
 	for _, tt := range tests {
@@ -47,8 +57,23 @@ func TestDecode(t *testing.T) {
 		if rest == nil {
 			continue
 		}
-		if rest.Line != tt.line || (rest.Err != nil) != tt.restErr {
-			t.Errorf("%q: rest at line %d (error %v), want line %d (error %v)", tt.in, rest.Line, rest.Err, tt.line, tt.restErr)
+		if rest.Line != tt.line {
+			t.Errorf("%q: rest at line %d, want line %d", tt.in, rest.Line, tt.line)
+		}
+	}
+}
+
+// TestDecodeEmpty: an empty document leaves the root zero, as an empty
+// file does; a written null does not.
+func TestDecodeEmpty(t *testing.T) {
+	for in, empty := range map[string]bool{"": true, "# c\n": true, "---": true, "--- # c\n": true, "---\n...\n": true,
+		"--- ~\n": false, "--- null": false, "--- ''": false, "--- &a": false} {
+		var root yaml.Node
+		if rest, err := Decode([]byte(in), &root); err != nil || rest != nil {
+			t.Errorf("%q: rest %v, error %v", in, rest, err)
+		}
+		if (root.Kind == 0) != empty {
+			t.Errorf("%q: root kind %v, want empty %v", in, root.Kind, empty)
 		}
 	}
 }
@@ -72,7 +97,8 @@ func TestDecodeFirst(t *testing.T) {
 }
 
 // FuzzDecode: whatever the bytes, a file Decode finds no rest in holds at
-// most one YAML document as the YAML decoder reads it.
+// most one YAML document as the YAML decoder reads it, and a rest it finds
+// begins on a line of the file.
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{"a: 1\n", "a: 1\n---\nb: 2\n", "---\n...\n---\n", "a: \"x\n---\ny\"\n", "--- |\n  x\n--- y\n",
 		"# c\n---\na: 1\n...\n", "a: 1\n... # end\n", "{a: 1}\nb: 2\n"} {
@@ -83,7 +109,11 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		var root yaml.Node
-		if rest, err := Decode(data, &root); err != nil || rest != nil {
+		rest, err := Decode(data, &root)
+		if rest != nil && (rest.Line < 1 || rest.Line > lineCount(data)) {
+			t.Fatalf("rest of %q at line %d, not a line of its %d", data, rest.Line, lineCount(data))
+		}
+		if err != nil || rest != nil {
 			return
 		}
 		dec := yaml.NewDecoder(bytes.NewReader(data))
