@@ -209,17 +209,18 @@ func FuzzContainers(f *testing.F) {
 		// Oracle: one valid list object alone is read as its data's elements.
 		// A list object without a data array is not a page: it stays one
 		// record, for the converter to refuse, never zero records.
-		var page struct {
-			Object string             `json:"object"`
-			Data   *[]json.RawMessage `json:"data"`
-		}
+		// Keys are matched exactly, as Stripe writes them: a map, since
+		// encoding/json would match a struct's fields in any case ("dAtA").
+		var page map[string]json.RawMessage
+		var object string
+		var data []json.RawMessage
 		body := bytes.TrimSpace(bytes.TrimPrefix(in, []byte("\xef\xbb\xbf")))
 		if !json.Valid(body) || len(body) == 0 || body[0] != '{' || json.Unmarshal(body, &page) != nil ||
-			page.Object != "list" || page.Data == nil ||
-			bytes.Count(body, []byte(`"object"`)) != 1+bytes.Count(bytes.Join(rawStrings(*page.Data), nil), []byte(`"object"`)) {
+			json.Unmarshal(page["object"], &object) != nil || object != "list" ||
+			json.Unmarshal(page["data"], &data) != nil || data == nil ||
+			bytes.Count(body, []byte(`"object"`)) != 1+bytes.Count(bytes.Join(rawStrings(data), nil), []byte(`"object"`)) {
 			return
 		}
-		data := *page.Data
 		if got.Fatal != "" {
 			t.Fatalf("list %q: %s", in, got.Fatal)
 		}
