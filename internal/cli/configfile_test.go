@@ -21,7 +21,7 @@ func TestSingleDocument(t *testing.T) {
 		{"--- {a: 1}\n--- {b: 2}\n", 2},
 		{"---\n---\na: 1\n", 2}, // an empty first document: the parsers would read nothing
 		{"a: |\n  x\n---\nb: 2\n", 3},
-		{"a: 1\n---x\n", 0},    // not a marker: the parser reports what it is
+		{"a: 1\n---x\n", 0},   // not a marker: the parser reports what it is
 		{"{a: 1}\nb: 2\n", 2}, // the decoder cannot read the rest as a document: where it stopped
 	}
 	for _, tt := range tests {
