@@ -108,27 +108,35 @@ func reportRecords(b *testing.B, records int64) {
 	}
 }
 
-func benchReader(b *testing.B, name string, in []byte) {
-	n := benchN(b)
-	report(b, n, len(in))
+// eachBatch reads in whole (a file called name) and calls each with every
+// batch of records; it returns the number of records read.
+func eachBatch(b *testing.B, name string, in []byte, each func(*stream.Batch)) int {
+	rd, err := stream.Open(name, bytes.NewReader(in), stream.FormatAuto, stream.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
 	var bt stream.Batch
-	for b.Loop() {
-		rd, err := stream.Open(name, bytes.NewReader(in), stream.FormatAuto, stream.Options{})
+	got := 0
+	for {
+		err := rd.ReadBatch(&bt, 512)
+		if err == io.EOF {
+			return got
+		}
 		if err != nil {
 			b.Fatal(err)
 		}
-		got := 0
-		for {
-			err := rd.ReadBatch(&bt, 512)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			got += bt.Len()
+		if each != nil {
+			each(&bt)
 		}
-		if got != n {
+		got += bt.Len()
+	}
+}
+
+func benchReader(b *testing.B, name string, in []byte) {
+	n := benchN(b)
+	report(b, n, len(in))
+	for b.Loop() {
+		if got := eachBatch(b, name, in, nil); got != n {
 			b.Fatalf("read %d records, want %d", got, n)
 		}
 	}
@@ -145,22 +153,10 @@ func BenchmarkScanNDJSON(b *testing.B) {
 	d := load(b)
 	n := benchN(b)
 	report(b, n, len(d.ndjson))
-	var bt stream.Batch
 	var sc jsonscan.Scanner
 	for b.Loop() {
-		rd, err := stream.Open("tx.ndjson", bytes.NewReader(d.ndjson), stream.FormatAuto, stream.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
 		members := 0
-		for {
-			err := rd.ReadBatch(&bt, 512)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
+		eachBatch(b, "tx.ndjson", d.ndjson, func(bt *stream.Batch) {
 			for i := range bt.Records {
 				fields, err := sc.Object(bt.Records[i].Text)
 				if err != nil {
@@ -168,7 +164,7 @@ func BenchmarkScanNDJSON(b *testing.B) {
 				}
 				members += len(fields)
 			}
-		}
+		})
 		if members < n {
 			b.Fatalf("%d members in %d records", members, n)
 		}
@@ -179,28 +175,16 @@ func BenchmarkScanNDJSON(b *testing.B) {
 func BenchmarkReadParseNDJSON(b *testing.B) {
 	d := load(b)
 	report(b, benchN(b), len(d.ndjson))
-	var bt stream.Batch
 	var tx txn.Transaction
 	for b.Loop() {
-		rd, err := stream.Open("tx.ndjson", bytes.NewReader(d.ndjson), stream.FormatAuto, stream.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
 		p := txn.NewParser(txn.ParseOptions{})
-		for {
-			err := rd.ReadBatch(&bt, 512)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
+		eachBatch(b, "tx.ndjson", d.ndjson, func(bt *stream.Batch) {
 			for i := range bt.Records {
 				if err := p.ParseJSON(bt.Records[i].Text, &tx); err != nil {
 					b.Fatal(err)
 				}
 			}
-		}
+		})
 	}
 }
 
