@@ -22,8 +22,8 @@ import (
 const memProbeEnv = "TAXAGG_TEST_MEMPROBE"
 
 // runMemProbeIfAsked is called from TestMain: in a probe process it runs
-// the command of its arguments, writes the command's peak memory in KiB to
-// the file named by memProbeEnv, exits as the command did and does not
+// the command of its arguments, writes the command's peak memory in bytes
+// to the file named by memProbeEnv, exits as the command did and does not
 // return.
 func runMemProbeIfAsked() {
 	report := os.Getenv(memProbeEnv)
@@ -31,17 +31,16 @@ func runMemProbeIfAsked() {
 		return
 	}
 	os.Unsetenv(memProbeEnv)
-	// Pdeathsig is bound to the thread that starts the child: the command
-	// dies with the probe when a test's deadline kills the probe.
-	runtime.LockOSThread()
+	runtime.LockOSThread() // see probeAttr
 	cmd := exec.Command(os.Args[1], os.Args[2:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = probeAttr()
 	if err := cmd.Run(); err != nil && cmd.ProcessState == nil {
 		fmt.Fprintln(os.Stderr, "memory probe:", err)
 		os.Exit(125)
 	}
-	if err := os.WriteFile(report, []byte(strconv.FormatInt(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss, 10)), 0o644); err != nil {
+	peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * maxrssBytes
+	if err := os.WriteFile(report, []byte(strconv.FormatInt(int64(peak), 10)), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "memory probe:", err)
 		os.Exit(125)
 	}
@@ -71,11 +70,11 @@ func underMemProbe(t *testing.T, cmd *exec.Cmd) (peakMiB func() int64) {
 		if err != nil {
 			t.Fatalf("memory probe reported nothing: %v", err)
 		}
-		kib, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		peak, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 		if err != nil {
 			t.Fatalf("memory probe: %v", err)
 		}
-		return kib / 1024 // ru_maxrss is in KiB on Linux
+		return peak >> 20
 	}
 }
 
@@ -100,7 +99,7 @@ func TestMemProbeExcludesTheTestProcess(t *testing.T) {
 	if got, want := exitStatus(probed.ProcessState), exitStatus(direct.ProcessState); got != want {
 		t.Errorf("probed exit %d, want %d (the command's own)", got, want)
 	}
-	t.Logf("rusage read directly: %d MiB", direct.ProcessState.SysUsage().(*syscall.Rusage).Maxrss/1024)
+	t.Logf("rusage read directly: %d MiB", int64(direct.ProcessState.SysUsage().(*syscall.Rusage).Maxrss*maxrssBytes)>>20)
 	if p := peak(); p <= 0 || p > 100 {
 		t.Errorf("probed peak %d MiB, want the command's own (well under 100 MiB)", p)
 	}
