@@ -38,11 +38,11 @@ func LoadProductMap(r io.Reader, name string) (ProductMap, error) {
 	if err != nil {
 		return nil, yamlErr(name, err)
 	}
-	if doc.Kind == 0 {
-		return ProductMap{}, nil
-	}
 	if rest != nil {
 		return nil, &MappingError{File: name, Line: rest.Line, Col: 1, Msg: "a second YAML document: a product map is one mapping"}
+	}
+	if doc.Kind == 0 {
+		return ProductMap{}, nil
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
