@@ -372,7 +372,7 @@ func TestProductMap(t *testing.T) {
 	for _, tt := range []struct{ in, err string }{
 		{"a: x\na: y\n", `p.yaml:2:1: "a" is given twice`},
 		{"a: x\n---\nb: y\n", `p.yaml:2:1: a second YAML document`},
-		{"{a: x}\nb: y\n", `p.yaml:2:1: a second YAML document`}, // once silently dropped
+		{"{a: x}\nb: y\n", `p.yaml:2:1: a second YAML document`},   // once silently dropped
 		{"---\n---\nb: y\n", `p.yaml:2:1: a second YAML document`}, // after an empty first document
 		{"- a\n", `p.yaml:1:1: a product map is a mapping`},
 	} {
