@@ -58,7 +58,7 @@ func Decode(data []byte, root *yaml.Node) (rest *Rest, err error) {
 		return &Rest{Line: line}, nil
 	}
 	if err != nil {
-		return &Rest{Line: min(max(errorLine(err), 1), lineCount(data))}, nil
+		return &Rest{Line: max(errorLine(err), 1)}, nil
 	}
 	return &Rest{Line: next.Line}, nil
 }
@@ -94,16 +94,6 @@ func errorLine(err error) int {
 		n++
 	}
 	return n
-}
-
-// lineCount is the number of lines of data, at least 1, with YAML's line
-// breaks (LF, CRLF, or CR alone).
-func lineCount(data []byte) int {
-	n := 1 + bytes.Count(data, []byte("\n")) + bytes.Count(data, []byte("\r")) - bytes.Count(data, []byte("\r\n"))
-	if len(data) > 0 && (data[len(data)-1] == '\n' || data[len(data)-1] == '\r') {
-		n--
-	}
-	return max(n, 1)
 }
 
 // secondDocumentMarker returns the line where a second document would
