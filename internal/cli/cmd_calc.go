@@ -55,6 +55,9 @@ transaction without tax lines is one row with the tax columns empty.`,
 }
 
 func calcRun(ctx context.Context, f *Factory, opts *CalcOptions) error {
+	// JSON output writes each record's own fields back (appendCalcJSON),
+	// with or without a state.
+	opts.fields = true
 	sr, err := newStateRun(ctx, f, &opts.txOptions, "calc")
 	if err != nil {
 		return err

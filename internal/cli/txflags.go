@@ -47,6 +47,9 @@ type txOptions struct {
 	// compact is set by a command whose sink totals per tax from
 	// Result.Slots (pipeline.Options.Compact).
 	compact bool
+	// fields is set by a command whose sink renders a record's input
+	// fields (pipeline.Options.RenderFields).
+	fields bool
 
 	stateFlags // --state, --amend, --recompute, --shard, --partial (state_flags.go)
 }
@@ -222,6 +225,8 @@ func (o *txOptions) pipelineOptions(prog *rules.Program) (pipeline.Options, erro
 		MaxRejects: o.MaxRejects,
 		FixedOnly:  o.fixedOnly,
 		Compact:    o.compact,
+
+		RenderFields: o.fields,
 
 		RequireMatch: o.RequireMatch,
 	}, nil

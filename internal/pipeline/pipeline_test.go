@@ -3,9 +3,12 @@ package pipeline
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/taxagg/taxagg/internal/rules"
@@ -130,5 +133,61 @@ func TestNextItemResets(t *testing.T) {
 	}
 	if it.Tx.ID != "" || len(it.Result.Lines) != 0 {
 		t.Errorf("transaction or result not reset")
+	}
+}
+
+// fieldsSink checks, in Render, that a record's Fields are its own: the
+// "id" member's value is the parsed id.
+type fieldsSink struct {
+	mu    sync.Mutex
+	wrong []string
+	seen  int
+}
+
+func (s *fieldsSink) NewWorker() WorkerSink { return fieldsWorker{s} }
+func (s *fieldsSink) Ordered() bool         { return false }
+func (s *fieldsSink) Emit(*Item) error      { return nil }
+
+type fieldsWorker struct{ s *fieldsSink }
+
+func (fieldsWorker) Accept(*Item) {}
+func (w fieldsWorker) Render(it *Item) {
+	id := ""
+	for _, f := range it.Fields {
+		if string(f.Key) == "id" {
+			id = strings.Trim(string(f.Value), `"`)
+		}
+	}
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	w.s.seen++
+	if id != it.Tx.ID {
+		w.s.wrong = append(w.s.wrong, fmt.Sprintf("line %d: Fields of %q, transaction %q", it.Line, id, it.Tx.ID))
+	}
+}
+
+// TestRenderFieldsAreTheRecords checks Options.RenderFields: a batch's
+// records are then parsed and rendered one at a time, so that each Render
+// sees its own record's fields (the parser's, valid until its next
+// parse). Without it a worker parses a whole batch before evaluating it.
+func TestRenderFieldsAreTheRecords(t *testing.T) {
+	var in strings.Builder
+	const n = 3*batchSize + 5
+	for i := range n {
+		fmt.Fprintf(&in, `{"id":"t%d","date":"2026-01-05","currency":"USD","amount":"1.00","country":"US","state":"TX"}`+"\n", i)
+	}
+	for _, workers := range []int{1, 3} {
+		sink := &fieldsSink{}
+		c, err := Run(context.Background(), []Input{{Name: "in.ndjson", R: strings.NewReader(in.String())}},
+			Options{Program: compile(t), Workers: workers, RenderFields: true}, sink)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Accepted != n || sink.seen != n {
+			t.Fatalf("workers %d: accepted %d, rendered %d, want %d", workers, c.Accepted, sink.seen, n)
+		}
+		if len(sink.wrong) > 0 {
+			t.Fatalf("workers %d: %d records rendered with another's fields, first %s", workers, len(sink.wrong), sink.wrong[0])
+		}
 	}
 }

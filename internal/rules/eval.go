@@ -135,6 +135,9 @@ type Evaluator struct {
 	jbuf      []*Jurisdiction
 	folds     map[string]string
 	addrCache [][addrCacheWays]addrEntry // address hash → what it matched
+	// prefetched keeps Prefetch's loads: a load whose value is not used
+	// is compiled away.
+	prefetched uintptr
 	taxes     []*Tax                     // taxes of the matched jurisdictions, in dependency order
 	// lineOrder is the tax order (Tax.order) of every tax of the matched
 	// jurisdictions, jurisdictions in code order and each one's taxes in
@@ -512,6 +515,42 @@ const (
 type addrEntry struct {
 	hash uint64
 	set  *matchSet
+}
+
+// Prefetch loads into the cache what evaluating tx will read first when
+// its address is in the address cache: the cache's set, what the address
+// matched, the rate epoch it used last and that epoch's steps for the
+// first line's product. It changes nothing and evaluates nothing. A caller
+// with a batch of records prefetches them all before it evaluates any, so
+// that the batch's cache misses overlap instead of each stalling its
+// record's evaluation in turn.
+func (e *Evaluator) Prefetch(tx *txn.Transaction) {
+	_, _, h, ok := tx.AddressKey()
+	if !ok || e.addrCache == nil {
+		return
+	}
+	slot := e.addrSlot(h)
+	for i := range slot {
+		m := slot[i].set
+		if m == nil || slot[i].hash != h {
+			continue
+		}
+		ep := m.epoch
+		if ep == nil {
+			return
+		}
+		sum := uintptr(ep.n)
+		if len(tx.Lines) > 0 {
+			product := tx.Lines[0].Product
+			if f := &e.productFront[productFrontIndex(product)]; f.ok && f.product == product && f.id+1 < len(ep.byProduct) {
+				if steps := ep.byProduct[f.id+1].steps; len(steps) > 0 {
+					sum += uintptr(steps[0].order)
+				}
+			}
+		}
+		e.prefetched += sum
+		return
+	}
 }
 
 // addrSlot returns the cache set of an address hash (its top bits).
