@@ -138,7 +138,7 @@ type Evaluator struct {
 	// prefetched keeps Prefetch's loads: a load whose value is not used
 	// is compiled away.
 	prefetched uintptr
-	taxes     []*Tax                     // taxes of the matched jurisdictions, in dependency order
+	taxes      []*Tax // taxes of the matched jurisdictions, in dependency order
 	// lineOrder is the tax order (Tax.order) of every tax of the matched
 	// jurisdictions, jurisdictions in code order and each one's taxes in
 	// file order: the order of a Result's lines (read only: may be cached).
