@@ -122,6 +122,9 @@ type Evaluator struct {
 	compact bool
 	// noPlans: the decimal path alone (the reference, for tests).
 	noPlans bool
+	// prefetched keeps Prefetch's loads: a load whose value is not used
+	// is compiled away.
+	prefetched uintptr
 
 	addr    address
 	matched []bool            // by jurisdiction index
@@ -135,10 +138,7 @@ type Evaluator struct {
 	jbuf      []*Jurisdiction
 	folds     map[string]string
 	addrCache [][addrCacheWays]addrEntry // address hash → what it matched
-	// prefetched keeps Prefetch's loads: a load whose value is not used
-	// is compiled away.
-	prefetched uintptr
-	taxes      []*Tax // taxes of the matched jurisdictions, in dependency order
+	taxes     []*Tax                     // taxes of the matched jurisdictions, in dependency order
 	// lineOrder is the tax order (Tax.order) of every tax of the matched
 	// jurisdictions, jurisdictions in code order and each one's taxes in
 	// file order: the order of a Result's lines (read only: may be cached).
