@@ -415,8 +415,13 @@ func (r *run) work(ws WorkerSink, tally *coverageTally) {
 	if opt.Compact {
 		ev.Compact()
 	}
-	parser := txn.NewParser(opt.Parse)
-	pw := priorWork{prior: opt.Prior, shard: opt.Shard, shards: opt.Shards}
+	w := worker{
+		parser: txn.NewParser(opt.Parse),
+		ev:     ev,
+		ws:     ws,
+		opt:    &opt,
+		pw:     priorWork{prior: opt.Prior, shard: opt.Shard, shards: opt.Shards},
+	}
 	// A worker does not wait for its batch's verdicts: it goes on with the
 	// next batch and accepts its earlier batches as the sequencer settles
 	// them (in seq order, so the oldest first). Waiting would keep the
@@ -453,7 +458,7 @@ func (r *run) work(ws WorkerSink, tally *coverageTally) {
 		if b.raw {
 			b.makeItems(nil)
 		}
-		processBatch(b, parser, ev, ws, &opt, &pw)
+		w.processBatch(b)
 		r.claim(b)
 		r.toSeq <- b
 		pending = append(pending, b)
@@ -600,38 +605,49 @@ func process(it *Item, p *txn.Parser, ev *rules.Evaluator, ws WorkerSink, requir
 	}
 }
 
+// worker is what one worker goroutine evaluates with.
+type worker struct {
+	parser *txn.Parser
+	ev     *rules.Evaluator
+	ws     WorkerSink
+	opt    *Options
+	pw     priorWork
+	txs    []*txn.Transaction // processBatch's, kept for its room
+}
+
 // processBatch is process for each record of a batch, in three passes:
 // all are parsed, the evaluator's per-address data for all is brought into
 // the cache (Evaluator.Prefetch), then all are evaluated. Each pass runs
 // one stage's code and tables over the whole batch, where one record at a
 // time would take turns with the other's and lose them from the caches;
-// and the prefetch pass's cache misses overlap, where evaluation would wait
-// for each in turn. Together they save about a tenth of aggregate's CPU
-// time (benchmarks/README.md).
+// and the prefetches' cache misses overlap, where evaluation would wait
+// for each in turn (benchmarks/README.md has what it saves).
 //
 // With Options.RenderFields, whose Fields are the parser's only until its
 // next parse, each record is parsed and evaluated in turn instead.
-func processBatch(b *batch, p *txn.Parser, ev *rules.Evaluator, ws WorkerSink, opt *Options, pw *priorWork) {
-	requireMatch := opt.RequireMatch
-	if opt.RenderFields {
+func (w *worker) processBatch(b *batch) {
+	requireMatch := w.opt.RequireMatch
+	if w.opt.RenderFields {
 		for i := range b.items {
-			if it := &b.items[i]; parseItem(it, p, pw) {
-				evalItem(it, ev, ws, requireMatch, pw)
+			if it := &b.items[i]; parseItem(it, w.parser, &w.pw) {
+				evalItem(it, w.ev, w.ws, requireMatch, &w.pw)
 			}
 		}
 		return
 	}
+	txs := w.txs[:0]
 	for i := range b.items {
-		b.items[i].parsed = parseItem(&b.items[i], p, pw)
-	}
-	for i := range b.items {
-		if it := &b.items[i]; it.parsed {
-			ev.Prefetch(&it.Tx)
+		it := &b.items[i]
+		if it.parsed = parseItem(it, w.parser, &w.pw); it.parsed {
+			txs = append(txs, &it.Tx)
 		}
 	}
+	w.ev.Prefetch(txs)
+	clear(txs)
+	w.txs = txs[:0]
 	for i := range b.items {
 		if it := &b.items[i]; it.parsed {
-			evalItem(it, ev, ws, requireMatch, pw)
+			evalItem(it, w.ev, w.ws, requireMatch, &w.pw)
 		}
 	}
 }

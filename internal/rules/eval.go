@@ -8,6 +8,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/taxagg/taxagg/internal/money"
+	"github.com/taxagg/taxagg/internal/prefetch"
 	"github.com/taxagg/taxagg/internal/txn"
 )
 
@@ -122,9 +123,7 @@ type Evaluator struct {
 	compact bool
 	// noPlans: the decimal path alone (the reference, for tests).
 	noPlans bool
-	// prefetched keeps Prefetch's loads: a load whose value is not used
-	// is compiled away.
-	prefetched uintptr
+	pf      []pending // Prefetch's batch (kept for its room)
 
 	addr    address
 	matched []bool            // by jurisdiction index
@@ -517,40 +516,69 @@ type addrEntry struct {
 	set  *matchSet
 }
 
-// Prefetch loads into the cache what evaluating tx will read first when
-// its address is in the address cache: the cache's set, what the address
-// matched, the rate epoch it used last and that epoch's steps for the
-// first line's product. It changes nothing and evaluates nothing. A caller
-// with a batch of records prefetches them all before it evaluates any, so
-// that the batch's cache misses overlap instead of each stalling its
-// record's evaluation in turn.
-func (e *Evaluator) Prefetch(tx *txn.Transaction) {
-	_, _, h, ok := tx.AddressKey()
-	if !ok || e.addrCache == nil {
-		return
+// Prefetch brings into the cache what evaluating each of txs will read
+// first when its address is in the address cache: the cache's set, what
+// the address matched, the rate epoch it used last and that epoch's steps
+// for the first line's product. It changes nothing and evaluates nothing,
+// and returns how many of txs it found in the address cache. A caller
+// with a batch of records prefetches them all before it evaluates any.
+//
+// It goes level by level over the whole batch: every record's cache set
+// first, then (those now in cache) every record's match, and so on, each
+// level's loads hitting what the level before asked for. So the misses of
+// a level overlap across the batch, where one record's chain of misses
+// would be one wait after another.
+func (e *Evaluator) Prefetch(txs []*txn.Transaction) (found int) {
+	if e.addrCache == nil {
+		return 0
 	}
-	slot := e.addrSlot(h)
-	for i := range slot {
-		m := slot[i].set
-		if m == nil || slot[i].hash != h {
-			continue
+	pf := e.pf[:0]
+	for _, tx := range txs {
+		if _, _, h, ok := tx.AddressKey(); ok {
+			prefetch.Lines(uintptr(unsafe.Pointer(e.addrSlot(h))))
+			pf = append(pf, pending{tx: tx, h: h})
 		}
-		ep := m.epoch
-		if ep == nil {
-			return
-		}
-		sum := uintptr(ep.n)
-		if len(tx.Lines) > 0 {
-			product := tx.Lines[0].Product
-			if f := &e.productFront[productFrontIndex(product)]; f.ok && f.product == product && f.id+1 < len(ep.byProduct) {
-				if steps := ep.byProduct[f.id+1].steps; len(steps) > 0 {
-					sum += uintptr(steps[0].order)
-				}
+	}
+	for i := range pf {
+		slot := e.addrSlot(pf[i].h)
+		for k := range slot {
+			if m := slot[k].set; m != nil && slot[k].hash == pf[i].h {
+				prefetch.Lines(uintptr(unsafe.Pointer(m)))
+				pf[i].m = m
+				found++
+				break
 			}
 		}
-		e.prefetched += sum
-		return
 	}
+	for i := range pf {
+		if m := pf[i].m; m != nil && m.epoch != nil {
+			prefetch.Lines(uintptr(unsafe.Pointer(m.epoch)))
+		}
+	}
+	for i := range pf {
+		m := pf[i].m
+		if m == nil || m.epoch == nil || len(pf[i].tx.Lines) == 0 {
+			continue
+		}
+		product := pf[i].tx.Lines[0].Product
+		f := &e.productFront[productFrontIndex(product)]
+		if ep := m.epoch; f.ok && f.product == product && f.id+1 < len(ep.byProduct) {
+			if steps := ep.byProduct[f.id+1].steps; len(steps) > 0 {
+				prefetch.Lines(uintptr(unsafe.Pointer(&steps[0])))
+			}
+		}
+	}
+	clear(pf) // no stale pointers kept
+	e.pf = pf[:0]
+	return found
+}
+
+// pending is one record of Prefetch's batch: its address hash and, once
+// found, what its address matched.
+type pending struct {
+	tx *txn.Transaction
+	h  uint64
+	m  *matchSet
 }
 
 // addrSlot returns the cache set of an address hash (its top bits).

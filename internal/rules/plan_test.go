@@ -380,7 +380,7 @@ func TestPlanStepSize(t *testing.T) {
 // pipeline does. The results must be the same, and the prefetches must
 // have reached the plans (or the test would prove nothing).
 func TestPrefetchChangesNothing(t *testing.T) {
-	reached := false
+	found, total := 0, 0
 	for seed := uint64(0); seed < 60; seed++ {
 		r := rand.New(rand.NewPCG(seed, 7))
 		src := randomRules(r)
@@ -404,11 +404,14 @@ func TestPrefetchChangesNothing(t *testing.T) {
 		one.Compact()
 		batched.Compact()
 		var want, got Result
+		total += len(txs)
 		for start := 0; start < len(txs); start += 16 {
 			end := min(start+16, len(txs))
+			var batch []*txn.Transaction
 			for i := start; i < end; i++ {
-				batched.Prefetch(&txs[i])
+				batch = append(batch, &txs[i])
 			}
+			found += batched.Prefetch(batch)
 			for i := start; i < end; i++ {
 				errW, errG := one.Eval(&txs[i], &want), batched.Eval(&txs[i], &got)
 				if (errW == nil) != (errG == nil) || got.Coverage != want.Coverage {
@@ -419,11 +422,13 @@ func TestPrefetchChangesNothing(t *testing.T) {
 				}
 			}
 		}
-		reached = reached || batched.prefetched != 0
 	}
-	if !reached {
-		t.Fatal("no Prefetch reached an address's plans: the test proves nothing")
+	// 3 × 3 × 3 addresses, 200 records: all but the first of each
+	// address (its first batch's) are found.
+	if found < total/2 {
+		t.Fatalf("Prefetch found %d of %d records in the address cache: the test proves little", found, total)
 	}
+	t.Logf("Prefetch found %d of %d records in the address cache", found, total)
 }
 
 // diffCompact compares two compact Results slot by slot.

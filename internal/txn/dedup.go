@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/taxagg/taxagg/internal/prefetch"
 )
 
 // Verdict is what Dedup says of a record.
@@ -256,7 +258,7 @@ func (d *Dedup) Prefetch(idHash uint64) {
 		return
 	}
 	hi, _ := bits.Mul64(idHash<<segBits, uint64(nb))
-	prefetch(base + uintptr(hi)*uintptr(bucketSz))
+	prefetch.Lines(base + uintptr(hi)*uintptr(bucketSz))
 }
 
 // Held says how a record of id and contentHash stands against the record

@@ -1,7 +1,7 @@
 #include "textflag.h"
 
-// func prefetch(addr uintptr)
-TEXT ·prefetch(SB), NOSPLIT|NOFRAME, $0-8
+// func Lines(addr uintptr)
+TEXT ·Lines(SB), NOSPLIT|NOFRAME, $0-8
 	MOVQ	addr+0(FP), AX
 	PREFETCHT0	(AX)
 	PREFETCHT0	64(AX)

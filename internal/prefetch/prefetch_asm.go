@@ -1,11 +1,11 @@
 //go:build amd64 || arm64
 
-package txn
+package prefetch
 
-// prefetch asks the processor to bring the two cache lines at addr into
+// Lines asks the processor to bring the two cache lines at addr into its
 // cache, without waiting for them. A prefetch never faults, whatever addr
 // is, so it may be given an address read without a lock that has since
-// gone stale (Dedup.Prefetch).
+// gone stale (txn.Dedup.Prefetch).
 //
 //go:noescape
-func prefetch(addr uintptr)
+func Lines(addr uintptr)
