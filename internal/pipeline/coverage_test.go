@@ -194,7 +194,9 @@ func BenchmarkCoverageTally(b *testing.B) {
 	parser, ev := newParser(), p.NewEvaluator(false)
 	for _, line := range strings.Split(strings.TrimSpace(coverageInput(1)), "\n")[:10] {
 		it := Item{Text: []byte(line)}
-		process(&it, parser, ev, nopWorker{}, false)
+		if parseItem(&it, parser, &priorWork{}, false) {
+			evalItem(&it, ev, nopWorker{}, false, &priorWork{})
+		}
 		if it.err != nil {
 			b.Fatal(it.err)
 		}

@@ -114,9 +114,10 @@ type Options struct {
 	// Convert, when set, reads every record as a record of another source
 	// (a billing export) and turns it into a transaction record first.
 	Convert Converter
-	// RenderFields is for sinks whose Render reads Item.Fields (calc):
-	// those are the parser's, valid until its next parse, so each record
-	// is then parsed and rendered before the next is parsed.
+	// RenderFields is for sinks whose Render reads Item.Fields (calc). A
+	// worker parses a whole batch before it renders any record, and the
+	// parser's fields last only until its next parse: with RenderFields
+	// each item keeps a copy of its own.
 	RenderFields bool
 
 	sourceNames []string
@@ -597,14 +598,6 @@ func checkCounts(c *Counts) error {
 	return nil
 }
 
-// process parses and evaluates one record and lets the sink render it.
-func process(it *Item, p *txn.Parser, ev *rules.Evaluator, ws WorkerSink, requireMatch bool) {
-	pw := priorWork{}
-	if parseItem(it, p, &pw) {
-		evalItem(it, ev, ws, requireMatch, &pw)
-	}
-}
-
 // worker is what one worker goroutine evaluates with.
 type worker struct {
 	parser *txn.Parser
@@ -622,23 +615,12 @@ type worker struct {
 // time would take turns with the other's and lose them from the caches;
 // and the prefetches' cache misses overlap, where evaluation would wait
 // for each in turn (benchmarks/README.md has what it saves).
-//
-// With Options.RenderFields, whose Fields are the parser's only until its
-// next parse, each record is parsed and evaluated in turn instead.
 func (w *worker) processBatch(b *batch) {
 	requireMatch := w.opt.RequireMatch
-	if w.opt.RenderFields {
-		for i := range b.items {
-			if it := &b.items[i]; parseItem(it, w.parser, &w.pw) {
-				evalItem(it, w.ev, w.ws, requireMatch, &w.pw)
-			}
-		}
-		return
-	}
 	txs := w.txs[:0]
 	for i := range b.items {
 		it := &b.items[i]
-		if it.parsed = parseItem(it, w.parser, &w.pw); it.parsed {
+		if it.parsed = parseItem(it, w.parser, &w.pw, w.opt.RenderFields); it.parsed {
 			txs = append(txs, &it.Tx)
 		}
 	}
@@ -652,10 +634,12 @@ func (w *worker) processBatch(b *batch) {
 	}
 }
 
-// parseItem is the first half of process: it parses the record into it.Tx
-// and reports whether evalItem is to evaluate it, false for a record found
-// bad, skipped, of another shard or known to an earlier run.
-func parseItem(it *Item, p *txn.Parser, pw *priorWork) bool {
+// parseItem parses a record into it.Tx and reports whether evalItem is to
+// evaluate it, false for a record found bad, skipped, of another shard or
+// known to an earlier run. With keepFields, it.Fields are the item's own,
+// valid past the parser's next parse (Options.RenderFields); else they
+// are the parser's.
+func parseItem(it *Item, p *txn.Parser, pw *priorWork, keepFields bool) bool {
 	it.Out = it.Out[:0]
 	it.verdict = vRejected // until the sequencer settles it: a run that stops mid-batch accepts no more
 	it.known = false
@@ -671,10 +655,10 @@ func parseItem(it *Item, p *txn.Parser, pw *priorWork) bool {
 	var err error
 	if it.Converted {
 		err = p.ParseJSON(it.Conv, &it.Tx)
-		it.Fields = p.Fields()
+		it.setFields(p, keepFields)
 	} else if it.CSV == nil {
 		err = p.ParseJSON(it.Text, &it.Tx)
-		it.Fields = p.Fields()
+		it.setFields(p, keepFields)
 	} else {
 		err = p.ParseCSV(it.Header, it.CSV, &it.Tx)
 		it.Fields = nil
@@ -686,8 +670,20 @@ func parseItem(it *Item, p *txn.Parser, pw *priorWork) bool {
 	return !pw.skip(it)
 }
 
-// evalItem is the second half of process: it evaluates a record parseItem
-// kept and lets the sink render it.
+// setFields sets it.Fields to the fields of the JSON record p parsed last:
+// p's own, or with keep a copy in the item's buffer.
+func (it *Item) setFields(p *txn.Parser, keep bool) {
+	switch {
+	case p.Fields() == nil:
+		it.Fields = nil
+	case keep:
+		it.Fields = p.AppendFields(it.Fields[:0])
+	default:
+		it.Fields = p.Fields()
+	}
+}
+
+// evalItem evaluates a record parseItem kept and lets the sink render it.
 func evalItem(it *Item, ev *rules.Evaluator, ws WorkerSink, requireMatch bool, pw *priorWork) {
 	err := ev.Eval(&it.Tx, &it.Result)
 	if err == nil && requireMatch && it.Result.Coverage == rules.Unmatched {

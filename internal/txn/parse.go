@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -177,6 +178,31 @@ func (p *Parser) Fields() []RawField {
 		return nil
 	}
 	return p.fields
+}
+
+// AppendFields appends the fields Fields returns to dst. Unlike those,
+// the appended ones stay valid after the next parse, as long as the
+// record's text does: a key written with escapes, decoded into the
+// Parser's scratch space, is copied out of it.
+func (p *Parser) AppendFields(dst []RawField) []RawField {
+	n := len(dst)
+	dst = append(dst, p.Fields()...)
+	for i := n; i < len(dst); i++ {
+		if f := &dst[i]; !within(f.Key, f.RawKey) {
+			f.Key = bytes.Clone(f.Key)
+		}
+	}
+	return dst
+}
+
+// within reports whether sub is a part of s (an empty sub always is).
+func within(sub, s []byte) bool {
+	if len(sub) == 0 {
+		return true
+	}
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
+	at := uintptr(unsafe.Pointer(unsafe.SliceData(sub)))
+	return at >= start && at+uintptr(len(sub)) <= start+uintptr(len(s))
 }
 
 func fieldErr(field string, format string, args ...any) *FieldError {

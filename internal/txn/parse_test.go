@@ -237,6 +237,31 @@ func TestFields(t *testing.T) {
 	}
 }
 
+// TestAppendFieldsOutliveTheParse checks that AppendFields' copies stay
+// the record's after the next parse, keys decoded from escapes included
+// (those live in the parser's scratch space, which the next parse reuses).
+func TestAppendFieldsOutliveTheParse(t *testing.T) {
+	p := NewParser(ParseOptions{})
+	var tx Transaction
+	parse := func(in string) {
+		t.Helper()
+		if err := p.ParseJSON([]byte(in), &tx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	parse(`{"id":"a","x\u0079":1,"date":"2025-01-01","currency":"USD","country":"US","amount":"1"}`)
+	kept := p.AppendFields([]RawField{{Key: []byte("before")}})
+	parse(`{"id":"b","q\u0071":2,"date":"2025-01-02","currency":"USD","country":"US","amount":"2"}`)
+	var got []string
+	for _, f := range kept {
+		got = append(got, string(f.Key)+"="+string(f.Value))
+	}
+	want := []string{"before=", `id="a"`, "xy=1", `date="2025-01-01"`, `currency="USD"`, `country="US"`, `amount="1"`}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("after the next parse: %q\nwant %q", got, want)
+	}
+}
+
 func TestParseCSV(t *testing.T) {
 	header := []string{"id", "date", "type", "original_date", "currency", "amount", "quantity", "product",
 		"tax_included", "customer", "exempt_reason", "country", "state", "county", "city", "postal_code", "jurisdictions", "note"}
