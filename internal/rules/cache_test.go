@@ -55,8 +55,8 @@ jurisdictions:
 		addrs = append(addrs, addr{"WA", []string{"King", "Kings", "Other"}[i%3], fmt.Sprint("c", i), fmt.Sprint(98000 + i%200)})
 	}
 	// Transactions come built by hand (the Evaluator builds the address
-	// key) or from a Parser (its interned key, which a full intern table
-	// makes anew: the cache must follow).
+	// key) or from a Parser (its key, a new string in its arena for every
+	// record).
 	ps := txn.NewParser(txn.ParseOptions{})
 	var ptx txn.Transaction
 	describe := func(e *Evaluator, a addr, parsed bool) string {
@@ -139,7 +139,7 @@ func TestMatchSetHolds(t *testing.T) {
 	e := &Evaluator{}
 	var slot [addrCacheWays]addrEntry
 	cached := &txn.Transaction{Country: "US", State: "WA", County: "King", City: "S", PostalCode: "98101"}
-	key, ends, _, _ := e.addressKey(cached)
+	key, ends, _ := e.addressKey(cached)
 	e.cacheAddress(&slot, 1, strings.Clone(key), ends)
 	m := slot[0].set
 	for _, tc := range []struct {
@@ -153,7 +153,7 @@ func TestMatchSetHolds(t *testing.T) {
 		{txn.Transaction{Country: "US", State: "WA", County: "King", City: "S", PostalCode: "98102"}, false},
 		{txn.Transaction{Country: "US", State: "WA", County: "King", City: "S", PostalCode: ""}, false},
 	} {
-		key, ends, _, _ := e.addressKey(&tc.tx)
+		key, ends, _ := e.addressKey(&tc.tx)
 		if got := m.holds(key, ends); got != tc.want {
 			t.Errorf("holds(%+v) = %v, want %v", tc.tx, got, tc.want)
 		}

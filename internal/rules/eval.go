@@ -329,15 +329,10 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 			return err
 		}
 	} else {
-		key, ends, h, interned := e.addressKey(tx)
+		key, ends, h := e.addressKey(tx)
 		slot := e.addrSlot(h)
 		for i := range slot {
 			if m := slot[i].set; m != nil && slot[i].hash == h && m.holds(key, ends) {
-				if interned && unsafe.StringData(m.key) != unsafe.StringData(key) {
-					// The Parser interned the key anew: keep its
-					// string, so that the next compare is by pointer.
-					m.key = key
-				}
 				// The same address as an earlier transaction: the same
 				// jurisdictions. matched and mlist stay empty: only
 				// matching itself needs them.
@@ -364,9 +359,8 @@ func (e *Evaluator) findJurisdictions(tx *txn.Transaction) error {
 			e.tryMatch(ix.byPostal[z])
 		}
 		e.settleMatches()
-		if !interned {
-			key = strings.Clone(key) // e.akey's bytes
-		}
+		// Kept by the cache: not e.akey's bytes, nor a Parser's arena's.
+		key = strings.Clone(key)
 		e.cacheAddress(slot, h, key, ends)
 		return nil
 	}
@@ -461,9 +455,9 @@ func (e *Evaluator) settleMatches() {
 // matchSet is what an address matched: the jurisdictions (in code order),
 // their taxes in dependency order and in line order.
 type matchSet struct {
-	// key is the address key (txn.Transaction.AddressKey), split at ends:
-	// first, so that the compare reads the cache line that the hit reads
-	// next anyway.
+	// key is the address key (txn.Transaction.AddressKey), split at ends,
+	// m's own copy: first, so that the compare reads the cache line that
+	// the hit reads next anyway (and Prefetch brings the key's bytes).
 	key  string
 	ends txn.AddrEnds
 	// pset and epoch share the key's cache line too: they are the next
@@ -478,26 +472,20 @@ type matchSet struct {
 	norm      Address
 }
 
-// holds reports whether an address key is the one m was matched for. A
-// Parser interns keys, so the key of a transaction of a recent address is
-// the very string m holds: then the compare reads no bytes.
+// holds reports whether an address key is the one m was matched for.
 func (m *matchSet) holds(key string, ends txn.AddrEnds) bool {
-	if !m.ends.Equal(&ends) {
-		return false
-	}
-	return unsafe.StringData(m.key) == unsafe.StringData(key) || m.key == key
+	return m.ends.Equal(&ends) && m.key == key
 }
 
 // addressKey returns tx's address key, where its fields end and its hash:
-// the Parser's (interned: an immutable string, no copy, no hashing) or, for
-// a Transaction made otherwise, built in e.akey (valid until the next
-// call).
-func (e *Evaluator) addressKey(tx *txn.Transaction) (key string, ends txn.AddrEnds, h uint64, interned bool) {
+// the Parser's (no copy, no hashing) or, for a Transaction made otherwise,
+// built in e.akey (valid until the next call).
+func (e *Evaluator) addressKey(tx *txn.Transaction) (key string, ends txn.AddrEnds, h uint64) {
 	if key, ends, h, ok := tx.AddressKey(); ok {
-		return key, ends, h, true
+		return key, ends, h
 	}
 	e.akey, ends = txn.AppendAddressKey(e.akey[:0], tx.Country, tx.State, tx.County, tx.City, tx.PostalCode)
-	return unsafe.String(unsafe.SliceData(e.akey), len(e.akey)), ends, txn.AddressHash(e.akey, ends), false
+	return unsafe.String(unsafe.SliceData(e.akey), len(e.akey)), ends, txn.AddressHash(e.akey, ends)
 }
 
 // The address cache: what an address matched, remembered per Evaluator in
@@ -518,8 +506,8 @@ type addrEntry struct {
 
 // Prefetch brings into the cache what evaluating each of txs will read
 // first when its address is in the address cache: the cache's set, what
-// the address matched, the rate epoch it used last and that epoch's steps
-// for the first line's product. It changes nothing and evaluates nothing,
+// the address matched and its key (compared byte by byte), the rate epoch
+// it used last and that epoch's steps for the first line's product. It changes nothing and evaluates nothing,
 // and returns how many of txs it found in the address cache. A caller
 // with a batch of records prefetches them all before it evaluates any.
 //
@@ -551,8 +539,11 @@ func (e *Evaluator) Prefetch(txs []*txn.Transaction) (found int) {
 		}
 	}
 	for i := range pf {
-		if m := pf[i].m; m != nil && m.epoch != nil {
-			prefetch.Lines(uintptr(unsafe.Pointer(m.epoch)))
+		if m := pf[i].m; m != nil {
+			prefetch.Lines(uintptr(unsafe.Pointer(unsafe.StringData(m.key))))
+			if m.epoch != nil {
+				prefetch.Lines(uintptr(unsafe.Pointer(m.epoch)))
+			}
 		}
 	}
 	for i := range pf {

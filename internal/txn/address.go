@@ -10,13 +10,13 @@ import (
 // each field ends. The rule engine's address cache looks an address up by
 // it: one hash and one compare instead of five of each.
 //
-// A Parser builds the key while it parses and interns it (addrIntern):
-// Country, State, County, City and PostalCode are then substrings of the
-// one interned key, so that a record of an address seen recently costs one
-// hash of the key, one lookup and one compare against bytes stored in the
-// table entry itself, and no copy; and two transactions of the same address
-// share the same key string, so that a cache holding that string compares
-// it with the next one by pointer, without reading the bytes.
+// A Parser builds the key while it parses, hashes it, and keeps it in its
+// arena (one copy): Country, State, County, City and PostalCode are then
+// substrings of that one string. The Parser kept a table of recent keys
+// too, so that records of one address shared one string and the engine
+// could compare keys by pointer; the table's lookup was a cache miss per
+// record, dearer than the compare it saved once the engine prefetches the
+// cached key it compares with (rules.Evaluator.Prefetch), so it went.
 
 // AddrEnds says where each of the five address fields ends in an address
 // key (offsets after country, state, county, city, postal code).
@@ -58,7 +58,8 @@ func AddressHash(key []byte, ends AddrEnds) uint64 {
 // field ends, and AddressHash of both, as the Parser made them. ok is false
 // for a Transaction that a Parser did not make, or whose address fields
 // were changed since: the caller then builds the key itself. The key is an
-// immutable string: it may be kept.
+// immutable string, but it lives in the Parser's arena: a cache that keeps
+// it keeps a whole arena chunk alive, so it keeps a clone instead.
 func (tx *Transaction) AddressKey() (key string, ends AddrEnds, hash uint64, ok bool) {
 	k := tx.addrKey
 	if k == "" {
@@ -91,58 +92,4 @@ func (tx *Transaction) setAddress(key string, ends AddrEnds, hash uint64) {
 	tx.County = key[ends[1]:ends[2]]
 	tx.City = key[ends[2]:ends[3]]
 	tx.PostalCode = key[ends[3]:ends[4]]
-}
-
-// addrIntern is a Parser's table of recent address keys: 2-way sets of
-// 128-byte entries (two cache lines), each holding the key's hash, its
-// ends, the interned string and, for keys of up to addrInline bytes (all
-// but freak addresses), a copy of the key's bytes to compare against
-// without following the string's pointer. It has a fixed size (2 MiB) and
-// never grows: a new key pushes out the older of its set's two, whose
-// string is then garbage once no transaction holds it.
-type addrIntern struct {
-	sets [addrSets][2]addrEntry
-}
-
-const (
-	addrSetBits = 13
-	addrSets    = 1 << addrSetBits
-	addrInline  = 80
-)
-
-type addrEntry struct {
-	hash   uint64
-	key    string
-	ends   AddrEnds
-	_      uint32
-	inline [addrInline]byte
-}
-
-// lookup returns the interned string of key (with ends and hash h),
-// adding it when it is not there.
-func (t *addrIntern) lookup(key []byte, ends AddrEnds, h uint64) string {
-	set := &t.sets[h&(addrSets-1)]
-	for i := range set {
-		en := &set[i]
-		if en.hash == h && en.ends.Equal(&ends) && en.holds(key) {
-			return en.key
-		}
-	}
-	// A miss: the newer entry becomes the older one.
-	set[1] = set[0]
-	en := &set[0]
-	en.hash, en.ends, en.key = h, ends, string(key)
-	if len(key) <= addrInline {
-		copy(en.inline[:], key)
-	}
-	return en.key
-}
-
-// holds reports whether en is the entry of key (whose ends, and so whose
-// length, already match en's).
-func (en *addrEntry) holds(key []byte) bool {
-	if len(key) <= addrInline {
-		return string(en.inline[:len(key)]) == string(key)
-	}
-	return en.key == string(key)
 }

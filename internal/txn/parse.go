@@ -146,8 +146,7 @@ type Parser struct {
 
 	arena  []byte
 	intern *[internSlots]string
-	addrs  *addrIntern // allocated on first use
-	akey   []byte      // the address key being built
+	akey   []byte // the address key being built
 	currs  map[string]money.Currency
 	hbuf   []byte
 	hdr    []string
@@ -488,7 +487,7 @@ func (p *Parser) build(tx *Transaction, v *[nFields]val) error {
 var addrFields = [5]int{fCountry, fState, fCounty, fCity, fPostalCode}
 
 // address checks the five address fields (country present) and sets them
-// in tx from the interned address key.
+// in tx from the address key, copied into the arena.
 func (p *Parser) address(tx *Transaction, vals *[nFields]val) error {
 	key := p.akey[:0]
 	var ends AddrEnds
@@ -506,11 +505,7 @@ func (p *Parser) address(tx *Transaction, vals *[nFields]val) error {
 		ends[i] = uint32(len(key))
 	}
 	p.akey = key
-	if p.addrs == nil {
-		p.addrs = new(addrIntern)
-	}
-	h := AddressHash(key, ends)
-	tx.setAddress(p.addrs.lookup(key, ends, h), ends, h)
+	tx.setAddress(p.copyString(key), ends, AddressHash(key, ends))
 	return nil
 }
 
@@ -942,8 +937,7 @@ func (p *Parser) contentHash(tx *Transaction) uint64 {
 	str(tx.Currency.Code)
 	str(tx.Customer)
 	str(tx.ExemptReason)
-	// The address from the key as built (p.akey, in cache), not from the
-	// interned strings (a cache miss): the same bytes.
+	// The address from the key as built (p.akey): the fields' bytes.
 	ak, ae := p.akey, &tx.addrEnds
 	byt(ak[:ae[0]])
 	byt(ak[ae[0]:ae[1]])
