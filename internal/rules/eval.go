@@ -506,8 +506,8 @@ type addrEntry struct {
 
 // Prefetch brings into the cache what evaluating each of txs will read
 // first when its address is in the address cache: the cache's set, what
-// the address matched and its key (compared byte by byte), the rate epoch
-// it used last and that epoch's steps for the first line's product. It changes nothing and evaluates nothing,
+// the address matched and its key (compared byte by byte), its plan set
+// and rate epoch, and that epoch's steps for the first line's product. It changes nothing and evaluates nothing,
 // and returns how many of txs it found in the address cache. A caller
 // with a batch of records prefetches them all before it evaluates any.
 //
@@ -544,18 +544,39 @@ func (e *Evaluator) Prefetch(txs []*txn.Transaction) (found int) {
 			if m.epoch != nil {
 				prefetch.Lines(uintptr(unsafe.Pointer(m.epoch)))
 			}
+			if m.pset != nil {
+				prefetch.Lines(uintptr(unsafe.Pointer(m.pset))) // for a record of another epoch
+			}
+		}
+	}
+	// The record's epoch, when it is the one its address used last or the
+	// one its plan set did, and its first line's product's plan there.
+	for i := range pf {
+		m, tx := pf[i].m, pf[i].tx
+		if m == nil || len(tx.Lines) == 0 {
+			continue
+		}
+		ep := m.epoch
+		if ep == nil || !ep.holds(tx.RateDay) {
+			if ps := m.pset; ps != nil && ps.last != nil && ps.last.holds(tx.RateDay) {
+				ep = ps.last
+			} else {
+				continue
+			}
+		}
+		product := tx.Lines[0].Product
+		if f := &e.productFront[productFrontIndex(product)]; f.ok && f.product == product && f.id+1 < len(ep.byProduct) {
+			pf[i].pp = &ep.byProduct[f.id+1]
+			prefetch.Lines(uintptr(unsafe.Pointer(pf[i].pp)))
 		}
 	}
 	for i := range pf {
-		m := pf[i].m
-		if m == nil || m.epoch == nil || len(pf[i].tx.Lines) == 0 {
-			continue
-		}
-		product := pf[i].tx.Lines[0].Product
-		f := &e.productFront[productFrontIndex(product)]
-		if ep := m.epoch; f.ok && f.product == product && f.id+1 < len(ep.byProduct) {
-			if steps := ep.byProduct[f.id+1].steps; len(steps) > 0 {
+		if pp := pf[i].pp; pp != nil {
+			if steps := pp.steps; len(steps) > 0 {
 				prefetch.Lines(uintptr(unsafe.Pointer(&steps[0])))
+				if len(steps) > 3 {
+					prefetch.Lines(uintptr(unsafe.Pointer(&steps[3])))
+				}
 			}
 		}
 	}
@@ -564,12 +585,13 @@ func (e *Evaluator) Prefetch(txs []*txn.Transaction) (found int) {
 	return found
 }
 
-// pending is one record of Prefetch's batch: its address hash and, once
-// found, what its address matched.
+// pending is one record of Prefetch's batch: its address hash and, as
+// they are found, what its address matched and its product's plan.
 type pending struct {
 	tx *txn.Transaction
 	h  uint64
 	m  *matchSet
+	pp *productPlan
 }
 
 // addrSlot returns the cache set of an address hash (its top bits).
