@@ -89,6 +89,17 @@ type aggWorker struct{ acc *aggregate.Accumulator }
 func (w aggWorker) Render(*pipeline.Item)    {}
 func (w aggWorker) Accept(it *pipeline.Item) { w.acc.Add(&it.Tx, &it.Result) }
 
+// PrefetchAccept brings in the records' compact figures, then (those now
+// in cache) the sums they are added to.
+func (w aggWorker) PrefetchAccept(items []*pipeline.Item) {
+	for _, it := range items {
+		w.acc.PrefetchSlots(&it.Result)
+	}
+	for _, it := range items {
+		w.acc.PrefetchRows(&it.Tx, &it.Result)
+	}
+}
+
 func aggregateRun(ctx context.Context, f *Factory, opts *AggregateOptions) error {
 	period, err := aggregate.ParsePeriod(opts.Period)
 	if err != nil {

@@ -219,6 +219,14 @@ type WorkerSink interface {
 	Accept(it *Item)
 }
 
+// AcceptPrefetcher is a WorkerSink that can bring into the cache what its
+// Accept will read. A worker hands it a settled batch's accepted records
+// before it accepts any of them, so that their cache misses overlap (as
+// processBatch does for evaluation).
+type AcceptPrefetcher interface {
+	PrefetchAccept(items []*Item)
+}
+
 // RejectError is the first bad record of a run without a rejects file, or
 // the record that took the run past --max-rejects.
 type RejectError struct {
@@ -428,7 +436,19 @@ func (r *run) work(ws WorkerSink, tally *coverageTally) {
 	// them (in seq order, so the oldest first). Waiting would keep the
 	// workers in lockstep with the slowest.
 	var pending []*batch
+	apf, _ := ws.(AcceptPrefetcher)
+	var accepted []*Item
 	accept := func(b *batch) {
+		if apf != nil {
+			accepted = accepted[:0]
+			for i := range b.items {
+				if b.items[i].verdict == vAccepted {
+					accepted = append(accepted, &b.items[i])
+				}
+			}
+			apf.PrefetchAccept(accepted)
+			clear(accepted)
+		}
 		for i := range b.items {
 			if b.items[i].verdict == vAccepted {
 				tally.add(&b.items[i])

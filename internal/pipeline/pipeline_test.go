@@ -201,3 +201,70 @@ func TestRenderFieldsAreTheRecords(t *testing.T) {
 		}
 	}
 }
+
+// prefetchSink records, per worker, the order of PrefetchAccept and
+// Accept calls.
+type prefetchSink struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (s *prefetchSink) NewWorker() WorkerSink { return &prefetchWorker{s: s} }
+func (s *prefetchSink) Ordered() bool         { return false }
+func (s *prefetchSink) Emit(*Item) error      { return nil }
+
+type prefetchWorker struct {
+	s          *prefetchSink
+	prefetched map[*Item]bool
+	bad        []string
+}
+
+func (w *prefetchWorker) Render(*Item) {}
+func (w *prefetchWorker) PrefetchAccept(items []*Item) {
+	w.prefetched = map[*Item]bool{}
+	for _, it := range items {
+		if it.verdict != vAccepted {
+			w.bad = append(w.bad, fmt.Sprintf("line %d handed to PrefetchAccept, not accepted", it.Line))
+		}
+		w.prefetched[it] = true
+	}
+}
+func (w *prefetchWorker) Accept(it *Item) {
+	if !w.prefetched[it] {
+		w.bad = append(w.bad, fmt.Sprintf("line %d accepted without a PrefetchAccept first", it.Line))
+	}
+	delete(w.prefetched, it)
+	w.s.mu.Lock()
+	w.s.events = append(w.s.events, w.bad...)
+	w.s.mu.Unlock()
+	w.bad = nil
+}
+
+// TestAcceptPrefetcher checks that a worker hands an AcceptPrefetcher each
+// settled batch's accepted records, and only those, before it accepts any.
+func TestAcceptPrefetcher(t *testing.T) {
+	var in strings.Builder
+	const n = 5*batchSize + 7
+	for i := range n {
+		if i%10 == 3 {
+			in.WriteString("{not json\n") // rejected: never handed over
+			continue
+		}
+		fmt.Fprintf(&in, `{"id":"t%d","date":"2026-01-05","currency":"USD","amount":"1.00","country":"US","state":"TX"}`+"\n", i%(n-40))
+	}
+	for _, workers := range []int{1, 2} {
+		sink := &prefetchSink{}
+		var rejects strings.Builder
+		c, err := Run(context.Background(), []Input{{Name: "in.ndjson", R: strings.NewReader(in.String())}},
+			Options{Program: compile(t), Workers: workers, Rejects: &rejects, MaxRejects: -1}, sink)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Rejected == 0 || c.Duplicates == 0 {
+			t.Fatalf("counts %+v: the input should have rejects and duplicates", c)
+		}
+		if len(sink.events) > 0 {
+			t.Fatalf("workers %d: %d wrong calls, first: %s", workers, len(sink.events), sink.events[0])
+		}
+	}
+}
