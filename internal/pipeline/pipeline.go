@@ -628,9 +628,10 @@ type worker struct {
 	txs    []*txn.Transaction // processBatch's, kept for its room
 }
 
-// processBatch is process for each record of a batch, in three passes:
-// all are parsed, the evaluator's per-address data for all is brought into
-// the cache (Evaluator.Prefetch), then all are evaluated. Each pass runs
+// processBatch parses and evaluates each record of a batch and lets the
+// sink render it, in three passes: all are parsed, the evaluator's
+// per-address data for all is brought into the cache (Evaluator.Prefetch),
+// then all are evaluated. Each pass runs
 // one stage's code and tables over the whole batch, where one record at a
 // time would take turns with the other's and lose them from the caches;
 // and the prefetches' cache misses overlap, where evaluation would wait
