@@ -79,6 +79,17 @@ type nexusWorker struct{ w *nexus.Worker }
 func (w nexusWorker) Render(*pipeline.Item)    {}
 func (w nexusWorker) Accept(it *pipeline.Item) { w.w.Add(&it.Tx, &it.Result) }
 
+// PrefetchAccept brings in the records' day window entries, then (those
+// now in cache) the figures they lead to.
+func (w nexusWorker) PrefetchAccept(items []*pipeline.Item) {
+	for _, it := range items {
+		w.w.PrefetchDays(&it.Tx, &it.Result)
+	}
+	for _, it := range items {
+		w.w.PrefetchSums(&it.Tx, &it.Result)
+	}
+}
+
 // nexusManifest is the JSON output's manifest: aggregate's plus the
 // thresholds' currency.
 type nexusManifest struct {

@@ -49,10 +49,12 @@ import (
 	"errors"
 	"math"
 	"sync"
+	"unsafe"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/taxagg/taxagg/internal/money"
+	"github.com/taxagg/taxagg/internal/prefetch"
 	"github.com/taxagg/taxagg/internal/rules"
 	"github.com/taxagg/taxagg/internal/txn"
 )
@@ -350,4 +352,39 @@ func (w *Worker) record(ji uint32, tx *txn.Transaction, amount *netSum) {
 		}
 	}
 	w.err = w.spill.write(ji, tx, amount)
+}
+
+// PrefetchDays brings into the cache the day windows' entries Add will
+// read for a transaction, and PrefetchSums, once those are there, the
+// figures they lead to: a caller with a batch of transactions to add asks
+// for all of them, level by level, before it adds any
+// (pipeline.AcceptPrefetcher). Neither changes anything; a day with no
+// window entry yet is left to Add.
+func (w *Worker) PrefetchDays(tx *txn.Transaction, res *rules.Result) {
+	for _, j := range res.Nexus() {
+		if e := w.windowEntry(j, tx.Day); e != nil {
+			prefetch.Lines(uintptr(unsafe.Pointer(e)))
+		}
+	}
+}
+
+// PrefetchSums: see PrefetchDays.
+func (w *Worker) PrefetchSums(tx *txn.Transaction, res *rules.Result) {
+	for _, j := range res.Nexus() {
+		if e := w.windowEntry(j, tx.Day); e != nil && *e > 0 && int(*e-1) < len(w.sums) {
+			prefetch.Lines(uintptr(unsafe.Pointer(&w.sums[*e-1])))
+		}
+	}
+}
+
+// windowEntry is the entry of day d in j's window, nil without one.
+func (w *Worker) windowEntry(j *rules.Jurisdiction, d txn.Date) *int32 {
+	jd := w.dense[j]
+	if jd == nil {
+		return nil
+	}
+	if off := int64(d) - int64(jd.base); off >= 0 && off < int64(len(jd.idx)) {
+		return &jd.idx[off]
+	}
+	return nil
 }
