@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"strings"
+	"unsafe"
 
 	"github.com/shopspring/decimal"
 	"github.com/spf13/cobra"
@@ -10,6 +11,7 @@ import (
 	"github.com/taxagg/taxagg/internal/billing"
 	"github.com/taxagg/taxagg/internal/money"
 	"github.com/taxagg/taxagg/internal/pipeline"
+	"github.com/taxagg/taxagg/internal/prefetch"
 	"github.com/taxagg/taxagg/internal/rules"
 	"github.com/taxagg/taxagg/internal/stream"
 	"github.com/taxagg/taxagg/internal/txn"
@@ -659,6 +661,46 @@ func (w *calcWorker) appendTaxesJSON(dst []byte, it *pipeline.Item, digits int32
 		dst = w.ends.appendJSON(dst, l.Reason)
 	}
 	return append(dst, ']')
+}
+
+// PrefetchRender brings into the cache, level by level over the batch,
+// what rendering the records' tax lines reads: each line's tax, its texts,
+// their rates and the text of the first.
+func (w *calcWorker) PrefetchRender(items []*pipeline.Item) {
+	known := func(t *rules.Tax) *taxText {
+		if o := t.Order(); o >= 0 && o < len(w.byOrder) {
+			if tt := w.byOrder[o]; tt != nil && tt.tax == t {
+				return tt
+			}
+		}
+		return nil
+	}
+	for _, it := range items {
+		for i := range it.Result.Lines {
+			prefetch.Lines(uintptr(unsafe.Pointer(it.Result.Lines[i].Tax)))
+		}
+	}
+	for _, it := range items {
+		for i := range it.Result.Lines {
+			if o := it.Result.Lines[i].Tax.Order(); o >= 0 && o < len(w.byOrder) && w.byOrder[o] != nil {
+				prefetch.Lines(uintptr(unsafe.Pointer(w.byOrder[o])))
+			}
+		}
+	}
+	for _, it := range items {
+		for i := range it.Result.Lines {
+			if tt := known(it.Result.Lines[i].Tax); tt != nil && len(tt.rates) > 0 {
+				prefetch.Lines(uintptr(unsafe.Pointer(&tt.rates[0])))
+			}
+		}
+	}
+	for _, it := range items {
+		for i := range it.Result.Lines {
+			if tt := known(it.Result.Lines[i].Tax); tt != nil && len(tt.rates) > 0 && len(tt.rates[0].json) > 0 {
+				prefetch.Lines(uintptr(unsafe.Pointer(&tt.rates[0].json[0])))
+			}
+		}
+	}
 }
 
 // taxText returns t's texts, made the first time t is seen.

@@ -195,7 +195,7 @@ func BenchmarkCoverageTally(b *testing.B) {
 	for _, line := range strings.Split(strings.TrimSpace(coverageInput(1)), "\n")[:10] {
 		it := Item{Text: []byte(line)}
 		if parseItem(&it, parser, &priorWork{}, false) {
-			evalItem(&it, ev, nopWorker{}, false, &priorWork{})
+			evalItem(&it, ev, false, &priorWork{})
 		}
 		if it.err != nil {
 			b.Fatal(it.err)

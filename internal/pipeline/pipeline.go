@@ -186,7 +186,7 @@ type Item struct {
 	// holds it (new, unless an earlier record of the input claimed it
 	// later: seqDedup settles that).
 	claimed bool
-	parsed  bool // parseItem kept it for evaluation
+	good    bool // processBatch: parsed, then evaluated, without an error so far
 }
 
 type verdict uint8
@@ -217,6 +217,13 @@ type WorkerSink interface {
 	Render(it *Item)
 	// Accept runs for each accepted record once the verdicts are in.
 	Accept(it *Item)
+}
+
+// RenderPrefetcher is a WorkerSink that can bring into the cache what its
+// Render will read. A worker hands it a batch's evaluated records before
+// it renders any of them (processBatch).
+type RenderPrefetcher interface {
+	PrefetchRender(items []*Item)
 }
 
 // AcceptPrefetcher is a WorkerSink that can bring into the cache what its
@@ -626,12 +633,13 @@ type worker struct {
 	opt    *Options
 	pw     priorWork
 	txs    []*txn.Transaction // processBatch's, kept for its room
+	items  []*Item            // likewise
 }
 
 // processBatch parses and evaluates each record of a batch and lets the
-// sink render it, in three passes: all are parsed, the evaluator's
-// per-address data for all is brought into the cache (Evaluator.Prefetch),
-// then all are evaluated. Each pass runs
+// sink render it, in passes: all are parsed, the evaluator's per-address
+// data for all is brought into the cache (Evaluator.Prefetch), all are
+// evaluated, then rendered (after a RenderPrefetcher's prefetch). Each pass runs
 // one stage's code and tables over the whole batch, where one record at a
 // time would take turns with the other's and lose them from the caches;
 // and the prefetches' cache misses overlap, where evaluation would wait
@@ -641,7 +649,7 @@ func (w *worker) processBatch(b *batch) {
 	txs := w.txs[:0]
 	for i := range b.items {
 		it := &b.items[i]
-		if it.parsed = parseItem(it, w.parser, &w.pw, w.opt.RenderFields); it.parsed {
+		if it.good = parseItem(it, w.parser, &w.pw, w.opt.RenderFields); it.good {
 			txs = append(txs, &it.Tx)
 		}
 	}
@@ -649,8 +657,24 @@ func (w *worker) processBatch(b *batch) {
 	clear(txs)
 	w.txs = txs[:0]
 	for i := range b.items {
-		if it := &b.items[i]; it.parsed {
-			evalItem(it, w.ev, w.ws, requireMatch, &w.pw)
+		if it := &b.items[i]; it.good {
+			it.good = evalItem(it, w.ev, requireMatch, &w.pw)
+		}
+	}
+	if rpf, ok := w.ws.(RenderPrefetcher); ok {
+		evaluated := w.items[:0]
+		for i := range b.items {
+			if it := &b.items[i]; it.good {
+				evaluated = append(evaluated, it)
+			}
+		}
+		rpf.PrefetchRender(evaluated)
+		clear(evaluated)
+		w.items = evaluated[:0]
+	}
+	for i := range b.items {
+		if it := &b.items[i]; it.good {
+			w.ws.Render(it)
 		}
 	}
 }
@@ -704,17 +728,18 @@ func (it *Item) setFields(p *txn.Parser, keep bool) {
 	}
 }
 
-// evalItem evaluates a record parseItem kept and lets the sink render it.
-func evalItem(it *Item, ev *rules.Evaluator, ws WorkerSink, requireMatch bool, pw *priorWork) {
+// evalItem evaluates a record parseItem kept and reports whether it is
+// to be rendered, false for a record found bad.
+func evalItem(it *Item, ev *rules.Evaluator, requireMatch bool, pw *priorWork) bool {
 	err := ev.Eval(&it.Tx, &it.Result)
 	if err == nil && requireMatch && it.Result.Coverage == rules.Unmatched {
 		err = unmatchedError(&it.Tx)
 	}
 	if err != nil {
 		it.fail(err, pw)
-		return
+		return false
 	}
-	ws.Render(it)
+	return true
 }
 
 // fail marks a record bad with err, split into field and message when it
@@ -891,7 +916,7 @@ func (it *Item) Reset() {
 	it.Fields, it.Header, it.CSV = it.Fields[:0], nil, nil
 	it.Out, it.Conv, it.Converted = it.Out[:0], it.Conv[:0], false
 	it.err, it.skip, it.field, it.srcIdx = nil, "", "", 0
-	it.verdict, it.known, it.claimed, it.parsed = 0, false, false, false
+	it.verdict, it.known, it.claimed, it.good = 0, false, false, false
 }
 
 // settle decides, in input order, what becomes of each record of a batch.

@@ -202,8 +202,8 @@ func TestRenderFieldsAreTheRecords(t *testing.T) {
 	}
 }
 
-// prefetchSink records, per worker, the order of PrefetchAccept and
-// Accept calls.
+// prefetchSink records, per worker, what goes wrong in the order of
+// PrefetchRender and Render, PrefetchAccept and Accept calls.
 type prefetchSink struct {
 	mu     sync.Mutex
 	events []string
@@ -215,11 +215,26 @@ func (s *prefetchSink) Emit(*Item) error      { return nil }
 
 type prefetchWorker struct {
 	s          *prefetchSink
+	toRender   map[*Item]bool
 	prefetched map[*Item]bool
 	bad        []string
 }
 
-func (w *prefetchWorker) Render(*Item) {}
+func (w *prefetchWorker) PrefetchRender(items []*Item) {
+	w.toRender = map[*Item]bool{}
+	for _, it := range items {
+		if it.err != nil {
+			w.bad = append(w.bad, fmt.Sprintf("line %d handed to PrefetchRender with an error", it.Line))
+		}
+		w.toRender[it] = true
+	}
+}
+func (w *prefetchWorker) Render(it *Item) {
+	if !w.toRender[it] {
+		w.bad = append(w.bad, fmt.Sprintf("line %d rendered without a PrefetchRender first", it.Line))
+	}
+	delete(w.toRender, it)
+}
 func (w *prefetchWorker) PrefetchAccept(items []*Item) {
 	w.prefetched = map[*Item]bool{}
 	for _, it := range items {
@@ -240,9 +255,11 @@ func (w *prefetchWorker) Accept(it *Item) {
 	w.bad = nil
 }
 
-// TestAcceptPrefetcher checks that a worker hands an AcceptPrefetcher each
-// settled batch's accepted records, and only those, before it accepts any.
-func TestAcceptPrefetcher(t *testing.T) {
+// TestPrefetchers checks that a worker hands a RenderPrefetcher each
+// batch's evaluated records before it renders any, and an
+// AcceptPrefetcher each settled batch's accepted records, and only those,
+// before it accepts any.
+func TestPrefetchers(t *testing.T) {
 	var in strings.Builder
 	const n = 5*batchSize + 7
 	for i := range n {
