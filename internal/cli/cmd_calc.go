@@ -667,14 +667,6 @@ func (w *calcWorker) appendTaxesJSON(dst []byte, it *pipeline.Item, digits int32
 // what rendering the records' tax lines reads: each line's tax, its texts,
 // their rates and the text of the first.
 func (w *calcWorker) PrefetchRender(items []*pipeline.Item) {
-	known := func(t *rules.Tax) *taxText {
-		if o := t.Order(); o >= 0 && o < len(w.byOrder) {
-			if tt := w.byOrder[o]; tt != nil && tt.tax == t {
-				return tt
-			}
-		}
-		return nil
-	}
 	for _, it := range items {
 		for i := range it.Result.Lines {
 			prefetch.Lines(uintptr(unsafe.Pointer(it.Result.Lines[i].Tax)))
@@ -689,28 +681,37 @@ func (w *calcWorker) PrefetchRender(items []*pipeline.Item) {
 	}
 	for _, it := range items {
 		for i := range it.Result.Lines {
-			if tt := known(it.Result.Lines[i].Tax); tt != nil && len(tt.rates) > 0 {
+			if tt := w.knownTaxText(it.Result.Lines[i].Tax); tt != nil && len(tt.rates) > 0 {
 				prefetch.Lines(uintptr(unsafe.Pointer(&tt.rates[0])))
 			}
 		}
 	}
 	for _, it := range items {
 		for i := range it.Result.Lines {
-			if tt := known(it.Result.Lines[i].Tax); tt != nil && len(tt.rates) > 0 && len(tt.rates[0].json) > 0 {
+			if tt := w.knownTaxText(it.Result.Lines[i].Tax); tt != nil && len(tt.rates) > 0 && len(tt.rates[0].json) > 0 {
 				prefetch.Lines(uintptr(unsafe.Pointer(&tt.rates[0].json[0])))
 			}
 		}
 	}
 }
 
-// taxText returns t's texts, made the first time t is seen.
-func (w *calcWorker) taxText(t *rules.Tax) *taxText {
-	o := t.Order()
-	if o >= 0 && o < len(w.byOrder) {
+// knownTaxText is taxText's quick way in: t's texts by its order, nil
+// when they are not there.
+func (w *calcWorker) knownTaxText(t *rules.Tax) *taxText {
+	if o := t.Order(); o >= 0 && o < len(w.byOrder) {
 		if tt := w.byOrder[o]; tt != nil && tt.tax == t {
 			return tt
 		}
 	}
+	return nil
+}
+
+// taxText returns t's texts, made the first time t is seen.
+func (w *calcWorker) taxText(t *rules.Tax) *taxText {
+	if tt := w.knownTaxText(t); tt != nil {
+		return tt
+	}
+	o := t.Order()
 	tt, ok := w.taxes[t]
 	if !ok {
 		tt = newTaxText(t)

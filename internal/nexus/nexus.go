@@ -178,33 +178,26 @@ func (w *Worker) Add(tx *txn.Transaction, res *rules.Result) {
 // day returns the index in sums of j's figures on day d, starting them
 // when new.
 func (w *Worker) day(j *rules.Jurisdiction, d txn.Date) int32 {
-	jd := w.dense[j]
-	if jd != nil {
-		if off := int64(d) - int64(jd.base); off >= 0 && off < int64(len(jd.idx)) {
-			if i := jd.idx[off]; i > 0 {
-				return i - 1
-			}
-		}
+	e := w.windowEntry(j, d)
+	if e != nil && *e > 0 {
+		return *e - 1
 	}
 	k := dayKey{j, d}
 	i, ok := w.days[k]
 	if !ok {
 		i = w.newDay(k)
 	}
-	if jd == nil && len(w.dense) < maxDense {
+	if e == nil && w.dense[j] == nil && len(w.dense) < maxDense {
 		// The window is centred on the first day seen: a run's data
 		// mostly spans a few years.
-		jd = &denseDays{base: d - denseDaysSpan/2, idx: make([]int32, denseDaysSpan)}
 		if w.dense == nil {
 			w.dense = make(map[*rules.Jurisdiction]*denseDays)
 		}
-		w.dense[j] = jd
+		w.dense[j] = &denseDays{base: d - denseDaysSpan/2, idx: make([]int32, denseDaysSpan)}
+		e = w.windowEntry(j, d)
 	}
-	if jd == nil {
-		return i
-	}
-	if off := int64(d) - int64(jd.base); off >= 0 && off < int64(len(jd.idx)) {
-		jd.idx[off] = i + 1
+	if e != nil {
+		*e = i + 1
 	}
 	return i
 }
@@ -377,7 +370,8 @@ func (w *Worker) PrefetchSums(tx *txn.Transaction, res *rules.Result) {
 	}
 }
 
-// windowEntry is the entry of day d in j's window, nil without one.
+// windowEntry is the entry of day d in j's window (denseDays), nil when j
+// has no window or d is outside it.
 func (w *Worker) windowEntry(j *rules.Jurisdiction, d txn.Date) *int32 {
 	jd := w.dense[j]
 	if jd == nil {

@@ -444,17 +444,9 @@ func (r *run) work(ws WorkerSink, tally *coverageTally) {
 	// workers in lockstep with the slowest.
 	var pending []*batch
 	apf, _ := ws.(AcceptPrefetcher)
-	var accepted []*Item
 	accept := func(b *batch) {
 		if apf != nil {
-			accepted = accepted[:0]
-			for i := range b.items {
-				if b.items[i].verdict == vAccepted {
-					accepted = append(accepted, &b.items[i])
-				}
-			}
-			apf.PrefetchAccept(accepted)
-			clear(accepted)
+			apf.PrefetchAccept(w.gather(b, func(it *Item) bool { return it.verdict == vAccepted }))
 		}
 		for i := range b.items {
 			if b.items[i].verdict == vAccepted {
@@ -633,17 +625,31 @@ type worker struct {
 	opt    *Options
 	pw     priorWork
 	txs    []*txn.Transaction // processBatch's, kept for its room
-	items  []*Item            // likewise
+	items  []*Item            // gather's, likewise
+}
+
+// gather returns b's items for which keep holds, in w.items: valid until
+// the next gather. (The items are the run's, so holding on to them keeps
+// nothing alive that the run does not.)
+func (w *worker) gather(b *batch, keep func(*Item) bool) []*Item {
+	items := w.items[:0]
+	for i := range b.items {
+		if keep(&b.items[i]) {
+			items = append(items, &b.items[i])
+		}
+	}
+	w.items = items
+	return items
 }
 
 // processBatch parses and evaluates each record of a batch and lets the
 // sink render it, in passes: all are parsed, the evaluator's per-address
 // data for all is brought into the cache (Evaluator.Prefetch), all are
-// evaluated, then rendered (after a RenderPrefetcher's prefetch). Each pass runs
-// one stage's code and tables over the whole batch, where one record at a
-// time would take turns with the other's and lose them from the caches;
-// and the prefetches' cache misses overlap, where evaluation would wait
-// for each in turn (benchmarks/README.md has what it saves).
+// evaluated, then rendered (after a RenderPrefetcher's prefetch). Each
+// pass runs one stage's code and tables over the whole batch, where one
+// record at a time would take turns with the other's and lose them from
+// the caches; and the prefetches' cache misses overlap, where evaluation
+// would wait for each in turn (benchmarks/README.md has what it saves).
 func (w *worker) processBatch(b *batch) {
 	requireMatch := w.opt.RequireMatch
 	txs := w.txs[:0]
@@ -654,23 +660,14 @@ func (w *worker) processBatch(b *batch) {
 		}
 	}
 	w.ev.Prefetch(txs)
-	clear(txs)
-	w.txs = txs[:0]
+	w.txs = txs
 	for i := range b.items {
 		if it := &b.items[i]; it.good {
 			it.good = evalItem(it, w.ev, requireMatch, &w.pw)
 		}
 	}
 	if rpf, ok := w.ws.(RenderPrefetcher); ok {
-		evaluated := w.items[:0]
-		for i := range b.items {
-			if it := &b.items[i]; it.good {
-				evaluated = append(evaluated, it)
-			}
-		}
-		rpf.PrefetchRender(evaluated)
-		clear(evaluated)
-		w.items = evaluated[:0]
+		rpf.PrefetchRender(w.gather(b, func(it *Item) bool { return it.good }))
 	}
 	for i := range b.items {
 		if it := &b.items[i]; it.good {

@@ -202,8 +202,8 @@ func TestRenderFieldsAreTheRecords(t *testing.T) {
 	}
 }
 
-// prefetchSink records, per worker, what goes wrong in the order of
-// PrefetchRender and Render, PrefetchAccept and Accept calls.
+// prefetchSink records what goes wrong in the order of PrefetchRender and
+// Render, PrefetchAccept and Accept calls.
 type prefetchSink struct {
 	mu     sync.Mutex
 	events []string
@@ -213,47 +213,47 @@ func (s *prefetchSink) NewWorker() WorkerSink { return &prefetchWorker{s: s} }
 func (s *prefetchSink) Ordered() bool         { return false }
 func (s *prefetchSink) Emit(*Item) error      { return nil }
 
+func (s *prefetchSink) wrong(format string, args ...any) {
+	s.mu.Lock()
+	s.events = append(s.events, fmt.Sprintf(format, args...))
+	s.mu.Unlock()
+}
+
 type prefetchWorker struct {
-	s          *prefetchSink
-	toRender   map[*Item]bool
-	prefetched map[*Item]bool
-	bad        []string
+	s                *prefetchSink
+	render, accepted handoff
+}
+
+// handoff is one prefetcher's protocol: the items handed over must each
+// be fit for the call that follows, and each item of that call must have
+// been handed over first.
+type handoff map[*Item]bool
+
+func (h *handoff) hand(s *prefetchSink, items []*Item, fit func(*Item) bool, call string) {
+	*h = handoff{}
+	for _, it := range items {
+		if !fit(it) {
+			s.wrong("line %d handed to Prefetch%s unfit for it", it.Line, call)
+		}
+		(*h)[it] = true
+	}
+}
+
+func (h handoff) use(s *prefetchSink, it *Item, call string) {
+	if !h[it] {
+		s.wrong("line %d: %s without a Prefetch%[2]s first", it.Line, call)
+	}
+	delete(h, it)
 }
 
 func (w *prefetchWorker) PrefetchRender(items []*Item) {
-	w.toRender = map[*Item]bool{}
-	for _, it := range items {
-		if it.err != nil {
-			w.bad = append(w.bad, fmt.Sprintf("line %d handed to PrefetchRender with an error", it.Line))
-		}
-		w.toRender[it] = true
-	}
+	w.render.hand(w.s, items, func(it *Item) bool { return it.err == nil }, "Render")
 }
-func (w *prefetchWorker) Render(it *Item) {
-	if !w.toRender[it] {
-		w.bad = append(w.bad, fmt.Sprintf("line %d rendered without a PrefetchRender first", it.Line))
-	}
-	delete(w.toRender, it)
-}
+func (w *prefetchWorker) Render(it *Item) { w.render.use(w.s, it, "Render") }
 func (w *prefetchWorker) PrefetchAccept(items []*Item) {
-	w.prefetched = map[*Item]bool{}
-	for _, it := range items {
-		if it.verdict != vAccepted {
-			w.bad = append(w.bad, fmt.Sprintf("line %d handed to PrefetchAccept, not accepted", it.Line))
-		}
-		w.prefetched[it] = true
-	}
+	w.accepted.hand(w.s, items, func(it *Item) bool { return it.verdict == vAccepted }, "Accept")
 }
-func (w *prefetchWorker) Accept(it *Item) {
-	if !w.prefetched[it] {
-		w.bad = append(w.bad, fmt.Sprintf("line %d accepted without a PrefetchAccept first", it.Line))
-	}
-	delete(w.prefetched, it)
-	w.s.mu.Lock()
-	w.s.events = append(w.s.events, w.bad...)
-	w.s.mu.Unlock()
-	w.bad = nil
-}
+func (w *prefetchWorker) Accept(it *Item) { w.accepted.use(w.s, it, "Accept") }
 
 // TestPrefetchers checks that a worker hands a RenderPrefetcher each
 // batch's evaluated records before it renders any, and an

@@ -181,16 +181,23 @@ func buildProducts(p *Program) (map[string]int, []string) {
 // the keys are folded, and folding is idempotent, so the folded form alone
 // decides), done once per product through a bounded cache.
 func (e *Evaluator) productID(product string) int {
-	// A few products make most lines: a direct-mapped table in front of
-	// the map, indexed without hashing the string (the Parser interns
-	// products, so the compare is mostly of one pointer).
-	front := &e.productFront[productFrontIndex(product)]
-	if front.ok && front.product == product {
-		return front.id
+	if id, ok := e.knownProductID(product); ok {
+		return id
 	}
 	id := e.productIDSlow(product)
-	*front = productEntry{product: product, id: id, ok: true}
+	e.productFront[productFrontIndex(product)] = productEntry{product: product, id: id, ok: true}
 	return id
+}
+
+// knownProductID is productID's quick way in. A few products make most
+// lines: a direct-mapped table in front of the map, indexed without
+// hashing the string (the Parser interns products, so the compare is
+// mostly of one pointer). ok is false for a product not there.
+func (e *Evaluator) knownProductID(product string) (id int, ok bool) {
+	if f := &e.productFront[productFrontIndex(product)]; f.ok && f.product == product {
+		return f.id, true
+	}
+	return 0, false
 }
 
 func productFrontIndex(product string) int {

@@ -68,9 +68,8 @@ func (e *Evaluator) Prefetch(txs []*txn.Transaction) (found int) {
 				continue
 			}
 		}
-		product := tx.Lines[0].Product
-		if f := &e.productFront[productFrontIndex(product)]; f.ok && f.product == product && f.id+1 < len(ep.byProduct) {
-			pf[i].pp = &ep.byProduct[f.id+1]
+		if id, ok := e.knownProductID(tx.Lines[0].Product); ok && id+1 < len(ep.byProduct) {
+			pf[i].pp = &ep.byProduct[id+1]
 			prefetch.Lines(uintptr(unsafe.Pointer(pf[i].pp)))
 		}
 	}
