@@ -43,7 +43,8 @@ func renderItem(t *testing.T, digits int32, fast bool, amounts []string, lines [
 	for _, l := range lines {
 		tl := rules.TaxLine{Tax: l.tax, Reason: rules.ReasonStandardRated}
 		if l.rate != "" {
-			tl.Rate, tl.HasRate = decimal.RequireFromString(l.rate), true
+			tl.Rate, tl.Fixed.Rate = fixed(l.rate)
+			tl.HasRate = true
 		}
 		tl.Taxable, tl.Fixed.Taxable = fixed(l.taxable)
 		tl.Exempt, tl.Fixed.Exempt = fixed(l.exempt)
@@ -70,6 +71,7 @@ func TestCalcRenderFastMatchesDecimal(t *testing.T) {
 		{"standard", 2, []string{"129.99"}, []renderLine{{ca, "0.0725", "129.99", "0", "0.00", "9.42"}}},
 		{"exact amount", 2, []string{"1.5", "2.25"}, []renderLine{{ca, "0.07250", "3.75", "0", "0", "0.271875"}}},
 		{"refund", 2, []string{"-3"}, []renderLine{{ca, "5", "-3.00", "-0", "0", "-15.000"}, {odd, "", "0", "-3", "0", "-0.1"}}},
+		{"two rates of one tax", 2, []string{"10", "20"}, []renderLine{{ca, "0.0725", "10", "0", "0", "0.73"}, {ca, "0.05", "20", "0", "0", "1.00"}}},
 		{"same rate two exponents", 3, []string{"1"}, []renderLine{{ca, "0.05", "1", "0", "0", "0.05"}, {ca, "0.0500", "1", "0", "0", "0.0500"}}},
 		{"no minor unit", 0, []string{"100", "7"}, []renderLine{{ca, "1E1", "107", "0", "0", "10.7"}, {odd, "0.1", "107", "0", "0", "11"}}},
 		{"big", 2, []string{"123456789012345.67"}, []renderLine{{ca, "0.123456789", "123456789012345.67", "0", "0", "15241578753238.80"}}},

@@ -186,7 +186,6 @@ type taxText struct {
 // texts). dec is the rate as last seen: a plan hands out the same decimal
 // for every line at that rate, so comparing it is the cheap test.
 type rateText struct {
-	dec  decimal.Decimal
 	f    money.Fixed
 	json []byte // head, then "rate","taxable":" (or null,"taxable":")
 	csv  []byte // jurisdiction,tax,rate,
@@ -746,40 +745,35 @@ func newTaxText(t *rules.Tax) *taxText {
 
 // rate returns the texts of l's tax at l's rate, from the cache when the
 // rate's exact digits were seen; nil when the cache is full and the rate
-// new, or the rate has more digits than a money.Fixed holds.
+// new, or the rate has more digits than a money.Fixed holds. A plan's
+// line carries its rate as a Fixed; only the decimal path's lines cost a
+// conversion (reading the decimal's digits, a cache miss more often than
+// not).
 func (tt *taxText) rate(l *rules.TaxLine) *rateText {
 	if !l.HasRate {
 		return &tt.none
 	}
-	r := l.Rate
-	for i := range tt.rates {
-		// The same decimal (value pointer and exponent) is the same
-		// number unless its big.Int was reused: the coefficient check
-		// guards that for the price of a word's load.
-		if rt := &tt.rates[i]; rt.dec == r && r.CoefficientInt64() == rt.f.C {
-			return rt
-		}
-	}
-	f, ok := money.FixedOf(r)
+	f, ok := l.Fixed.Rate, l.Fixed.OK
 	if !ok {
-		return nil
+		if f, ok = money.FixedOf(l.Rate); !ok {
+			return nil
+		}
 	}
 	for i := range tt.rates {
 		if rt := &tt.rates[i]; rt.f == f {
-			rt.dec = r // the decimal the plans hand out now
 			return rt
 		}
 	}
 	if len(tt.rates) == maxRateTexts {
 		return nil
 	}
-	s := r.String()
+	s := l.Rate.String()
 	json := append(tt.head[:len(tt.head):len(tt.head)], '"')
 	json = append(json, s...)
 	json = append(json, `","taxable":"`...)
 	csv := append(tt.csv[:len(tt.csv):len(tt.csv)], s...)
 	csv = append(csv, ',')
-	tt.rates = append(tt.rates, rateText{dec: r, f: f, json: json, csv: csv})
+	tt.rates = append(tt.rates, rateText{f: f, json: json, csv: csv})
 	return &tt.rates[len(tt.rates)-1]
 }
 

@@ -165,7 +165,6 @@ type Evaluator struct {
 	taxOps       [][]*planOp  // by tax order: ops by rate entry and product (Evaluator.op)
 	pexempt      []bool
 	pcells       []planCell
-	grate        []money.Fixed // per line of the Result: its rate
 }
 
 type activeTax struct {

@@ -43,10 +43,13 @@ import (
 // it on random rule sets and transactions).
 
 // FixedSums are a TaxLine's figures as money.Fixed. OK is set when a plan
-// produced the line; aggregate then sums these without allocating.
+// produced the line; aggregate then sums these without allocating. Rate
+// is the line's Rate as money.FixedOf gives it, so that a caller keying on
+// the rate (calc's texts) need not read the decimal's digits.
 type FixedSums struct {
 	OK                                                bool
 	Gross, Exempt, NonTaxable, Taxable, Amount, Exact money.Fixed
+	Rate                                              money.Fixed
 }
 
 // maxPlanSets bounds an Evaluator's table of plan sets.
@@ -664,7 +667,6 @@ func (e *Evaluator) evalPlan(tx *txn.Transaction, res *Result) bool {
 	}
 	// Group per (tax, rate, reason), in line order, straight into
 	// res.Lines (their Fixed figures).
-	e.grate = e.grate[:0]
 	for _, i := range ep.emit {
 		e.groupPlan(&st, res, i, nl, digits)
 	}
@@ -898,8 +900,7 @@ func (e *Evaluator) nextLine(res *Result) *TaxLine {
 }
 
 // groupPlan is groupTax for the tax at op position i: it appends the
-// tax's groups to res.Lines, their figures in Fixed (e.grate holds each
-// line's rate as a Fixed).
+// tax's groups to res.Lines, their figures (and rate) in Fixed.
 func (e *Evaluator) groupPlan(st *fixedState, res *Result, i, nl int, digits int32) {
 	first := len(res.Lines)
 	var level RoundingLevel
@@ -911,7 +912,7 @@ func (e *Evaluator) groupPlan(st *fixedState, res *Result, i, nl int, digits int
 		rate, rateDec := rateOf(op, c.status)
 		gi := -1
 		for k := first; k < len(res.Lines); k++ {
-			if res.Lines[k].Reason == c.status && st.cmp(e.grate[k], rate) == 0 {
+			if res.Lines[k].Reason == c.status && st.cmp(res.Lines[k].Fixed.Rate, rate) == 0 {
 				gi = k
 				break
 			}
@@ -920,7 +921,7 @@ func (e *Evaluator) groupPlan(st *fixedState, res *Result, i, nl int, digits int
 			gi = len(res.Lines)
 			l := e.nextLine(res)
 			l.Tax, l.Rate, l.HasRate, l.Reason = op.tax, *rateDec, op.hasRate, c.status
-			e.grate = append(e.grate, rate)
+			l.Fixed.Rate = rate
 		}
 		g := &res.Lines[gi].Fixed
 		amount := e.famt[li]

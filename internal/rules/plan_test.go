@@ -172,6 +172,11 @@ func diffResults(got, want *Result) string {
 		}
 		if g.Fixed.OK {
 			fx := g.Fixed
+			if w.HasRate {
+				if f, ok := money.FixedOf(w.Rate); !ok || f != fx.Rate {
+					return fmt.Sprintf("line %d: fixed rate %v, want %v", i, fx.Rate, w.Rate)
+				}
+			}
 			for _, f := range []struct {
 				v money.Fixed
 				w decimal.Decimal
