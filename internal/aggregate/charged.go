@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"sort"
+	"strings"
 
 	"github.com/shopspring/decimal"
 
@@ -47,7 +48,10 @@ func (c *Charged) Add(tx *txn.Transaction, res *rules.Result) {
 	k := chargedKey{tx.Country, tx.State, tx.Currency.Code, c.period.key(tx.Day)}
 	r := c.rows[k]
 	if r == nil {
-		r = &ChargedRow{Country: tx.Country, State: tx.State, Currency: tx.Currency.Code,
+		// The row outlives tx, whose strings may be borrowed
+		// (txn.Parser.SetArena).
+		k.country, k.state = strings.Clone(k.country), strings.Clone(k.state)
+		r = &ChargedRow{Country: k.country, State: k.state, Currency: tx.Currency.Code,
 			Digits: tx.Currency.Digits, periodKey: k.period}
 		if c.period != PeriodNone {
 			r.Period = c.period.Label(tx.Day)

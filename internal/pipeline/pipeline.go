@@ -160,6 +160,10 @@ type Item struct {
 	Source string
 	Line   int
 	Text   []byte // raw record text (owned by the batch)
+	// Tx's own strings (id, customer, address) are borrowed from the
+	// batch (txn.Parser.SetArena): valid while the item is, overwritten
+	// when its batch is reused. A sink that keeps one past Render, Accept
+	// or Emit keeps a clone.
 	Tx     txn.Transaction
 	Result rules.Result
 	// Fields are the record's top-level JSON fields (calc keeps them).
@@ -279,6 +283,10 @@ type batch struct {
 	seq   int
 	items []Item
 	recs  stream.Batch
+	// arena holds the strings of the items' transactions that are not
+	// slices of recs (txn.Parser.SetArena): they live as long as the
+	// batch's use, as the records' text does.
+	arena txn.Arena
 	done  chan struct{} // closed by the sequencer when verdicts are in
 	// raw: the items are still to be made from recs (makeItems), by the
 	// worker, so that the reader only cuts records; header and srcIdx are
@@ -653,6 +661,8 @@ func (w *worker) gather(b *batch, keep func(*Item) bool) []*Item {
 func (w *worker) processBatch(b *batch) {
 	requireMatch := w.opt.RequireMatch
 	txs := w.txs[:0]
+	b.arena.Reset()
+	w.parser.SetArena(&b.arena)
 	for i := range b.items {
 		it := &b.items[i]
 		if it.good = parseItem(it, w.parser, &w.pw, w.opt.RenderFields); it.good {

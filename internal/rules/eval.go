@@ -545,7 +545,7 @@ func (e *Evaluator) cacheAddress(slot *[addrCacheWays]addrEntry, h uint64, key s
 		lineOrder: append([]int(nil), e.lineOrder...),
 	}
 	if e.norm != nil {
-		m.norm = *e.norm
+		m.norm = e.norm.clone()
 		e.norm = &m.norm
 	}
 	if e.planSets != nil {
@@ -574,11 +574,14 @@ func (e *Evaluator) fold(s string) string {
 	if f, ok := e.folds[s]; ok {
 		return f
 	}
-	f := fold(s)
+	// The table outlives the transaction, whose strings may be borrowed
+	// (txn.Parser.SetArena): it keeps clones.
+	k := strings.Clone(s)
+	f := fold(k)
 	if len(e.folds) >= 4096 {
 		clear(e.folds)
 	}
-	e.folds[s] = f
+	e.folds[k] = f
 	return f
 }
 

@@ -3,6 +3,7 @@ package rules
 import (
 	addrnorm "github.com/taxagg/taxagg/internal/address"
 	"github.com/taxagg/taxagg/internal/txn"
+	"strings"
 )
 
 // Coverage is what became of a transaction's sale, for the accounting of a
@@ -33,6 +34,28 @@ type Address struct {
 	Country, State, County, City, PostalCode string
 	// KnownCountry: some jurisdiction of the rules names this country.
 	KnownCountry bool
+}
+
+// clone returns a with strings of its own, in one allocation: the address
+// cache keeps it past the transaction, whose strings may be borrowed
+// (txn.Parser.SetArena).
+func (a *Address) clone() Address {
+	c := *a
+	fields := [...]*string{&c.Country, &c.State, &c.County, &c.City, &c.PostalCode}
+	n := 0
+	for _, f := range fields {
+		n += len(*f)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, f := range fields {
+		b.WriteString(*f)
+	}
+	all := b.String()
+	for _, f := range fields {
+		*f, all = all[:len(*f)], all[len(*f):]
+	}
+	return c
 }
 
 // normalizeAddress normalises tx's address and folds it into e.addr for

@@ -1,8 +1,10 @@
 package txn
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"unicode/utf8"
 
@@ -22,6 +24,9 @@ func FuzzParseJSON(f *testing.F) {
 	}
 	p := NewParser(ParseOptions{})
 	var reused Transaction // parsed into again and again: its decimals' slab is reused
+	borrowing := NewParser(ParseOptions{})
+	var arena Arena
+	borrowing.SetArena(&arena)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var tx Transaction
 		err := p.ParseJSON(in, &tx)
@@ -73,6 +78,16 @@ func FuzzParseJSON(f *testing.F) {
 		}
 		if !tx.Refund && tx.RateDay != tx.Day {
 			t.Fatalf("sale with rate day %v", tx.RateDay)
+		}
+		// Borrowed strings (SetArena) read the same as owned ones.
+		arena.Reset()
+		var btx Transaction
+		if err := borrowing.ParseJSON(bytes.Clone(in), &btx); err != nil {
+			t.Fatalf("borrowing: %v", err)
+		}
+		if got, want := fmt.Sprint(btx.ID, btx.Customer, btx.Country, btx.State, btx.County, btx.City, btx.PostalCode, btx.IDHash, btx.ContentHash),
+			fmt.Sprint(tx.ID, tx.Customer, tx.Country, tx.State, tx.County, tx.City, tx.PostalCode, tx.IDHash, tx.ContentHash); got != want {
+			t.Fatalf("borrowed %s, owned %s", got, want)
 		}
 		// Fields round-trip: the members rebuilt give the same object.
 		var rebuilt []byte

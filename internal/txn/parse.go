@@ -145,6 +145,7 @@ type Parser struct {
 	stable    bool        // ParseOptions.StableHashes
 
 	arena  []byte
+	batch  *Arena // SetArena's, or nil
 	intern *[internSlots]string
 	akey   []byte // the address key being built
 	currs  map[string]money.Currency
@@ -167,6 +168,18 @@ func NewParser(opt ParseOptions) *Parser {
 	}
 	return p
 }
+
+// SetArena makes the strings of the Transactions p parses next borrowed
+// rather than owned: a string field (the id, the customer) is then the
+// record's own text where it can be, a JSON string without escapes, and
+// a copy in a otherwise, as is the address. They stay valid as long as
+// both the record's text and a (until a.Reset) do, not for as long as the
+// program runs; interned strings (product, currency, exemption reason, and
+// the like) are still the Parser's own. It is for a caller that handles a
+// batch of records at a time and reuses their memory (pipeline.Run): code
+// that keeps such a string past that clones it. nil restores owned
+// strings.
+func (p *Parser) SetArena(a *Arena) { p.batch = a }
 
 // Fields returns the top-level members of the record last parsed by
 // ParseJSON, in input order and as written, so that a command can write
@@ -505,7 +518,13 @@ func (p *Parser) address(tx *Transaction, vals *[nFields]val) error {
 		ends[i] = uint32(len(key))
 	}
 	p.akey = key
-	tx.setAddress(p.copyString(key), ends, AddressHash(key, ends))
+	k := ""
+	if p.batch != nil && len(key) <= arenaMax {
+		k = p.batch.copy(key)
+	} else {
+		k = p.copyString(key)
+	}
+	tx.setAddress(k, ends, AddressHash(key, ends))
 	return nil
 }
 
@@ -548,7 +567,7 @@ func (p *Parser) unquote(raw []byte, esc bool) []byte {
 
 // keep turns field text into a string that outlives the record. CSV cells
 // are already strings; JSON text is interned (low-cardinality fields) or
-// copied into the parser's arena.
+// copied into the parser's arena, or with SetArena's arena borrowed.
 func (p *Parser) keep(v *val, b []byte, intern bool) string {
 	if v.csv && len(b) == len(v.raw) {
 		return v.cell()
@@ -566,6 +585,12 @@ func (p *Parser) keep(v *val, b []byte, intern bool) string {
 		s := p.copyString(b)
 		*slot = s
 		return s
+	}
+	if p.batch != nil && len(b) <= arenaMax {
+		if !v.csv && !v.esc {
+			return unsafeString(b) // the record's text (SetArena)
+		}
+		return p.batch.copy(b)
 	}
 	return p.copyString(b)
 }
