@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"unsafe"
 )
 
 // DefaultMaxRecordBytes is the longest record accepted by default.
@@ -37,8 +38,11 @@ type Record struct {
 	// ReadBatch until the batch is passed to ReadBatch again.
 	Text []byte
 	// CSV holds a CSV row's fields (nil for JSON); Reader.Header names
-	// them. The strings are ordinary immutable strings; the slice itself is
-	// reused like Text.
+	// them. From Next the strings are ordinary immutable strings and the
+	// slice is reused like Text; from ReadBatch the strings too live in
+	// the batch's memory, valid until the batch is passed to ReadBatch
+	// again (a batch's fields were a fresh string of ~10 KB that the
+	// garbage collector took back a moment later).
 	CSV []string
 	// Err, when set, says this record is bad at the reader's level (a CSV
 	// row with the wrong number of fields or a stray quote, a JSON array
@@ -462,7 +466,7 @@ func (r *Reader) ReadBatch(b *Batch, max int) error {
 		b.Records = append(b.Records, out)
 	}
 	if csvMode && len(b.spans) > 0 {
-		s := string(b.cellB)
+		s := unsafe.String(unsafe.SliceData(b.cellB), len(b.cellB)) // overwritten by the next ReadBatch (Record.CSV)
 		if b.cells == nil {
 			b.cells = make([]string, 0, 64) // a bad row may have no fields; CSV stays non-nil
 		}

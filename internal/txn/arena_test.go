@@ -2,6 +2,7 @@ package txn
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"unsafe"
@@ -107,5 +108,34 @@ func TestArenaKeepsUntilReset(t *testing.T) {
 	}
 	if len(a.chunks) > chunks+4 {
 		t.Errorf("reuse grew the arena from %d to %d chunks", chunks, len(a.chunks))
+	}
+}
+
+// With SetArena a CSV row's cells are taken to be borrowed too (a
+// stream.Batch's): the id stays the cell, interned fields (the product,
+// explicit jurisdiction codes) become the Parser's own.
+func TestSetArenaBorrowsCSVCells(t *testing.T) {
+	hdr := []string{"id", "date", "currency", "amount", "product", "country", "jurisdictions"}
+	row := "t1,2025-03-04,USD,1.00,books,US,US-WA;US-WA-KING"
+	mem := []byte(strings.ReplaceAll(row, ",", ""))
+	var cells []string
+	off := 0
+	for _, c := range strings.Split(row, ",") {
+		cells = append(cells, unsafe.String(&mem[off], len(c)))
+		off += len(c)
+	}
+	p := NewParser(ParseOptions{})
+	var a Arena
+	p.SetArena(&a)
+	var tx Transaction
+	if err := p.ParseCSV(hdr, cells, &tx); err != nil {
+		t.Fatal(err)
+	}
+	copy(mem, bytes.Repeat([]byte("#"), len(mem))) // the next batch
+	if tx.ID == "t1" {
+		t.Errorf("the id is not the borrowed cell")
+	}
+	if got := fmt.Sprintf("%s %v", tx.Lines[0].Product, tx.Jurisdictions); got != "books [US-WA US-WA-KING]" {
+		t.Errorf("interned fields after the cells were overwritten: %s", got)
 	}
 }

@@ -565,12 +565,14 @@ func (p *Parser) unquote(raw []byte, esc bool) []byte {
 	return p.scratch[off:len(p.scratch):len(p.scratch)]
 }
 
-// keep turns field text into a string that outlives the record. CSV cells
-// are already strings; JSON text is interned (low-cardinality fields) or
-// copied into the parser's arena, or with SetArena's arena borrowed.
+// keep turns field text into a string that outlives the record: interned
+// (low-cardinality fields) or copied into the parser's arena; with
+// SetArena borrowed instead of copied. CSV cells are already strings, the
+// caller's: kept as they are, except that with SetArena, where they are
+// taken to be borrowed too (the batch's), interned fields are interned.
 func (p *Parser) keep(v *val, b []byte, intern bool) string {
-	if v.csv && len(b) == len(v.raw) {
-		return v.cell()
+	if v.csv && len(b) == len(v.raw) && (!intern || p.batch == nil) {
+		return v.cell() // the caller's string: borrowed with SetArena (pipeline's batch), else owned
 	}
 	if intern {
 		// A direct-mapped cache: a hit costs a short hash and one compare.
@@ -773,6 +775,9 @@ func (p *Parser) jurisdictions(v *val, dst []string) ([]string, error) {
 			code = strings.TrimSpace(code)
 			if code == "" {
 				return dst, fieldErr("jurisdictions", "%s has an empty code", strconv.Quote(v.cell()))
+			}
+			if p.batch != nil {
+				code = p.keep(&val{}, unsafe.Slice(unsafe.StringData(code), len(code)), true)
 			}
 			dst = append(dst, code)
 			if j < 0 {
