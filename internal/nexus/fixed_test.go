@@ -202,24 +202,42 @@ func TestSpillLongRecords(t *testing.T) {
 	}
 }
 
-// TestDenseDays checks the days' windows against the days map, which
-// holds every day: inside a window and out of it, and for jurisdictions
-// past maxDense, which have none.
+// TestDenseDays checks the days' windows and the days map together: every
+// (jurisdiction, day) gets one figures entry of its own, found again the
+// same, inside a window and out of it, for jurisdictions past maxDense,
+// which have none, and for a reloaded program's, which share the first
+// program's jurisdiction indexes.
 func TestDenseDays(t *testing.T) {
-	w := New(Options{}).NewWorker()
-	jurs := make([]*rules.Jurisdiction, maxDense+3)
-	for i := range jurs {
-		jurs[i] = &rules.Jurisdiction{Code: fmt.Sprint("J", i), Nexus: &rules.Nexus{}}
+	program := func(prefix string) []*rules.Jurisdiction {
+		var b strings.Builder
+		b.WriteString("version: 1\njurisdictions:\n")
+		for i := range maxDense + 3 {
+			fmt.Fprintf(&b, "  - {code: %s%d, name: J, level: state, match: {country: US, state: S%d}, taxes: [{id: %s%d, rates: [{from: 2000-01-01, rate: 1%%}]}]}\n",
+				prefix, i, i, strings.ToLower(prefix), i)
+		}
+		p, err := rules.Compile([]rules.Source{{Name: "r.yaml", Data: []byte(b.String())}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Jurisdictions
 	}
+	jurs := append(program("A"), program("B")...)
+	w := New(Options{}).NewWorker()
 	first := txn.DateOf(2025, time.June, 1)
 	days := []txn.Date{first, first + 1, first - 1, first + denseDaysSpan/2 - 1, first + denseDaysSpan/2,
 		first - denseDaysSpan/2, first - denseDaysSpan/2 - 1, first + 40000, first - 40000, 0}
+	index := map[dayKey]int32{}
 	for round := range 2 {
 		for _, j := range jurs {
 			for _, d := range days {
 				got := w.day(j, d)
-				if want, ok := w.days[dayKey{j, d}]; !ok || got != want {
-					t.Fatalf("round %d, %s day %d: index %d, the map has %d (%v)", round, j.Code, d, got, want, ok)
+				k := dayKey{j, d}
+				if want, ok := index[k]; ok && got != want {
+					t.Fatalf("round %d, %s day %d: index %d, was %d", round, j.Code, d, got, want)
+				}
+				index[k] = got
+				if s := w.sums[got]; w.jurs[s.jur] != j || s.day != d {
+					t.Fatalf("%s day %d: figures of %s day %d", j.Code, d, w.jurs[s.jur].Code, s.day)
 				}
 			}
 		}
@@ -227,7 +245,7 @@ func TestDenseDays(t *testing.T) {
 	if n, want := len(w.sums), len(jurs)*len(days); n != want {
 		t.Errorf("%d days started, want %d", n, want)
 	}
-	if len(w.dense) != maxDense {
-		t.Errorf("%d windows, want %d", len(w.dense), maxDense)
+	if w.windows != maxDense {
+		t.Errorf("%d windows, want %d", w.windows, maxDense)
 	}
 }

@@ -124,6 +124,7 @@ type daySum struct {
 	count int64     // sales (not refunds) in the threshold currency
 	other int64     // transactions in other currencies
 	jur   uint32    // the jurisdiction's number in the spill records
+	day   txn.Date
 }
 
 // Worker is one goroutine's share of a Tracker. It is not safe for
@@ -131,12 +132,14 @@ type daySum struct {
 type Worker struct {
 	cur string
 	dir string
-	// days numbers the (jurisdiction, day) pairs seen: sums[days[k]] are
-	// their figures, in one slice rather than an object each.
-	days map[dayKey]int32
-	sums []daySum
-	// dense is the quick way into days, per jurisdiction with a threshold.
-	dense map[*rules.Jurisdiction]*denseDays
+	// sums are the figures of the (jurisdiction, day) pairs seen, in one
+	// slice rather than an object each. A jurisdiction's window (dense,
+	// by Jurisdiction.Index) numbers its days near the first; days numbers
+	// the others.
+	sums    []daySum
+	dense   []*denseDays
+	windows int // non-nil in dense
+	days    map[dayKey]int32
 	// jurisdictions seen, numbered for the spill records
 	jurs []*rules.Jurisdiction
 	jidx map[*rules.Jurisdiction]uint32
@@ -178,26 +181,17 @@ func (w *Worker) Add(tx *txn.Transaction, res *rules.Result) {
 // day returns the index in sums of j's figures on day d, starting them
 // when new.
 func (w *Worker) day(j *rules.Jurisdiction, d txn.Date) int32 {
-	e := w.windowEntry(j, d)
-	if e != nil && *e > 0 {
+	if e := w.window(j, d).entry(d); e != nil {
+		if *e == 0 {
+			*e = w.newDay(j, d) + 1
+		}
 		return *e - 1
 	}
 	k := dayKey{j, d}
 	i, ok := w.days[k]
 	if !ok {
-		i = w.newDay(k)
-	}
-	if e == nil && w.dense[j] == nil && len(w.dense) < maxDense {
-		// The window is centred on the first day seen: a run's data
-		// mostly spans a few years.
-		if w.dense == nil {
-			w.dense = make(map[*rules.Jurisdiction]*denseDays)
-		}
-		w.dense[j] = &denseDays{base: d - denseDaysSpan/2, idx: make([]int32, denseDaysSpan)}
-		e = w.windowEntry(j, d)
-	}
-	if e != nil {
-		*e = i + 1
+		i = w.newDay(j, d)
+		w.days[k] = i
 	}
 	return i
 }
@@ -205,8 +199,9 @@ func (w *Worker) day(j *rules.Jurisdiction, d txn.Date) int32 {
 // denseDays indexes one jurisdiction's days in a fixed window: idx[d-base]
 // is the day's index in sums plus one (0 for a day not seen). It is the
 // fast way to a day; days out of the window are found through the days
-// map alone, which holds every day either way.
+// map.
 type denseDays struct {
+	j    *rules.Jurisdiction
 	base txn.Date
 	idx  []int32
 }
@@ -220,18 +215,66 @@ const denseDaysSpan = 4096
 // it, in rules with that many thresholds, go through the days map alone.
 const maxDense = 256
 
+// window returns j's day window, made on j's first day (centred on it: a
+// run's data mostly spans a few years); nil when j goes through the days
+// map alone (maxDense windows made, or another program's jurisdiction of
+// the same index, a reloaded stream's, has the place).
+func (w *Worker) window(j *rules.Jurisdiction, d txn.Date) *denseDays {
+	if jd := w.knownWindow(j); jd != nil {
+		return jd
+	}
+	i := j.Index()
+	if i < 0 || i < len(w.dense) && w.dense[i] != nil || w.windows == maxDense || w.seen(j) {
+		return nil // no window, or made too late: j's days so far are in the map
+	}
+	if i >= len(w.dense) {
+		w.dense = append(w.dense, make([]*denseDays, i+1-len(w.dense))...)
+	}
+	w.windows++
+	jd := &denseDays{j: j, base: d - denseDaysSpan/2, idx: make([]int32, denseDaysSpan)}
+	w.dense[i] = jd
+	return jd
+}
+
+// knownWindow is j's day window if it has one, made by window.
+func (w *Worker) knownWindow(j *rules.Jurisdiction) *denseDays {
+	if i := j.Index(); i >= 0 && i < len(w.dense) {
+		if jd := w.dense[i]; jd != nil && jd.j == j {
+			return jd
+		}
+	}
+	return nil
+}
+
+// entry is day d's entry in the window, nil when d is outside it (or jd
+// is nil).
+func (jd *denseDays) entry(d txn.Date) *int32 {
+	if jd == nil {
+		return nil
+	}
+	if off := int64(d) - int64(jd.base); off >= 0 && off < int64(len(jd.idx)) {
+		return &jd.idx[off]
+	}
+	return nil
+}
+
+// seen reports whether j has figures already.
+func (w *Worker) seen(j *rules.Jurisdiction) bool {
+	_, ok := w.jidx[j]
+	return ok
+}
+
 // newDay starts the figures of a (jurisdiction, day) the worker had not
 // seen, numbering the jurisdiction for the spill records when it is new.
-func (w *Worker) newDay(k dayKey) int32 {
-	ji, ok := w.jidx[k.j]
+func (w *Worker) newDay(j *rules.Jurisdiction, d txn.Date) int32 {
+	ji, ok := w.jidx[j]
 	if !ok {
 		ji = uint32(len(w.jurs))
-		w.jurs = append(w.jurs, k.j)
-		w.jidx[k.j] = ji
+		w.jurs = append(w.jurs, j)
+		w.jidx[j] = ji
 	}
 	i := int32(len(w.sums))
-	w.sums = append(w.sums, daySum{jur: ji})
-	w.days[k] = i
+	w.sums = append(w.sums, daySum{jur: ji, day: d})
 	return i
 }
 
@@ -371,14 +414,7 @@ func (w *Worker) PrefetchSums(tx *txn.Transaction, res *rules.Result) {
 }
 
 // windowEntry is the entry of day d in j's window (denseDays), nil when j
-// has no window or d is outside it.
+// has none or d is outside it.
 func (w *Worker) windowEntry(j *rules.Jurisdiction, d txn.Date) *int32 {
-	jd := w.dense[j]
-	if jd == nil {
-		return nil
-	}
-	if off := int64(d) - int64(jd.base); off >= 0 && off < int64(len(jd.idx)) {
-		return &jd.idx[off]
-	}
-	return nil
+	return w.knownWindow(j).entry(d)
 }

@@ -141,8 +141,9 @@ func (t *Tracker) Rows(ctx context.Context) ([]Row, error) {
 		if w.hasDay && (!hasDay || w.last > last) {
 			last, hasDay = w.last, true
 		}
-		for k, si := range w.days {
+		for si := range w.sums {
 			s := &w.sums[si]
+			k := dayKey{w.jurs[s.jur], s.day}
 			i, ok := idx[k]
 			if !ok {
 				idx[k] = len(merged[k.j])
