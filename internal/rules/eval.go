@@ -162,6 +162,7 @@ type Evaluator struct {
 	famt         []money.Fixed
 	fqty         []money.Fixed
 	lineOps      [][]planStep // per line: its product's steps
+	lineLines    [][]stepLine // per line: its product's steps' line data
 	taxOps       [][]*planOp  // by tax order: ops by rate entry and product (Evaluator.op)
 	pexempt      []bool
 	pcells       []planCell

@@ -92,8 +92,31 @@ type epochPlan struct {
 // productPlan is one product's steps in an epoch, by op position.
 type productPlan struct {
 	steps []planStep
+	lines []stepLine // by op position too
 	built bool
 	ok    bool // every op's ok
+}
+
+// stepLine is what grouping a step's cells into tax lines reads of its op
+// (groupPlan: calc's path, not the compact slots'). It is kept beside the
+// steps, not in them, so that the slots' walk over the steps stays short,
+// and not only in the op, so that grouping reads one short run of them
+// instead of one op per tax, each a cache miss more often than not.
+type stepLine struct {
+	tax        *Tax
+	rateDec    decimal.Decimal
+	taxRateDec decimal.Decimal
+	taxRate    money.Fixed
+	hasRate    bool
+}
+
+// rateOf is a cell's rate: the op's for its decided status (the step's),
+// the tax's own for exempt and below-threshold lines.
+func (sl *stepLine) rateOf(st *planStep, status Reason) (money.Fixed, *decimal.Decimal) {
+	if status == st.status {
+		return st.rate, &sl.rateDec
+	}
+	return sl.taxRate, &sl.taxRateDec
 }
 
 // opHot is the part of an op that every taxed line reads: 24 bytes, the
@@ -363,10 +386,11 @@ func (e *Evaluator) product(ep *epochPlan, pid int) *productPlan {
 	if pp.built {
 		return pp
 	}
-	pp.steps, pp.built, pp.ok = make([]planStep, ep.n), true, true
+	pp.steps, pp.lines, pp.built, pp.ok = make([]planStep, ep.n), make([]stepLine, ep.n), true, true
 	for i, t := range ep.taxes {
 		op := e.op(t, ep.ris[i], pid)
 		pp.steps[i] = planStep{opHot: op.opHot, order: int32(t.order), op: op}
+		pp.lines[i] = stepLine{tax: op.tax, rateDec: op.rateDec, taxRateDec: op.taxRateDec, taxRate: op.taxRate, hasRate: op.hasRate}
 		pp.ok = pp.ok && op.ok
 	}
 	return pp
@@ -443,15 +467,6 @@ type planCell struct {
 	taxable money.Fixed
 	exact   money.Fixed
 	rounded money.Fixed
-}
-
-// rateOf is a cell's rate: the op's for its decided status, the tax's
-// own for exempt and below-threshold lines.
-func rateOf(op *planOp, status Reason) (money.Fixed, *decimal.Decimal) {
-	if status == op.status {
-		return op.rate, &op.rateDec
-	}
-	return op.taxRate, &op.taxRateDec
 }
 
 // fixedState carries the ok flag through a chain of Fixed operations: the
@@ -616,13 +631,13 @@ func (e *Evaluator) evalPlan(tx *txn.Transaction, res *Result) bool {
 		}
 		return true
 	}
-	e.lineOps = e.lineOps[:0]
+	e.lineOps, e.lineLines = e.lineOps[:0], e.lineLines[:0]
 	for i := range tx.Lines {
 		pp := e.product(ep, e.productID(tx.Lines[i].Product))
 		if !pp.ok {
 			return false
 		}
-		e.lineOps = append(e.lineOps, pp.steps)
+		e.lineOps, e.lineLines = append(e.lineOps, pp.steps), append(e.lineLines, pp.lines)
 	}
 	// Exemptions are per transaction: a flag per tax.
 	exemptAll := tx.ExemptReason != ""
@@ -907,9 +922,9 @@ func (e *Evaluator) groupPlan(st *fixedState, res *Result, i, nl int, digits int
 	var mode money.RoundingMode
 	for li := 0; li < nl; li++ {
 		c := &e.pcells[i*nl+li]
-		op := e.lineOps[li][i].op
-		level, mode = op.level, op.mode
-		rate, rateDec := rateOf(op, c.status)
+		step, sl := &e.lineOps[li][i], &e.lineLines[li][i]
+		level, mode = step.level, step.mode
+		rate, rateDec := sl.rateOf(step, c.status)
 		gi := -1
 		for k := first; k < len(res.Lines); k++ {
 			if res.Lines[k].Reason == c.status && st.cmp(res.Lines[k].Fixed.Rate, rate) == 0 {
@@ -920,7 +935,7 @@ func (e *Evaluator) groupPlan(st *fixedState, res *Result, i, nl int, digits int
 		if gi < 0 {
 			gi = len(res.Lines)
 			l := e.nextLine(res)
-			l.Tax, l.Rate, l.HasRate, l.Reason = op.tax, *rateDec, op.hasRate, c.status
+			l.Tax, l.Rate, l.HasRate, l.Reason = sl.tax, *rateDec, sl.hasRate, c.status
 			l.Fixed.Rate = rate
 		}
 		g := &res.Lines[gi].Fixed

@@ -377,4 +377,7 @@ func TestPlanStepSize(t *testing.T) {
 	if got := unsafe.Sizeof(planStep{}); got != 40 {
 		t.Errorf("planStep is %d bytes, want 40", got)
 	}
+	if got := unsafe.Sizeof(stepLine{}); got != 64 {
+		t.Errorf("stepLine is %d bytes, want 64 (Evaluator.Prefetch)", got)
+	}
 }

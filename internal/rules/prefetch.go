@@ -79,6 +79,11 @@ func (e *Evaluator) Prefetch(txs []*txn.Transaction) (found int) {
 			for k := 0; k < len(pp.steps); k += 3 {
 				prefetch.Lines(uintptr(unsafe.Pointer(&pp.steps[k])))
 			}
+			if !e.compact { // grouping into lines reads them too (groupPlan); a stepLine is 64 bytes
+				for k := 0; k < len(pp.lines); k += 2 {
+					prefetch.Lines(uintptr(unsafe.Pointer(&pp.lines[k])))
+				}
+			}
 		}
 	}
 	clear(pf) // no stale pointers kept
