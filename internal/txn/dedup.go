@@ -66,8 +66,9 @@ const (
 // per distinct id (about 30 on average) once it has more than a few hundred
 // thousand ids; NewDedup with the expected count sizes the segments once.
 // The large arrays live outside the Go heap where the system allows it
-// (offheap.go), so they do not raise the garbage collector's heap goal;
-// small ones, and all of them elsewhere, are Go heap.
+// (offheap.go), so they do not raise the garbage collector's heap goal,
+// and on Linux on huge pages (offheap_linux.go), so that a probe seldom
+// misses the TLB; small ones, and all of them elsewhere, are Go heap.
 //
 // Hash collisions: two different ids with the same 64-bit hash are taken
 // for the same id. The content hash covers the id itself, so their 32-bit
