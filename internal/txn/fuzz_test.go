@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -127,4 +128,46 @@ func depth(b []byte) int {
 		}
 	}
 	return m
+}
+
+// FuzzParseCSV parses a row's cells twice: as one run of memory, as a
+// reader's batch holds them (ParseCSV then checks the row's bytes at once),
+// and each in memory of its own (checked cell by cell). The two must agree
+// on the verdict, the error and what the transaction means.
+func FuzzParseCSV(f *testing.F) {
+	for _, s := range []string{
+		"a,2025-01-01,USD,1.00,US,TX,hi",
+		"a,2025-01-01,USD,1.00,US,Zürich,h\xff",
+		"a,2025-01-01,USD,1.00,US,Z\xc3,\xbcx",
+		"a,2025-01-01,USD,1.00,US,T\xffX,",
+		",,,,,,",
+	} {
+		f.Add(s)
+	}
+	header := []string{"id", "date", "currency", "amount", "country", "state", "note"}
+	p := NewParser(ParseOptions{})
+	f.Fuzz(func(t *testing.T, row string) {
+		cells := strings.Split(row, ",")
+		if len(cells) != len(header) {
+			return
+		}
+		joined := strings.Join(cells, "")
+		run := make([]string, len(cells))
+		apart := make([]string, len(cells))
+		off := 0
+		for i, c := range cells {
+			run[i] = joined[off : off+len(c)]
+			off += len(c)
+			apart[i] = ("\x00" + c)[1:] // memory of its own, a byte after any other cell's
+		}
+		var a, b Transaction
+		errRun := p.ParseCSV(header, run, &a)
+		errApart := p.ParseCSV(header, apart, &b)
+		if fmt.Sprint(errRun) != fmt.Sprint(errApart) {
+			t.Fatalf("row %q: as one run %v, cell by cell %v", row, errRun, errApart)
+		}
+		if errRun == nil && a.ContentHash != b.ContentHash {
+			t.Fatalf("row %q: the two parses mean different transactions", row)
+		}
+	})
 }
