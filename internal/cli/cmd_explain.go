@@ -147,7 +147,7 @@ func explainRun(ctx context.Context, f *Factory, opts *ExplainOptions) error {
 				err = parser.ParseJSON(convBuf, &tx)
 			}
 		} else if rec.CSV != nil {
-			err = parser.ParseCSV(r.Header(), rec.CSV, &tx)
+			err = parser.ParseCSVRow(r.Header(), rec.CSV, rec.Text, &tx)
 		} else {
 			err = parser.ParseJSON(rec.Text, &tx)
 		}

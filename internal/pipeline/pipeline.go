@@ -712,7 +712,7 @@ func parseItem(it *Item, p *txn.Parser, pw *priorWork, keepFields bool) bool {
 		err = p.ParseJSON(it.Text, &it.Tx)
 		it.setFields(p, keepFields)
 	} else {
-		err = p.ParseCSV(it.Header, it.CSV, &it.Tx)
+		err = p.ParseCSVRow(it.Header, it.CSV, it.Text, &it.Tx)
 		it.Fields = nil
 	}
 	if err != nil {

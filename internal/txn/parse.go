@@ -280,6 +280,22 @@ func checkUnknownDup(fields []jsonscan.Field, i int) error {
 // Strings in tx alias the given cells (Go strings are immutable, so this is
 // safe). Lines and Jurisdictions are reused as in ParseJSON.
 func (p *Parser) ParseCSV(header, fields []string, tx *Transaction) error {
+	return p.parseCSV(header, fields, false, tx)
+}
+
+// ParseCSVRow is ParseCSV for fields cut from text, the row as a
+// stream.Reader read it (Record.Text and Record.CSV). A cell's bytes are
+// the row's, less quotes and separators, so when the row is all ASCII
+// every cell is valid UTF-8, and one pass over the row replaces a check
+// per cell. A row that is not all ASCII has its cells checked one by one,
+// as ParseCSV does: a row with invalid bytes only in a column taxagg
+// ignores is not refused. The caller vouches that fields come from text.
+func (p *Parser) ParseCSVRow(header, fields []string, text []byte, tx *Transaction) error {
+	return p.parseCSV(header, fields, len(text) > 0 && isASCII(text), tx)
+}
+
+// parseCSV is ParseCSV; ascii says that every field is ASCII.
+func (p *Parser) parseCSV(header, fields []string, ascii bool, tx *Transaction) error {
 	p.jsonValid = false
 	if len(header) != len(p.hdr) || len(header) == 0 || unsafe.SliceData(header) != unsafe.SliceData(p.hdr) {
 		p.mapHeader(header)
@@ -292,7 +308,6 @@ func (p *Parser) ParseCSV(header, fields []string, tx *Transaction) error {
 	}
 	p.scratch = p.scratch[:0]
 	var vals [nFields]val
-	ascii := asciiRow(fields)
 	for i, k := range p.hdrIdx {
 		if k < 0 {
 			continue
@@ -313,35 +328,13 @@ func (p *Parser) ParseCSV(header, fields []string, tx *Transaction) error {
 	return p.build(tx, &vals)
 }
 
-// asciiRow reports whether fields are one run of memory, each cell where
-// the one before ends (as a stream.Reader's batch holds a row), and that
-// run is all ASCII: then every cell is valid UTF-8 and none needs its own
-// check, which costs a call per cell. A valid UTF-8 run would not do: a
-// sequence cut between two cells leaves both invalid. false says only that
-// the cells must be checked one by one (a row whose invalid bytes are in a
-// column taxagg ignores is not refused).
-func asciiRow(fields []string) bool {
-	if len(fields) == 0 {
-		return false
-	}
-	start := unsafe.StringData(fields[0])
-	n := 0
-	for _, f := range fields {
-		if len(f) > 0 && unsafe.StringData(f) != (*byte)(unsafe.Add(unsafe.Pointer(start), n)) {
-			return false
-		}
-		n += len(f)
-	}
-	return n > 0 && isASCII(unsafe.String(start, n))
-}
-
 // isASCII reports whether s has no byte of 0x80 or above, eight at a time.
-func isASCII(s string) bool {
+func isASCII(s []byte) bool {
 	const high = 0x8080808080808080
 	var acc uint64
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
-		acc |= binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
+		acc |= binary.LittleEndian.Uint64(s[i:])
 	}
 	for ; i < len(s); i++ {
 		acc |= uint64(s[i])

@@ -19,9 +19,8 @@ func TestCSVInvalidUTF8(t *testing.T) {
 	}
 }
 
-// A reader's batch holds a row's cells one after another in memory, and
-// ParseCSV then checks the whole row at once (asciiRow): the outcome must
-// be what checking each known cell gives, whatever the bytes around it.
+// ParseCSVRow checks a row that is all ASCII at once, and any other cell
+// by cell: the outcome must be what checking each known cell gives.
 func TestCSVRowCheckedAsOne(t *testing.T) {
 	header := []string{"id", "date", "currency", "amount", "country", "state", "note"}
 	tests := []struct {
@@ -33,39 +32,20 @@ func TestCSVRowCheckedAsOne(t *testing.T) {
 		{"utf-8 in a known cell", []string{"a", "2025-01-01", "USD", "1.00", "US", "Zürich", "hi"}, ""},
 		{"invalid in a known cell", []string{"a", "2025-01-01", "USD", "1.00", "US", "T\xffX", "hi"}, "state: is not valid UTF-8"},
 		{"invalid in an ignored cell", []string{"a", "2025-01-01", "USD", "1.00", "US", "TX", "h\xff"}, ""},
-		// Valid as one run, but the sequence is cut between the cells:
-		// each alone is invalid.
+		// Valid UTF-8 as a row, but the sequence is cut between the
+		// cells: each alone is invalid.
 		{"a sequence cut between cells", []string{"a", "2025-01-01", "USD", "1.00", "US", "Z\xc3", "\xbcrich"}, "state: is not valid UTF-8"},
 		{"empty cells", []string{"a", "2025-01-01", "USD", "1.00", "US", "", ""}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// The cells as one run of memory, as the reader keeps them.
-			row := strings.Join(tt.cells, "")
-			contiguous := make([]string, len(tt.cells))
-			off := 0
-			for i, c := range tt.cells {
-				contiguous[i] = row[off : off+len(c)]
-				off += len(c)
-			}
-			if got := asciiRow(contiguous); got != isASCIIForTest(row) {
-				t.Errorf("asciiRow = %v for a contiguous row %q", got, row)
-			}
-			// The same cells cut from the row with commas between them:
-			// not one run, so each is checked on its own.
-			line := strings.Join(tt.cells, ",")
-			apart := make([]string, len(tt.cells))
-			off = 0
-			for i, c := range tt.cells {
-				apart[i] = line[off : off+len(c)]
-				off += len(c) + 1
-			}
-			if asciiRow(apart) {
-				t.Errorf("asciiRow took %q, cut with commas between, for one run", apart)
-			}
-			for _, cells := range [][]string{contiguous, apart} {
+			text := []byte(strings.Join(tt.cells, ","))
+			for _, parse := range []func(*Parser, *Transaction) error{
+				func(p *Parser, tx *Transaction) error { return p.ParseCSVRow(header, tt.cells, text, tx) },
+				func(p *Parser, tx *Transaction) error { return p.ParseCSV(header, tt.cells, tx) },
+			} {
 				var tx Transaction
-				err := NewParser(ParseOptions{}).ParseCSV(header, cells, &tx)
+				err := parse(NewParser(ParseOptions{}), &tx)
 				if tt.want == "" && err != nil {
 					t.Errorf("refused: %v", err)
 				}
@@ -77,27 +57,15 @@ func TestCSVRowCheckedAsOne(t *testing.T) {
 	}
 }
 
-func isASCIIForTest(s string) bool {
-	if s == "" {
-		return false // asciiRow has nothing to vouch for
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
 func TestIsASCII(t *testing.T) {
 	for _, s := range []string{"", "a", "abcdefgh", "abcdefghi", strings.Repeat("x", 31)} {
-		if !isASCII(s) {
+		if !isASCII([]byte(s)) {
 			t.Errorf("isASCII(%q) = false", s)
 		}
 		for i := range len(s) {
 			b := []byte(s)
 			b[i] = 0x80
-			if isASCII(string(b)) {
+			if isASCII(b) {
 				t.Errorf("isASCII(%q) = true", b)
 			}
 		}
