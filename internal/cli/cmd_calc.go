@@ -121,19 +121,31 @@ type calcSink struct {
 	rows   bool // rows are made from values, in Emit
 	// charged: rows end with tax_charged and tax_difference.
 	charged bool
+	// lines, for NDJSON and CSV, takes the workers' records with their
+	// line ends: the accepted records of a batch that lie one after
+	// another in its memory (pipeline.BatchEmitter) gather in run and
+	// are written with one call, most of them without a copy.
+	lines stream.LineWriter
+	run   []byte
 }
 
 // newCalcSink writes through rw; projected says rw takes a subset of
 // calcColumns (--columns), so rows are made from values.
 func newCalcSink(rw stream.RowWriter, format stream.OutputFormat, projected bool) *calcSink {
-	return &calcSink{format: format, w: rw, rows: format == stream.OutputTable || projected}
+	s := &calcSink{format: format, w: rw, rows: format == stream.OutputTable || projected}
+	if lw, ok := rw.(stream.LineWriter); ok && !s.rows && (format == stream.OutputNDJSON || format == stream.OutputCSV) {
+		s.lines = lw
+	}
+	return s
 }
 
 func (s *calcSink) NewWorker() pipeline.WorkerSink {
 	if s.rows {
 		return &calcWorker{format: stream.OutputTable} // renders nothing
 	}
-	return &calcWorker{format: s.format, charged: s.charged}
+	// A CSV record ends with its line end already; an NDJSON object does
+	// when it is written as a line.
+	return &calcWorker{format: s.format, charged: s.charged, lineEnd: s.lines != nil && s.format == stream.OutputNDJSON}
 }
 func (s *calcSink) Ordered() bool { return true }
 
@@ -147,7 +159,28 @@ func (s *calcSink) Emit(it *pipeline.Item) error {
 		})
 		return err
 	}
-	return s.w.WriteEncoded(it.Out)
+	if s.lines == nil {
+		return s.w.WriteEncoded(it.Out)
+	}
+	if n := len(s.run); n > 0 && cap(s.run)-n >= len(it.Out) && unsafe.SliceData(s.run[n:cap(s.run)]) == unsafe.SliceData(it.Out) {
+		s.run = s.run[:n+len(it.Out)] // it.Out is the bytes right after the run
+		return nil
+	}
+	if err := s.EndBatch(); err != nil {
+		return err
+	}
+	s.run = it.Out
+	return nil
+}
+
+// EndBatch writes the run of records Emit gathered.
+func (s *calcSink) EndBatch() error {
+	if len(s.run) == 0 {
+		return nil
+	}
+	err := s.lines.WriteLines(s.run)
+	s.run = nil
+	return err
 }
 
 // calcWorker renders one worker's records. On the common path (every tax
@@ -161,6 +194,7 @@ type calcWorker struct {
 	format  stream.OutputFormat
 	scratch []byte // the transaction's columns of a CSV row
 	charged bool   // rows end with tax_charged and tax_difference
+	lineEnd bool   // an NDJSON record ends with its newline (calcSink.lines)
 	end     []byte // those two cells of the current record
 	// byOrder holds the last tax seen at each rules.Tax.Order, the cheap
 	// way in; taxes is every tax seen, the way in when another program's
@@ -247,6 +281,9 @@ func (w *calcWorker) Render(it *pipeline.Item) {
 	switch w.format {
 	case stream.OutputNDJSON, stream.OutputJSON:
 		out = w.appendCalcJSON(out, it, digits)
+		if w.lineEnd {
+			out = append(out, '\n')
+		}
 	case stream.OutputCSV:
 		out = w.appendCalcCSV(out, it, digits)
 	}

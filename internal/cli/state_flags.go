@@ -206,6 +206,15 @@ func (s *recordingSink) Emit(it *pipeline.Item) error {
 	return s.run.Record(&it.Tx, &it.Result)
 }
 
+// EndBatch passes the end of a batch on to the command's sink, which may
+// hold the batch's records until then (calc's runs of lines).
+func (s *recordingSink) EndBatch() error {
+	if be, ok := s.Sink.(pipeline.BatchEmitter); ok {
+		return be.EndBatch()
+	}
+	return nil
+}
+
 // aggregateRows returns the rows to print: the whole state's with a
 // state, else the run's own.
 func (sr *stateRun) aggregateRows(ctx context.Context, acc *aggregate.Accumulator) ([]aggregate.Row, error) {

@@ -21,6 +21,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/taxagg/taxagg/internal/rules"
 	"github.com/taxagg/taxagg/internal/stream"
@@ -223,6 +224,17 @@ type WorkerSink interface {
 	Accept(it *Item)
 }
 
+// BatchEmitter is an ordered Sink that may hold on to what Emit was given
+// (the items' Out, which lie one after another in their batch's memory)
+// until the end of the batch, to write a run of records with one call.
+// The sequencer calls EndBatch after each batch's Emits, before the batch
+// is used again; what Emit held must be written by then. A Sink that
+// wraps another must pass EndBatch on.
+type BatchEmitter interface {
+	Sink
+	EndBatch() error
+}
+
 // RenderPrefetcher is a WorkerSink that can bring into the cache what its
 // Render will read. A worker hands it a batch's evaluated records before
 // it renders any of them (processBatch).
@@ -287,7 +299,11 @@ type batch struct {
 	// slices of recs (txn.Parser.SetArena): they live as long as the
 	// batch's use, as the records' text does.
 	arena txn.Arena
-	done  chan struct{} // closed by the sequencer when verdicts are in
+	// out holds what the sink rendered for the batch's items, one after
+	// another (their Out), so that an ordered sink can write a run of
+	// accepted records with one call (BatchEmitter); kept across uses.
+	out  []byte
+	done chan struct{} // closed by the sequencer when verdicts are in
 	// raw: the items are still to be made from recs (makeItems), by the
 	// worker, so that the reader only cuts records; header and srcIdx are
 	// the input's.
@@ -519,7 +535,15 @@ func (r *run) sequence(cancel context.CancelCauseFunc) (Counts, error) {
 			delete(pending, next)
 			next++
 			if !stopped {
-				if err := settle(cur, r.opt, r.sink, dedup, &counts); err != nil {
+				err := settle(cur, r.opt, r.sink, dedup, &counts)
+				if be, ok := r.sink.(BatchEmitter); ok {
+					// Before the batch goes back to its worker, and
+					// after an error too: what was emitted is written.
+					if eerr := be.EndBatch(); err == nil {
+						err = eerr
+					}
+				}
+				if err != nil {
 					runErr = err
 					stopped = true
 					cancel(err)
@@ -679,11 +703,28 @@ func (w *worker) processBatch(b *batch) {
 	if rpf, ok := w.ws.(RenderPrefetcher); ok {
 		rpf.PrefetchRender(w.gather(b, func(it *Item) bool { return it.good }))
 	}
+	out := b.out[:0]
 	for i := range b.items {
 		if it := &b.items[i]; it.good {
+			// Render appends to it.Out: into the rest of the batch's
+			// buffer, so that the rendered records lie one after
+			// another. One that did not fit was given memory of its
+			// own by append; the records after it go to a buffer twice
+			// the size, which the batch keeps (the records before keep
+			// the old one while they need it). A record that fitted but
+			// is elsewhere was rendered into the sink's own memory.
+			it.Out = out[len(out):]
 			w.ws.Render(it)
+			switch {
+			case len(it.Out) == 0:
+			case len(out) < cap(out) && unsafe.SliceData(it.Out) == unsafe.SliceData(out[len(out):cap(out)]):
+				out = out[:len(out)+len(it.Out)]
+			case len(it.Out) > cap(out)-len(out):
+				out = make([]byte, 0, 2*(cap(out)+len(it.Out)))
+			}
 		}
 	}
+	b.out = out
 }
 
 // parseItem parses a record into it.Tx and reports whether evalItem is to

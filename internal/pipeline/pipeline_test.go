@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/taxagg/taxagg/internal/rules"
 	"github.com/taxagg/taxagg/internal/stream"
@@ -282,6 +283,111 @@ func TestPrefetchers(t *testing.T) {
 		}
 		if len(sink.events) > 0 {
 			t.Fatalf("workers %d: %d wrong calls, first: %s", workers, len(sink.events), sink.events[0])
+		}
+	}
+}
+
+// lineSink renders each record as its id on a line, some padded past the
+// batch's render buffer, and writes the accepted ones as calc does: runs
+// of records that lie one after another, held until EndBatch.
+type lineSink struct {
+	out          strings.Builder
+	held         [][]byte // Out of the records emitted since the last EndBatch
+	want         []string // what each held Out said when it was emitted
+	runs, emits  int
+	wrong        []string
+	endedBatches int
+}
+
+func (s *lineSink) NewWorker() WorkerSink { return lineWorker{} }
+func (s *lineSink) Ordered() bool         { return true }
+
+func (s *lineSink) Emit(it *Item) error {
+	s.emits++
+	if n := len(s.held); n == 0 || !adjacent(s.held[n-1], it.Out) {
+		s.runs++
+	}
+	s.held = append(s.held, it.Out)
+	s.want = append(s.want, string(it.Out))
+	return nil
+}
+
+func (s *lineSink) EndBatch() error {
+	s.endedBatches++
+	for i, out := range s.held {
+		if string(out) != s.want[i] {
+			s.wrong = append(s.wrong, fmt.Sprintf("%q became %q before EndBatch", s.want[i], out))
+		}
+		s.out.Write(out)
+	}
+	s.held, s.want = s.held[:0], s.want[:0]
+	return nil
+}
+
+// adjacent reports whether b starts where a ends, in one array.
+func adjacent(a, b []byte) bool {
+	return len(b) > 0 && cap(a)-len(a) >= len(b) && unsafe.SliceData(a[len(a):cap(a)]) == unsafe.SliceData(b)
+}
+
+type lineWorker struct{}
+
+func (lineWorker) Accept(*Item) {}
+func (lineWorker) Render(it *Item) {
+	it.Out = append(it.Out[:0], it.Tx.ID...)
+	if it.Line%97 == 0 {
+		it.Out = append(it.Out, strings.Repeat(" ", 3000)...) // more than a batch buffer sized by the first batch holds
+	}
+	it.Out = append(it.Out, '\n')
+}
+
+// TestBatchEmitter checks that a batch's rendered records lie one after
+// another in memory, stay intact until EndBatch, and come out in input
+// order, accepted records only, for any number of workers.
+func TestBatchEmitter(t *testing.T) {
+	var in, want strings.Builder
+	const n = 6*batchSize + 11
+	seen := map[string]bool{}
+	for i := range n {
+		line := i + 1
+		if i%10 == 3 {
+			in.WriteString("{not json\n")
+			continue
+		}
+		id := fmt.Sprintf("t%d", i%(n-50))
+		fmt.Fprintf(&in, `{"id":"%s","date":"2026-01-05","currency":"USD","amount":"1.00","country":"US","state":"TX"}`+"\n", id)
+		if !seen[id] {
+			seen[id] = true
+			want.WriteString(id)
+			if line%97 == 0 {
+				want.WriteString(strings.Repeat(" ", 3000))
+			}
+			want.WriteByte('\n')
+		}
+	}
+	for _, workers := range []int{1, 3} {
+		sink := &lineSink{}
+		var rejects strings.Builder
+		c, err := Run(context.Background(), []Input{{Name: "in.ndjson", R: strings.NewReader(in.String())}},
+			Options{Program: compile(t), Workers: workers, Rejects: &rejects, MaxRejects: -1}, sink)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Rejected == 0 || c.Duplicates == 0 {
+			t.Fatalf("counts %+v: the input should have rejects and duplicates", c)
+		}
+		if len(sink.wrong) > 0 {
+			t.Fatalf("workers %d: %d records changed before EndBatch, first: %s", workers, len(sink.wrong), sink.wrong[0])
+		}
+		if sink.out.String() != want.String() {
+			t.Fatalf("workers %d: output differs from the accepted records in input order", workers)
+		}
+		if sink.endedBatches < n/batchSize {
+			t.Errorf("workers %d: EndBatch called %d times for %d batches", workers, sink.endedBatches, n/batchSize+1)
+		}
+		// Rejects, duplicates and spilled records cut runs; the rest are
+		// one run per batch.
+		if sink.runs > sink.emits/4 {
+			t.Errorf("workers %d: %d emits in %d runs: the batch's records are not one after another", workers, sink.emits, sink.runs)
 		}
 	}
 }

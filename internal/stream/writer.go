@@ -83,6 +83,22 @@ type RowWriter interface {
 	Close() error
 }
 
+// LineWriter is a RowWriter whose records are lines a caller can encode
+// whole, line end included: NDJSON and CSV. WriteLines writes b, any
+// number of such records, as it is; a caller that rendered many records
+// into one buffer writes them with one call, and the bulk of a large b
+// goes to the output without a copy into the writer's buffer.
+type LineWriter interface {
+	RowWriter
+	// WriteLines writes complete records, each with its line end. A JSON
+	// array's writer has no lines: it returns ErrNoLines.
+	WriteLines(b []byte) error
+}
+
+// ErrNoLines is returned by WriteLines of a writer whose records are not
+// lines (a JSON array).
+var ErrNoLines = errors.New("stream: a JSON array's rows are not lines")
+
 // ErrTableEncoded is returned by a table writer's WriteEncoded.
 var ErrTableEncoded = errors.New("stream: a table takes rows through Write, not WriteEncoded")
 
@@ -112,18 +128,37 @@ func NewRowWriter(w io.Writer, f OutputFormat, cols []Column, opt RowOptions) Ro
 		if opt.JSONPrefix == "" {
 			opt.JSONPrefix, opt.JSONSuffix = "[", "]"
 		}
-		return &jsonWriter{w: bw, cols: cols, array: true, prefix: opt.JSONPrefix, suffix: opt.JSONSuffix}
+		return &jsonWriter{w: bw, out: w, cols: cols, array: true, prefix: opt.JSONPrefix, suffix: opt.JSONSuffix}
 	case OutputCSV:
-		return &csvWriter{w: bw, cols: cols, wrote: opt.CSVNoHeader}
+		return &csvWriter{w: bw, out: w, cols: cols, wrote: opt.CSVNoHeader}
 	case OutputTable:
 		return &tableWriter{w: bw, cols: cols, block: opt.TableBlock, width: opt.TableWidth, note: opt.Note,
 			widths: make([]int, len(cols))}
 	}
-	return &jsonWriter{w: bw, cols: cols}
+	return &jsonWriter{w: bw, out: w, cols: cols}
 }
+
+// writeLines writes b through bw, or, when b is large, flushes bw and
+// writes b to out (bw's writer) itself: bufio.Writer copies a write that
+// fits its free space, and one that it cannot hold it copies in part.
+func writeLines(bw *bufio.Writer, out io.Writer, b []byte) error {
+	if len(b) < directWrite {
+		_, err := bw.Write(b)
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	_, err := out.Write(b)
+	return err
+}
+
+// directWrite is the size from which WriteLines writes past the buffer.
+const directWrite = 16 << 10
 
 type jsonWriter struct {
 	w      *bufio.Writer
+	out    io.Writer // w's writer (WriteLines)
 	cols   []Column
 	array  bool
 	prefix string
@@ -159,6 +194,19 @@ func (j *jsonWriter) WriteEncoded(row []byte) error {
 	return j.end()
 }
 
+func (j *jsonWriter) WriteLines(b []byte) error {
+	if j.err != nil {
+		return j.err
+	}
+	if j.array {
+		return ErrNoLines
+	}
+	if j.err = writeLines(j.w, j.out, b); j.err != nil {
+		return j.err
+	}
+	return j.flushSome()
+}
+
 // begin writes what comes before a row: the array's opening or a comma.
 func (j *jsonWriter) begin() {
 	if j.array {
@@ -177,8 +225,13 @@ func (j *jsonWriter) end() error {
 	if !j.array {
 		j.w.WriteByte('\n')
 	}
-	// bufio.Writer keeps its first error; surface it promptly so a
-	// closed pipe stops the run early.
+	return j.flushSome()
+}
+
+// flushSome flushes when the buffer is nearly full: bufio.Writer keeps
+// its first error, and surfacing it promptly stops a run early on a
+// closed pipe.
+func (j *jsonWriter) flushSome() error {
 	if j.w.Available() < 4096 {
 		j.err = j.w.Flush()
 	}
@@ -282,6 +335,7 @@ func AppendJSONString(dst []byte, s string) []byte {
 
 type csvWriter struct {
 	w     *bufio.Writer
+	out   io.Writer // w's writer (WriteLines)
 	cols  []Column
 	buf   []byte
 	wrote bool
@@ -327,6 +381,17 @@ func (c *csvWriter) WriteEncoded(rows []byte) error {
 	}
 	c.header()
 	c.w.Write(rows)
+	return c.flushSome()
+}
+
+func (c *csvWriter) WriteLines(b []byte) error {
+	if c.err != nil {
+		return c.err
+	}
+	c.header()
+	if c.err = writeLines(c.w, c.out, b); c.err != nil {
+		return c.err
+	}
 	return c.flushSome()
 }
 

@@ -130,6 +130,63 @@ func TestWriteEncoded(t *testing.T) {
 	}
 }
 
+// writeCounter records the size of each write it is given.
+type writeCounter struct {
+	bytes.Buffer
+	writes []int
+}
+
+func (w *writeCounter) Write(p []byte) (int, error) {
+	w.writes = append(w.writes, len(p))
+	return w.Buffer.Write(p)
+}
+
+// TestWriteLines checks that lines written whole come out in order with
+// rows written otherwise, small ones through the buffer and a large one
+// in a write of its own after what was buffered; and that a JSON array
+// has no lines.
+func TestWriteLines(t *testing.T) {
+	big := bytes.Repeat([]byte("{\"a\":3}\n"), directWrite/8+1)
+	for _, tc := range []struct {
+		f           OutputFormat
+		cols        []Column
+		head, first string
+	}{
+		{OutputNDJSON, nil, "", `{"a":1}`},
+		{OutputCSV, []Column{{Name: "a"}}, "a\n", "x\n"},
+	} {
+		var w writeCounter
+		rw := NewRowWriter(&w, tc.f, tc.cols, RowOptions{}).(LineWriter)
+		rw.WriteEncoded([]byte(tc.first))
+		if err := rw.WriteLines([]byte("{\"a\":2}\n")); err != nil {
+			t.Fatal(err)
+		}
+		if err := rw.WriteLines(big); err != nil {
+			t.Fatal(err)
+		}
+		rw.WriteLines([]byte("end\n"))
+		if err := rw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		first := tc.first
+		if tc.f == OutputNDJSON {
+			first += "\n"
+		}
+		if want := tc.head + first + "{\"a\":2}\n" + string(big) + "end\n"; w.String() != want {
+			t.Errorf("format %v: the output is not the rows in order", tc.f)
+		}
+		// What was buffered, then the large lines in one write.
+		if len(w.writes) != 3 || w.writes[1] != len(big) {
+			t.Errorf("format %v: writes of %v bytes, want the buffered rows, the %d bytes alone, the rest", tc.f, w.writes, len(big))
+		}
+	}
+	var buf bytes.Buffer
+	rw := NewRowWriter(&buf, OutputJSON, nil, RowOptions{}).(LineWriter)
+	if err := rw.WriteLines([]byte("{}\n")); err != ErrNoLines {
+		t.Errorf("JSON array WriteLines: %v, want ErrNoLines", err)
+	}
+}
+
 // TestTableFits checks that a table too wide for the terminal shortens its
 // widest text (to a third of the width at first), then drops the columns
 // that may go, highest Drop first, then shortens text further; says so;
