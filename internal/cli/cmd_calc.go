@@ -162,8 +162,8 @@ func (s *calcSink) Emit(it *pipeline.Item) error {
 	if s.lines == nil {
 		return s.w.WriteEncoded(it.Out)
 	}
-	if n := len(s.run); n > 0 && cap(s.run)-n >= len(it.Out) && unsafe.SliceData(s.run[n:cap(s.run)]) == unsafe.SliceData(it.Out) {
-		s.run = s.run[:n+len(it.Out)] // it.Out is the bytes right after the run
+	if len(s.run) > 0 && pipeline.Follows(s.run, it.Out) {
+		s.run = s.run[:len(s.run)+len(it.Out)]
 		return nil
 	}
 	if err := s.EndBatch(); err != nil {

@@ -235,6 +235,14 @@ type BatchEmitter interface {
 	EndBatch() error
 }
 
+// Follows reports whether b starts where run ends, in the same memory, so
+// that run[:len(run)+len(b)] is both: what a BatchEmitter checks to add
+// an item's Out to the run it holds.
+func Follows(run, b []byte) bool {
+	n := len(run)
+	return len(b) > 0 && cap(run)-n >= len(b) && unsafe.SliceData(run[n:cap(run)]) == unsafe.SliceData(b)
+}
+
 // RenderPrefetcher is a WorkerSink that can bring into the cache what its
 // Render will read. A worker hands it a batch's evaluated records before
 // it renders any of them (processBatch).

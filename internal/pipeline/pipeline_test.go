@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"unsafe"
 
 	"github.com/taxagg/taxagg/internal/rules"
 	"github.com/taxagg/taxagg/internal/stream"
@@ -304,7 +303,7 @@ func (s *lineSink) Ordered() bool         { return true }
 
 func (s *lineSink) Emit(it *Item) error {
 	s.emits++
-	if n := len(s.held); n == 0 || !adjacent(s.held[n-1], it.Out) {
+	if n := len(s.held); n == 0 || !Follows(s.held[n-1], it.Out) {
 		s.runs++
 	}
 	s.held = append(s.held, it.Out)
@@ -322,11 +321,6 @@ func (s *lineSink) EndBatch() error {
 	}
 	s.held, s.want = s.held[:0], s.want[:0]
 	return nil
-}
-
-// adjacent reports whether b starts where a ends, in one array.
-func adjacent(a, b []byte) bool {
-	return len(b) > 0 && cap(a)-len(a) >= len(b) && unsafe.SliceData(a[len(a):cap(a)]) == unsafe.SliceData(b)
 }
 
 type lineWorker struct{}
