@@ -24,18 +24,20 @@ const (
 	rowUnended           // end of input inside a quoted field
 )
 
-// parseRow parses the row at r.r into csvBuf/csvEnds. It returns the end
+// parseRow parses the row at r.r into csvCells (and csvBuf for its quoted
+// fields). It returns the end
 // of the row's text (without line end), where the next row starts, the
 // number of line ends inside the row, and for rowBad the reason.
 func (r *Reader) parseRow(atEOF bool) (textEnd, next, nl int, st rowStatus, reason string) {
 	data := r.cur.data[:r.w]
 	r.csvBuf = r.csvBuf[:0]
-	r.csvEnds = r.csvEnds[:0]
+	r.csvCells = r.csvCells[:0]
 	p := r.r
 	for {
 		// One field.
 		if p < len(data) && data[p] == '"' {
 			p++
+			from := len(r.csvBuf)
 			for {
 				q := bytes.IndexByte(data[p:], '"')
 				if q < 0 {
@@ -58,7 +60,7 @@ func (r *Reader) parseRow(atEOF bool) (textEnd, next, nl int, st rowStatus, reas
 			if p == len(data) && !atEOF {
 				return 0, 0, 0, rowMore, "" // a "" escape may follow
 			}
-			r.csvEnds = append(r.csvEnds, len(r.csvBuf))
+			r.csvCells = append(r.csvCells, cellSpan{from, len(r.csvBuf), true})
 			switch {
 			case p == len(data):
 				return p, p, nl, rowOK, ""
@@ -93,8 +95,7 @@ func (r *Reader) parseRow(atEOF bool) (textEnd, next, nl int, st rowStatus, reas
 				end--
 			}
 		}
-		r.csvBuf = append(r.csvBuf, data[start:end]...)
-		r.csvEnds = append(r.csvEnds, len(r.csvBuf))
+		r.csvCells = append(r.csvCells, cellSpan{start, end, false})
 		if p == len(data) {
 			return end, p, nl, rowOK, ""
 		}
@@ -218,7 +219,8 @@ func (r *Reader) readHeader() error {
 		r.err = r.errorf(rec.line, "a carriage return not followed by a line feed in the header: lines that end with CR alone are not read; convert them to LF or CRLF line ends")
 		return r.err
 	}
-	s := string(r.csvBuf)
+	r.csvRowB, r.csvEnds = r.appendCells(r.csvRowB[:0], r.csvEnds[:0])
+	s := string(r.csvRowB)
 	prev := 0
 	seen := make(map[string]bool, len(r.csvEnds))
 	for _, e := range r.csvEnds {
@@ -243,8 +245,8 @@ func (r *Reader) nextCSV() (rawRec, error) {
 	if err != nil {
 		return rec, err
 	}
-	if rec.err == nil && len(r.csvEnds) != len(r.header) {
-		rec.err = r.errorf(rec.line, "row has %d fields, the header has %d", len(r.csvEnds), len(r.header))
+	if rec.err == nil && len(r.csvCells) != len(r.header) {
+		rec.err = r.errorf(rec.line, "row has %d fields, the header has %d", len(r.csvCells), len(r.header))
 	}
 	return rec, nil
 }

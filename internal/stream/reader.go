@@ -93,10 +93,38 @@ type Reader struct {
 	queue  []rawRec
 	queued int
 
-	header  []string
-	csvBuf  []byte // unescaped fields of the current row
-	csvEnds []int  // end offsets in csvBuf
+	header []string
+	// csvCells are the fields of the current row (parseRow): an unquoted
+	// one where it is in cur.data, a quoted one unescaped into csvBuf.
+	csvCells []cellSpan
+	csvBuf   []byte
+	// csvRowB and csvEnds hold the row's fields one after another, and
+	// where each ends, for Next and the header.
+	csvRowB []byte
+	csvEnds []int
 	csvRow  []string
+}
+
+// cellSpan is where a field of the current CSV row is: cur.data[off:end],
+// or csvBuf[off:end] when inBuf.
+type cellSpan struct {
+	off, end int
+	inBuf    bool
+}
+
+// appendCells appends the current row's fields to dst one after another,
+// and where each ends in dst to ends.
+func (r *Reader) appendCells(dst []byte, ends []int) ([]byte, []int) {
+	data := r.cur.data
+	for _, c := range r.csvCells {
+		if c.inBuf {
+			dst = append(dst, r.csvBuf[c.off:c.end]...)
+		} else {
+			dst = append(dst, data[c.off:c.end]...)
+		}
+		ends = append(ends, len(dst))
+	}
+	return dst, ends
 }
 
 type countReader struct {
@@ -372,7 +400,8 @@ func (r *Reader) Next() (Record, error) {
 		out.Text = r.cur.data[rec.start:rec.end:rec.end]
 	}
 	if rec.csv {
-		s := string(r.csvBuf)
+		r.csvRowB, r.csvEnds = r.appendCells(r.csvRowB[:0], r.csvEnds[:0])
+		s := string(r.csvRowB)
 		if r.csvRow == nil {
 			r.csvRow = make([]string, 0, 16)
 		}
@@ -397,11 +426,17 @@ type Batch struct {
 
 	chunks []*chunk
 	owner  *Reader
-	cells  []string // CSV fields of all records
+	// cells are the CSV fields of all records: an unquoted one is the
+	// bytes of the record's text (in chunks), a quoted one its unescaped
+	// bytes in cellB, set once cellB has stopped growing (quoted).
+	cells  []string
 	cellB  []byte
+	quoted []quotedCell
 	spans  [][2]int // per record: its range in cells
-	ends   []int
 }
+
+// quotedCell is a field of cells whose bytes are cellB[off:end].
+type quotedCell struct{ cell, off, end int }
 
 // Len returns the number of records in the batch.
 func (b *Batch) Len() int { return len(b.Records) }
@@ -433,9 +468,10 @@ func (r *Reader) ReadBatch(b *Batch, max int) error {
 	}
 	csvMode := r.format == FormatCSV
 	if csvMode {
-		b.cellB = b.cellB[:0]
-		b.spans = b.spans[:0]
-		b.ends = b.ends[:0]
+		if b.cells == nil {
+			b.cells = make([]string, 0, 64) // a bad row may have no fields; CSV stays non-nil
+		}
+		b.cells, b.cellB, b.quoted, b.spans = b.cells[:0], b.cellB[:0], b.quoted[:0], b.spans[:0]
 	}
 	for len(b.Records) < max {
 		rec, err := r.next()
@@ -455,32 +491,42 @@ func (r *Reader) ReadBatch(b *Batch, max int) error {
 			out.Text = c.data[rec.start:rec.end:rec.end]
 		}
 		if rec.csv {
-			lo := len(b.ends)
-			base := len(b.cellB)
-			b.cellB = append(b.cellB, r.csvBuf...)
-			for _, e := range r.csvEnds {
-				b.ends = append(b.ends, base+e)
+			lo := len(b.cells)
+			for _, cs := range r.csvCells {
+				if cs.inBuf {
+					off := len(b.cellB)
+					b.cellB = append(b.cellB, r.csvBuf[cs.off:cs.end]...)
+					b.quoted = append(b.quoted, quotedCell{len(b.cells), off, len(b.cellB)})
+					b.cells = append(b.cells, "")
+				} else {
+					// The chunk's bytes, which the batch holds (chunks):
+					// no copy.
+					b.cells = append(b.cells, bytesString(c.data[cs.off:cs.end]))
+				}
 			}
-			b.spans = append(b.spans, [2]int{lo, len(b.ends)})
+			b.spans = append(b.spans, [2]int{lo, len(b.cells)})
 		}
 		b.Records = append(b.Records, out)
 	}
 	if csvMode && len(b.spans) > 0 {
-		s := unsafe.String(unsafe.SliceData(b.cellB), len(b.cellB)) // overwritten by the next ReadBatch (Record.CSV)
-		if b.cells == nil {
-			b.cells = make([]string, 0, 64) // a bad row may have no fields; CSV stays non-nil
-		}
-		b.cells = b.cells[:0]
-		prev := 0
-		for _, e := range b.ends {
-			b.cells = append(b.cells, s[prev:e])
-			prev = e
+		for _, q := range b.quoted {
+			b.cells[q.cell] = bytesString(b.cellB[q.off:q.end])
 		}
 		for i, sp := range b.spans { // every CSV record has a span
 			b.Records[i].CSV = b.cells[sp[0]:sp[1]:sp[1]]
 		}
 	}
 	return nil
+}
+
+// bytesString is b as a string without a copy: b must not change while
+// the string is in use (a batch's memory, until the batch is read into
+// again: Record.CSV).
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 var errTooLong = errors.New("record too long")

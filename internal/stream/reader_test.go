@@ -39,7 +39,11 @@ func (r result) String() string {
 func toRec(r Record) rec {
 	x := rec{Line: r.Line, Text: string(r.Text)}
 	if r.CSV != nil {
-		x.CSV = append([]string{}, r.CSV...)
+		// Cloned: from ReadBatch the fields live in the batch's memory.
+		x.CSV = make([]string, len(r.CSV))
+		for i, f := range r.CSV {
+			x.CSV[i] = strings.Clone(f)
+		}
 	}
 	if r.Err != nil {
 		x.Err = r.Err.Error()
