@@ -202,6 +202,21 @@ func TestRenderFieldsAreTheRecords(t *testing.T) {
 	}
 }
 
+// runWithRejects runs NDJSON input through sink with a rejects file, and
+// checks that the input did have rejects and duplicates for the test.
+func runWithRejects(t *testing.T, input string, workers int, sink Sink) {
+	t.Helper()
+	var rejects strings.Builder
+	c, err := Run(context.Background(), []Input{{Name: "in.ndjson", R: strings.NewReader(input)}},
+		Options{Program: compile(t), Workers: workers, Rejects: &rejects, MaxRejects: -1}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Rejected == 0 || c.Duplicates == 0 {
+		t.Fatalf("counts %+v: the input should have rejects and duplicates", c)
+	}
+}
+
 // prefetchSink records what goes wrong in the order of PrefetchRender and
 // Render, PrefetchAccept and Accept calls.
 type prefetchSink struct {
@@ -271,15 +286,7 @@ func TestPrefetchers(t *testing.T) {
 	}
 	for _, workers := range []int{1, 2} {
 		sink := &prefetchSink{}
-		var rejects strings.Builder
-		c, err := Run(context.Background(), []Input{{Name: "in.ndjson", R: strings.NewReader(in.String())}},
-			Options{Program: compile(t), Workers: workers, Rejects: &rejects, MaxRejects: -1}, sink)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.Rejected == 0 || c.Duplicates == 0 {
-			t.Fatalf("counts %+v: the input should have rejects and duplicates", c)
-		}
+		runWithRejects(t, in.String(), workers, sink)
 		if len(sink.events) > 0 {
 			t.Fatalf("workers %d: %d wrong calls, first: %s", workers, len(sink.events), sink.events[0])
 		}
@@ -360,15 +367,7 @@ func TestBatchEmitter(t *testing.T) {
 	}
 	for _, workers := range []int{1, 3} {
 		sink := &lineSink{}
-		var rejects strings.Builder
-		c, err := Run(context.Background(), []Input{{Name: "in.ndjson", R: strings.NewReader(in.String())}},
-			Options{Program: compile(t), Workers: workers, Rejects: &rejects, MaxRejects: -1}, sink)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.Rejected == 0 || c.Duplicates == 0 {
-			t.Fatalf("counts %+v: the input should have rejects and duplicates", c)
-		}
+		runWithRejects(t, in.String(), workers, sink)
 		if len(sink.wrong) > 0 {
 			t.Fatalf("workers %d: %d records changed before EndBatch, first: %s", workers, len(sink.wrong), sink.wrong[0])
 		}

@@ -25,9 +25,9 @@ const (
 )
 
 // parseRow parses the row at r.r into csvCells (and csvBuf for its quoted
-// fields). It returns the end
-// of the row's text (without line end), where the next row starts, the
-// number of line ends inside the row, and for rowBad the reason.
+// fields). It returns the end of the row's text (without line end), where
+// the next row starts, the number of line ends inside the row, and for
+// rowBad the reason.
 func (r *Reader) parseRow(atEOF bool) (textEnd, next, nl int, st rowStatus, reason string) {
 	data := r.cur.data[:r.w]
 	r.csvBuf = r.csvBuf[:0]
