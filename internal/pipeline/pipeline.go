@@ -218,7 +218,9 @@ type Sink interface {
 // WorkerSink is one worker's part of a Sink.
 type WorkerSink interface {
 	// Render runs after evaluation, before the verdict; it may fill
-	// it.Out for Emit.
+	// it.Out for Emit. it.Out comes empty, over the free end of the
+	// batch's buffer: appending to it keeps the batch's records one after
+	// another (BatchEmitter).
 	Render(it *Item)
 	// Accept runs for each accepted record once the verdicts are in.
 	Accept(it *Item)
