@@ -131,7 +131,7 @@ func depth(b []byte) int {
 }
 
 // FuzzParseCSV parses a row's cells twice: with the row's text
-// (ParseCSVRow, which checks an ASCII row at once) and without
+// (ParseCSVRow, which checks a valid UTF-8 row at once) and without
 // (ParseCSV, which checks each known cell). The two must agree on the
 // verdict, the error and what the transaction means.
 func FuzzParseCSV(f *testing.F) {

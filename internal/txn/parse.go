@@ -284,18 +284,20 @@ func (p *Parser) ParseCSV(header, fields []string, tx *Transaction) error {
 }
 
 // ParseCSVRow is ParseCSV for fields cut from text, the row as a
-// stream.Reader read it (Record.Text and Record.CSV). A cell's bytes are
-// the row's, less quotes and separators, so when the row is all ASCII
-// every cell is valid UTF-8, and one pass over the row replaces a check
-// per cell. A row that is not all ASCII has its cells checked one by one,
-// as ParseCSV does: a row with invalid bytes only in a column taxagg
-// ignores is not refused. The caller vouches that fields come from text.
+// stream.Reader read it (Record.Text and Record.CSV). A cell is the row's
+// bytes between separators, less its quotes: all cut and removed bytes are
+// ASCII, so a cell of a row that is valid UTF-8 is valid UTF-8 too (a
+// sequence cannot straddle an ASCII byte), and one check of the row
+// replaces a check per cell. A row that is not valid UTF-8 has its cells
+// checked one by one, as ParseCSV does: a row with invalid bytes only in a
+// column taxagg ignores is not refused. The caller vouches that fields
+// come from text.
 func (p *Parser) ParseCSVRow(header, fields []string, text []byte, tx *Transaction) error {
-	return p.parseCSV(header, fields, len(text) > 0 && isASCII(text), tx)
+	return p.parseCSV(header, fields, len(text) > 0 && utf8.Valid(text), tx)
 }
 
-// parseCSV is ParseCSV; ascii says that every field is ASCII.
-func (p *Parser) parseCSV(header, fields []string, ascii bool, tx *Transaction) error {
+// parseCSV is ParseCSV; valid says that every field is valid UTF-8.
+func (p *Parser) parseCSV(header, fields []string, valid bool, tx *Transaction) error {
 	p.jsonValid = false
 	if len(header) != len(p.hdr) || len(header) == 0 || unsafe.SliceData(header) != unsafe.SliceData(p.hdr) {
 		p.mapHeader(header)
@@ -313,7 +315,7 @@ func (p *Parser) parseCSV(header, fields []string, ascii bool, tx *Transaction) 
 			continue
 		}
 		s := fields[i]
-		if !ascii && !utf8.ValidString(s) {
+		if !valid && !utf8.ValidString(s) {
 			// As in JSON records: text that is not UTF-8 is refused, not
 			// silently turned into U+FFFD.
 			return &FieldError{Field: fieldNames[k], Err: errors.New("is not valid UTF-8")}
@@ -326,20 +328,6 @@ func (p *Parser) parseCSV(header, fields []string, ascii bool, tx *Transaction) 
 		return &FieldError{Field: "lines", Err: errors.New("is not available in CSV")}
 	}
 	return p.build(tx, &vals)
-}
-
-// isASCII reports whether s has no byte of 0x80 or above, eight at a time.
-func isASCII(s []byte) bool {
-	const high = 0x8080808080808080
-	var acc uint64
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		acc |= binary.LittleEndian.Uint64(s[i:])
-	}
-	for ; i < len(s); i++ {
-		acc |= uint64(s[i])
-	}
-	return acc&high == 0
 }
 
 func (p *Parser) mapHeader(header []string) {
